@@ -1,0 +1,48 @@
+# The two set-up commands (see README.md):
+#   make run    install what is missing, build, fetch the default model, embed sample sentences
+#   make test   install what is missing, build, run the whole suite (plus sanitizer build, fuzz smoke)
+# Everything else here is a step of those two.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+export SUTRA_MODELS_DIR ?= $(HOME)/.cache/sutra/models
+
+.PHONY: run test deps model build test-unit test-asan fuzz-smoke clean
+
+run: deps model build
+	./$(BUILD)/sutra info
+	./$(BUILD)/sutra embed --similarity \
+	  "A man is playing a guitar." \
+	  "Someone is strumming a guitar." \
+	  "The stock market fell sharply today." \
+	  "Ein Mann spielt Gitarre."
+
+test: deps model build test-unit test-asan fuzz-smoke
+
+deps:
+	@bash scripts/install-deps.sh
+
+model:
+	@bash scripts/fetch-model.sh
+
+build:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
+
+test-asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSUTRA_SANITIZE=ON > /dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j 2 -LE slow
+
+fuzz-smoke:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSUTRA_FUZZ=ON -DSUTRA_TESTS=OFF > /dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	bash scripts/fuzz-smoke.sh $(FUZZ_BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,173 @@
+/*
+ * sutra.h - the one public header of Sutra, a text-embedding engine.
+ *
+ * Rules this header keeps:
+ *  - Every object is an opaque handle with a create/destroy pair; destroy accepts NULL.
+ *  - Every fallible function returns a sutra_status (0 = OK, negative = error). When a
+ *    handle exists, sutra_embedder_last_error() tells what went wrong and names the file,
+ *    tensor, field or input at fault.
+ *  - Output buffers are the caller's, passed with their capacity in elements.
+ *  - The library never prints and never calls exit().
+ *  - Strings passed in are UTF-8 and are copied if kept; pointers returned by the library
+ *    stay valid as long as the documented owner lives.
+ */
+#ifndef SUTRA_H
+#define SUTRA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(SUTRA_BUILD_SHARED)
+#define SUTRA_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define SUTRA_API __attribute__((visibility("default")))
+#else
+#define SUTRA_API
+#endif
+
+#define SUTRA_VERSION_MAJOR 0
+#define SUTRA_VERSION_MINOR 1
+#define SUTRA_VERSION_PATCH 0
+#define SUTRA_VERSION_NUMBER (SUTRA_VERSION_MAJOR * 10000 + SUTRA_VERSION_MINOR * 100 + SUTRA_VERSION_PATCH)
+
+/* Runtime version, e.g. "0.1.0". Static storage. */
+SUTRA_API const char *sutra_version(void);
+
+/* ---- status codes ------------------------------------------------------------------------- */
+
+typedef enum sutra_status {
+    SUTRA_OK = 0,
+    SUTRA_ERR_INVALID_ARGUMENT = -1, /* NULL pointer, zero capacity, out-of-range option */
+    SUTRA_ERR_IO = -2,               /* a file could not be opened, read or mapped */
+    SUTRA_ERR_FORMAT = -3,           /* a model or tokenizer file is malformed */
+    SUTRA_ERR_MODEL = -4,            /* a tensor is missing or mis-shaped, or a config is unsupported */
+    SUTRA_ERR_OUT_OF_MEMORY = -5,
+    SUTRA_ERR_INVALID_UTF8 = -6,     /* input text is not valid UTF-8 */
+    SUTRA_ERR_BUFFER_TOO_SMALL = -7, /* caller's buffer capacity is smaller than needed */
+    SUTRA_ERR_UNSUPPORTED = -8,      /* a feature the build or the hardware lacks */
+    SUTRA_ERR_INTERNAL = -9,
+} sutra_status;
+
+/* A short, static, English description of a status ("invalid UTF-8 in input text"). */
+SUTRA_API const char *sutra_status_str(sutra_status status);
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+typedef enum sutra_pooling {
+    SUTRA_POOLING_MODEL = 0, /* as the model's sentence-transformers config says (default) */
+    SUTRA_POOLING_MEAN = 1,  /* mean of the token states (attention-masked) */
+    SUTRA_POOLING_CLS = 2,   /* the first token's state */
+    SUTRA_POOLING_MAX = 3,   /* element-wise max over tokens */
+    SUTRA_POOLING_LAST = 4,  /* the last token's state */
+} sutra_pooling;
+
+typedef enum sutra_normalize {
+    SUTRA_NORMALIZE_MODEL = 0, /* L2-normalise if the model has a Normalize module (default) */
+    SUTRA_NORMALIZE_ON = 1,
+    SUTRA_NORMALIZE_OFF = 2,
+} sutra_normalize;
+
+typedef struct sutra_config {
+    /* A model directory (holding config.json, model.safetensors, tokenizer.json or vocab.txt),
+     * or a model name looked up in the models directory (see sutra_models_dir()). Required. */
+    const char *model;
+    /* A display name for the model; NULL means the directory's base name. */
+    const char *name;
+    /* Output dimensions. 0 = the model's hidden size. Smaller values truncate the vector
+     * (Matryoshka) and then re-normalise it when normalisation is on. */
+    int dimensions;
+    /* Token limit per input, special tokens included. 0 = the model's own limit
+     * (sentence_bert_config.json's max_seq_length, else max_position_embeddings). Longer
+     * inputs are truncated to it. Values above the model's position table are an error. */
+    int max_sequence_length;
+    /* CPU threads for matrix products and attention. 0 = the number of online cores. */
+    int threads;
+    sutra_pooling pooling;
+    sutra_normalize normalize;
+    /* Upper bound on tokens in one forward batch (sum over packed sequences). 0 = 16384.
+     * Must be at least max_sequence_length. */
+    int max_batch_tokens;
+} sutra_config;
+
+/* Fills *config with defaults: everything 0 / MODEL / NULL. config may not be NULL. */
+SUTRA_API void sutra_config_default(sutra_config *config);
+
+/* The directory where model names are looked up: $SUTRA_MODELS_DIR if set, else
+ * $HOME/.cache/sutra/models. Static storage, computed on each call. */
+SUTRA_API const char *sutra_models_dir(void);
+
+/* ---- embedder ----------------------------------------------------------------------------- */
+
+typedef struct sutra_embedder sutra_embedder;
+
+/* Loads a model and prepares an embedder. On success *out owns the model; release it with
+ * sutra_embedder_destroy(). On failure *out is NULL and, when err is not NULL, a message of at
+ * most errcap bytes (NUL-terminated) says what failed. */
+SUTRA_API sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **out,
+                                             char *err, size_t errcap);
+
+/* Releases everything the embedder owns. Accepts NULL. */
+SUTRA_API void sutra_embedder_destroy(sutra_embedder *embedder);
+
+/* The length of the vectors this embedder writes (config.dimensions or the hidden size). */
+SUTRA_API int sutra_embedder_dim(const sutra_embedder *embedder);
+
+/* The effective token limit per input, special tokens included. */
+SUTRA_API int sutra_embedder_max_tokens(const sutra_embedder *embedder);
+
+/* The message of the embedder's last failed call, or "" after a success. Owned by the
+ * embedder; valid until its next call. */
+SUTRA_API const char *sutra_embedder_last_error(const sutra_embedder *embedder);
+
+/* Embeds one UTF-8 text of len bytes (len = (size_t)-1: NUL-terminated) into out, which holds
+ * out_cap floats and must hold sutra_embedder_dim() of them. Empty text is valid (it embeds
+ * the special tokens alone). Texts over the token limit are truncated. */
+SUTRA_API sutra_status sutra_embed(sutra_embedder *embedder, const char *text, size_t len,
+                                   float *out, size_t out_cap);
+
+/* Embeds n NUL-terminated UTF-8 texts into out (row-major, n x dim), which holds out_cap floats
+ * and must hold n * sutra_embedder_dim(). Texts are packed into batches without padding; row i
+ * is always text i, and equals what sutra_embed() gives for it. If any text fails validation,
+ * nothing is embedded and the error names the text's index. */
+SUTRA_API sutra_status sutra_embed_batch(sutra_embedder *embedder, const char *const *texts,
+                                         size_t n, float *out, size_t out_cap);
+
+/* Tokenises one UTF-8 text exactly as embedding would (special tokens, truncation) into ids,
+ * which holds ids_cap entries. *n_ids receives the count. If ids_cap is too small, returns
+ * SUTRA_ERR_BUFFER_TOO_SMALL with *n_ids set to the count needed. */
+SUTRA_API sutra_status sutra_tokenize(sutra_embedder *embedder, const char *text, size_t len,
+                                      int32_t *ids, size_t ids_cap, size_t *n_ids);
+
+/* Facts about the loaded model and the engine, for display. Strings are owned by the
+ * embedder and live as long as it does. */
+typedef struct sutra_model_info {
+    const char *name;         /* display name */
+    const char *path;         /* resolved model directory */
+    const char *architecture; /* "bert", ... */
+    int hidden_size;
+    int num_layers;
+    int num_heads;
+    int intermediate_size;
+    int vocab_size;
+    int max_position_embeddings;
+    int max_tokens;            /* effective limit per input */
+    int dim;                   /* output dimensions */
+    const char *pooling;       /* "mean", "cls", "max", "last" */
+    int normalize;             /* 1 if outputs are L2-normalised */
+    const char *weights_dtype; /* dtype of the weights file ("F32", "F16", "BF16") */
+    const char *tokenizer;     /* "wordpiece" */
+    const char *cpu_features;  /* e.g. "avx512f avx512bw avx512_bf16 avx2 fma" */
+    int threads;
+} sutra_model_info;
+
+SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SUTRA_H */

@@ -1,0 +1,76 @@
+/* testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tu_failures = 0;
+int tu_checks = 0;
+
+void tu_check(int cond, const char *fmt, ...) {
+    tu_checks++;
+    if (cond) return;
+    tu_failures++;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "FAIL: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static const char *env_or(const char *name, const char *dflt) {
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+const char *tu_source_path(const char *rel) {
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", env_or("SUTRA_SOURCE_DIR", "."), rel);
+    return buf;
+}
+
+const char *tu_shared_path(const char *rel) {
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", env_or("SUTRA_SHARED_DIR", "../shared"), rel);
+    return buf;
+}
+
+const char *tu_default_model(void) {
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/all-MiniLM-L6-v2", env_or("SUTRA_MODELS_DIR", "models"));
+    return buf;
+}
+
+char *tu_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tu_check(0, "cannot open %s", path);
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(buf);
+        tu_check(0, "cannot read %s", path);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+int tu_finish(const char *name) {
+    if (tu_checks == 0) {
+        fprintf(stderr, "%s: no checks ran\n", name);
+        return 1;
+    }
+    printf("%s: %d passed, %d failed\n", name, tu_checks - tu_failures, tu_failures);
+    return tu_failures ? 1 : 0;
+}
