@@ -71,6 +71,12 @@ typedef enum sutra_normalize {
     SUTRA_NORMALIZE_OFF = 2,
 } sutra_normalize;
 
+typedef enum sutra_attention {
+    SUTRA_ATTENTION_AUTO = 0,     /* flash above flash_attention_threshold when enabled (default) */
+    SUTRA_ATTENTION_STANDARD = 1, /* always materialised scores */
+    SUTRA_ATTENTION_FLASH = 2,    /* always flash attention */
+} sutra_attention;
+
 typedef struct sutra_config {
     /* A model directory (holding config.json, model.safetensors, tokenizer.json or vocab.txt),
      * or a model name looked up in the models directory (see sutra_models_dir()). Required. */
@@ -88,12 +94,20 @@ typedef struct sutra_config {
     int threads;
     sutra_pooling pooling;
     sutra_normalize normalize;
-    /* Upper bound on tokens in one forward batch (sum over packed sequences). 0 = 16384.
-     * Must be at least max_sequence_length. */
+    /* Upper bound on tokens in one forward batch (sum over packed sequences). 0 = 8192, raised
+     * to the token limit if that is larger. Sizes the activation memory planned at create. */
     int max_batch_tokens;
+    /* Attention path selection. With use_flash_attention on (default 1) and attention AUTO, a
+     * batch whose longest sequence exceeds flash_attention_threshold tokens (default 512) runs
+     * flash attention (exact, O(N) memory); other batches run standard attention. With
+     * use_flash_attention 0, AUTO always means standard. attention STANDARD/FLASH force a path. */
+    int use_flash_attention;
+    int flash_attention_threshold;
+    sutra_attention attention;
 } sutra_config;
 
-/* Fills *config with defaults: everything 0 / MODEL / NULL. config may not be NULL. */
+/* Fills *config with defaults: use_flash_attention 1, flash_attention_threshold 512, everything
+ * else 0 / AUTO / MODEL / NULL. config may not be NULL. */
 SUTRA_API void sutra_config_default(sutra_config *config);
 
 /* The directory where model names are looked up: $SUTRA_MODELS_DIR if set, else
@@ -102,6 +116,8 @@ SUTRA_API const char *sutra_models_dir(void);
 
 /* ---- embedder ----------------------------------------------------------------------------- */
 
+/* An embedder owns a model and its working memory. One embedder serves one thread at a time;
+ * use one embedder per thread (weights are mapped read-only and shared by the OS page cache). */
 typedef struct sutra_embedder sutra_embedder;
 
 /* Loads a model and prepares an embedder. On success *out owns the model; release it with
@@ -165,6 +181,21 @@ typedef struct sutra_model_info {
 } sutra_model_info;
 
 SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);
+
+/* Counters since create (or the last reset), to observe what the engine did. */
+typedef struct sutra_stats {
+    uint64_t texts;            /* inputs embedded */
+    uint64_t tokens;           /* tokens run through the encoder, special tokens included */
+    uint64_t batches;          /* forward passes */
+    uint64_t batches_standard; /* ... of which on the standard attention path */
+    uint64_t batches_flash;    /* ... of which on the flash attention path */
+    uint64_t truncated;        /* inputs that filled the token limit (and so may have been cut) */
+    int last_path;             /* path of the latest batch: 0 standard, 1 flash, -1 none yet */
+    int last_batch_max_len;    /* longest sequence of the latest batch */
+} sutra_stats;
+
+SUTRA_API sutra_status sutra_embedder_stats(const sutra_embedder *embedder, sutra_stats *stats);
+SUTRA_API void sutra_embedder_stats_reset(sutra_embedder *embedder);
 
 #ifdef __cplusplus
 }

@@ -74,3 +74,48 @@ int tu_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, tu_checks - tu_failures, tu_failures);
     return tu_failures ? 1 : 0;
 }
+
+/* Parses one CSV field starting at *p; returns a heap string. */
+static char *csv_field(const char **p) {
+    const char *s = *p;
+    size_t cap = 64, n = 0;
+    char *out = malloc(cap);
+    int quoted = *s == '"';
+    if (quoted) s++;
+    while (*s) {
+        if (quoted && *s == '"') {
+            if (s[1] != '"') {
+                s++;
+                break;
+            }
+            s++;
+        } else if (!quoted && (*s == ',' || *s == '\n' || *s == '\r')) {
+            break;
+        }
+        if (n + 2 > cap) out = realloc(out, cap *= 2);
+        out[n++] = *s++;
+    }
+    out[n] = '\0';
+    if (*s == ',') s++;
+    *p = s;
+    return out;
+}
+
+int tu_parse_sts(const char *csv, char ***s1, char ***s2, double **score) {
+    int cap = 2048, n = 0;
+    *s1 = malloc(cap * sizeof **s1);
+    *s2 = malloc(cap * sizeof **s2);
+    *score = malloc(cap * sizeof **score);
+    const char *p = strchr(csv, '\n');
+    p = p ? p + 1 : csv + strlen(csv); /* skip the header */
+    while (*p && n < cap) {
+        (*s1)[n] = csv_field(&p);
+        (*s2)[n] = csv_field(&p);
+        char *g = csv_field(&p);
+        (*score)[n] = atof(g);
+        free(g);
+        while (*p == '\r' || *p == '\n') p++;
+        n++;
+    }
+    return n;
+}

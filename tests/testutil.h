@@ -22,6 +22,9 @@ const char *tu_shared_path(const char *rel);
 const char *tu_default_model(void);
 /* Reads a whole file (NUL-terminated, caller frees); NULL and a failure if it cannot. */
 char *tu_read_file(const char *path, size_t *len);
+/* Parses the STS Benchmark CSV text (header sentence1,sentence2,score; RFC 4180 quoting) into
+ * heap arrays; returns the number of pairs. Strings and arrays are the caller's to free. */
+int tu_parse_sts(const char *csv, char ***s1, char ***s2, double **score);
 /* Prints "name: N passed, M failed" and returns the exit code. */
 int tu_finish(const char *name);
 

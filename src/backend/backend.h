@@ -49,4 +49,50 @@ typedef struct sutra_attn_params {
     int window_right;          /* ... and j - i <= window_right (-1: no limit) */
 } sutra_attn_params;
 
+/* A backend: a table of ops plus its private state. Entries marked optional may be NULL; an
+ * architecture asks supports() before relying on an optional path. Every op runs on the
+ * backend's own stream of work in order; sync() waits for it to finish. */
+typedef struct sutra_backend sutra_backend;
+
+typedef enum sutra_backend_op {
+    SUTRA_OP_ATTENTION_STANDARD = 0,
+    SUTRA_OP_ATTENTION_FLASH = 1,
+} sutra_backend_op;
+
+struct sutra_backend {
+    const char *name; /* "cpu", "cuda" */
+    void *ctx;        /* backend state */
+
+    /* 1 if the op can run with this head dim on this device. */
+    int (*supports)(const sutra_backend *be, sutra_backend_op op, int head_dim);
+
+    /* out (T,C) = LayerNorm(wte[ids] + wpe[pos] + wtt[types]) * ln_w + ln_b.
+     * ids/pos/types are (T) host arrays; wpe and wtt may be NULL (no such table). */
+    void (*embed_layernorm)(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos,
+                            const int32_t *types, const void *wte, const void *wpe, const void *wtt,
+                            const void *ln_w, const void *ln_b, int T, int C, float eps);
+
+    /* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)); bias may be NULL. */
+    void (*matmul)(sutra_backend *be, void *out, const void *inp, const void *w, const void *bias,
+                   int T, int N, int K, sutra_act act);
+
+    /* out (T,C) = LayerNorm(inp + residual) * w + b; residual may be NULL; out may alias inp. */
+    void (*add_layernorm)(sutra_backend *be, void *out, const void *inp, const void *residual,
+                          const void *w, const void *b, int T, int C, float eps);
+
+    /* Attention as described at sutra_attn_params, on the given path. */
+    sutra_status (*attention)(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path);
+
+    /* out (B,C) host floats = pooling of inp (T,C) over each sequence of cu_seqlens (host). */
+    void (*pool)(sutra_backend *be, float *out, const void *inp, const int32_t *cu_seqlens, int B, int C,
+                 sutra_pooling mode);
+
+    /* Activation buffers: at most `bytes` handed out from the arena planned at create time.
+     * arena_reset() returns all of them at once (start of every forward). */
+    void *(*arena_alloc)(sutra_backend *be, size_t bytes);
+    void (*arena_reset)(sutra_backend *be);
+
+    void (*destroy)(sutra_backend *be);
+};
+
 #endif /* SUTRA_BACKEND_H */

@@ -1,0 +1,86 @@
+/*
+ * attention.c - the CPU attention dispatcher and the standard (materialised-scores) path.
+ *
+ * The standard path computes, per (sequence, head), S = scale * Q K^T as one (n x n) matrix with
+ * OpenBLAS, a masked row softmax, then O = P V with OpenBLAS. (sequence, head) pairs are spread
+ * over OpenMP threads; each thread owns one max_seqlen^2 slice of the workspace, so the path's
+ * memory grows with the square of the longest sequence: the engine only picks it below the
+ * flash threshold. The flash path lives in attention_flash.c.
+ */
+#include "backend/cpu/attention.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+
+#include "backend/cpu/attention_flash.h"
+
+size_t sutra_cpu_attention_workspace(sutra_attn_path path, int max_seqlen, int head_dim, int threads) {
+    if (max_seqlen <= 0 || threads <= 0) return 0;
+    if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_workspace(head_dim, threads);
+    return (size_t)threads * (size_t)max_seqlen * (size_t)max_seqlen * sizeof(float);
+}
+
+/* Checks what every path relies on, so that a bad call touches nothing. */
+static int params_valid(const sutra_attn_params *p) {
+    if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens) return 0;
+    if (p->batch <= 0 || p->heads <= 0 || p->head_dim <= 0 || p->max_seqlen <= 0) return 0;
+    int64_t row = (int64_t)p->heads * p->head_dim;
+    if (p->q_stride < row || p->k_stride < row || p->v_stride < row || p->o_stride < row) return 0;
+    if (p->cu_seqlens[0] != 0) return 0;
+    for (int b = 0; b < p->batch; b++) {
+        int n = p->cu_seqlens[b + 1] - p->cu_seqlens[b];
+        if (n <= 0 || n > p->max_seqlen) return 0;
+    }
+    return !(p->scale != p->scale);
+}
+
+static void standard_one(const sutra_attn_params *p, int b, int h, float *S) {
+    const int D = p->head_dim;
+    const int s0 = p->cu_seqlens[b], n = p->cu_seqlens[b + 1] - s0;
+    const float *q = (const float *)p->q + (size_t)s0 * p->q_stride + (size_t)h * D;
+    const float *k = (const float *)p->k + (size_t)s0 * p->k_stride + (size_t)h * D;
+    const float *v = (const float *)p->v + (size_t)s0 * p->v_stride + (size_t)h * D;
+    float *o = (float *)p->out + (size_t)s0 * p->o_stride + (size_t)h * D;
+
+    /* S (n,n) = scale * q (n,D) @ k (n,D)^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, D, p->scale, q, (int)p->q_stride, k,
+                (int)p->k_stride, 0.0f, S, n);
+    for (int i = 0; i < n; i++) {
+        float *row = S + (size_t)i * n;
+        int lo = 0, hi = n; /* visible keys [lo, hi) */
+        if (p->window_left >= 0 && i - p->window_left > lo) lo = i - p->window_left;
+        if (p->window_right >= 0 && i + p->window_right + 1 < hi) hi = i + p->window_right + 1;
+        float m = -INFINITY;
+        for (int j = lo; j < hi; j++) m = fmaxf(m, row[j]);
+        float sum = 0.0f;
+        for (int j = 0; j < n; j++) {
+            float e = (j >= lo && j < hi) ? expf(row[j] - m) : 0.0f;
+            row[j] = e;
+            sum += e;
+        }
+        float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+        for (int j = 0; j < n; j++) row[j] *= inv;
+    }
+    /* o (n,D) = P (n,n) @ v (n,D) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, n, 1.0f, S, n, v, (int)p->v_stride, 0.0f, o,
+                (int)p->o_stride);
+}
+
+sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, int threads, void *workspace,
+                                 size_t workspace_bytes) {
+    if (!params_valid(p) || threads <= 0) return SUTRA_ERR_INVALID_ARGUMENT;
+    if (workspace_bytes < sutra_cpu_attention_workspace(path, p->max_seqlen, p->head_dim, threads) || !workspace)
+        return SUTRA_ERR_INVALID_ARGUMENT;
+    if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, threads, workspace, workspace_bytes);
+
+    const int B = p->batch, H = p->heads;
+    const size_t slice = (size_t)p->max_seqlen * p->max_seqlen;
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+    for (int bh = 0; bh < B * H; bh++) {
+        float *S = (float *)workspace + (size_t)omp_get_thread_num() * slice;
+        standard_one(p, bh / H, bh % H, S);
+    }
+    return SUTRA_OK;
+}

@@ -1,0 +1,236 @@
+/*
+ * cpu_backend.c - the CPU backend: OpenBLAS for matrix products, OpenMP for everything else.
+ *
+ * Rules: activations are fp32 and live in one arena allocated at create time; ops never
+ * allocate. Threads are set once per op (OpenBLAS and OpenMP both honour the configured count),
+ * and row-parallel loops split T across threads in contiguous chunks.
+ */
+#include "backend/cpu/cpu_backend.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/attention.h"
+#include "util/common.h"
+
+typedef struct cpu_ctx {
+    int threads;
+    char *arena;
+    size_t arena_cap, arena_used;
+    void *attn_ws[2]; /* workspace per path (standard, flash) */
+    size_t attn_ws_bytes[2];
+} cpu_ctx;
+
+/* ---- features --------------------------------------------------------------------------- */
+
+const char *sutra_cpu_features(void) {
+    static char buf[160];
+    buf[0] = '\0';
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) strcat(buf, "avx512f ");
+    if (__builtin_cpu_supports("avx512bw")) strcat(buf, "avx512bw ");
+    if (__builtin_cpu_supports("avx512vnni")) strcat(buf, "avx512vnni ");
+    if (__builtin_cpu_supports("avx512bf16")) strcat(buf, "avx512bf16 ");
+    if (__builtin_cpu_supports("avx2")) strcat(buf, "avx2 ");
+    if (__builtin_cpu_supports("fma")) strcat(buf, "fma ");
+    size_t n = strlen(buf);
+    if (n) buf[n - 1] = '\0';
+    else strcpy(buf, "baseline");
+    return buf;
+}
+
+/* ---- ops -------------------------------------------------------------------------------- */
+
+/* Normalises one row x (C) in place: (x - mean) / sqrt(var + eps) * w + b, two-pass in fp32 with
+ * the variance taken around the mean (as PyTorch does), not as E[x^2] - mean^2. */
+static void layernorm_row(float *x, const float *w, const float *b, int C, float eps) {
+    float mean = 0.0f;
+    for (int i = 0; i < C; i++) mean += x[i];
+    mean /= (float)C;
+    float var = 0.0f;
+    for (int i = 0; i < C; i++) {
+        float d = x[i] - mean;
+        var += d * d;
+    }
+    var /= (float)C;
+    float rstd = 1.0f / sqrtf(var + eps);
+    for (int i = 0; i < C; i++) x[i] = (x[i] - mean) * rstd * w[i] + b[i];
+}
+
+static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos,
+                                const int32_t *types, const void *wte_, const void *wpe_, const void *wtt_,
+                                const void *ln_w, const void *ln_b, int T, int C, float eps) {
+    cpu_ctx *c = be->ctx;
+    float *out = out_;
+    const float *wte = wte_, *wpe = wpe_, *wtt = wtt_;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *o = out + (size_t)t * C;
+        const float *e = wte + (size_t)ids[t] * C;
+        for (int i = 0; i < C; i++) o[i] = e[i];
+        if (wpe) {
+            const float *p = wpe + (size_t)pos[t] * C;
+            for (int i = 0; i < C; i++) o[i] += p[i];
+        }
+        if (wtt) {
+            const float *y = wtt + (size_t)(types ? types[t] : 0) * C;
+            for (int i = 0; i < C; i++) o[i] += y[i];
+        }
+        layernorm_row(o, ln_w, ln_b, C, eps);
+    }
+}
+
+static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+static inline float gelu_tanh(float x) {
+    const float k = 0.79788456080286536f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const void *w, const void *bias_,
+                       int T, int N, int K, sutra_act act) {
+    cpu_ctx *c = be->ctx;
+    float *out = out_;
+    const float *bias = bias_;
+    openblas_set_num_threads(c->threads);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, inp, K, w, K, 0.0f, out, N);
+    if (!bias && act == SUTRA_ACT_NONE) return;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *o = out + (size_t)t * N;
+        if (bias)
+            for (int j = 0; j < N; j++) o[j] += bias[j];
+        if (act == SUTRA_ACT_GELU)
+            for (int j = 0; j < N; j++) o[j] = gelu_erf(o[j]);
+        else if (act == SUTRA_ACT_GELU_TANH)
+            for (int j = 0; j < N; j++) o[j] = gelu_tanh(o[j]);
+    }
+}
+
+static void cpu_add_layernorm(sutra_backend *be, void *out_, const void *inp_, const void *res_,
+                              const void *w, const void *b, int T, int C, float eps) {
+    cpu_ctx *c = be->ctx;
+    float *out = out_;
+    const float *inp = inp_, *res = res_;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *o = out + (size_t)t * C;
+        const float *x = inp + (size_t)t * C;
+        if (res) {
+            const float *r = res + (size_t)t * C;
+            for (int i = 0; i < C; i++) o[i] = x[i] + r[i];
+        } else if (o != x) {
+            memcpy(o, x, (size_t)C * sizeof(float));
+        }
+        layernorm_row(o, w, b, C, eps);
+    }
+}
+
+static sutra_status cpu_attention(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path) {
+    cpu_ctx *c = be->ctx;
+    return sutra_cpu_attention(p, path, c->threads, c->attn_ws[path], c->attn_ws_bytes[path]);
+}
+
+static void cpu_pool(sutra_backend *be, float *out, const void *inp_, const int32_t *cu, int B, int C,
+                     sutra_pooling mode) {
+    cpu_ctx *c = be->ctx;
+    const float *inp = inp_;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * C;
+        int s0 = cu[b], s1 = cu[b + 1], n = s1 - s0;
+        switch (mode) {
+        case SUTRA_POOLING_CLS:
+            memcpy(o, inp + (size_t)s0 * C, (size_t)C * sizeof(float));
+            break;
+        case SUTRA_POOLING_LAST:
+            memcpy(o, inp + (size_t)(s1 - 1) * C, (size_t)C * sizeof(float));
+            break;
+        case SUTRA_POOLING_MAX:
+            memcpy(o, inp + (size_t)s0 * C, (size_t)C * sizeof(float));
+            for (int t = s0 + 1; t < s1; t++)
+                for (int i = 0; i < C; i++) o[i] = fmaxf(o[i], inp[(size_t)t * C + i]);
+            break;
+        default: /* mean, accumulated in double so that the result does not depend on n's size */
+            for (int i = 0; i < C; i++) {
+                double s = 0.0;
+                for (int t = s0; t < s1; t++) s += inp[(size_t)t * C + i];
+                o[i] = (float)(s / (double)n);
+            }
+            break;
+        }
+    }
+}
+
+static int cpu_supports(const sutra_backend *be, sutra_backend_op op, int head_dim) {
+    (void)be;
+    (void)op;
+    return head_dim > 0 && head_dim <= 256;
+}
+
+/* Arena allocations are 64-byte aligned so that every buffer starts on a cache line. */
+static void *cpu_arena_alloc(sutra_backend *be, size_t bytes) {
+    cpu_ctx *c = be->ctx;
+    size_t need = (bytes + 63) & ~(size_t)63;
+    if (need > c->arena_cap - c->arena_used) return NULL;
+    void *p = c->arena + c->arena_used;
+    c->arena_used += need;
+    return p;
+}
+
+static void cpu_arena_reset(sutra_backend *be) { ((cpu_ctx *)be->ctx)->arena_used = 0; }
+
+static void cpu_destroy(sutra_backend *be) {
+    if (!be) return;
+    cpu_ctx *c = be->ctx;
+    if (c) {
+        free(c->arena);
+        free(c->attn_ws[0]);
+        free(c->attn_ws[1]);
+        free(c);
+    }
+    free(be);
+}
+
+sutra_status sutra_cpu_backend_create(int threads, size_t arena_bytes, int max_seqlen, int head_dim,
+                                      sutra_backend **out, char *err, size_t errcap) {
+    *out = NULL;
+    if (threads <= 0 || max_seqlen <= 0 || head_dim <= 0)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "cpu backend: bad sizes");
+    sutra_backend *be = calloc(1, sizeof *be);
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: out of memory");
+    }
+    be->name = "cpu";
+    be->ctx = c;
+    be->supports = cpu_supports;
+    be->embed_layernorm = cpu_embed_layernorm;
+    be->matmul = cpu_matmul;
+    be->add_layernorm = cpu_add_layernorm;
+    be->attention = cpu_attention;
+    be->pool = cpu_pool;
+    be->arena_alloc = cpu_arena_alloc;
+    be->arena_reset = cpu_arena_reset;
+    be->destroy = cpu_destroy;
+    c->threads = threads;
+    c->arena_cap = (arena_bytes + 63) & ~(size_t)63;
+    c->arena = aligned_alloc(64, c->arena_cap);
+    for (int path = 0; path < 2; path++) {
+        c->attn_ws_bytes[path] = sutra_cpu_attention_workspace((sutra_attn_path)path, max_seqlen, head_dim, threads);
+        c->attn_ws[path] = c->attn_ws_bytes[path] ? aligned_alloc(64, (c->attn_ws_bytes[path] + 63) & ~(size_t)63) : NULL;
+        if (c->attn_ws_bytes[path] && !c->attn_ws[path]) c->arena_cap = 0;
+    }
+    if (!c->arena || !c->arena_cap) {
+        cpu_destroy(be);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu-byte arena", arena_bytes);
+    }
+    *out = be;
+    return SUTRA_OK;
+}

@@ -1,0 +1,42 @@
+/*
+ * config.h - what a Hugging Face / sentence-transformers model directory says about the model:
+ * config.json (architecture and sizes) and the sentence-transformers files (modules.json,
+ * the Pooling module's config, sentence_bert_config.json, a Normalize module).
+ *
+ * Rule: every field is validated here (types, ranges, consistency such as hidden_size being a
+ * multiple of num_attention_heads), so architectures can trust the struct.
+ */
+#ifndef SUTRA_MODEL_CONFIG_H
+#define SUTRA_MODEL_CONFIG_H
+
+#include "backend/backend.h"
+#include "sutra.h"
+
+typedef struct sutra_model_config {
+    char model_type[32]; /* config.json model_type: "bert", ... */
+    int vocab_size;
+    int hidden_size;
+    int num_layers;
+    int num_heads;
+    int intermediate_size;
+    int max_position_embeddings;
+    int type_vocab_size;
+    int pad_token_id;
+    float layer_norm_eps;
+    sutra_act hidden_act;
+
+    /* sentence-transformers; defaults when the files are absent: mean pooling, no
+     * normalisation, limit = max_position_embeddings. */
+    int st_max_seq_length; /* 0 = absent */
+    sutra_pooling pooling; /* never SUTRA_POOLING_MODEL after loading */
+    int normalize;
+    int has_st_config;     /* 1 if modules.json was found */
+} sutra_model_config;
+
+sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap);
+
+/* Parses config.json text alone (for tests and fuzzing); the ST fields get their defaults. */
+sutra_status sutra_model_config_parse(const char *json, size_t len, const char *what, sutra_model_config *cfg,
+                                      char *err, size_t errcap);
+
+#endif /* SUTRA_MODEL_CONFIG_H */

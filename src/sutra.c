@@ -1,0 +1,403 @@
+/*
+ * sutra.c - the public API: wires the tokenizer, model files, architecture and backend together.
+ *
+ * Rules: validate every argument before doing work; every failure sets the handle's last error
+ * (naming the input, file or tensor); no output is written unless the whole call succeeds.
+ */
+#include "sutra.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/arch.h"
+#include "backend/cpu/cpu_backend.h"
+#include "model/config.h"
+#include "model/safetensors.h"
+#include "tokenizer/tokenizer.h"
+#include "util/common.h"
+
+#define DEFAULT_BATCH_TOKENS 8192
+#define DEFAULT_FLASH_THRESHOLD 512
+
+struct sutra_embedder {
+    sutra_config cfg;
+    sutra_model_config mcfg;
+    char name[256];
+    char path[4096];
+    sutra_tokenizer *tok;
+    sutra_st_file *weights;
+    sutra_encoder *enc;
+    sutra_backend *be;
+    int max_tokens;   /* per input, specials included */
+    int batch_tokens; /* per forward */
+    int dim;
+    int threads;
+    sutra_pooling pooling;
+    int normalize;
+    float *pooled;    /* (batch_tokens, hidden) scratch: at most one row per token */
+    sutra_stats stats;
+    char last_error[1024];
+};
+
+const char *sutra_version(void) { return "0.1.0"; }
+
+const char *sutra_status_str(sutra_status s) {
+    switch (s) {
+    case SUTRA_OK: return "ok";
+    case SUTRA_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case SUTRA_ERR_IO: return "i/o error";
+    case SUTRA_ERR_FORMAT: return "malformed file";
+    case SUTRA_ERR_MODEL: return "model error";
+    case SUTRA_ERR_OUT_OF_MEMORY: return "out of memory";
+    case SUTRA_ERR_INVALID_UTF8: return "invalid UTF-8 in input text";
+    case SUTRA_ERR_BUFFER_TOO_SMALL: return "output buffer too small";
+    case SUTRA_ERR_UNSUPPORTED: return "unsupported";
+    case SUTRA_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+void sutra_config_default(sutra_config *c) {
+    if (!c) return;
+    memset(c, 0, sizeof *c);
+    c->use_flash_attention = 1;
+    c->flash_attention_threshold = DEFAULT_FLASH_THRESHOLD;
+}
+
+const char *sutra_models_dir(void) {
+    static char buf[4096];
+    const char *env = getenv("SUTRA_MODELS_DIR");
+    if (env && *env) snprintf(buf, sizeof buf, "%s", env);
+    else snprintf(buf, sizeof buf, "%s/.cache/sutra/models", getenv("HOME") ? getenv("HOME") : ".");
+    return buf;
+}
+
+static sutra_status set_error(sutra_embedder *e, sutra_status st, const char *fmt, ...) SUTRA_PRINTF(3, 4);
+static sutra_status set_error(sutra_embedder *e, sutra_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->last_error, sizeof e->last_error, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+/* A model argument is a directory if one exists at that path; otherwise a name in the models
+ * directory. Names may not contain path separators or "..". */
+static sutra_status resolve_model(const char *model, char *path, size_t cap, char *err, size_t errcap) {
+    if (sutra_dir_exists(model)) {
+        if (!realpath(model, path) || strlen(path) >= cap)
+            return sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: cannot resolve path", model);
+        return SUTRA_OK;
+    }
+    if (strchr(model, '/') || strstr(model, "..") || !*model)
+        return sutra_errf(SUTRA_ERR_IO, err, errcap, "model directory '%s' does not exist", model);
+    const char *dir = sutra_models_dir();
+    if (!sutra_path_join(path, cap, dir, model) || !sutra_dir_exists(path))
+        return sutra_errf(SUTRA_ERR_IO, err, errcap,
+                          "model '%s' not found: no directory '%s' and no '%s' in the models directory %s "
+                          "(set SUTRA_MODELS_DIR, or run `make model`)",
+                          model, model, model, dir);
+    return SUTRA_OK;
+}
+
+static int online_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **out, char *err, size_t errcap) {
+    if (out) *out = NULL;
+    if (!config || !out) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config and out are required");
+    if (!config->model) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config.model is required");
+    if (config->dimensions < 0 || config->max_sequence_length < 0 || config->threads < 0 ||
+        config->max_batch_tokens < 0 || config->flash_attention_threshold < 0 ||
+        (unsigned)config->pooling > SUTRA_POOLING_LAST || (unsigned)config->normalize > SUTRA_NORMALIZE_OFF ||
+        (unsigned)config->attention > SUTRA_ATTENTION_FLASH)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config has a negative or out-of-range field");
+
+    sutra_embedder *e = calloc(1, sizeof *e);
+    if (!e) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
+    e->cfg = *config;
+    e->cfg.model = e->cfg.name = NULL; /* not kept: the caller's strings */
+    e->stats.last_path = -1;
+    sutra_status st;
+    char path[4096];
+#define FAIL(...)                                                                                                   \
+    do {                                                                                                            \
+        sutra_embedder_destroy(e);                                                                                  \
+        return __VA_ARGS__;                                                                                         \
+    } while (0)
+    if ((st = resolve_model(config->model, e->path, sizeof e->path, err, errcap))) FAIL(st);
+    const char *base = strrchr(e->path, '/');
+    snprintf(e->name, sizeof e->name, "%s", config->name ? config->name : (base ? base + 1 : e->path));
+    if ((st = sutra_model_config_load(e->path, &e->mcfg, err, errcap))) FAIL(st);
+    if (!sutra_path_join(path, sizeof path, e->path, "model.safetensors"))
+        FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "model path too long"));
+    if ((st = sutra_st_open(path, &e->weights, err, errcap))) FAIL(st);
+    if ((st = sutra_tokenizer_load_dir(e->path, &e->tok, err, errcap))) FAIL(st);
+    if (sutra_tokenizer_vocab_size(e->tok) > e->mcfg.vocab_size)
+        FAIL(sutra_errf(SUTRA_ERR_MODEL, err, errcap, "tokenizer has %d tokens but the model's vocab_size is %d",
+                        sutra_tokenizer_vocab_size(e->tok), e->mcfg.vocab_size));
+    if ((st = sutra_encoder_create(&e->mcfg, e->weights, &e->enc, err, errcap))) FAIL(st);
+
+    const sutra_model_config *m = &e->mcfg;
+    e->max_tokens = config->max_sequence_length ? config->max_sequence_length
+                    : m->st_max_seq_length      ? m->st_max_seq_length
+                                                : m->max_position_embeddings;
+    if (e->max_tokens > m->max_position_embeddings)
+        FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap,
+                        "max_sequence_length %d exceeds the model's %d positions", e->max_tokens,
+                        m->max_position_embeddings));
+    if (e->max_tokens <= sutra_tokenizer_num_special(e->tok))
+        FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "max_sequence_length %d leaves no room for text",
+                        e->max_tokens));
+    if (config->dimensions > m->hidden_size)
+        FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "dimensions %d exceeds the model's %d",
+                        config->dimensions, m->hidden_size));
+    e->dim = config->dimensions ? config->dimensions : m->hidden_size;
+    e->pooling = config->pooling != SUTRA_POOLING_MODEL ? config->pooling : m->pooling;
+    e->normalize = config->normalize == SUTRA_NORMALIZE_MODEL ? m->normalize : config->normalize == SUTRA_NORMALIZE_ON;
+    e->threads = config->threads ? config->threads : online_cores();
+    e->batch_tokens = config->max_batch_tokens ? config->max_batch_tokens : DEFAULT_BATCH_TOKENS;
+    if (e->batch_tokens < e->max_tokens) e->batch_tokens = e->max_tokens;
+    if (!e->cfg.flash_attention_threshold) e->cfg.flash_attention_threshold = DEFAULT_FLASH_THRESHOLD;
+
+    /* The standard path's scores only need room for sequences it can be given. */
+    int std_len = e->max_tokens;
+    if (config->attention == SUTRA_ATTENTION_FLASH) std_len = 1;
+    else if (config->attention == SUTRA_ATTENTION_AUTO && config->use_flash_attention &&
+             e->cfg.flash_attention_threshold < std_len)
+        std_len = e->cfg.flash_attention_threshold;
+    size_t arena = sutra_encoder_arena_bytes(e->enc, e->batch_tokens);
+    if ((st = sutra_cpu_backend_create(e->threads, arena, std_len, m->hidden_size / m->num_heads, &e->be, err,
+                                       errcap)))
+        FAIL(st);
+    e->pooled = malloc((size_t)e->batch_tokens * m->hidden_size * sizeof(float));
+    if (!e->pooled) FAIL(sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory"));
+#undef FAIL
+    *out = e;
+    return SUTRA_OK;
+}
+
+void sutra_embedder_destroy(sutra_embedder *e) {
+    if (!e) return;
+    if (e->be) e->be->destroy(e->be);
+    sutra_encoder_destroy(e->enc);
+    sutra_tokenizer_free(e->tok);
+    sutra_st_close(e->weights);
+    free(e->pooled);
+    free(e);
+}
+
+int sutra_embedder_dim(const sutra_embedder *e) { return e ? e->dim : 0; }
+int sutra_embedder_max_tokens(const sutra_embedder *e) { return e ? e->max_tokens : 0; }
+const char *sutra_embedder_last_error(const sutra_embedder *e) { return e ? e->last_error : "no embedder"; }
+
+static sutra_attn_path choose_path(const sutra_embedder *e, int max_len) {
+    switch (e->cfg.attention) {
+    case SUTRA_ATTENTION_STANDARD: return SUTRA_ATTN_STANDARD;
+    case SUTRA_ATTENTION_FLASH: return SUTRA_ATTN_FLASH;
+    default:
+        return e->cfg.use_flash_attention && max_len > e->cfg.flash_attention_threshold ? SUTRA_ATTN_FLASH
+                                                                                         : SUTRA_ATTN_STANDARD;
+    }
+}
+
+/* Truncates a pooled vector to dim (Matryoshka) and L2-normalises it when asked. */
+static void finish_vector(const sutra_embedder *e, const float *pooled, float *out) {
+    memcpy(out, pooled, (size_t)e->dim * sizeof(float));
+    if (!e->normalize) return;
+    double ss = 0.0;
+    for (int i = 0; i < e->dim; i++) ss += (double)out[i] * out[i];
+    /* sentence-transformers divides by max(norm, 1e-12) */
+    double norm = sqrt(ss);
+    float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
+    for (int i = 0; i < e->dim; i++) out[i] *= inv;
+}
+
+typedef struct pending {
+    sutra_encoding enc;
+    size_t index;
+} pending;
+
+static int by_length_desc(const void *a, const void *b) {
+    const pending *x = a, *y = b;
+    if (x->enc.n != y->enc.n) return x->enc.n < y->enc.n ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Embeds n tokenised inputs: sorted longest first, packed into batches of at most batch_tokens
+ * tokens (no padding), results written to their original rows. */
+static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, float *out) {
+    qsort(items, n, sizeof *items, by_length_desc);
+    const int C = e->mcfg.hidden_size;
+    int32_t *ids = malloc((size_t)e->batch_tokens * sizeof *ids);
+    int32_t *cu = malloc(((size_t)e->batch_tokens + 1) * sizeof *cu);
+    if (!ids || !cu) {
+        free(ids);
+        free(cu);
+        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    sutra_status st = SUTRA_OK;
+    size_t i = 0;
+    while (i < n && st == SUTRA_OK) {
+        int T = 0, B = 0, max_len = (int)items[i].enc.n;
+        size_t first = i;
+        cu[0] = 0;
+        while (i < n && T + (int)items[i].enc.n <= e->batch_tokens) {
+            memcpy(ids + T, items[i].enc.ids, items[i].enc.n * sizeof *ids);
+            T += (int)items[i].enc.n;
+            cu[++B] = T;
+            i++;
+        }
+        sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
+        sutra_attn_path path = choose_path(e, max_len);
+        char err[512];
+        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, err, sizeof err);
+        if (st) {
+            set_error(e, st, "%s", err);
+            break;
+        }
+        for (int b = 0; b < B; b++)
+            finish_vector(e, e->pooled + (size_t)b * C, out + items[first + b].index * (size_t)e->dim);
+        e->stats.batches++;
+        e->stats.tokens += (uint64_t)T;
+        e->stats.texts += (uint64_t)B;
+        if (path == SUTRA_ATTN_FLASH) e->stats.batches_flash++;
+        else e->stats.batches_standard++;
+        e->stats.last_path = (int)path;
+        e->stats.last_batch_max_len = max_len;
+    }
+    free(ids);
+    free(cu);
+    return st;
+}
+
+/* Tokenises text i with the token limit; len = (size_t)-1 means NUL-terminated. */
+static sutra_status encode_one(sutra_embedder *e, const char *text, size_t len, size_t index, sutra_encoding *enc) {
+    if (len == (size_t)-1) len = strlen(text);
+    char err[512];
+    sutra_status st = sutra_tokenizer_encode(e->tok, text, len, (size_t)e->max_tokens, 0, enc, err, sizeof err);
+    if (st) return set_error(e, st, "text %zu: %s", index, err);
+    if (enc->n >= (size_t)e->max_tokens) e->stats.truncated++;
+    return SUTRA_OK;
+}
+
+sutra_status sutra_embed_batch(sutra_embedder *e, const char *const *texts, size_t n, float *out, size_t out_cap) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    if (n == 0) return SUTRA_OK;
+    if (!texts || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
+    size_t need;
+    if (!sutra_mul_ok(n, (size_t)e->dim, &need) || out_cap < need)
+        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
+                         n * (size_t)e->dim);
+    for (size_t i = 0; i < n; i++)
+        if (!texts[i]) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text %zu is NULL", i);
+    pending *items = calloc(n, sizeof *items);
+    float *tmp = malloc(need * sizeof(float));
+    if (!items || !tmp) {
+        free(items);
+        free(tmp);
+        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu texts", n);
+    }
+    sutra_status st = SUTRA_OK;
+    for (size_t i = 0; i < n && !st; i++) {
+        items[i].index = i;
+        st = encode_one(e, texts[i], (size_t)-1, i, &items[i].enc);
+    }
+    if (!st) st = embed_encoded(e, items, n, tmp);
+    if (!st) memcpy(out, tmp, need * sizeof(float));
+    for (size_t i = 0; i < n; i++) sutra_encoding_free(&items[i].enc);
+    free(items);
+    free(tmp);
+    return st;
+}
+
+sutra_status sutra_embed(sutra_embedder *e, const char *text, size_t len, float *out, size_t out_cap) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    if (!text || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and out are required");
+    if (out_cap < (size_t)e->dim)
+        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, needs %d", out_cap, e->dim);
+    pending item = {.index = 0};
+    sutra_status st = encode_one(e, text, len, 0, &item.enc);
+    float *tmp = malloc((size_t)e->dim * sizeof(float));
+    if (!st && !tmp) st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!st) st = embed_encoded(e, &item, 1, tmp);
+    if (!st) memcpy(out, tmp, (size_t)e->dim * sizeof(float));
+    free(tmp);
+    sutra_encoding_free(&item.enc);
+    return st;
+}
+
+sutra_status sutra_tokenize(sutra_embedder *e, const char *text, size_t len, int32_t *ids, size_t ids_cap,
+                            size_t *n_ids) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    if (!text || !n_ids || (!ids && ids_cap))
+        return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and n_ids are required");
+    sutra_encoding enc = {0};
+    uint64_t truncated = e->stats.truncated;
+    sutra_status st = encode_one(e, text, len, 0, &enc);
+    e->stats.truncated = truncated;
+    if (!st) {
+        *n_ids = enc.n;
+        if (enc.n > ids_cap)
+            st = set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "ids holds %zu entries, needs %zu", ids_cap, enc.n);
+        else
+            memcpy(ids, enc.ids, enc.n * sizeof *ids);
+    }
+    sutra_encoding_free(&enc);
+    return st;
+}
+
+static const char *pooling_name(sutra_pooling p) {
+    switch (p) {
+    case SUTRA_POOLING_CLS: return "cls";
+    case SUTRA_POOLING_MAX: return "max";
+    case SUTRA_POOLING_LAST: return "last";
+    default: return "mean";
+    }
+}
+
+sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info) {
+    if (!e || !info) return SUTRA_ERR_INVALID_ARGUMENT;
+    const sutra_model_config *m = &e->mcfg;
+    *info = (sutra_model_info){
+        .name = e->name,
+        .path = e->path,
+        .architecture = m->model_type,
+        .hidden_size = m->hidden_size,
+        .num_layers = m->num_layers,
+        .num_heads = m->num_heads,
+        .intermediate_size = m->intermediate_size,
+        .vocab_size = m->vocab_size,
+        .max_position_embeddings = m->max_position_embeddings,
+        .max_tokens = e->max_tokens,
+        .dim = e->dim,
+        .pooling = pooling_name(e->pooling),
+        .normalize = e->normalize,
+        .weights_dtype = sutra_encoder_weights_dtype(e->enc),
+        .tokenizer = sutra_tokenizer_kind(e->tok),
+        .cpu_features = sutra_cpu_features(),
+        .threads = e->threads,
+    };
+    return SUTRA_OK;
+}
+
+sutra_status sutra_embedder_stats(const sutra_embedder *e, sutra_stats *stats) {
+    if (!e || !stats) return SUTRA_ERR_INVALID_ARGUMENT;
+    *stats = e->stats;
+    return SUTRA_OK;
+}
+
+void sutra_embedder_stats_reset(sutra_embedder *e) {
+    if (!e) return;
+    memset(&e->stats, 0, sizeof e->stats);
+    e->stats.last_path = -1;
+}

@@ -1,0 +1,193 @@
+/*
+ * test_model_errors.c - broken model directories give a clear status and a message that names
+ * the file, field or tensor at fault, and never crash. Each case is a temporary directory made
+ * from the default model's files with one thing broken.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sutra.h"
+#include "testutil.h"
+
+static char tmpl[256];
+
+static void write_file(const char *dir, const char *name, const char *data, size_t len) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        TU_CHECK(0, "cannot write %s", path);
+        return;
+    }
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static void copy_file(const char *dir, const char *name, size_t limit) {
+    char src[1024];
+    snprintf(src, sizeof src, "%s/%s", tu_default_model(), name);
+    size_t len;
+    char *data = tu_read_file(src, &len);
+    if (!data) return;
+    write_file(dir, name, data, len < limit ? len : limit);
+    free(data);
+}
+
+/* A fresh directory with the default model's files (model.safetensors as a symlink). */
+static const char *fresh_model(void) {
+    snprintf(tmpl, sizeof tmpl, "/tmp/sutra-test-model-XXXXXX");
+    if (!mkdtemp(tmpl)) {
+        TU_CHECK(0, "mkdtemp");
+        return tmpl;
+    }
+    const char *files[] = {"config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json"};
+    for (size_t i = 0; i < 4; i++) copy_file(tmpl, files[i], (size_t)-1);
+    char path[1024], src[1024];
+    snprintf(path, sizeof path, "%s/1_Pooling", tmpl);
+    if (mkdir(path, 0700) != 0) TU_CHECK(0, "mkdir %s", path);
+    copy_file(tmpl, "1_Pooling/config.json", (size_t)-1);
+    snprintf(path, sizeof path, "%s/model.safetensors", tmpl);
+    snprintf(src, sizeof src, "%s/model.safetensors", tu_default_model());
+    TU_CHECK(symlink(src, path) == 0, "symlink %s", path);
+    return tmpl;
+}
+
+static void cleanup(const char *dir) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    TU_CHECK(system(cmd) == 0, "cleanup %s", dir);
+}
+
+/* Creates an embedder on dir; expects status want and a message containing needle. */
+static void expect(const char *what, const char *dir, sutra_status want, const char *needle) {
+    sutra_config cfg;
+    sutra_config_default(&cfg);
+    cfg.model = dir;
+    cfg.threads = 1;
+    char err[1024] = "";
+    sutra_embedder *e = (sutra_embedder *)1;
+    sutra_status st = sutra_embedder_create(&cfg, &e, err, sizeof err);
+    TU_CHECK(st == want, "%s: status %s (%d), want %s: %s", what, sutra_status_str(st), st, sutra_status_str(want), err);
+    TU_CHECK(e == NULL, "%s: out not cleared", what);
+    TU_CHECK(needle == NULL || strstr(err, needle) != NULL, "%s: message '%s' lacks '%s'", what, err, needle);
+    printf("%-34s -> %s: %s\n", what, sutra_status_str(st), err);
+    if (st == SUTRA_OK) sutra_embedder_destroy(e);
+}
+
+static void replace_in_file(const char *dir, const char *name, const char *from, const char *to) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    size_t len;
+    char *data = tu_read_file(path, &len);
+    if (!data) return;
+    char *at = strstr(data, from);
+    TU_CHECK(at != NULL, "'%s' not in %s", from, name);
+    if (!at) return;
+    size_t fl = strlen(from), tl = strlen(to);
+    char *out = malloc(len - fl + tl + 1);
+    size_t pre = (size_t)(at - data);
+    memcpy(out, data, pre);
+    memcpy(out + pre, to, tl);
+    memcpy(out + pre + tl, at + fl, len - pre - fl);
+    write_file(dir, name, out, len - fl + tl);
+    free(out);
+    free(data);
+}
+
+int main(void) {
+    const char *d;
+
+    d = fresh_model();
+    expect("intact copy loads", d, SUTRA_OK, NULL);
+    cleanup(d);
+
+    expect("directory does not exist", "/nonexistent/model", SUTRA_ERR_IO, "/nonexistent/model");
+
+    d = fresh_model();
+    char p[1024];
+    snprintf(p, sizeof p, "%s/config.json", d);
+    unlink(p);
+    expect("config.json missing", d, SUTRA_ERR_IO, "config.json");
+    cleanup(d);
+
+    d = fresh_model();
+    write_file(d, "config.json", "{\"model_type\": \"bert\", \"hidden_size\": ", 39);
+    expect("config.json malformed", d, SUTRA_ERR_FORMAT, "config.json");
+    cleanup(d);
+
+    d = fresh_model();
+    replace_in_file(d, "config.json", "\"hidden_size\": 384", "\"hidden_size\": \"384\"");
+    expect("config field of wrong type", d, SUTRA_ERR_MODEL, "hidden_size");
+    cleanup(d);
+
+    d = fresh_model();
+    replace_in_file(d, "config.json", "\"model_type\": \"bert\"", "\"model_type\": \"gpt2\"");
+    expect("unsupported architecture", d, SUTRA_ERR_UNSUPPORTED, "gpt2");
+    cleanup(d);
+
+    d = fresh_model();
+    replace_in_file(d, "config.json", "\"intermediate_size\": 1536", "\"intermediate_size\": 1537");
+    expect("tensor shape mismatch", d, SUTRA_ERR_MODEL, "encoder.layer.0.intermediate.dense.weight");
+    cleanup(d);
+
+    d = fresh_model();
+    replace_in_file(d, "config.json", "\"num_hidden_layers\": 6", "\"num_hidden_layers\": 7");
+    expect("tensor missing", d, SUTRA_ERR_MODEL, "encoder.layer.6.");
+    cleanup(d);
+
+    d = fresh_model();
+    replace_in_file(d, "config.json", "\"num_attention_heads\": 12", "\"num_attention_heads\": 7");
+    expect("heads do not divide hidden", d, SUTRA_ERR_MODEL, "num_attention_heads");
+    cleanup(d);
+
+    d = fresh_model();
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    unlink(p);
+    copy_file(d, "model.safetensors", 1 << 20);
+    expect("safetensors truncated", d, SUTRA_ERR_FORMAT, "model.safetensors");
+    cleanup(d);
+
+    d = fresh_model();
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    unlink(p);
+    write_file(d, "model.safetensors", "\x10\x00\x00\x00\x00\x00\x00\x00{not json at all", 24);
+    expect("safetensors header not JSON", d, SUTRA_ERR_FORMAT, "model.safetensors");
+    cleanup(d);
+
+    d = fresh_model();
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    unlink(p);
+    expect("safetensors missing", d, SUTRA_ERR_IO, "model.safetensors");
+    cleanup(d);
+
+    d = fresh_model();
+    snprintf(p, sizeof p, "%s/tokenizer.json", d);
+    unlink(p);
+    expect("no tokenizer.json nor vocab.txt", d, SUTRA_ERR_IO, NULL);
+    cleanup(d);
+
+    d = fresh_model();
+    write_file(d, "tokenizer.json", "{\"model\": [1, 2", 15);
+    expect("tokenizer.json malformed", d, SUTRA_ERR_FORMAT, "tokenizer.json");
+    cleanup(d);
+
+    d = fresh_model();
+    write_file(d, "modules.json", "[{\"idx\": 0,", 11);
+    expect("modules.json malformed", d, SUTRA_ERR_FORMAT, "modules.json");
+    cleanup(d);
+
+    d = fresh_model();
+    write_file(d, "1_Pooling/config.json", "{\"pooling_mode_cls_token\": false}", 33);
+    expect("pooling config enables nothing", d, SUTRA_ERR_MODEL, "1_Pooling/config.json");
+    cleanup(d);
+
+    d = fresh_model();
+    write_file(d, "sentence_bert_config.json", "{\"max_seq_length\": -5}", 22);
+    expect("max_seq_length negative", d, SUTRA_ERR_MODEL, "max_seq_length");
+    cleanup(d);
+
+    return tu_finish("test_model_errors");
+}

@@ -1,0 +1,299 @@
+/*
+ * main.c - the `sutra` command line: embed, tokenize, info.
+ *
+ * Rules: uses only the public header; vectors go to stdout (one JSON array per input, in input
+ * order), everything else to stderr; exit status 0 only if every input succeeded.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sutra.h"
+
+#define CHUNK_LINES 256
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: sutra <command> [options] [TEXT ...]\n"
+            "\n"
+            "commands:\n"
+            "  embed      print one JSON array of floats per text (TEXT arguments, else stdin lines)\n"
+            "  tokenize   print the token ids of each text as a JSON array\n"
+            "  info       print the model's metadata and the CPU features in use\n"
+            "\n"
+            "options:\n"
+            "  -m, --model M          model directory, or a name in the models directory\n"
+            "                         (default all-MiniLM-L6-v2; models directory: $SUTRA_MODELS_DIR,\n"
+            "                         else ~/.cache/sutra/models)\n"
+            "  -d, --dimensions N     output dimensions (Matryoshka truncation, then re-normalisation)\n"
+            "  -l, --max-length N     token limit per input (default: the model's)\n"
+            "  -t, --threads N        CPU threads (default: all cores)\n"
+            "      --pooling P        model|mean|cls|max|last\n"
+            "      --normalize B      model|on|off\n"
+            "      --attention A      auto|standard|flash (auto: flash above the threshold)\n"
+            "      --flash-threshold N  tokens above which auto picks flash attention (default 512)\n"
+            "      --no-flash         never pick flash attention automatically\n"
+            "      --batch-tokens N   tokens per forward batch\n"
+            "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
+            "  -v, --verbose          report batches, attention paths and timing on stderr\n"
+            "  -h, --help\n");
+}
+
+static int parse_choice(const char *arg, const char *const *names, int n, const char *opt) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(arg, names[i])) return i;
+    fprintf(stderr, "sutra: invalid value '%s' for %s\n", arg, opt);
+    exit(2);
+}
+
+static int parse_int(const char *arg, const char *opt) {
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || v < 0 || v > 1 << 24) {
+        fprintf(stderr, "sutra: %s expects a non-negative integer, got '%s'\n", opt, arg);
+        exit(2);
+    }
+    return (int)v;
+}
+
+static void print_vector(const float *v, int dim) {
+    putchar('[');
+    for (int i = 0; i < dim; i++) printf(i ? ",%.8g" : "%.8g", v[i]);
+    puts("]");
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct cli {
+    sutra_embedder *emb;
+    int dim;
+    int verbose;
+    int failures;
+    size_t line_no;
+} cli;
+
+/* Embeds n texts; on a batch failure embeds them one by one so that each bad input is named and
+ * the others still print (a bad input prints `null`). Vectors are appended to keep (for
+ * --similarity) when keep is not NULL. */
+static void embed_chunk(cli *c, char **texts, size_t n, float **keep, size_t *kept) {
+    float *out = malloc(n * (size_t)c->dim * sizeof(float));
+    if (!out) {
+        fprintf(stderr, "sutra: out of memory\n");
+        exit(1);
+    }
+    double t0 = now_s();
+    sutra_status st = sutra_embed_batch(c->emb, (const char *const *)texts, n, out, n * (size_t)c->dim);
+    double dt = now_s() - t0;
+    for (size_t i = 0; i < n; i++) {
+        sutra_status si = st;
+        if (st) si = sutra_embed(c->emb, texts[i], (size_t)-1, out + i * c->dim, (size_t)c->dim);
+        if (si) {
+            fprintf(stderr, "sutra: input %zu: %s: %s\n", c->line_no + i + 1, sutra_status_str(si),
+                    sutra_embedder_last_error(c->emb));
+            puts("null");
+            c->failures++;
+            continue;
+        }
+        print_vector(out + i * c->dim, c->dim);
+        if (keep) {
+            *keep = realloc(*keep, (*kept + 1) * (size_t)c->dim * sizeof(float));
+            memcpy(*keep + *kept * c->dim, out + i * c->dim, (size_t)c->dim * sizeof(float));
+            (*kept)++;
+        }
+    }
+    if (c->verbose) {
+        sutra_stats s;
+        sutra_embedder_stats(c->emb, &s);
+        fprintf(stderr, "sutra: %zu texts in %.2f ms; totals: %llu batches (%llu standard, %llu flash), "
+                        "%llu tokens, %llu at the token limit; last batch: %s attention, longest %d tokens\n",
+                n, dt * 1e3, (unsigned long long)s.batches, (unsigned long long)s.batches_standard,
+                (unsigned long long)s.batches_flash, (unsigned long long)s.tokens, (unsigned long long)s.truncated,
+                s.last_path == 1 ? "flash" : "standard", s.last_batch_max_len);
+    }
+    c->line_no += n;
+    free(out);
+}
+
+static void print_similarity(const float *v, size_t n, int dim) {
+    fprintf(stderr, "cosine similarity:\n");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            double dot = 0, ni = 0, nj = 0;
+            for (int k = 0; k < dim; k++) {
+                dot += (double)v[i * dim + k] * v[j * dim + k];
+                ni += (double)v[i * dim + k] * v[i * dim + k];
+                nj += (double)v[j * dim + k] * v[j * dim + k];
+            }
+            fprintf(stderr, " %6.3f", dot / (sqrt(ni * nj) + 1e-30));
+        }
+        fprintf(stderr, "\n");
+    }
+}
+
+/* Reads stdin lines (without their line ending) in chunks and hands each chunk to fn. */
+static void for_stdin_chunks(cli *c, void (*fn)(cli *, char **, size_t, float **, size_t *), float **keep,
+                             size_t *kept) {
+    char *texts[CHUNK_LINES];
+    size_t n = 0, cap = 0;
+    char *line = NULL;
+    ssize_t len;
+    while ((len = getline(&line, &cap, stdin)) >= 0) {
+        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+        if (len > 0 && line[len - 1] == '\r') line[--len] = '\0';
+        if ((size_t)len != strlen(line)) {
+            fprintf(stderr, "sutra: input %zu: contains a NUL byte; embedding the text before it\n",
+                    c->line_no + n + 1);
+        }
+        texts[n] = strdup(line);
+        if (!texts[n]) exit(1);
+        if (++n == CHUNK_LINES) {
+            fn(c, texts, n, keep, kept);
+            for (size_t i = 0; i < n; i++) free(texts[i]);
+            n = 0;
+        }
+    }
+    if (n) fn(c, texts, n, keep, kept);
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(line);
+}
+
+static void tokenize_chunk(cli *c, char **texts, size_t n, float **keep, size_t *kept) {
+    (void)keep;
+    (void)kept;
+    size_t cap = 1024;
+    int32_t *ids = malloc(cap * sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        size_t count = 0;
+        sutra_status st = sutra_tokenize(c->emb, texts[i], (size_t)-1, ids, cap, &count);
+        if (st == SUTRA_ERR_BUFFER_TOO_SMALL) {
+            cap = count;
+            ids = realloc(ids, cap * sizeof *ids);
+            st = sutra_tokenize(c->emb, texts[i], (size_t)-1, ids, cap, &count);
+        }
+        if (st) {
+            fprintf(stderr, "sutra: input %zu: %s: %s\n", c->line_no + i + 1, sutra_status_str(st),
+                    sutra_embedder_last_error(c->emb));
+            puts("null");
+            c->failures++;
+            continue;
+        }
+        putchar('[');
+        for (size_t k = 0; k < count; k++) printf(k ? ",%d" : "%d", ids[k]);
+        puts("]");
+    }
+    c->line_no += n;
+    free(ids);
+}
+
+static void print_info(sutra_embedder *emb, const sutra_config *cfg) {
+    sutra_model_info m;
+    sutra_embedder_info(emb, &m);
+    printf("{\n  \"sutra_version\": \"%s\",\n  \"model\": \"%s\",\n  \"path\": \"%s\",\n", sutra_version(), m.name,
+           m.path);
+    printf("  \"architecture\": \"%s\",\n  \"hidden_size\": %d,\n  \"layers\": %d,\n  \"heads\": %d,\n",
+           m.architecture, m.hidden_size, m.num_layers, m.num_heads);
+    printf("  \"intermediate_size\": %d,\n  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n",
+           m.intermediate_size, m.vocab_size, m.max_position_embeddings);
+    printf("  \"max_tokens\": %d,\n  \"dimensions\": %d,\n  \"pooling\": \"%s\",\n  \"normalize\": %s,\n",
+           m.max_tokens, m.dim, m.pooling, m.normalize ? "true" : "false");
+    printf("  \"weights_dtype\": \"%s\",\n  \"tokenizer\": \"%s\",\n", m.weights_dtype, m.tokenizer);
+    static const char *att[] = {"auto", "standard", "flash"};
+    printf("  \"attention\": \"%s\",\n  \"use_flash_attention\": %s,\n  \"flash_attention_threshold\": %d,\n",
+           att[cfg->attention], cfg->use_flash_attention ? "true" : "false",
+           cfg->flash_attention_threshold ? cfg->flash_attention_threshold : 512);
+    printf("  \"device\": \"cpu\",\n  \"cpu_features\": \"%s\",\n  \"threads\": %d\n}\n", m.cpu_features, m.threads);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "embed") && strcmp(cmd, "tokenize") && strcmp(cmd, "info")) {
+        fprintf(stderr, "sutra: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    sutra_config cfg;
+    sutra_config_default(&cfg);
+    cfg.model = "all-MiniLM-L6-v2";
+    int verbose = 0, similarity = 0;
+    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_ATTENTION, OPT_THRESHOLD, OPT_NO_FLASH, OPT_BATCH, OPT_SIM };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},
+        {"dimensions", required_argument, 0, 'd'},
+        {"max-length", required_argument, 0, 'l'},
+        {"threads", required_argument, 0, 't'},
+        {"pooling", required_argument, 0, OPT_POOLING},
+        {"normalize", required_argument, 0, OPT_NORMALIZE},
+        {"attention", required_argument, 0, OPT_ATTENTION},
+        {"flash-threshold", required_argument, 0, OPT_THRESHOLD},
+        {"no-flash", no_argument, 0, OPT_NO_FLASH},
+        {"batch-tokens", required_argument, 0, OPT_BATCH},
+        {"similarity", no_argument, 0, OPT_SIM},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static const char *poolings[] = {"model", "mean", "cls", "max", "last"};
+    static const char *norms[] = {"model", "on", "off"};
+    static const char *atts[] = {"auto", "standard", "flash"};
+    optind = 2;
+    int o;
+    while ((o = getopt_long(argc, argv, "m:d:l:t:vh", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm': cfg.model = optarg; break;
+        case 'd': cfg.dimensions = parse_int(optarg, "--dimensions"); break;
+        case 'l': cfg.max_sequence_length = parse_int(optarg, "--max-length"); break;
+        case 't': cfg.threads = parse_int(optarg, "--threads"); break;
+        case OPT_POOLING: cfg.pooling = (sutra_pooling)parse_choice(optarg, poolings, 5, "--pooling"); break;
+        case OPT_NORMALIZE: cfg.normalize = (sutra_normalize)parse_choice(optarg, norms, 3, "--normalize"); break;
+        case OPT_ATTENTION: cfg.attention = (sutra_attention)parse_choice(optarg, atts, 3, "--attention"); break;
+        case OPT_THRESHOLD: cfg.flash_attention_threshold = parse_int(optarg, "--flash-threshold"); break;
+        case OPT_NO_FLASH: cfg.use_flash_attention = 0; break;
+        case OPT_BATCH: cfg.max_batch_tokens = parse_int(optarg, "--batch-tokens"); break;
+        case OPT_SIM: similarity = 1; break;
+        case 'v': verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    char err[1024];
+    sutra_embedder *emb = NULL;
+    double t0 = now_s();
+    sutra_status st = sutra_embedder_create(&cfg, &emb, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "sutra: cannot load model: %s: %s\n", sutra_status_str(st), err);
+        return 1;
+    }
+    if (verbose) fprintf(stderr, "sutra: model loaded in %.1f ms\n", (now_s() - t0) * 1e3);
+    cli c = {.emb = emb, .dim = sutra_embedder_dim(emb), .verbose = verbose};
+    float *keep = NULL;
+    size_t kept = 0;
+    if (!strcmp(cmd, "info")) {
+        print_info(emb, &cfg);
+    } else {
+        void (*fn)(cli *, char **, size_t, float **, size_t *) = !strcmp(cmd, "embed") ? embed_chunk : tokenize_chunk;
+        float **k = similarity ? &keep : NULL;
+        if (optind < argc) {
+            for (int i = optind; i < argc; i += CHUNK_LINES) {
+                size_t n = (size_t)(argc - i) < CHUNK_LINES ? (size_t)(argc - i) : CHUNK_LINES;
+                fn(&c, argv + i, n, k, &kept);
+            }
+        } else {
+            for_stdin_chunks(&c, fn, k, &kept);
+        }
+        if (similarity && kept) print_similarity(keep, kept, c.dim);
+    }
+    free(keep);
+    sutra_embedder_destroy(emb);
+    return c.failures ? 1 : 0;
+}
