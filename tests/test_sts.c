@@ -74,7 +74,7 @@ int main(void) {
              sutra_embedder_last_error(e));
     TU_CHECK(sutra_embed_batch(e, (const char *const *)s2, (size_t)n, b, (size_t)n * dim) == SUTRA_OK, "embed s2: %s",
              sutra_embedder_last_error(e));
-    double *cos = malloc((size_t)n * sizeof *cos), *rc = malloc((size_t)n * sizeof *rc),
+    double *sim = calloc((size_t)n, sizeof *sim), *rc = malloc((size_t)n * sizeof *rc),
            *rg = malloc((size_t)n * sizeof *rg);
     for (int i = 0; i < n; i++) {
         double d = 0, na = 0, nb = 0;
@@ -83,16 +83,16 @@ int main(void) {
             na += (double)a[(size_t)i * dim + k] * a[(size_t)i * dim + k];
             nb += (double)b[(size_t)i * dim + k] * b[(size_t)i * dim + k];
         }
-        cos[i] = d / sqrt(na * nb);
+        sim[i] = d / sqrt(na * nb);
     }
-    rank(cos, rc, n);
+    rank(sim, rc, n);
     rank(gold, rg, n);
     double rho = pearson(rc, rg, n);
     printf("STS-B test: %d pairs, Spearman %.5f (sentence-transformers %.5f, diff %+.5f)\n", n, rho, want, rho - want);
     TU_CHECK(fabs(rho - want) <= 0.002, "Spearman %.5f vs reference %.5f", rho, want);
 
     for (int i = 0; i < n; i++) free(s1[i]), free(s2[i]);
-    free(s1), free(s2), free(gold), free(a), free(b), free(cos), free(rc), free(rg);
+    free(s1), free(s2), free(gold), free(a), free(b), free(sim), free(rc), free(rg);
     sutra_embedder_destroy(e);
     cJSON_Delete(rj);
     free(csv);
