@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "backend/cpu/attention.h"
+#include "backend/cpu/elementwise.h"
 #include "util/common.h"
 
 typedef struct cpu_ctx {
@@ -45,22 +46,6 @@ const char *sutra_cpu_features(void) {
 
 /* ---- ops -------------------------------------------------------------------------------- */
 
-/* Normalises one row x (C) in place: (x - mean) / sqrt(var + eps) * w + b, two-pass in fp32 with
- * the variance taken around the mean (as PyTorch does), not as E[x^2] - mean^2. */
-static void layernorm_row(float *x, const float *w, const float *b, int C, float eps) {
-    float mean = 0.0f;
-    for (int i = 0; i < C; i++) mean += x[i];
-    mean /= (float)C;
-    float var = 0.0f;
-    for (int i = 0; i < C; i++) {
-        float d = x[i] - mean;
-        var += d * d;
-    }
-    var /= (float)C;
-    float rstd = 1.0f / sqrtf(var + eps);
-    for (int i = 0; i < C; i++) x[i] = (x[i] - mean) * rstd * w[i] + b[i];
-}
-
 static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos,
                                 const int32_t *types, const void *wte_, const void *wpe_, const void *wtt_,
                                 const void *ln_w, const void *ln_b, int T, int C, float eps) {
@@ -80,15 +65,8 @@ static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *id
             const float *y = wtt + (size_t)(types ? types[t] : 0) * C;
             for (int i = 0; i < C; i++) o[i] += y[i];
         }
-        layernorm_row(o, ln_w, ln_b, C, eps);
+        sutra_add_layernorm_row(o, o, NULL, ln_w, ln_b, C, eps);
     }
-}
-
-static inline float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-
-static inline float gelu_tanh(float x) {
-    const float k = 0.79788456080286536f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
 static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const void *w, const void *bias_,
@@ -100,15 +78,7 @@ static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const voi
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, inp, K, w, K, 0.0f, out, N);
     if (!bias && act == SUTRA_ACT_NONE) return;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) {
-        float *o = out + (size_t)t * N;
-        if (bias)
-            for (int j = 0; j < N; j++) o[j] += bias[j];
-        if (act == SUTRA_ACT_GELU)
-            for (int j = 0; j < N; j++) o[j] = gelu_erf(o[j]);
-        else if (act == SUTRA_ACT_GELU_TANH)
-            for (int j = 0; j < N; j++) o[j] = gelu_tanh(o[j]);
-    }
+    for (int t = 0; t < T; t++) sutra_bias_act_row(out + (size_t)t * N, bias, N, act);
 }
 
 static void cpu_add_layernorm(sutra_backend *be, void *out_, const void *inp_, const void *res_,
@@ -117,17 +87,8 @@ static void cpu_add_layernorm(sutra_backend *be, void *out_, const void *inp_, c
     float *out = out_;
     const float *inp = inp_, *res = res_;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) {
-        float *o = out + (size_t)t * C;
-        const float *x = inp + (size_t)t * C;
-        if (res) {
-            const float *r = res + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] = x[i] + r[i];
-        } else if (o != x) {
-            memcpy(o, x, (size_t)C * sizeof(float));
-        }
-        layernorm_row(o, w, b, C, eps);
-    }
+    for (int t = 0; t < T; t++)
+        sutra_add_layernorm_row(out + (size_t)t * C, inp + (size_t)t * C, res ? res + (size_t)t * C : NULL, w, b, C, eps);
 }
 
 static sutra_status cpu_attention(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path) {

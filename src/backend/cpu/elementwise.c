@@ -1,0 +1,178 @@
+/*
+ * elementwise.c - fused row kernels of the CPU backend (see elementwise.h).
+ *
+ * Why fused: after a matrix product the output rows are still in L1/L2; adding the bias and
+ * applying GELU in the same pass, and the residual add inside LayerNorm's first pass, saves full
+ * round trips over (T, N) activations and replaces libm's scalar erff with a vector erf.
+ */
+#include "backend/cpu/elementwise.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/simd_math.h"
+
+static sutra_isa detect_isa(void) {
+    __builtin_cpu_init();
+    sutra_isa best = SUTRA_ISA_SCALAR;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = SUTRA_ISA_AVX2;
+    if (__builtin_cpu_supports("avx512f")) best = SUTRA_ISA_AVX512;
+    const char *env = getenv("SUTRA_CPU_ISA");
+    if (env) {
+        sutra_isa want = !strcmp(env, "scalar") ? SUTRA_ISA_SCALAR : !strcmp(env, "avx2") ? SUTRA_ISA_AVX2 : best;
+        if (want < best) best = want;
+    }
+    return best;
+}
+
+sutra_isa sutra_cpu_isa(void) {
+    static int isa = -1; /* benign race: every thread computes the same value */
+    if (isa < 0) isa = (int)detect_isa();
+    return (sutra_isa)isa;
+}
+
+const char *sutra_isa_name(sutra_isa isa) {
+    return isa == SUTRA_ISA_AVX512 ? "avx512" : isa == SUTRA_ISA_AVX2 ? "avx2" : "scalar";
+}
+
+static inline float gelu_tanh(float x) {
+    const float k = 0.79788456080286536f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+/* ---- bias + activation ---------------------------------------------------------------------- */
+
+static void bias_act_scalar(float *row, const float *bias, int n, sutra_act act, int from) {
+    for (int j = from; j < n; j++) {
+        float v = row[j] + (bias ? bias[j] : 0.0f);
+        row[j] = act == SUTRA_ACT_GELU ? sutra_gelu_scalar(v) : act == SUTRA_ACT_GELU_TANH ? gelu_tanh(v) : v;
+    }
+}
+
+__attribute__((target("avx512f"))) static void bias_act_avx512(float *row, const float *bias, int n, sutra_act act) {
+    int j = 0;
+    if (act == SUTRA_ACT_GELU_TANH) {
+        bias_act_scalar(row, bias, n, act, 0);
+        return;
+    }
+    for (; j + 16 <= n; j += 16) {
+        __m512 v = _mm512_loadu_ps(row + j);
+        if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + j));
+        if (act == SUTRA_ACT_GELU) v = sutra_gelu_avx512(v);
+        _mm512_storeu_ps(row + j, v);
+    }
+    bias_act_scalar(row, bias, n, act, j);
+}
+
+__attribute__((target("avx2,fma"))) static void bias_act_avx2(float *row, const float *bias, int n, sutra_act act) {
+    int j = 0;
+    if (act == SUTRA_ACT_GELU_TANH) {
+        bias_act_scalar(row, bias, n, act, 0);
+        return;
+    }
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_loadu_ps(row + j);
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
+        if (act == SUTRA_ACT_GELU) v = sutra_gelu_avx2(v);
+        _mm256_storeu_ps(row + j, v);
+    }
+    bias_act_scalar(row, bias, n, act, j);
+}
+
+void sutra_bias_act_row(float *row, const float *bias, int n, sutra_act act) {
+    switch (sutra_cpu_isa()) {
+    case SUTRA_ISA_AVX512: bias_act_avx512(row, bias, n, act); break;
+    case SUTRA_ISA_AVX2: bias_act_avx2(row, bias, n, act); break;
+    default: bias_act_scalar(row, bias, n, act, 0); break;
+    }
+}
+
+/* ---- residual add + LayerNorm ---------------------------------------------------------------- */
+
+static void add_layernorm_scalar(float *out, const float *x, const float *res, const float *w, const float *b, int C,
+                                 float eps) {
+    float mean = 0.0f;
+    for (int i = 0; i < C; i++) {
+        out[i] = x[i] + (res ? res[i] : 0.0f);
+        mean += out[i];
+    }
+    mean /= (float)C;
+    float var = 0.0f;
+    for (int i = 0; i < C; i++) {
+        float d = out[i] - mean;
+        var += d * d;
+    }
+    float rstd = 1.0f / sqrtf(var / (float)C + eps);
+    for (int i = 0; i < C; i++) out[i] = (out[i] - mean) * rstd * w[i] + b[i];
+}
+
+__attribute__((target("avx512f"))) static void add_layernorm_avx512(float *out, const float *x, const float *res,
+                                                                    const float *w, const float *b, int C, float eps) {
+    if (C % 16) {
+        add_layernorm_scalar(out, x, res, w, b, C, eps);
+        return;
+    }
+    __m512 s = _mm512_setzero_ps();
+    for (int i = 0; i < C; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res + i));
+        _mm512_storeu_ps(out + i, v);
+        s = _mm512_add_ps(s, v);
+    }
+    float mean = _mm512_reduce_add_ps(s) / (float)C;
+    __m512 m = _mm512_set1_ps(mean), q = _mm512_setzero_ps();
+    for (int i = 0; i < C; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(out + i), m);
+        q = _mm512_fmadd_ps(d, d, q);
+    }
+    float rstd = 1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)C + eps);
+    __m512 r = _mm512_set1_ps(rstd);
+    for (int i = 0; i < C; i += 16) {
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(out + i), m), r);
+        _mm512_storeu_ps(out + i, _mm512_fmadd_ps(d, _mm512_loadu_ps(w + i), _mm512_loadu_ps(b + i)));
+    }
+}
+
+__attribute__((target("avx2,fma"))) static float hsum256(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+__attribute__((target("avx2,fma"))) static void add_layernorm_avx2(float *out, const float *x, const float *res,
+                                                                   const float *w, const float *b, int C, float eps) {
+    if (C % 8) {
+        add_layernorm_scalar(out, x, res, w, b, C, eps);
+        return;
+    }
+    __m256 s = _mm256_setzero_ps();
+    for (int i = 0; i < C; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + i));
+        _mm256_storeu_ps(out + i, v);
+        s = _mm256_add_ps(s, v);
+    }
+    float mean = hsum256(s) / (float)C;
+    __m256 m = _mm256_set1_ps(mean), q = _mm256_setzero_ps();
+    for (int i = 0; i < C; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(out + i), m);
+        q = _mm256_fmadd_ps(d, d, q);
+    }
+    float rstd = 1.0f / sqrtf(hsum256(q) / (float)C + eps);
+    __m256 r = _mm256_set1_ps(rstd);
+    for (int i = 0; i < C; i += 8) {
+        __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(out + i), m), r);
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+    }
+}
+
+void sutra_add_layernorm_row(float *out, const float *x, const float *res, const float *w, const float *b, int C,
+                             float eps) {
+    switch (sutra_cpu_isa()) {
+    case SUTRA_ISA_AVX512: add_layernorm_avx512(out, x, res, w, b, C, eps); break;
+    case SUTRA_ISA_AVX2: add_layernorm_avx2(out, x, res, w, b, C, eps); break;
+    default: add_layernorm_scalar(out, x, res, w, b, C, eps); break;
+    }
+}
