@@ -142,8 +142,6 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     if (sutra_tokenizer_vocab_size(e->tok) > e->mcfg.vocab_size)
         FAIL(sutra_errf(SUTRA_ERR_MODEL, err, errcap, "tokenizer has %d tokens but the model's vocab_size is %d",
                         sutra_tokenizer_vocab_size(e->tok), e->mcfg.vocab_size));
-    if ((st = sutra_encoder_create(&e->mcfg, e->weights, &e->enc, err, errcap))) FAIL(st);
-
     const sutra_model_config *m = &e->mcfg;
     e->max_tokens = config->max_sequence_length ? config->max_sequence_length
                     : m->st_max_seq_length      ? m->st_max_seq_length
@@ -172,10 +170,11 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     else if (config->attention == SUTRA_ATTENTION_AUTO && config->use_flash_attention &&
              e->cfg.flash_attention_threshold < std_len)
         std_len = e->cfg.flash_attention_threshold;
-    size_t arena = sutra_encoder_arena_bytes(e->enc, e->batch_tokens);
+    size_t arena = sutra_encoder_arena_bytes(m, e->batch_tokens, sizeof(float));
     if ((st = sutra_cpu_backend_create(e->threads, arena, std_len, m->hidden_size / m->num_heads, &e->be, err,
                                        errcap)))
         FAIL(st);
+    if ((st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap))) FAIL(st);
     e->pooled = malloc((size_t)e->batch_tokens * m->hidden_size * sizeof(float));
     if (!e->pooled) FAIL(sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory"));
 #undef FAIL

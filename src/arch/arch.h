@@ -24,14 +24,14 @@ typedef struct sutra_batch {
 
 typedef struct sutra_encoder sutra_encoder;
 
-/* Binds the weights of the architecture named by cfg->model_type. The file must outlive the
- * encoder (weights may be used in place from its mapping). */
-sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_file *weights,
+/* Binds the weights of the architecture named by cfg->model_type and hands them to the backend.
+ * The file must outlive the encoder (the CPU uses F32 weights in place from its mapping). */
+sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_file *weights, sutra_backend *be,
                                   sutra_encoder **out, char *err, size_t errcap);
 void sutra_encoder_destroy(sutra_encoder *enc);
 
-/* Activation bytes one forward of up to max_tokens tokens needs from the backend's arena. */
-size_t sutra_encoder_arena_bytes(const sutra_encoder *enc, int max_tokens);
+/* Activation bytes one forward of up to max_tokens tokens needs from a backend's arena. */
+size_t sutra_encoder_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes);
 
 /* Runs the encoder and pools: pooled (B, hidden) host floats. Activations come from be's arena. */
 sutra_status sutra_encoder_forward(sutra_encoder *enc, sutra_backend *be, const sutra_batch *batch,

@@ -14,28 +14,60 @@
 #include "arch/weights.h"
 #include "util/common.h"
 
+/* Weights are the backend's pointers (host fp32 on the CPU, device fp16 on a GPU); during
+ * binding they briefly hold the host fp32 tensors that are then uploaded. */
 typedef struct bert_layer {
-    const float *qkv_w;    /* (3C, C): rows [0,C) query, [C,2C) key, [2C,3C) value */
-    const float *qkv_b;    /* (3C) */
-    const float *attn_out_w, *attn_out_b; /* (C, C), (C) */
-    const float *ln1_w, *ln1_b;           /* (C) */
-    const float *ffn_up_w, *ffn_up_b;     /* (F, C), (F) */
-    const float *ffn_down_w, *ffn_down_b; /* (C, F), (C) */
-    const float *ln2_w, *ln2_b;           /* (C) */
+    const void *qkv_w;    /* (3C, C): rows [0,C) query, [C,2C) key, [2C,3C) value */
+    const void *qkv_b;    /* (3C) */
+    const void *attn_out_w, *attn_out_b; /* (C, C), (C) */
+    const void *ln1_w, *ln1_b;           /* (C) */
+    const void *ffn_up_w, *ffn_up_b;     /* (F, C), (F) */
+    const void *ffn_down_w, *ffn_down_b; /* (C, F), (C) */
+    const void *ln2_w, *ln2_b;           /* (C) */
 } bert_layer;
 
 struct sutra_encoder {
     sutra_model_config cfg;
-    const float *wte; /* (V, C) */
-    const float *wpe; /* (P, C) */
-    const float *wtt; /* (TV, C) */
-    const float *emb_ln_w, *emb_ln_b;
+    const void *wte; /* (V, C) */
+    const void *wpe; /* (P, C) */
+    const void *wtt; /* (TV, C) */
+    const void *emb_ln_w, *emb_ln_b;
     bert_layer *layers;
     float *slab;
     const char *dtype;
     int32_t *pos;     /* (max tokens) scratch for positions, sized on first use */
     size_t pos_cap;
 };
+
+/* Every weight of the model with its element count, for upload. */
+#define BERT_EMBED_WEIGHTS(X, e, c)                                                                                 \
+    X((e)->wte, (size_t)(c)->vocab_size * (c)->hidden_size)                                                         \
+    X((e)->wpe, (size_t)(c)->max_position_embeddings * (c)->hidden_size)                                            \
+    X((e)->wtt, (size_t)(c)->type_vocab_size * (c)->hidden_size)                                                    \
+    X((e)->emb_ln_w, (size_t)(c)->hidden_size) X((e)->emb_ln_b, (size_t)(c)->hidden_size)
+#define BERT_LAYER_WEIGHTS(X, L, C, F)                                                                              \
+    X((L)->qkv_w, 3 * (C) * (C)) X((L)->qkv_b, 3 * (C)) X((L)->attn_out_w, (C) * (C)) X((L)->attn_out_b, (C))      \
+    X((L)->ln1_w, (C)) X((L)->ln1_b, (C)) X((L)->ffn_up_w, (F) * (C)) X((L)->ffn_up_b, (F))                         \
+    X((L)->ffn_down_w, (C) * (F)) X((L)->ffn_down_b, (C)) X((L)->ln2_w, (C)) X((L)->ln2_b, (C))
+
+static sutra_status upload_weights(sutra_encoder *e, sutra_backend *be, char *err, size_t errcap) {
+    const sutra_model_config *c = &e->cfg;
+    const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
+    size_t total = 0;
+#define COUNT(field, n) total += (n);
+#define UPLOAD(field, n)                                                                                            \
+    if (!((field) = be->weights_upload(be, (const float *)(field), (n))))                                          \
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s backend: weight upload failed", be->name);
+    BERT_EMBED_WEIGHTS(COUNT, e, c)
+    for (int l = 0; l < c->num_layers; l++) { BERT_LAYER_WEIGHTS(COUNT, &e->layers[l], C, F) }
+    sutra_status st = be->weights_reserve(be, total);
+    if (st) return sutra_errf(st, err, errcap, "%s backend: cannot reserve %zu weights", be->name, total);
+    BERT_EMBED_WEIGHTS(UPLOAD, e, c)
+    for (int l = 0; l < c->num_layers; l++) { BERT_LAYER_WEIGHTS(UPLOAD, &e->layers[l], C, F) }
+#undef COUNT
+#undef UPLOAD
+    return SUTRA_OK;
+}
 
 static const char *detect_prefix(const sutra_st_file *f) {
     static const char *prefixes[] = {"", "bert.", "model.", "encoder_model."};
@@ -86,8 +118,8 @@ static void bind_all(sutra_encoder *e, sutra_binder *b) {
     }
 }
 
-sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_file *weights, sutra_encoder **out,
-                                  char *err, size_t errcap) {
+sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_file *weights, sutra_backend *be,
+                                  sutra_encoder **out, char *err, size_t errcap) {
     *out = NULL;
     if (strcmp(cfg->model_type, "bert") != 0)
         return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "unsupported architecture '%s' (supported: bert)",
@@ -116,6 +148,11 @@ sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_
     b.slab_used = 0;
     bind_all(e, &b); /* filling pass */
     e->dtype = b.dtype ? b.dtype : "F32";
+    sutra_status st = upload_weights(e, be, err, errcap);
+    if (st) {
+        sutra_encoder_destroy(e);
+        return st;
+    }
     *out = e;
     return SUTRA_OK;
 }
@@ -130,10 +167,45 @@ void sutra_encoder_destroy(sutra_encoder *e) {
 
 const char *sutra_encoder_weights_dtype(const sutra_encoder *e) { return e->dtype; }
 
-size_t sutra_encoder_arena_bytes(const sutra_encoder *e, int max_tokens) {
-    const size_t C = (size_t)e->cfg.hidden_size, F = (size_t)e->cfg.intermediate_size, T = (size_t)max_tokens;
-    /* x, qkv, attn, proj, ffn; each rounded to 64 bytes by the arena */
-    return T * (C + 3 * C + C + C + F) * sizeof(float) + 5 * 64;
+size_t sutra_encoder_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes) {
+    const size_t C = (size_t)cfg->hidden_size, F = (size_t)cfg->intermediate_size, T = (size_t)max_tokens;
+    /* x, qkv, attn, proj, ffn; each rounded up to 256 bytes by the arena */
+    return T * (C + 3 * C + C + C + F) * act_bytes + 5 * 256;
+}
+
+/* The ops of one forward pass up to the final hidden states, for be->run(). */
+typedef struct bert_pass {
+    sutra_encoder *e;
+    sutra_backend *be;
+    const sutra_batch_io *io;
+    int T;
+    sutra_attn_path path;
+    void *x, *qkv, *attn, *proj, *ffn; /* (T,C), (T,3C), (T,C), (T,C), (T,F) */
+    sutra_attn_params ap;
+    char *err;
+    size_t errcap;
+} bert_pass;
+
+static sutra_status bert_layers(void *arg) {
+    bert_pass *p = arg;
+    const sutra_encoder *e = p->e;
+    const sutra_model_config *c = &e->cfg;
+    sutra_backend *be = p->be;
+    const int T = p->T, C = c->hidden_size, F = c->intermediate_size;
+    const float eps = c->layer_norm_eps;
+    be->embed_layernorm(be, p->x, p->io->ids, p->io->pos, e->wte, e->wpe, e->wtt, e->emb_ln_w, e->emb_ln_b, T, C, eps);
+    for (int l = 0; l < c->num_layers; l++) {
+        const bert_layer *L = &e->layers[l];
+        be->matmul(be, p->qkv, p->x, L->qkv_w, L->qkv_b, T, 3 * C, C, SUTRA_ACT_NONE);
+        sutra_status st = be->attention(be, &p->ap, p->path);
+        if (st) return sutra_errf(st, p->err, p->errcap, "layer %d: attention failed: %s", l, sutra_status_str(st));
+        be->matmul(be, p->proj, p->attn, L->attn_out_w, L->attn_out_b, T, C, C, SUTRA_ACT_NONE);
+        be->add_layernorm(be, p->x, p->proj, p->x, L->ln1_w, L->ln1_b, T, C, eps);
+        be->matmul(be, p->ffn, p->x, L->ffn_up_w, L->ffn_up_b, T, F, C, c->hidden_act);
+        be->matmul(be, p->proj, p->ffn, L->ffn_down_w, L->ffn_down_b, T, C, F, SUTRA_ACT_NONE);
+        be->add_layernorm(be, p->x, p->proj, p->x, L->ln2_w, L->ln2_b, T, C, eps);
+    }
+    return SUTRA_OK;
 }
 
 sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const sutra_batch *batch,
@@ -142,7 +214,7 @@ sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const su
     const sutra_model_config *c = &e->cfg;
     const int T = batch->T, B = batch->B, C = c->hidden_size, H = c->num_heads, D = C / H,
               F = c->intermediate_size;
-    const float eps = c->layer_norm_eps;
+    const size_t ab = be->act_bytes;
     if (batch->max_seqlen > c->max_position_embeddings)
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "sequence of %d tokens exceeds the %d positions",
                           batch->max_seqlen, c->max_position_embeddings);
@@ -158,34 +230,30 @@ sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const su
         if (batch->ids[t] < 0 || batch->ids[t] >= c->vocab_size)
             return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token id %d out of range", batch->ids[t]);
 
+    sutra_batch_io io;
+    sutra_status st = be->begin_batch(be, batch->ids, e->pos, batch->cu_seqlens, T, B, &io);
+    if (st) return sutra_errf(st, err, errcap, "%s backend: cannot stage the batch", be->name);
     be->arena_reset(be);
-    float *x = be->arena_alloc(be, (size_t)T * C * sizeof(float));        /* (T, C) residual stream */
-    float *qkv = be->arena_alloc(be, (size_t)T * 3 * C * sizeof(float)); /* (T, 3C) */
-    float *attn = be->arena_alloc(be, (size_t)T * C * sizeof(float));     /* (T, C) */
-    float *proj = be->arena_alloc(be, (size_t)T * C * sizeof(float));     /* (T, C) */
-    float *ffn = be->arena_alloc(be, (size_t)T * F * sizeof(float));      /* (T, F) */
-    if (!x || !qkv || !attn || !proj || !ffn)
+    bert_pass p = {.e = e, .be = be, .io = &io, .T = T, .path = path, .err = err, .errcap = errcap};
+    p.x = be->arena_alloc(be, (size_t)T * C * ab);
+    p.qkv = be->arena_alloc(be, (size_t)T * 3 * C * ab);
+    p.attn = be->arena_alloc(be, (size_t)T * C * ab);
+    p.proj = be->arena_alloc(be, (size_t)T * C * ab);
+    p.ffn = be->arena_alloc(be, (size_t)T * F * ab);
+    if (!p.x || !p.qkv || !p.attn || !p.proj || !p.ffn)
         return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "activation arena too small for %d tokens", T);
-
-    be->embed_layernorm(be, x, batch->ids, e->pos, NULL, e->wte, e->wpe, e->wtt, e->emb_ln_w, e->emb_ln_b, T, C, eps);
-    sutra_attn_params ap = {
-        .q = qkv, .k = qkv + C, .v = qkv + 2 * C, .out = attn,
+    char *qkv = p.qkv;
+    p.ap = (sutra_attn_params){
+        .q = qkv, .k = qkv + (size_t)C * ab, .v = qkv + (size_t)2 * C * ab, .out = p.attn,
         .q_stride = 3 * C, .k_stride = 3 * C, .v_stride = 3 * C, .o_stride = C,
-        .cu_seqlens = batch->cu_seqlens, .batch = B, .max_seqlen = batch->max_seqlen,
+        .cu_seqlens = io.cu_seqlens, .batch = B, .max_seqlen = batch->max_seqlen,
         .heads = H, .head_dim = D, .scale = 1.0f / sqrtf((float)D),
         .window_left = -1, .window_right = -1,
     };
-    for (int l = 0; l < c->num_layers; l++) {
-        const bert_layer *L = &e->layers[l];
-        be->matmul(be, qkv, x, L->qkv_w, L->qkv_b, T, 3 * C, C, SUTRA_ACT_NONE);
-        sutra_status st = be->attention(be, &ap, path);
-        if (st) return sutra_errf(st, err, errcap, "layer %d: attention failed: %s", l, sutra_status_str(st));
-        be->matmul(be, proj, attn, L->attn_out_w, L->attn_out_b, T, C, C, SUTRA_ACT_NONE);
-        be->add_layernorm(be, x, proj, x, L->ln1_w, L->ln1_b, T, C, eps);
-        be->matmul(be, ffn, x, L->ffn_up_w, L->ffn_up_b, T, F, C, c->hidden_act);
-        be->matmul(be, proj, ffn, L->ffn_down_w, L->ffn_down_b, T, C, F, SUTRA_ACT_NONE);
-        be->add_layernorm(be, x, proj, x, L->ln2_w, L->ln2_b, T, C, eps);
-    }
-    be->pool(be, pooled, x, batch->cu_seqlens, B, C, pooling);
+    /* The shape key: same tokens, sequences, longest sequence and path = same op sequence. */
+    uint64_t key = (uint64_t)T | (uint64_t)B << 24 | (uint64_t)batch->max_seqlen << 44 | (uint64_t)path << 63;
+    if ((st = be->run(be, key, bert_layers, &p))) return st;
+    st = be->pool(be, pooled, p.x, io.cu_seqlens, batch->cu_seqlens, B, C, pooling);
+    if (st) return sutra_errf(st, err, errcap, "%s backend: pooling failed", be->name);
     return SUTRA_OK;
 }

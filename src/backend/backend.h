@@ -49,9 +49,18 @@ typedef struct sutra_attn_params {
     int window_right;          /* ... and j - i <= window_right (-1: no limit) */
 } sutra_attn_params;
 
-/* A backend: a table of ops plus its private state. Entries marked optional may be NULL; an
- * architecture asks supports() before relying on an optional path. Every op runs on the
- * backend's own stream of work in order; sync() waits for it to finish. */
+/* A backend: a table of ops plus its private state. An architecture drives it like this:
+ *
+ *   weights_reserve(total floats); p = weights_upload(host fp32 tensor)   once, at load
+ *   begin_batch(host ids, positions, cu_seqlens) -> io (backend-side copies)   per batch
+ *   arena_reset(); arena_alloc(...)                 activation buffers, same sequence every time
+ *   run(key, fn, ctx): fn issues the ops of the forward pass; a backend may record them once per
+ *                      key as a replayable graph (CUDA graphs) and replay it for the same key
+ *   pool(host out, ...)                             results back to the host
+ *
+ * Ops are asynchronous on a GPU; a failure inside an op is remembered and reported by run() or
+ * pool(). Pointers to activations and weights are the backend's own (device memory on a GPU),
+ * holding act_bytes-sized elements (fp32 on the CPU, fp16/bf16 on a GPU). */
 typedef struct sutra_backend sutra_backend;
 
 typedef enum sutra_backend_op {
@@ -59,18 +68,39 @@ typedef enum sutra_backend_op {
     SUTRA_OP_ATTENTION_FLASH = 1,
 } sutra_backend_op;
 
+/* Backend-side copies of one batch's inputs, made by begin_batch. */
+typedef struct sutra_batch_io {
+    const int32_t *ids;        /* (T) */
+    const int32_t *pos;        /* (T) position ids */
+    const int32_t *cu_seqlens; /* (B+1) */
+} sutra_batch_io;
+
 struct sutra_backend {
-    const char *name; /* "cpu", "cuda" */
-    void *ctx;        /* backend state */
+    const char *name;  /* "cpu", "cuda" */
+    void *ctx;         /* backend state */
+    size_t act_bytes;  /* bytes per activation element */
 
     /* 1 if the op can run with this head dim on this device. */
     int (*supports)(const sutra_backend *be, sutra_backend_op op, int head_dim);
 
-    /* out (T,C) = LayerNorm(wte[ids] + wpe[pos] + wtt[types]) * ln_w + ln_b.
-     * ids/pos/types are (T) host arrays; wpe and wtt may be NULL (no such table). */
-    void (*embed_layernorm)(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos,
-                            const int32_t *types, const void *wte, const void *wpe, const void *wtt,
-                            const void *ln_w, const void *ln_b, int T, int C, float eps);
+    /* Weights: reserve room for `floats` weight values in all (once), then hand each host fp32
+     * tensor to upload, which returns the backend's copy (the CPU returns the pointer itself). */
+    sutra_status (*weights_reserve)(sutra_backend *be, size_t floats);
+    const void *(*weights_upload)(sutra_backend *be, const float *host, size_t n);
+
+    /* Copies one batch's inputs where the ops can read them. Host arrays; T tokens, B sequences. */
+    sutra_status (*begin_batch)(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *cu_seqlens,
+                                int T, int B, sutra_batch_io *io);
+
+    /* Runs fn(ctx), which issues ops; key identifies the shape of the work (same key = same op
+     * sequence on the same buffers), so a backend may capture and replay it. */
+    sutra_status (*run)(sutra_backend *be, uint64_t key, sutra_status (*fn)(void *ctx), void *ctx);
+
+    /* out (T,C) = LayerNorm(wte[ids] + wpe[pos] + wtt[0]) * ln_w + ln_b; ids/pos from io;
+     * wpe and wtt may be NULL (no such table). */
+    void (*embed_layernorm)(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos, const void *wte,
+                            const void *wpe, const void *wtt, const void *ln_w, const void *ln_b, int T, int C,
+                            float eps);
 
     /* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)); bias may be NULL. */
     void (*matmul)(sutra_backend *be, void *out, const void *inp, const void *w, const void *bias,
@@ -80,14 +110,15 @@ struct sutra_backend {
     void (*add_layernorm)(sutra_backend *be, void *out, const void *inp, const void *residual,
                           const void *w, const void *b, int T, int C, float eps);
 
-    /* Attention as described at sutra_attn_params, on the given path. */
+    /* Attention as described at sutra_attn_params (cu_seqlens from io), on the given path. */
     sutra_status (*attention)(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path);
 
-    /* out (B,C) host floats = pooling of inp (T,C) over each sequence of cu_seqlens (host). */
-    void (*pool)(sutra_backend *be, float *out, const void *inp, const int32_t *cu_seqlens, int B, int C,
-                 sutra_pooling mode);
+    /* out (B,C) host floats = pooling of inp (T,C) over each sequence; cu_seqlens from io,
+     * host_cu the same offsets on the host. Waits for the work before it. */
+    sutra_status (*pool)(sutra_backend *be, float *out, const void *inp, const int32_t *cu_seqlens,
+                         const int32_t *host_cu, int B, int C, sutra_pooling mode);
 
-    /* Activation buffers: at most `bytes` handed out from the arena planned at create time.
+    /* Activation buffers from the arena planned at create time; NULL if it is exhausted.
      * arena_reset() returns all of them at once (start of every forward). */
     void *(*arena_alloc)(sutra_backend *be, size_t bytes);
     void (*arena_reset)(sutra_backend *be);

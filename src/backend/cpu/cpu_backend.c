@@ -46,9 +46,37 @@ const char *sutra_cpu_features(void) {
 
 /* ---- ops -------------------------------------------------------------------------------- */
 
+static sutra_status cpu_weights_reserve(sutra_backend *be, size_t floats) {
+    (void)be;
+    (void)floats;
+    return SUTRA_OK;
+}
+
+/* fp32 weights are used where they are: mapped from the file or in the encoder's slab. */
+static const void *cpu_weights_upload(sutra_backend *be, const float *host, size_t n) {
+    (void)be;
+    (void)n;
+    return host;
+}
+
+static sutra_status cpu_begin_batch(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *cu,
+                                    int T, int B, sutra_batch_io *io) {
+    (void)be;
+    (void)T;
+    (void)B;
+    *io = (sutra_batch_io){.ids = ids, .pos = pos, .cu_seqlens = cu};
+    return SUTRA_OK;
+}
+
+static sutra_status cpu_run(sutra_backend *be, uint64_t key, sutra_status (*fn)(void *ctx), void *ctx) {
+    (void)be;
+    (void)key;
+    return fn(ctx);
+}
+
 static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos,
-                                const int32_t *types, const void *wte_, const void *wpe_, const void *wtt_,
-                                const void *ln_w, const void *ln_b, int T, int C, float eps) {
+                                const void *wte_, const void *wpe_, const void *wtt_, const void *ln_w,
+                                const void *ln_b, int T, int C, float eps) {
     cpu_ctx *c = be->ctx;
     float *out = out_;
     const float *wte = wte_, *wpe = wpe_, *wtt = wtt_;
@@ -62,7 +90,7 @@ static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *id
             for (int i = 0; i < C; i++) o[i] += p[i];
         }
         if (wtt) {
-            const float *y = wtt + (size_t)(types ? types[t] : 0) * C;
+            const float *y = wtt; /* token type 0: single-segment inputs */
             for (int i = 0; i < C; i++) o[i] += y[i];
         }
         sutra_add_layernorm_row(o, o, NULL, ln_w, ln_b, C, eps);
@@ -96,8 +124,9 @@ static sutra_status cpu_attention(sutra_backend *be, const sutra_attn_params *p,
     return sutra_cpu_attention(p, path, c->threads, c->attn_ws[path], c->attn_ws_bytes[path]);
 }
 
-static void cpu_pool(sutra_backend *be, float *out, const void *inp_, const int32_t *cu, int B, int C,
-                     sutra_pooling mode) {
+static sutra_status cpu_pool(sutra_backend *be, float *out, const void *inp_, const int32_t *cu,
+                             const int32_t *host_cu, int B, int C, sutra_pooling mode) {
+    (void)host_cu;
     cpu_ctx *c = be->ctx;
     const float *inp = inp_;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
@@ -125,6 +154,7 @@ static void cpu_pool(sutra_backend *be, float *out, const void *inp_, const int3
             break;
         }
     }
+    return SUTRA_OK;
 }
 
 static int cpu_supports(const sutra_backend *be, sutra_backend_op op, int head_dim) {
@@ -171,7 +201,12 @@ sutra_status sutra_cpu_backend_create(int threads, size_t arena_bytes, int max_s
     }
     be->name = "cpu";
     be->ctx = c;
+    be->act_bytes = sizeof(float);
     be->supports = cpu_supports;
+    be->weights_reserve = cpu_weights_reserve;
+    be->weights_upload = cpu_weights_upload;
+    be->begin_batch = cpu_begin_batch;
+    be->run = cpu_run;
     be->embed_layernorm = cpu_embed_layernorm;
     be->matmul = cpu_matmul;
     be->add_layernorm = cpu_add_layernorm;
