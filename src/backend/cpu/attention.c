@@ -10,11 +10,11 @@
 #include "backend/cpu/attention.h"
 
 #include <cblas.h>
-#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 
 #include "backend/cpu/attention_flash.h"
+#include "backend/cpu/elementwise.h"
 
 size_t sutra_cpu_attention_workspace(sutra_attn_path path, int max_seqlen, int head_dim, int threads) {
     if (max_seqlen <= 0 || threads <= 0) return 0;
@@ -44,24 +44,14 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S) {
     const float *v = (const float *)p->v + (size_t)s0 * p->v_stride + (size_t)h * D;
     float *o = (float *)p->out + (size_t)s0 * p->o_stride + (size_t)h * D;
 
-    /* S (n,n) = scale * q (n,D) @ k (n,D)^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, D, p->scale, q, (int)p->q_stride, k,
-                (int)p->k_stride, 0.0f, S, n);
+    /* S (n,n) = scale * log2(e) * q (n,D) @ k (n,D)^T, so that the softmax can use exp2 */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, D, p->scale * 1.44269504088896341f, q,
+                (int)p->q_stride, k, (int)p->k_stride, 0.0f, S, n);
     for (int i = 0; i < n; i++) {
-        float *row = S + (size_t)i * n;
         int lo = 0, hi = n; /* visible keys [lo, hi) */
         if (p->window_left >= 0 && i - p->window_left > lo) lo = i - p->window_left;
         if (p->window_right >= 0 && i + p->window_right + 1 < hi) hi = i + p->window_right + 1;
-        float m = -INFINITY;
-        for (int j = lo; j < hi; j++) m = fmaxf(m, row[j]);
-        float sum = 0.0f;
-        for (int j = 0; j < n; j++) {
-            float e = (j >= lo && j < hi) ? expf(row[j] - m) : 0.0f;
-            row[j] = e;
-            sum += e;
-        }
-        float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-        for (int j = 0; j < n; j++) row[j] *= inv;
+        sutra_softmax2_row(S + (size_t)i * n, lo, hi, n);
     }
     /* o (n,D) = P (n,n) @ v (n,D) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, n, 1.0f, S, n, v, (int)p->v_stride, 0.0f, o,

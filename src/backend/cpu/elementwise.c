@@ -176,3 +176,69 @@ void sutra_add_layernorm_row(float *out, const float *x, const float *res, const
     default: add_layernorm_scalar(out, x, res, w, b, C, eps); break;
     }
 }
+
+/* ---- softmax -------------------------------------------------------------------------------- */
+
+static void softmax2_scalar(float *row, int lo, int hi) {
+    float m = -INFINITY;
+    for (int j = lo; j < hi; j++) m = fmaxf(m, row[j]);
+    float sum = 0.0f;
+    for (int j = lo; j < hi; j++) sum += row[j] = sutra_exp2_scalar(row[j] - m);
+    float inv = 1.0f / sum;
+    for (int j = lo; j < hi; j++) row[j] *= inv;
+}
+
+__attribute__((target("avx512f"))) static void softmax2_avx512(float *row, int lo, int hi) {
+    int n = hi - lo;
+    float *r = row + lo;
+    __m512 mv = _mm512_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) mv = _mm512_max_ps(mv, _mm512_loadu_ps(r + j));
+    float m = _mm512_reduce_max_ps(mv);
+    for (int k = j; k < n; k++) m = fmaxf(m, r[k]);
+    __m512 mm = _mm512_set1_ps(m), sv = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 e = sutra_exp2_avx512(_mm512_sub_ps(_mm512_loadu_ps(r + j), mm));
+        _mm512_storeu_ps(r + j, e);
+        sv = _mm512_add_ps(sv, e);
+    }
+    float sum = _mm512_reduce_add_ps(sv);
+    for (int k = j; k < n; k++) sum += r[k] = sutra_exp2_scalar(r[k] - m);
+    __m512 inv = _mm512_set1_ps(1.0f / sum);
+    for (j = 0; j + 16 <= n; j += 16) _mm512_storeu_ps(r + j, _mm512_mul_ps(_mm512_loadu_ps(r + j), inv));
+    for (int k = j; k < n; k++) r[k] *= 1.0f / sum;
+}
+
+__attribute__((target("avx2,fma"))) static void softmax2_avx2(float *row, int lo, int hi) {
+    int n = hi - lo;
+    float *r = row + lo;
+    __m256 mv = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(r + j));
+    float lanes[8], m = -INFINITY;
+    _mm256_storeu_ps(lanes, mv);
+    for (int k = 0; k < 8; k++) m = fmaxf(m, lanes[k]);
+    for (int k = j; k < n; k++) m = fmaxf(m, r[k]);
+    __m256 mm = _mm256_set1_ps(m), sv = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= n; j += 8) {
+        __m256 e = sutra_exp2_avx2(_mm256_sub_ps(_mm256_loadu_ps(r + j), mm));
+        _mm256_storeu_ps(r + j, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float sum = hsum256(sv);
+    for (int k = j; k < n; k++) sum += r[k] = sutra_exp2_scalar(r[k] - m);
+    __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (j = 0; j + 8 <= n; j += 8) _mm256_storeu_ps(r + j, _mm256_mul_ps(_mm256_loadu_ps(r + j), inv));
+    for (int k = j; k < n; k++) r[k] *= 1.0f / sum;
+}
+
+void sutra_softmax2_row(float *row, int lo, int hi, int n) {
+    for (int j = 0; j < lo; j++) row[j] = 0.0f;
+    for (int j = hi; j < n; j++) row[j] = 0.0f;
+    if (hi <= lo) return;
+    switch (sutra_cpu_isa()) {
+    case SUTRA_ISA_AVX512: softmax2_avx512(row, lo, hi); break;
+    case SUTRA_ISA_AVX2: softmax2_avx2(row, lo, hi); break;
+    default: softmax2_scalar(row, lo, hi); break;
+    }
+}

@@ -26,4 +26,8 @@ void sutra_bias_act_row(float *row, const float *bias, int n, sutra_act act);
 void sutra_add_layernorm_row(float *out, const float *x, const float *res, const float *w, const float *b, int C,
                              float eps);
 
+/* Softmax of row[lo..hi) in base 2 (the scores were pre-multiplied by log2 e), written in place;
+ * entries outside [lo, hi) of the n-entry row become 0. */
+void sutra_softmax2_row(float *row, int lo, int hi, int n);
+
 #endif /* SUTRA_ELEMENTWISE_H */
