@@ -77,6 +77,12 @@ typedef enum sutra_attention {
     SUTRA_ATTENTION_FLASH = 2,    /* always flash attention */
 } sutra_attention;
 
+typedef enum sutra_device {
+    SUTRA_DEVICE_AUTO = 0, /* the GPU when the build has CUDA and a supported GPU is present, else the CPU */
+    SUTRA_DEVICE_CPU = 1,
+    SUTRA_DEVICE_CUDA = 2, /* a GPU or an error (SUTRA_ERR_UNSUPPORTED) */
+} sutra_device;
+
 typedef struct sutra_config {
     /* A model directory (holding config.json, model.safetensors, tokenizer.json or vocab.txt),
      * or a model name looked up in the models directory (see sutra_models_dir()). Required. */
@@ -104,6 +110,11 @@ typedef struct sutra_config {
     int use_flash_attention;
     int flash_attention_threshold;
     sutra_attention attention;
+    /* Where the model runs. On a GPU, weights and activations are fp16 (gpu_bf16 = 1: bf16),
+     * accumulation fp32. gpu_index picks the CUDA device. */
+    sutra_device device;
+    int gpu_index;
+    int gpu_bf16;
 } sutra_config;
 
 /* Fills *config with defaults: use_flash_attention 1, flash_attention_threshold 512, everything
@@ -178,6 +189,13 @@ typedef struct sutra_model_info {
     const char *tokenizer;     /* "wordpiece" */
     const char *cpu_features;  /* e.g. "avx512f avx512bw avx512_bf16 avx2 fma" */
     int threads;
+    const char *device;        /* "cpu" or "cuda" */
+    const char *gpu_name;      /* "" on the CPU */
+    int gpu_cc_major, gpu_cc_minor;
+    const char *attention_kernels; /* which attention paths can run here, e.g. "standard flash(d=32,64,128)" */
+    const char *device_note;   /* why AUTO chose the CPU (e.g. "no CUDA device"), else "" */
+    size_t gpu_bytes;          /* device memory held by the engine (weights, arena, workspaces); 0 on the CPU */
+    size_t gpu_peak_bytes;     /* most device memory held at once since create */
 } sutra_model_info;
 
 SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);

@@ -15,6 +15,9 @@
 
 #include "arch/arch.h"
 #include "backend/cpu/cpu_backend.h"
+#ifdef SUTRA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "tokenizer/tokenizer.h"
@@ -40,6 +43,11 @@ struct sutra_embedder {
     int normalize;
     float *pooled;    /* (batch_tokens, hidden) scratch: at most one row per token */
     sutra_stats stats;
+    int on_gpu;
+    char gpu_name[256];
+    int gpu_cc_major, gpu_cc_minor;
+    char attention_kernels[128];
+    char device_note[512];
     char last_error[1024];
 };
 
@@ -109,6 +117,56 @@ static int online_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+/* Picks and creates the backend: the GPU when asked or when AUTO finds a usable one, else the
+ * CPU. AUTO records why it did not use a GPU in device_note (the CLI prints it). */
+static sutra_status create_backend(sutra_embedder *e, int std_len, char *err, size_t errcap) {
+    const sutra_model_config *m = &e->mcfg;
+    const int head_dim = m->hidden_size / m->num_heads;
+    snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard flash");
+#ifdef SUTRA_HAVE_CUDA
+    if (e->cfg.device != SUTRA_DEVICE_CPU) {
+        char why[512] = "";
+        sutra_cuda_device_info gi;
+        sutra_status st = sutra_cuda_device_query(e->cfg.gpu_index, &gi, why, sizeof why);
+        if (st == SUTRA_OK) {
+            size_t arena = sutra_encoder_arena_bytes(m, e->batch_tokens, 2);
+            st = sutra_cuda_backend_create(e->cfg.gpu_index, arena, std_len, head_dim, e->cfg.gpu_bf16, &e->be, why,
+                                           sizeof why);
+        }
+        if (st == SUTRA_OK) {
+            e->on_gpu = 1;
+            snprintf(e->gpu_name, sizeof e->gpu_name, "%s", gi.name);
+            e->gpu_cc_major = gi.cc_major;
+            e->gpu_cc_minor = gi.cc_minor;
+            int n = snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard");
+            if (gi.flash_head_dims_mask) {
+                n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, " flash(d=");
+                for (int b = 0, first = 1; b < 16; b++)
+                    if (gi.flash_head_dims_mask & (1 << b)) {
+                        n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, "%s%d",
+                                      first ? "" : ",", 1 << b);
+                        first = 0;
+                    }
+                snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, ")");
+            }
+            int pow2 = head_dim > 0 && !(head_dim & (head_dim - 1)), bit = pow2 ? __builtin_ctz((unsigned)head_dim) : -1;
+            if (bit < 0 || bit > 30 || !(gi.flash_head_dims_mask & (1 << bit)))
+                snprintf(e->device_note, sizeof e->device_note,
+                         "flash attention has no GPU kernel for head dim %d: the standard path runs instead", head_dim);
+            return SUTRA_OK;
+        }
+        if (e->cfg.device == SUTRA_DEVICE_CUDA) return sutra_errf(st, err, errcap, "device cuda: %s", why);
+        snprintf(e->device_note, sizeof e->device_note, "running on the CPU: %s", why);
+    }
+#else
+    if (e->cfg.device == SUTRA_DEVICE_CUDA)
+        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "device cuda: this build has no CUDA backend "
+                                                              "(configure with -DSUTRA_CUDA=ON)");
+#endif
+    size_t arena = sutra_encoder_arena_bytes(m, e->batch_tokens, sizeof(float));
+    return sutra_cpu_backend_create(e->threads, arena, std_len, head_dim, &e->be, err, errcap);
+}
+
 sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **out, char *err, size_t errcap) {
     if (out) *out = NULL;
     if (!config || !out) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config and out are required");
@@ -116,7 +174,8 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     if (config->dimensions < 0 || config->max_sequence_length < 0 || config->threads < 0 ||
         config->max_batch_tokens < 0 || config->flash_attention_threshold < 0 ||
         (unsigned)config->pooling > SUTRA_POOLING_LAST || (unsigned)config->normalize > SUTRA_NORMALIZE_OFF ||
-        (unsigned)config->attention > SUTRA_ATTENTION_FLASH)
+        (unsigned)config->attention > SUTRA_ATTENTION_FLASH || (unsigned)config->device > SUTRA_DEVICE_CUDA ||
+        config->gpu_index < 0)
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config has a negative or out-of-range field");
 
     sutra_embedder *e = calloc(1, sizeof *e);
@@ -170,10 +229,7 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     else if (config->attention == SUTRA_ATTENTION_AUTO && config->use_flash_attention &&
              e->cfg.flash_attention_threshold < std_len)
         std_len = e->cfg.flash_attention_threshold;
-    size_t arena = sutra_encoder_arena_bytes(m, e->batch_tokens, sizeof(float));
-    if ((st = sutra_cpu_backend_create(e->threads, arena, std_len, m->hidden_size / m->num_heads, &e->be, err,
-                                       errcap)))
-        FAIL(st);
+    if ((st = create_backend(e, std_len, err, errcap))) FAIL(st);
     if ((st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap))) FAIL(st);
     e->pooled = malloc((size_t)e->batch_tokens * m->hidden_size * sizeof(float));
     if (!e->pooled) FAIL(sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory"));
@@ -385,7 +441,19 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .tokenizer = sutra_tokenizer_kind(e->tok),
         .cpu_features = sutra_cpu_features(),
         .threads = e->threads,
+        .device = e->on_gpu ? "cuda" : "cpu",
+        .gpu_name = e->gpu_name,
+        .gpu_cc_major = e->gpu_cc_major,
+        .gpu_cc_minor = e->gpu_cc_minor,
+        .attention_kernels = e->attention_kernels,
+        .device_note = e->device_note,
     };
+#ifdef SUTRA_HAVE_CUDA
+    if (e->on_gpu) {
+        info->gpu_bytes = sutra_cuda_backend_held_bytes(e->be);
+        info->gpu_peak_bytes = sutra_cuda_backend_peak_bytes(e->be);
+    }
+#endif
     return SUTRA_OK;
 }
 

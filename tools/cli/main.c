@@ -37,6 +37,9 @@ static void usage(FILE *f) {
             "      --flash-threshold N  tokens above which auto picks flash attention (default 512)\n"
             "      --no-flash         never pick flash attention automatically\n"
             "      --batch-tokens N   tokens per forward batch\n"
+            "      --device D         auto|cpu|cuda (auto: a supported GPU if the build has CUDA)\n"
+            "      --gpu N            CUDA device index\n"
+            "      --bf16             on a GPU, bf16 instead of fp16\n"
             "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
             "  -v, --verbose          report batches, attention paths and timing on stderr\n"
             "  -h, --help\n");
@@ -208,7 +211,10 @@ static void print_info(sutra_embedder *emb, const sutra_config *cfg) {
     printf("  \"attention\": \"%s\",\n  \"use_flash_attention\": %s,\n  \"flash_attention_threshold\": %d,\n",
            att[cfg->attention], cfg->use_flash_attention ? "true" : "false",
            cfg->flash_attention_threshold ? cfg->flash_attention_threshold : 512);
-    printf("  \"device\": \"cpu\",\n  \"cpu_features\": \"%s\",\n  \"threads\": %d\n}\n", m.cpu_features, m.threads);
+    printf("  \"device\": \"%s\",\n  \"gpu\": \"%s\",\n  \"gpu_compute_capability\": \"%d.%d\",\n", m.device,
+           m.gpu_name, m.gpu_cc_major, m.gpu_cc_minor);
+    printf("  \"gpu_memory_bytes\": %zu,\n  \"attention_kernels\": \"%s\",\n", m.gpu_bytes, m.attention_kernels);
+    printf("  \"cpu_features\": \"%s\",\n  \"threads\": %d\n}\n", m.cpu_features, m.threads);
 }
 
 int main(int argc, char **argv) {
@@ -226,7 +232,8 @@ int main(int argc, char **argv) {
     sutra_config_default(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     int verbose = 0, similarity = 0;
-    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_ATTENTION, OPT_THRESHOLD, OPT_NO_FLASH, OPT_BATCH, OPT_SIM };
+    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_ATTENTION, OPT_THRESHOLD, OPT_NO_FLASH, OPT_BATCH, OPT_SIM, OPT_DEVICE,
+           OPT_GPU, OPT_BF16 };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"dimensions", required_argument, 0, 'd'},
@@ -239,6 +246,9 @@ int main(int argc, char **argv) {
         {"no-flash", no_argument, 0, OPT_NO_FLASH},
         {"batch-tokens", required_argument, 0, OPT_BATCH},
         {"similarity", no_argument, 0, OPT_SIM},
+        {"device", required_argument, 0, OPT_DEVICE},
+        {"gpu", required_argument, 0, OPT_GPU},
+        {"bf16", no_argument, 0, OPT_BF16},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -246,6 +256,7 @@ int main(int argc, char **argv) {
     static const char *poolings[] = {"model", "mean", "cls", "max", "last"};
     static const char *norms[] = {"model", "on", "off"};
     static const char *atts[] = {"auto", "standard", "flash"};
+    static const char *devices[] = {"auto", "cpu", "cuda"};
     optind = 2;
     int o;
     while ((o = getopt_long(argc, argv, "m:d:l:t:vh", opts, NULL)) != -1) {
@@ -261,6 +272,9 @@ int main(int argc, char **argv) {
         case OPT_NO_FLASH: cfg.use_flash_attention = 0; break;
         case OPT_BATCH: cfg.max_batch_tokens = parse_int(optarg, "--batch-tokens"); break;
         case OPT_SIM: similarity = 1; break;
+        case OPT_DEVICE: cfg.device = (sutra_device)parse_choice(optarg, devices, 3, "--device"); break;
+        case OPT_GPU: cfg.gpu_index = parse_int(optarg, "--gpu"); break;
+        case OPT_BF16: cfg.gpu_bf16 = 1; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -274,7 +288,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sutra: cannot load model: %s: %s\n", sutra_status_str(st), err);
         return 1;
     }
-    if (verbose) fprintf(stderr, "sutra: model loaded in %.1f ms\n", (now_s() - t0) * 1e3);
+    sutra_model_info mi;
+    sutra_embedder_info(emb, &mi);
+    if (*mi.device_note) fprintf(stderr, "sutra: %s\n", mi.device_note);
+    if (verbose) fprintf(stderr, "sutra: model loaded in %.1f ms on %s%s%s\n", (now_s() - t0) * 1e3, mi.device,
+                         *mi.gpu_name ? " " : "", mi.gpu_name);
     cli c = {.emb = emb, .dim = sutra_embedder_dim(emb), .verbose = verbose};
     float *keep = NULL;
     size_t kept = 0;
