@@ -1,0 +1,29 @@
+/*
+ * attention_check.h - validation of sutra_attn_params shared by the two GPU attention paths
+ * (flash_attn.cu, attention_standard.cu), so both reject the same inputs with the same words.
+ *
+ * Rule: host-side checks only; nothing here launches, allocates or synchronises.
+ */
+#ifndef SUTRA_CUDA_ATTENTION_CHECK_H
+#define SUTRA_CUDA_ATTENTION_CHECK_H
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* SUTRA_OK, or SUTRA_ERR_INVALID_ARGUMENT / SUTRA_ERR_UNSUPPORTED with the last error set
+ * (prefixed by `who`): NULL pointers, unknown dtype, negative sizes, row strides below
+ * heads*head_dim, scale not finite and > 0, window values below -1, batch or heads over the
+ * grid limit of 65535, head_dim above max_head_dim, and cu_seqlens in unregistered host memory
+ * (which a kernel would fault on). */
+sutra_status sutra_cuda_check_attn_params(const sutra_attn_params *p, sutra_cuda_dtype dtype, int max_head_dim,
+                                          const char *who);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SUTRA_CUDA_ATTENTION_CHECK_H */

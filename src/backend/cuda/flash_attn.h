@@ -1,0 +1,48 @@
+/*
+ * flash_attn.h - the CUDA FlashAttention forward kernel for packed variable-length batches.
+ *
+ * Computes exactly the function sutra_attn_params describes (backend.h): non-causal multi-head
+ * attention with an optional local window, fp16 or bf16 in and out, fp32 softmax and
+ * accumulation, O(N) memory (no N x N buffer anywhere), no workspace.
+ *
+ * Rules: plain C declarations; every pointer in the params (q, k, v, out and cu_seqlens) must be
+ * DEVICE memory. The call is asynchronous on the given stream; it returns after checking the
+ * launch, not after the kernel has run.
+ */
+#ifndef SUTRA_CUDA_FLASH_ATTN_H
+#define SUTRA_CUDA_FLASH_ATTN_H
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 if the flash kernel handles this head dim on a GPU of compute capability
+ * cc_major.cc_minor, else 0. Head dims: 32, 64, 128. GPUs: compute capability 8.0 or newer
+ * (mma.sync bf16 and cp.async); the build must also hold machine code for it (sm_80 covers
+ * 8.x, sm_90a covers 9.0), which sutra_cuda_flash_attention() checks and reports as
+ * SUTRA_ERR_UNSUPPORTED. */
+int sutra_cuda_flash_supported(int head_dim, int cc_major, int cc_minor);
+
+/* Runs flash attention on stream (a cudaStream_t, NULL for the default stream).
+ *   p->q, k, v, out   device pointers, 16-byte aligned, row strides multiples of 8 elements
+ *                     (true for (T,C) and fused (T,3C) buffers whenever C is a multiple of 8)
+ *   p->cu_seqlens     device int32 (B+1); every sequence length must be <= p->max_seqlen
+ *                     (rows past max_seqlen would be left unwritten); the kernel cannot check
+ *                     this without a copy back, so the caller guarantees it
+ *   p->scale          finite and > 0
+ *   p->window_*       -1 (unlimited) or >= 0
+ * Returns SUTRA_OK once launched; SUTRA_ERR_INVALID_ARGUMENT for inconsistent params (nothing
+ * launched); SUTRA_ERR_UNSUPPORTED for a head dim other than 32/64/128, misaligned pointers
+ * or strides, or a GPU this build has no code for (use the standard path then);
+ * SUTRA_ERR_INTERNAL if the launch failed. The reason is in sutra_cuda_last_error(). */
+sutra_status sutra_cuda_flash_attention(const sutra_attn_params *p, sutra_cuda_dtype dtype,
+                                        void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SUTRA_CUDA_FLASH_ATTN_H */

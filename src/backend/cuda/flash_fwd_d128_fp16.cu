@@ -1,0 +1,14 @@
+/*
+ * flash_fwd_d128_fp16.cu - the flash attention instance for head dim 128, fp16 (one instance per
+ * file keeps each compile small and lets them build in parallel; see flash_launch.cuh).
+ */
+#include "backend/cuda/flash_launch.cuh"
+
+namespace sutra_flash {
+
+template <>
+sutra_status flash_fwd_run<128, __half>(const flash_fwd_params &p, cudaStream_t stream) {
+    return flash_fwd_launch<flash_tiles<128>::traits, __half>(p, stream);
+}
+
+} // namespace sutra_flash

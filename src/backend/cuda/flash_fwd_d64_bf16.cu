@@ -1,0 +1,14 @@
+/*
+ * flash_fwd_d64_bf16.cu - the flash attention instance for head dim 64, bf16 (one instance per
+ * file keeps each compile small and lets them build in parallel; see flash_launch.cuh).
+ */
+#include "backend/cuda/flash_launch.cuh"
+
+namespace sutra_flash {
+
+template <>
+sutra_status flash_fwd_run<64, __nv_bfloat16>(const flash_fwd_params &p, cudaStream_t stream) {
+    return flash_fwd_launch<flash_tiles<64>::traits, __nv_bfloat16>(p, stream);
+}
+
+} // namespace sutra_flash

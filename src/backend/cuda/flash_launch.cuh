@@ -1,0 +1,88 @@
+/*
+ * flash_launch.cuh - launching the flash kernel: the tile choice per head dim (with the
+ * measurements behind it) and the generic launch of one traits / element-type instance.
+ *
+ * Rules: included by the instance files (flash_fwd_d*_*.cu), one (head dim, dtype) each, so a
+ * change to the kernel recompiles six small files in parallel instead of one large one. The
+ * launch checks its own errors and reports them through sutra_cuda_fail(); parameter checks
+ * that do not depend on the tile choice live in flash_attn.cu.
+ */
+#ifndef SUTRA_CUDA_FLASH_LAUNCH_CUH
+#define SUTRA_CUDA_FLASH_LAUNCH_CUH
+
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_common.h"
+#include "backend/cuda/flash_kernel.cuh"
+
+namespace sutra_flash {
+
+/* Tiles per head dim. Measured on an H100 (bench/cuda/attn_bench.cu --variants on the anchor
+ * shapes, N = 512 .. 16384, fp16; bench/results/h100-attn-2026-11-24.txt):
+ *  - Every choice uses 4 warps that each own 32 query rows (two m16 tiles): each K/V fragment
+ *    read from shared memory then feeds two mma instructions. 16-row warps (64-row CTAs) were
+ *    10-25% slower at every head dim.
+ *  - 64-key tiles: S costs 64 registers per thread and the per-tile fixed work (two barriers,
+ *    row-max shuffles, issuing the copies) is spread over enough keys. 32-key tiles were 5-20%
+ *    slower at D = 128; 128-key tiles spill at D = 64, and at D = 32 they win only for
+ *    N >= 8192 (by 2-9%) while losing 5-10% at N <= 2048, the lengths encoders mostly see.
+ *  - D = 32: Q in registers (16 of them) and the register cap set for 3 CTAs per SM (168
+ *    registers, no spills, 24 KB of shared memory per CTA): 12 warps per SM beat 8 by 6-14%
+ *    up to N = 4096.
+ *  - D = 64: Q in registers (32), 2 CTAs per SM (up to 255 registers, no spills), 48 KB;
+ *    re-reading Q from shared memory instead was up to 15% slower.
+ *  - D = 128: Q re-read from shared memory for each K tile (in registers it would cost 64 more
+ *    next to the 128 of the output accumulator), 2 CTAs per SM (255 registers, no spills),
+ *    96 KB. */
+template <int D>
+struct flash_tiles;
+template <>
+struct flash_tiles<32> {
+    using traits = flash_traits<32, 128, 64, 4, 3, true>;
+};
+template <>
+struct flash_tiles<64> {
+    using traits = flash_traits<64, 128, 64, 4, 2, true>;
+};
+template <>
+struct flash_tiles<128> {
+    using traits = flash_traits<128, 128, 64, 4, 2, false>;
+};
+
+/* A launch-time error that means "this build has no machine code for this GPU". */
+inline bool no_image(cudaError_t err) {
+    return err == cudaErrorInvalidDeviceFunction || err == cudaErrorNoKernelImageForDevice;
+}
+
+template <class KT, class Elem>
+sutra_status flash_fwd_launch(const flash_fwd_params &p, cudaStream_t stream) {
+    auto kernel = flash_fwd_kernel<KT, Elem>;
+    /* Above 48 KB a kernel must opt in to dynamic shared memory. The setting is per device, so
+     * it is made on every launch: a host-side driver call of about a microsecond, and the
+     * first call that would fail on a GPU this build has no code for. */
+    cudaError_t err = cudaSuccess;
+    if (KT::SMEM_BYTES > 48 * 1024)
+        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, KT::SMEM_BYTES);
+    if (err == cudaSuccess) {
+        const dim3 grid((p.max_seqlen + KT::BM - 1) / KT::BM, p.heads, p.batch);
+        kernel<<<grid, KT::THREADS, KT::SMEM_BYTES, stream>>>(p);
+        err = cudaGetLastError();
+    } else {
+        cudaGetLastError();
+    }
+    if (no_image(err))
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: no kernel image for this GPU (%s)",
+                               cudaGetErrorString(err));
+    if (err != cudaSuccess)
+        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "flash attention launch (D=%d, %d bytes of shared memory): %s",
+                               KT::D, KT::SMEM_BYTES, cudaGetErrorString(err));
+    return SUTRA_OK;
+}
+
+/* The instance for head dim D and element type Elem, defined in flash_fwd_d<D>_<dtype>.cu. */
+template <int D, class Elem>
+sutra_status flash_fwd_run(const flash_fwd_params &p, cudaStream_t stream);
+
+} // namespace sutra_flash
+
+#endif /* SUTRA_CUDA_FLASH_LAUNCH_CUH */

@@ -1,0 +1,451 @@
+/*
+ * test_flash_attn.cu - checks both GPU attention paths (flash and standard) against a CPU
+ * float64 reference computed here, for head dims 32 / 64 / 128, fp16 and bf16, packed
+ * mixed-length batches, fused-QKV and padded strides, with and without local windows.
+ *
+ * Tolerance (FlashAttention's rule): a kernel's max |out - ref| must be at most
+ *   2 * (max |baseline - ref|) + EPS
+ * where ref is float64 attention on the same rounded inputs and baseline is the plain
+ * same-precision implementation (fp32 scores, fp32 safe softmax, fp32 P V, output rounded to
+ * fp16 / bf16). The baseline's error is, to first order, the output's own rounding; a correct
+ * kernel adds only the rounding of P to fp16 / bf16 before P V (flash normalises by the sum of
+ * the rounded weights, so this mostly cancels), which stays well inside the same factor.
+ * EPS = 1e-6 covers cases where both errors are ~0 (a single visible key).
+ *
+ * Rules: fresh seeded random inputs per case; the output (padding columns included) is
+ * poisoned with NaN before each run; every element is checked, padding must stay untouched.
+ * Prints one line per (path, dtype, head dim, case) and a summary; exits 1 on any failure,
+ * 77 ("SKIP: no CUDA device", CTest SKIP_RETURN_CODE) where no GPU is present.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "backend/cuda/attention_standard.h"
+#include "backend/cuda/flash_attn.h"
+
+static const double EPS = 1e-6;
+static int g_failures = 0;
+
+#define CUDA_OK(call)                                                                                    \
+    do {                                                                                                 \
+        cudaError_t e_ = (call);                                                                         \
+        if (e_ != cudaSuccess) {                                                                         \
+            fprintf(stderr, "FAIL: %s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            exit(1);                                                                                     \
+        }                                                                                                \
+    } while (0)
+
+/* ---- element conversion (host) ------------------------------------------------------------ */
+
+static uint16_t to_bits(float x, int bf16) {
+    if (bf16) {
+        __nv_bfloat16 h = __float2bfloat16_rn(x);
+        uint16_t b;
+        memcpy(&b, &h, 2);
+        return b;
+    }
+    __half h = __float2half_rn(x);
+    uint16_t b;
+    memcpy(&b, &h, 2);
+    return b;
+}
+
+static float from_bits(uint16_t b, int bf16) {
+    if (bf16) {
+        __nv_bfloat16 h;
+        memcpy(&h, &b, 2);
+        return __bfloat162float(h);
+    }
+    __half h;
+    memcpy(&h, &b, 2);
+    return __half2float(h);
+}
+
+static float round_to(float x, int bf16) { return from_bits(to_bits(x, bf16), bf16); }
+
+/* ---- one test case ---------------------------------------------------------------------- */
+
+struct test_case {
+    const char *name;
+    std::vector<int> lens;
+    int heads;
+    int fused;       /* q, k, v slices of one (T, 3C) buffer; else separate padded buffers */
+    float q_mul;     /* scales q: larger means peakier softmax rows */
+    int window_left, window_right;
+    int std_head_groups; /* standard path: workspace for this many heads (0 = all) */
+};
+
+/* Host copies (rounded values as float) and the layout of q, k, v, out. Token t, head h,
+ * feature d of x is at x[t * stride + h * D + d]. */
+struct problem {
+    int T, H, D, B, maxlen;
+    int64_t qs, ks, vs, os; /* row strides, elements */
+    std::vector<int> cu;
+    std::vector<float> q, k, v; /* views into qkv when fused */
+    std::vector<float> qkv;
+    std::vector<double> ref;  /* (T, H, D) */
+    std::vector<float> base;  /* (T, H, D), rounded to the dtype */
+};
+
+static void visible(int i, int len, int left, int right, int *lo, int *hi) {
+    *lo = left < 0 ? 0 : std::max(0, i - left);
+    *hi = right < 0 ? len - 1 : std::min(len - 1, i + right);
+}
+
+/* Reference (float64) and baseline (fp32, rounded output) for rows [r0, r1) of the flat
+ * (token, head) index. */
+static void reference_rows(problem &P, const float *q, const float *k, const float *v, float scale, int left,
+                           int right, int bf16, int r0, int r1) {
+    std::vector<double> sd;
+    std::vector<float> sf;
+    for (int r = r0; r < r1; ++r) {
+        const int t = r / P.H, h = r % P.H;
+        int b = 0;
+        while (P.cu[b + 1] <= t) ++b;
+        const int start = P.cu[b], len = P.cu[b + 1] - start, i = t - start;
+        int lo, hi;
+        visible(i, len, left, right, &lo, &hi);
+        const int n = hi - lo + 1;
+        sd.assign(n, 0.0);
+        sf.assign(n, 0.f);
+        const float *qi = q + (int64_t)t * P.qs + h * P.D;
+        double md = -INFINITY;
+        float mf = -INFINITY;
+        for (int j = lo; j <= hi; ++j) {
+            const float *kj = k + (int64_t)(start + j) * P.ks + h * P.D;
+            double ad = 0;
+            float af = 0;
+            for (int d = 0; d < P.D; ++d) {
+                ad += (double)qi[d] * kj[d];
+                af += qi[d] * kj[d];
+            }
+            sd[j - lo] = ad * scale;
+            sf[j - lo] = af * scale;
+            md = std::max(md, sd[j - lo]);
+            mf = std::max(mf, sf[j - lo]);
+        }
+        double ld = 0;
+        float lf = 0;
+        for (int x = 0; x < n; ++x) {
+            sd[x] = exp(sd[x] - md);
+            sf[x] = expf(sf[x] - mf);
+            ld += sd[x];
+            lf += sf[x];
+        }
+        for (int x = 0; x < n; ++x) sf[x] /= lf;
+        double *od = &P.ref[(size_t)r * P.D];
+        float *of = &P.base[(size_t)r * P.D];
+        for (int d = 0; d < P.D; ++d) od[d] = 0, of[d] = 0;
+        for (int j = lo; j <= hi; ++j) {
+            const float *vj = v + (int64_t)(start + j) * P.vs + h * P.D;
+            const double pd = sd[j - lo] / ld;
+            const float pf = sf[j - lo];
+            for (int d = 0; d < P.D; ++d) {
+                od[d] += pd * vj[d];
+                of[d] += pf * vj[d];
+            }
+        }
+        for (int d = 0; d < P.D; ++d) of[d] = round_to(of[d], bf16);
+    }
+}
+
+static void compute_reference(problem &P, float scale, int left, int right, int bf16) {
+    const float *q = P.q.empty() ? P.qkv.data() : P.q.data();
+    const float *k = P.k.empty() ? P.qkv.data() + P.H * P.D : P.k.data();
+    const float *v = P.v.empty() ? P.qkv.data() + 2 * P.H * P.D : P.v.data();
+    P.ref.assign((size_t)P.T * P.H * P.D, 0.0);
+    P.base.assign((size_t)P.T * P.H * P.D, 0.f);
+    const int rows = P.T * P.H, chunk = 8;
+    std::atomic<int> next(0);
+    unsigned nthreads = std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> pool;
+    for (unsigned w = 0; w < nthreads; ++w)
+        pool.emplace_back([&]() {
+            for (;;) {
+                const int r0 = next.fetch_add(chunk);
+                if (r0 >= rows) break;
+                reference_rows(P, q, k, v, scale, left, right, bf16, r0, std::min(rows, r0 + chunk));
+            }
+        });
+    for (auto &th : pool) th.join();
+}
+
+/* Errors of one output against the reference; also checks padding stayed poisoned. */
+struct errors {
+    double max_err, max_base;
+    long bad; /* NaN / unwritten / clobbered padding */
+    long first_bad_index;
+};
+
+static errors compare(const problem &P, const std::vector<uint16_t> &out, int bf16) {
+    errors e = {0, 0, 0, -1};
+    for (int t = 0; t < P.T; ++t)
+        for (int c = 0; c < P.os; ++c) {
+            const float x = from_bits(out[(size_t)t * P.os + c], bf16);
+            if (c >= P.H * P.D) { /* padding: must still be the NaN poison */
+                if (!isnan(x)) {
+                    if (e.bad++ == 0) e.first_bad_index = (long)t * P.os + c;
+                }
+                continue;
+            }
+            const size_t r = (size_t)t * P.H * P.D + c;
+            if (!isfinite(x)) {
+                if (e.bad++ == 0) e.first_bad_index = (long)t * P.os + c;
+                continue;
+            }
+            e.max_err = std::max(e.max_err, fabs((double)x - P.ref[r]));
+            e.max_base = std::max(e.max_base, fabs((double)P.base[r] - P.ref[r]));
+        }
+    return e;
+}
+
+/* ---- running the kernels ------------------------------------------------------------------- */
+
+struct device_buffers {
+    uint16_t *qkv = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr;
+    int32_t *cu = nullptr;
+    void *ws = nullptr;
+    size_t ws_bytes = 0;
+};
+
+static void upload(const std::vector<float> &x, uint16_t **dev, int bf16) {
+    std::vector<uint16_t> bits(x.size());
+    for (size_t i = 0; i < x.size(); ++i) bits[i] = to_bits(x[i], bf16);
+    CUDA_OK(cudaMalloc(dev, bits.size() * 2 + 16));
+    CUDA_OK(cudaMemcpy(*dev, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
+}
+
+static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int paths /* 1 flash, 2 standard */) {
+    problem P;
+    P.H = tc.heads;
+    P.D = D;
+    P.B = (int)tc.lens.size();
+    P.cu.assign(1, 0);
+    P.maxlen = 0;
+    for (int n : tc.lens) {
+        P.cu.push_back(P.cu.back() + n);
+        P.maxlen = std::max(P.maxlen, n);
+    }
+    P.T = P.cu.back();
+    const int C = P.H * D;
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    auto fill = [&](std::vector<float> &x, size_t n, float mul) {
+        x.resize(n);
+        for (auto &y : x) y = round_to(nd(rng) * mul, bf16);
+    };
+    if (tc.fused) {
+        P.qs = P.ks = P.vs = 3 * C;
+        fill(P.qkv, (size_t)P.T * 3 * C, 1.f);
+        for (int t = 0; t < P.T; ++t)
+            for (int c = 0; c < C; ++c) {
+                float &x = P.qkv[(size_t)t * 3 * C + c];
+                x = round_to(x * tc.q_mul, bf16);
+            }
+        P.os = C;
+    } else {
+        P.qs = C + 8;
+        P.ks = C + 16;
+        P.vs = C + 24;
+        P.os = C + 8;
+        fill(P.q, (size_t)P.T * P.qs, tc.q_mul);
+        fill(P.k, (size_t)P.T * P.ks, 1.f);
+        fill(P.v, (size_t)P.T * P.vs, 1.f);
+    }
+    const float scale = 1.f / sqrtf((float)D);
+    compute_reference(P, scale, tc.window_left, tc.window_right, bf16);
+
+    device_buffers db;
+    sutra_attn_params p;
+    memset(&p, 0, sizeof p);
+    if (tc.fused) {
+        upload(P.qkv, &db.qkv, bf16);
+        p.q = db.qkv;
+        p.k = db.qkv + C;
+        p.v = db.qkv + 2 * C;
+    } else {
+        upload(P.q, &db.q, bf16);
+        upload(P.k, &db.k, bf16);
+        upload(P.v, &db.v, bf16);
+        p.q = db.q;
+        p.k = db.k;
+        p.v = db.v;
+    }
+    const size_t out_elems = (size_t)P.T * P.os;
+    CUDA_OK(cudaMalloc(&db.out, out_elems * 2));
+    CUDA_OK(cudaMalloc(&db.cu, P.cu.size() * 4));
+    CUDA_OK(cudaMemcpy(db.cu, P.cu.data(), P.cu.size() * 4, cudaMemcpyHostToDevice));
+    p.out = db.out;
+    p.q_stride = P.qs;
+    p.k_stride = P.ks;
+    p.v_stride = P.vs;
+    p.o_stride = P.os;
+    p.cu_seqlens = db.cu;
+    p.batch = P.B;
+    p.max_seqlen = P.maxlen;
+    p.heads = P.H;
+    p.head_dim = D;
+    p.scale = scale;
+    p.window_left = tc.window_left;
+    p.window_right = tc.window_right;
+
+    const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
+    const uint16_t poison = bf16 ? 0x7fc0 : 0x7e00;
+    std::vector<uint16_t> poison_host(out_elems, poison), out(out_elems);
+    for (int path = 1; path <= 2; path <<= 1) {
+        if (!(paths & path)) continue;
+        CUDA_OK(cudaMemcpy(db.out, poison_host.data(), out_elems * 2, cudaMemcpyHostToDevice));
+        sutra_status st;
+        if (path == 1) {
+            st = sutra_cuda_flash_attention(&p, dt, NULL);
+        } else {
+            const size_t full = sutra_cuda_standard_attention_workspace(P.B, P.H, P.maxlen);
+            const size_t bytes = tc.std_head_groups ? full / P.H * tc.std_head_groups : full;
+            CUDA_OK(cudaMalloc(&db.ws, bytes));
+            st = sutra_cuda_standard_attention(&p, dt, db.ws, bytes, NULL);
+        }
+        if (st == SUTRA_OK) CUDA_OK(cudaDeviceSynchronize());
+        if (db.ws) {
+            CUDA_OK(cudaFree(db.ws));
+            db.ws = nullptr;
+        }
+        const char *pname = path == 1 ? "flash" : "standard";
+        if (st != SUTRA_OK) {
+            printf("FAIL %-8s %s d=%-3d %-14s status %d: %s\n", pname, bf16 ? "bf16" : "fp16", D, tc.name, (int)st,
+                   sutra_cuda_last_error());
+            g_failures++;
+            continue;
+        }
+        CUDA_OK(cudaMemcpy(out.data(), db.out, out_elems * 2, cudaMemcpyDeviceToHost));
+        const errors e = compare(P, out, bf16);
+        const double limit = 2 * e.max_base + EPS;
+        const bool ok = e.bad == 0 && e.max_err <= limit;
+        printf("%s %-8s %s d=%-3d %-14s T=%-6d max_err %.3e  baseline %.3e  ratio %.2f", ok ? "ok  " : "FAIL", pname,
+               bf16 ? "bf16" : "fp16", D, tc.name, P.T, e.max_err, e.max_base,
+               e.max_base > 0 ? e.max_err / e.max_base : 0.0);
+        if (e.bad) printf("  %ld bad elements (first at flat index %ld)", e.bad, e.first_bad_index);
+        printf("\n");
+        if (!ok) g_failures++;
+    }
+    cudaFree(db.qkv);
+    cudaFree(db.q);
+    cudaFree(db.k);
+    cudaFree(db.v);
+    cudaFree(db.out);
+    cudaFree(db.cu);
+}
+
+/* ---- argument checks -------------------------------------------------------------------------- */
+
+static void check_status(const char *what, sutra_status got, sutra_status want) {
+    const bool ok = got == want && (got == SUTRA_OK || sutra_cuda_last_error()[0] != '\0');
+    printf("%s arg check: %-40s status %d (want %d) %s\n", ok ? "ok  " : "FAIL", what, (int)got, (int)want,
+           got != SUTRA_OK ? sutra_cuda_last_error() : "");
+    if (!ok) g_failures++;
+}
+
+static void argument_checks(void) {
+    uint16_t *buf;
+    int32_t *cu;
+    CUDA_OK(cudaMalloc(&buf, 64 * 3 * 64 * 2 + 64));
+    CUDA_OK(cudaMalloc(&cu, 8));
+    const int32_t cu_host[2] = {0, 64};
+    CUDA_OK(cudaMemcpy(cu, cu_host, 8, cudaMemcpyHostToDevice));
+    sutra_attn_params base;
+    memset(&base, 0, sizeof base);
+    base.q = buf;
+    base.k = buf + 64;
+    base.v = buf + 128;
+    base.out = buf;
+    base.q_stride = base.k_stride = base.v_stride = 192;
+    base.o_stride = 64;
+    base.cu_seqlens = cu;
+    base.batch = 1;
+    base.max_seqlen = 64;
+    base.heads = 1;
+    base.head_dim = 64;
+    base.scale = 0.125f;
+    base.window_left = base.window_right = -1;
+    sutra_attn_params p = base;
+    p.head_dim = 80;
+    p.q_stride = p.k_stride = p.v_stride = 240;
+    p.o_stride = 80;
+    check_status("flash head_dim 80", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
+    p = base;
+    p.cu_seqlens = cu_host;
+    check_status("flash host cu_seqlens", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    p = base;
+    p.scale = 0.f;
+    check_status("flash scale 0", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_BF16, NULL), SUTRA_ERR_INVALID_ARGUMENT);
+    p = base;
+    p.q_stride = 32;
+    check_status("flash stride below H*D", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    p = base;
+    p.q = buf + 1;
+    check_status("flash misaligned q", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
+    p = base;
+    p.window_left = -2;
+    check_status("standard window -2", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    p = base;
+    check_status("standard workspace too small", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 100, NULL),
+                 SUTRA_ERR_BUFFER_TOO_SMALL);
+    check_status("flash supported(64, 8, 0)", sutra_cuda_flash_supported(64, 8, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED,
+                 SUTRA_OK);
+    check_status("flash supported(96, 9, 0)", sutra_cuda_flash_supported(96, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED,
+                 SUTRA_ERR_UNSUPPORTED);
+    CUDA_OK(cudaDeviceSynchronize());
+    cudaFree(buf);
+    cudaFree(cu);
+}
+
+int main(void) {
+    int ndev = 0;
+    if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
+        printf("SKIP: no CUDA device\n");
+        return 77;
+    }
+    cudaDeviceProp prop;
+    CUDA_OK(cudaGetDeviceProperties(&prop, 0));
+    printf("device: %s (cc %d.%d)\n", prop.name, prop.major, prop.minor);
+
+    const std::vector<int> small = {1, 7, 64, 127, 128, 129, 511, 512, 513};
+    const test_case cases[] = {
+        {"mixed", small, 3, 1, 1.f, -1, -1, 2},
+        {"mixed-peaky", small, 2, 0, 3.f, -1, -1, 0},
+        {"mixed-win64", small, 3, 0, 1.f, 64, 64, 0},
+        {"long", {2048, 3, 8192, 700}, 1, 1, 1.f, -1, -1, 0},
+        {"long-win64", {8192, 2048, 5}, 2, 1, 1.f, 64, 64, 0},
+        {"win-left100", {513, 1000, 64, 1}, 2, 0, 1.f, 100, 0, 0},
+        {"win-right10", {300, 129}, 2, 1, 1.f, -1, 10, 0},
+    };
+    uint64_t seed = 1234;
+    for (int bf16 = 0; bf16 <= 1; ++bf16)
+        for (int D : {32, 64, 128})
+            for (const test_case &tc : cases) run_case(tc, D, bf16, seed++, 3);
+    /* The standard path also serves head dims flash lacks. */
+    const test_case odd = {"mixed", small, 2, 0, 1.f, -1, -1, 0};
+    run_case(odd, 80, 0, seed++, 2);
+    const test_case odd_win = {"mixed-win64", small, 2, 1, 1.f, 64, 64, 0};
+    run_case(odd_win, 96, 1, seed++, 2);
+    argument_checks();
+
+    printf("test_flash_attn: %s (%d failure%s)\n", g_failures ? "FAILED" : "passed", g_failures,
+           g_failures == 1 ? "" : "s");
+    return g_failures ? 1 : 0;
+}
