@@ -1,0 +1,357 @@
+/*
+ * tokenizer.c - the public tokenizer API: assembling a tokenizer from its parts and running the
+ * encode pipeline (added tokens in the raw text -> normalize -> added tokens in the normalized
+ * text -> pre-tokenize -> model -> template), with truncation and byte offsets.
+ *
+ * Rules: encode only reads the tokenizer (thread-safe) and keeps its state in a sutra_tok_work
+ * on the stack whose buffers are allocated a few times per call, never per character; text is
+ * validated as UTF-8 before anything else; truncation stops the pipeline as soon as the budget
+ * of content tokens is spent (the same ids as HF's truncate-after-encoding, since encoding is
+ * left to right).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer/tok_internal.h"
+#include "tokenizer/unicode.h"
+
+/* Offsets are int32 and NFD / CJK spacing can multiply the character count, so one call takes
+ * at most 256 MiB of text. */
+#define SUTRA_TOK_MAX_TEXT ((size_t)1 << 28)
+
+sutra_tokenizer *sutra_tok_alloc(void) {
+    return calloc(1, sizeof(sutra_tokenizer));
+}
+
+void sutra_tokenizer_free(sutra_tokenizer *tok) {
+    if (!tok) return;
+    sutra_wordpiece_free(&tok->wordpiece);
+    sutra_added_free(&tok->added);
+    free(tok->tmpl_ids);
+    free(tok);
+}
+
+void sutra_encoding_free(sutra_encoding *enc) {
+    if (!enc) return;
+    free(enc->ids);
+    free(enc->starts);
+    free(enc->ends);
+    memset(enc, 0, sizeof *enc);
+}
+
+void sutra_tok_work_free(sutra_tok_work *w) {
+    sutra_tbuf_free(&w->orig);
+    sutra_tbuf_free(&w->norm);
+    sutra_tbuf_free(&w->spare);
+    free(w->bytes);
+    free(w->pos);
+    free(w->piece);
+    free(w->hash);
+    memset(w, 0, sizeof *w);
+}
+
+int32_t sutra_tok_model_find(const sutra_tokenizer *tok, const char *s, size_t len) {
+    switch (tok->model) {
+    case SUTRA_MODEL_WORDPIECE:
+        return sutra_vocab_find(&tok->wordpiece.vocab, s, len);
+    default:
+        return -1;
+    }
+}
+
+int32_t sutra_tok_model_size(const sutra_tokenizer *tok) {
+    switch (tok->model) {
+    case SUTRA_MODEL_WORDPIECE:
+        return tok->wordpiece.vocab.n_ids;
+    default:
+        return 0;
+    }
+}
+
+static sutra_added_token *find_added(const sutra_tokenizer *tok, const char *s, size_t len) {
+    for (size_t i = 0; i < tok->added.n; i++)
+        if (tok->added.tok[i].len == len && memcmp(tok->added.tok[i].content, s, len) == 0) return &tok->added.tok[i];
+    return NULL;
+}
+
+sutra_status sutra_tok_add_token(sutra_tokenizer *tok, const char *content, size_t len, int single_word, int lstrip,
+                                 int rstrip, int normalized, int special, char *err, size_t errcap) {
+    if (len == 0) return SUTRA_OK; /* HF ignores empty added tokens */
+    if (sutra_utf8_validate(content, len) != len)
+        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "added token '%.*s' is not valid UTF-8",
+                          (int)(len > 64 ? 64 : len), content);
+    sutra_added_token *t = find_added(tok, content, len);
+    if (!t) {
+        int32_t id = sutra_tok_model_find(tok, content, len);
+        if (id < 0) {
+            /* HF: the next id after the model's vocabulary and every added token so far. */
+            int64_t next = sutra_tok_model_size(tok);
+            for (size_t i = 0; i < tok->added.n; i++)
+                if (tok->added.tok[i].id + (int64_t)1 > next) next = tok->added.tok[i].id + (int64_t)1;
+            if (next > INT32_MAX - 1)
+                return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "added token '%.*s': no id left",
+                                  (int)(len > 64 ? 64 : len), content);
+            id = (int32_t)next;
+        }
+        if (tok->added.n == tok->added.cap) {
+            size_t nc = tok->added.cap ? 2 * tok->added.cap : 16;
+            sutra_added_token *nt = realloc(tok->added.tok, nc * sizeof *nt);
+            if (!nt) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot grow the added tokens");
+            tok->added.tok = nt;
+            tok->added.cap = nc;
+        }
+        t = &tok->added.tok[tok->added.n];
+        memset(t, 0, sizeof *t);
+        t->content = malloc(len + 1);
+        if (!t->content) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot copy an added token");
+        memcpy(t->content, content, len);
+        t->content[len] = '\0';
+        t->len = len;
+        t->id = id;
+        tok->added.n++;
+    }
+    /* A repeated token keeps its id and takes the later flags. */
+    t->single_word = single_word;
+    t->lstrip = lstrip;
+    t->rstrip = rstrip;
+    t->normalized = normalized;
+    t->special = special;
+    return SUTRA_OK;
+}
+
+sutra_status sutra_tok_finish(sutra_tokenizer *tok, char *err, size_t errcap) {
+    sutra_status st = sutra_added_build(&tok->added, &tok->normalizer, err, errcap);
+    if (st != SUTRA_OK) return st;
+    if (tok->model == SUTRA_MODEL_WORDPIECE) sutra_wordpiece_finish(&tok->wordpiece);
+    int64_t size = sutra_tok_model_size(tok);
+    for (size_t i = 0; i < tok->added.n; i++)
+        if (tok->added.tok[i].id + (int64_t)1 > size) size = tok->added.tok[i].id + (int64_t)1;
+    tok->vocab_size = (int32_t)size;
+    for (size_t i = 0; i < tok->n_pre + tok->n_post; i++)
+        if (tok->tmpl_ids[i] < 0 || tok->tmpl_ids[i] >= tok->vocab_size)
+            return sutra_errf(SUTRA_ERR_FORMAT, err, errcap,
+                              "post_processor: special token id %d is outside the vocabulary of %d tokens",
+                              (int)tok->tmpl_ids[i], (int)tok->vocab_size);
+    return SUTRA_OK;
+}
+
+/* ---- output --------------------------------------------------------------------------------- */
+
+int sutra_sink_reserve(sutra_tok_sink *s, size_t extra) {
+    sutra_encoding *e = s->enc;
+    if (e->n + extra <= e->cap && (!s->offsets || (e->starts && e->ends))) return 1;
+    size_t nc = e->cap ? e->cap : 64;
+    while (nc < e->n + extra) {
+        if (nc > SIZE_MAX / 2 / sizeof(int32_t)) return 0;
+        nc *= 2;
+    }
+    int32_t *ids = realloc(e->ids, nc * sizeof *ids);
+    if (!ids) return 0;
+    e->ids = ids;
+    if (s->offsets) {
+        int32_t *st = realloc(e->starts, nc * sizeof *st);
+        if (!st) return 0;
+        e->starts = st;
+        int32_t *en = realloc(e->ends, nc * sizeof *en);
+        if (!en) return 0;
+        e->ends = en;
+    }
+    e->cap = nc;
+    return 1;
+}
+
+int sutra_sink_push(sutra_tok_sink *s, int32_t id, int32_t start, int32_t end, int special) {
+    if (!special && s->full) return 1;
+    if (s->enc->n == s->enc->cap && !sutra_sink_reserve(s, 1)) return 0;
+    sutra_encoding *e = s->enc;
+    e->ids[e->n] = id;
+    if (s->offsets) {
+        e->starts[e->n] = start;
+        e->ends[e->n] = end;
+    }
+    e->n++;
+    if (!special && s->limit != SIZE_MAX && --s->limit == 0) s->full = 1;
+    return 1;
+}
+
+/* ---- the pipeline --------------------------------------------------------------------------- */
+
+/* Pre-tokenizes t[0..n) (normalized) and runs the model on every word. */
+static sutra_status encode_words(const sutra_tokenizer *tok, const sutra_tchar *t, size_t n, sutra_tok_work *w,
+                                 sutra_tok_sink *sink, char *err, size_t errcap) {
+    size_t pos = 0, ws, we;
+    while (!sink->full && sutra_pretok_next(&tok->pretok, t, n, &pos, &ws, &we)) {
+        sutra_status st;
+        switch (tok->model) {
+        case SUTRA_MODEL_WORDPIECE:
+            st = sutra_wordpiece_encode(&tok->wordpiece, t + ws, we - ws, w, sink, err, errcap);
+            break;
+        default:
+            st = sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "tokenizer has no model");
+        }
+        if (st != SUTRA_OK) return st;
+    }
+    return SUTRA_OK;
+}
+
+/* Normalizes one stretch of raw text between added tokens and encodes it, splitting out the
+ * added tokens that match normalized text. */
+static sutra_status encode_segment(const sutra_tokenizer *tok, const sutra_tchar *raw, size_t n, sutra_tok_work *w,
+                                   sutra_tok_sink *sink, char *err, size_t errcap) {
+    w->norm.n = 0;
+    if (!sutra_normalizer_run(&tok->normalizer, raw, n, &w->norm, &w->spare))
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot normalize %zu characters", n);
+    const sutra_tchar *t = w->norm.c;
+    size_t nn = w->norm.n, from = 0;
+    while (!sink->full) {
+        size_t ms = nn, me = nn;
+        int32_t id = -1;
+        int found = sutra_added_find(&tok->added, 1, t, nn, from, &ms, &me, &id);
+        sutra_status st = encode_words(tok, t + from, (found ? ms : nn) - from, w, sink, err, errcap);
+        if (st != SUTRA_OK) return st;
+        if (!found) break;
+        if (!sutra_sink_push(sink, id, t[ms].start, t[me - 1].end, 0))
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot grow the encoding");
+        from = me;
+    }
+    return SUTRA_OK;
+}
+
+static sutra_status encode_text(const sutra_tokenizer *tok, const char *text, size_t len, sutra_tok_work *w,
+                                sutra_tok_sink *sink, char *err, size_t errcap) {
+    if (!sutra_tbuf_reserve(&w->orig, len))
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot decode %zu bytes of text", len);
+    for (size_t i = 0; i < len;) {
+        size_t s = i;
+        uint32_t cp = sutra_utf8_next(text, &i);
+        sutra_tchar *c = &w->orig.c[w->orig.n++];
+        c->cp = cp;
+        c->start = (int32_t)s;
+        c->end = (int32_t)i;
+    }
+    const sutra_tchar *t = w->orig.c;
+    size_t n = w->orig.n, from = 0;
+    while (!sink->full) {
+        size_t ms = n, me = n;
+        int32_t id = -1;
+        int found = sutra_added_find(&tok->added, 0, t, n, from, &ms, &me, &id);
+        size_t seg_end = found ? ms : n;
+        if (seg_end > from) {
+            sutra_status st = encode_segment(tok, t + from, seg_end - from, w, sink, err, errcap);
+            if (st != SUTRA_OK) return st;
+        }
+        if (!found) break;
+        if (!sutra_sink_push(sink, id, t[ms].start, t[me - 1].end, 0))
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot grow the encoding");
+        from = me;
+    }
+    return SUTRA_OK;
+}
+
+sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text, size_t len, size_t max_tokens,
+                                    int want_offsets, sutra_encoding *enc, char *err, size_t errcap) {
+    if (!tok || !enc || (!text && len))
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "encode: NULL tokenizer, encoding or text");
+    enc->n = 0;
+    if (!want_offsets) {
+        free(enc->starts);
+        free(enc->ends);
+        enc->starts = enc->ends = NULL;
+    }
+    if (len > SUTRA_TOK_MAX_TEXT)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap,
+                          "encode: %zu bytes of text is more than the %zu a call takes", len, SUTRA_TOK_MAX_TEXT);
+    size_t bad = sutra_utf8_validate(text, len);
+    if (bad != len)
+        return sutra_errf(SUTRA_ERR_INVALID_UTF8, err, errcap, "encode: invalid UTF-8 at byte %zu (0x%02X)", bad,
+                          (unsigned)(unsigned char)text[bad]);
+    size_t nspec = tok->n_pre + tok->n_post;
+    if (max_tokens > 0 && max_tokens < nspec)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap,
+                          "encode: max_tokens %zu leaves no room for the %zu special tokens of the template",
+                          max_tokens, nspec);
+
+    sutra_tok_sink sink = {enc, want_offsets ? 1 : 0, max_tokens ? max_tokens - nspec : SIZE_MAX, 0};
+    if (sink.limit == 0) sink.full = 1;
+    /* One token per byte is a generous first guess for most text; it grows if not. */
+    size_t guess = nspec + (len < 4096 ? len : 4096);
+    if (max_tokens && guess > max_tokens) guess = max_tokens;
+    if (!sutra_sink_reserve(&sink, guess))
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot allocate the encoding");
+    for (size_t i = 0; i < tok->n_pre; i++) sutra_sink_push(&sink, tok->tmpl_ids[i], 0, 0, 1);
+
+    sutra_tok_work w;
+    memset(&w, 0, sizeof w);
+    sutra_status st = encode_text(tok, text, len, &w, &sink, err, errcap);
+    sutra_tok_work_free(&w);
+    if (st != SUTRA_OK) {
+        enc->n = 0;
+        return st;
+    }
+    for (size_t i = 0; i < tok->n_post; i++)
+        if (!sutra_sink_push(&sink, tok->tmpl_ids[tok->n_pre + i], 0, 0, 1)) {
+            enc->n = 0;
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot grow the encoding");
+        }
+    return SUTRA_OK;
+}
+
+/* ---- loading and queries -------------------------------------------------------------------- */
+
+sutra_status sutra_tokenizer_load_dir(const char *dir, sutra_tokenizer **out, char *err, size_t errcap) {
+    if (!out) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "load: NULL output");
+    *out = NULL;
+    if (!dir) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "load: NULL directory");
+    char path[4096];
+    if (!sutra_path_join(path, sizeof path, dir, "tokenizer.json"))
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "load: directory name too long");
+    if (!sutra_file_exists(path)) return sutra_tok_load_vocab_txt(dir, out, err, errcap);
+    char *json;
+    size_t len;
+    sutra_status st = sutra_read_file(path, &json, &len, err, errcap);
+    if (st != SUTRA_OK) return st;
+    char msg[512];
+    msg[0] = '\0';
+    st = sutra_tokenizer_load_json(json, len, out, msg, sizeof msg);
+    free(json);
+    if (st != SUTRA_OK) return sutra_errf(st, err, errcap, "%s: %s", path, msg);
+    return SUTRA_OK;
+}
+
+int sutra_tokenizer_vocab_size(const sutra_tokenizer *tok) {
+    return tok ? tok->vocab_size : 0;
+}
+
+const char *sutra_tokenizer_kind(const sutra_tokenizer *tok) {
+    if (!tok) return "none";
+    switch (tok->model) {
+    case SUTRA_MODEL_WORDPIECE:
+        return "wordpiece";
+    default:
+        return "none";
+    }
+}
+
+int sutra_tokenizer_num_special(const sutra_tokenizer *tok) {
+    return tok ? (int)(tok->n_pre + tok->n_post) : 0;
+}
+
+int32_t sutra_tokenizer_token_to_id(const sutra_tokenizer *tok, const char *token) {
+    if (!tok || !token) return -1;
+    size_t len = strlen(token);
+    const sutra_added_token *t = find_added(tok, token, len);
+    if (t) return t->id;
+    return sutra_tok_model_find(tok, token, len);
+}
+
+const char *sutra_tokenizer_id_to_token(const sutra_tokenizer *tok, int32_t id) {
+    if (!tok) return NULL;
+    for (size_t i = 0; i < tok->added.n; i++)
+        if (tok->added.tok[i].id == id) return tok->added.tok[i].content;
+    switch (tok->model) {
+    case SUTRA_MODEL_WORDPIECE:
+        return sutra_vocab_str(&tok->wordpiece.vocab, id, NULL);
+    default:
+        return NULL;
+    }
+}
