@@ -312,7 +312,7 @@ static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, f
         sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
         sutra_attn_path path = choose_path(e, max_len);
         char err[512];
-        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, err, sizeof err);
+        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, NULL, err, sizeof err);
         if (st) {
             set_error(e, st, "%s", err);
             break;

@@ -33,10 +33,11 @@ void sutra_encoder_destroy(sutra_encoder *enc);
 /* Activation bytes one forward of up to max_tokens tokens needs from a backend's arena. */
 size_t sutra_encoder_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes);
 
-/* Runs the encoder and pools: pooled (B, hidden) host floats. Activations come from be's arena. */
+/* Runs the encoder and pools: pooled (B, hidden) host floats; hidden, when not NULL, receives
+ * the final hidden states (T, hidden) as host floats. Activations come from be's arena. */
 sutra_status sutra_encoder_forward(sutra_encoder *enc, sutra_backend *be, const sutra_batch *batch,
-                                   sutra_attn_path path, sutra_pooling pooling, float *pooled, char *err,
-                                   size_t errcap);
+                                   sutra_attn_path path, sutra_pooling pooling, float *pooled, float *hidden,
+                                   char *err, size_t errcap);
 
 /* The dtype name of the weights as stored ("F32", "F16", "BF16"). */
 const char *sutra_encoder_weights_dtype(const sutra_encoder *enc);

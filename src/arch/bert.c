@@ -1,5 +1,6 @@
 /*
- * bert.c - the BERT encoder (all-MiniLM, BGE, E5 and GTE base models, nomic's BERT parents).
+ * bert.c - the BERT encoder (all-MiniLM, BGE, E5, GTE) and XLM-RoBERTa / RoBERTa (bge-m3,
+ * multilingual-e5), which differ only in numbering positions from padding_idx + 1.
  *
  * Shapes: T tokens packed, B sequences, C hidden, H heads, D = C/H, F feed-forward, L layers.
  * Post-norm blocks: x = LN(x + Wo·attn(x)); x = LN(x + W2·gelu(W1·x)). Q, K and V are fused
@@ -10,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/arch.h"
+#include "arch/encoder.h"
 #include "arch/weights.h"
 #include "util/common.h"
 
@@ -26,18 +27,15 @@ typedef struct bert_layer {
     const void *ln2_w, *ln2_b;           /* (C) */
 } bert_layer;
 
-struct sutra_encoder {
-    sutra_model_config cfg;
+typedef struct bert_encoder {
+    sutra_encoder base;
     const void *wte; /* (V, C) */
     const void *wpe; /* (P, C) */
     const void *wtt; /* (TV, C) */
     const void *emb_ln_w, *emb_ln_b;
     bert_layer *layers;
     float *slab;
-    const char *dtype;
-    int32_t *pos;     /* (max tokens) scratch for positions, sized on first use */
-    size_t pos_cap;
-};
+} bert_encoder;
 
 /* Every weight of the model with its element count, for upload. */
 #define BERT_EMBED_WEIGHTS(X, e, c)                                                                                 \
@@ -50,8 +48,8 @@ struct sutra_encoder {
     X((L)->ln1_w, (C)) X((L)->ln1_b, (C)) X((L)->ffn_up_w, (F) * (C)) X((L)->ffn_up_b, (F))                         \
     X((L)->ffn_down_w, (C) * (F)) X((L)->ffn_down_b, (C)) X((L)->ln2_w, (C)) X((L)->ln2_b, (C))
 
-static sutra_status upload_weights(sutra_encoder *e, sutra_backend *be, char *err, size_t errcap) {
-    const sutra_model_config *c = &e->cfg;
+static sutra_status upload_weights(bert_encoder *e, sutra_backend *be, char *err, size_t errcap) {
+    const sutra_model_config *c = &e->base.cfg;
     const size_t C = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     size_t total = 0;
 #define COUNT(field, n) total += (n);
@@ -80,8 +78,8 @@ static const char *detect_prefix(const sutra_st_file *f) {
 }
 
 /* One pass of binding: with b->slab NULL it only validates and counts. */
-static void bind_all(sutra_encoder *e, sutra_binder *b) {
-    const sutra_model_config *c = &e->cfg;
+static void bind_all(bert_encoder *e, sutra_binder *b) {
+    const sutra_model_config *c = &e->base.cfg;
     const int64_t C = c->hidden_size, F = c->intermediate_size;
     char n[256];
     e->wte = sutra_bind(b, "embeddings.word_embeddings.weight", 2, (int64_t[]){c->vocab_size, C});
@@ -118,56 +116,50 @@ static void bind_all(sutra_encoder *e, sutra_binder *b) {
     }
 }
 
-sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_file *weights, sutra_backend *be,
-                                  sutra_encoder **out, char *err, size_t errcap) {
-    *out = NULL;
-    if (strcmp(cfg->model_type, "bert") != 0)
-        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "unsupported architecture '%s' (supported: bert)",
-                          cfg->model_type);
-    sutra_encoder *e = calloc(1, sizeof *e);
+static void bert_destroy(sutra_encoder *base) {
+    bert_encoder *e = (bert_encoder *)base;
+    free(e->layers);
+    free(e->slab);
+    free(e);
+}
+
+static sutra_status bert_create(const sutra_model_config *cfg, const sutra_st_file *weights, sutra_backend *be,
+                                sutra_encoder **out, char *err, size_t errcap) {
+    bert_encoder *e = calloc(1, sizeof *e);
     if (!e) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
-    e->cfg = *cfg;
+    e->base.arch = &sutra_arch_bert;
+    e->base.cfg = *cfg;
     e->layers = calloc((size_t)cfg->num_layers, sizeof *e->layers);
     if (!e->layers) {
-        sutra_encoder_destroy(e);
+        bert_destroy(&e->base);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
     }
     sutra_binder b = {.file = weights, .prefix = detect_prefix(weights), .err = err, .errcap = errcap};
     bind_all(e, &b); /* counting pass */
     if (b.failed) {
-        sutra_encoder_destroy(e);
+        bert_destroy(&e->base);
         return SUTRA_ERR_MODEL;
     }
     size_t floats = b.slab_used;
     e->slab = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
     if (!e->slab) {
-        sutra_encoder_destroy(e);
+        bert_destroy(&e->base);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot allocate %zu bytes of weights", floats * 4);
     }
     b.slab = e->slab;
     b.slab_used = 0;
     bind_all(e, &b); /* filling pass */
-    e->dtype = b.dtype ? b.dtype : "F32";
+    e->base.dtype = b.dtype ? b.dtype : "F32";
     sutra_status st = upload_weights(e, be, err, errcap);
     if (st) {
-        sutra_encoder_destroy(e);
+        bert_destroy(&e->base);
         return st;
     }
-    *out = e;
+    *out = &e->base;
     return SUTRA_OK;
 }
 
-void sutra_encoder_destroy(sutra_encoder *e) {
-    if (!e) return;
-    free(e->layers);
-    free(e->slab);
-    free(e->pos);
-    free(e);
-}
-
-const char *sutra_encoder_weights_dtype(const sutra_encoder *e) { return e->dtype; }
-
-size_t sutra_encoder_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes) {
+static size_t bert_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes) {
     const size_t C = (size_t)cfg->hidden_size, F = (size_t)cfg->intermediate_size, T = (size_t)max_tokens;
     /* x, qkv, attn, proj, ffn; each rounded up to 256 bytes by the arena */
     return T * (C + 3 * C + C + C + F) * act_bytes + 5 * 256;
@@ -175,7 +167,7 @@ size_t sutra_encoder_arena_bytes(const sutra_model_config *cfg, int max_tokens, 
 
 /* The ops of one forward pass up to the final hidden states, for be->run(). */
 typedef struct bert_pass {
-    sutra_encoder *e;
+    bert_encoder *e;
     sutra_backend *be;
     const sutra_batch_io *io;
     int T;
@@ -188,8 +180,8 @@ typedef struct bert_pass {
 
 static sutra_status bert_layers(void *arg) {
     bert_pass *p = arg;
-    const sutra_encoder *e = p->e;
-    const sutra_model_config *c = &e->cfg;
+    const bert_encoder *e = p->e;
+    const sutra_model_config *c = &e->base.cfg;
     sutra_backend *be = p->be;
     const int T = p->T, C = c->hidden_size, F = c->intermediate_size;
     const float eps = c->layer_norm_eps;
@@ -208,33 +200,15 @@ static sutra_status bert_layers(void *arg) {
     return SUTRA_OK;
 }
 
-sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const sutra_batch *batch,
-                                   sutra_attn_path path, sutra_pooling pooling, float *pooled, char *err,
-                                   size_t errcap) {
-    const sutra_model_config *c = &e->cfg;
-    const int T = batch->T, B = batch->B, C = c->hidden_size, H = c->num_heads, D = C / H,
-              F = c->intermediate_size;
+static sutra_status bert_forward(sutra_encoder *base, sutra_backend *be, const sutra_batch *batch,
+                                 const sutra_batch_io *io, sutra_attn_path path, const void **final, char *err,
+                                 size_t errcap) {
+    bert_encoder *e = (bert_encoder *)base;
+    const sutra_model_config *c = &base->cfg;
+    const int T = batch->T, C = c->hidden_size, H = c->num_heads, D = C / H, F = c->intermediate_size;
     const size_t ab = be->act_bytes;
-    if (batch->max_seqlen > c->max_position_embeddings)
-        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "sequence of %d tokens exceeds the %d positions",
-                          batch->max_seqlen, c->max_position_embeddings);
-    if ((size_t)T > e->pos_cap) {
-        int32_t *p = realloc(e->pos, (size_t)T * sizeof *p);
-        if (!p) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
-        e->pos = p;
-        e->pos_cap = (size_t)T;
-    }
-    for (int b = 0; b < B; b++)
-        for (int t = batch->cu_seqlens[b]; t < batch->cu_seqlens[b + 1]; t++) e->pos[t] = t - batch->cu_seqlens[b];
-    for (int t = 0; t < T; t++)
-        if (batch->ids[t] < 0 || batch->ids[t] >= c->vocab_size)
-            return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token id %d out of range", batch->ids[t]);
-
-    sutra_batch_io io;
-    sutra_status st = be->begin_batch(be, batch->ids, e->pos, batch->cu_seqlens, T, B, &io);
-    if (st) return sutra_errf(st, err, errcap, "%s backend: cannot stage the batch", be->name);
     be->arena_reset(be);
-    bert_pass p = {.e = e, .be = be, .io = &io, .T = T, .path = path, .err = err, .errcap = errcap};
+    bert_pass p = {.e = e, .be = be, .io = io, .T = T, .path = path, .err = err, .errcap = errcap};
     p.x = be->arena_alloc(be, (size_t)T * C * ab);
     p.qkv = be->arena_alloc(be, (size_t)T * 3 * C * ab);
     p.attn = be->arena_alloc(be, (size_t)T * C * ab);
@@ -246,14 +220,21 @@ sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const su
     p.ap = (sutra_attn_params){
         .q = qkv, .k = qkv + (size_t)C * ab, .v = qkv + (size_t)2 * C * ab, .out = p.attn,
         .q_stride = 3 * C, .k_stride = 3 * C, .v_stride = 3 * C, .o_stride = C,
-        .cu_seqlens = io.cu_seqlens, .batch = B, .max_seqlen = batch->max_seqlen,
+        .cu_seqlens = io->cu_seqlens, .batch = batch->B, .max_seqlen = batch->max_seqlen,
         .heads = H, .head_dim = D, .scale = 1.0f / sqrtf((float)D),
         .window_left = -1, .window_right = -1,
     };
     /* The shape key: same tokens, sequences, longest sequence and path = same op sequence. */
-    uint64_t key = (uint64_t)T | (uint64_t)B << 24 | (uint64_t)batch->max_seqlen << 44 | (uint64_t)path << 63;
-    if ((st = be->run(be, key, bert_layers, &p))) return st;
-    st = be->pool(be, pooled, p.x, io.cu_seqlens, batch->cu_seqlens, B, C, pooling);
-    if (st) return sutra_errf(st, err, errcap, "%s backend: pooling failed", be->name);
-    return SUTRA_OK;
+    uint64_t key = (uint64_t)T | (uint64_t)batch->B << 24 | (uint64_t)batch->max_seqlen << 44 | (uint64_t)path << 63;
+    sutra_status st = be->run(be, key, bert_layers, &p);
+    *final = p.x;
+    return st;
 }
+
+const sutra_arch sutra_arch_bert = {
+    .name = "bert",
+    .create = bert_create,
+    .destroy = bert_destroy,
+    .arena_bytes = bert_arena_bytes,
+    .forward = bert_forward,
+};

@@ -106,9 +106,22 @@ struct sutra_backend {
     void (*matmul)(sutra_backend *be, void *out, const void *inp, const void *w, const void *bias,
                    int T, int N, int K, sutra_act act);
 
-    /* out (T,C) = LayerNorm(inp + residual) * w + b; residual may be NULL; out may alias inp. */
+    /* out (T,C) = LayerNorm(inp + residual) * w + b; residual and b may be NULL; out may alias inp. */
     void (*add_layernorm)(sutra_backend *be, void *out, const void *inp, const void *residual,
                           const void *w, const void *b, int T, int C, float eps);
+
+    /* Optional (NULL when the backend lacks them; architectures that need them check):
+     * sum (T,C) = x + res and norm (T,C) = LayerNorm(sum) * w + b (pre-norm residual step; sum
+     * may alias x; b may be NULL) */
+    void (*residual_layernorm)(sutra_backend *be, void *sum, void *norm, const void *x, const void *res,
+                               const void *w, const void *b, int T, int C, float eps);
+    /* rotary position embedding, in place, on the first 2*H*D columns of qkv (T, stride): the
+     * query heads then the key heads; pairs (i, i + D/2) rotate by pos * theta^(-2i/D) */
+    void (*rope)(sutra_backend *be, void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta);
+    /* gated unit: out (T,F) = act(inp[:, :F]) * inp[:, F:2F] for inp (T, 2F) */
+    void (*glu)(sutra_backend *be, void *out, const void *inp, int T, int F, sutra_act act);
+    /* host (n floats) = activations src (n elements), after the work before it */
+    sutra_status (*download)(sutra_backend *be, float *host, const void *src, size_t n);
 
     /* Attention as described at sutra_attn_params (cu_seqlens from io), on the given path. */
     sutra_status (*attention)(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path);

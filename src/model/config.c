@@ -58,6 +58,74 @@ static sutra_status load_json_file(const char *dir, const char *name, cJSON **ou
     return st;
 }
 
+static int get_bool(const cJSON *obj, const char *key, int dflt) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsBool(it) ? cJSON_IsTrue(it) : dflt;
+}
+
+/* Reads a positive number field; absent keeps *out. */
+static sutra_status get_pos_number(const cJSON *obj, const char *what, const char *key, float *out, char *err,
+                                   size_t errcap) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) return SUTRA_OK;
+    if (!cJSON_IsNumber(it) || !(it->valuedouble > 0.0) || it->valuedouble > 1e12)
+        return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: field '%s' must be a positive number", what, key);
+    *out = (float)it->valuedouble;
+    return SUTRA_OK;
+}
+
+/* ModernBERT's fields, in both the original config layout (global_rope_theta, local_rope_theta,
+ * global_attn_every_n_layers) and the one newer transformers writes (rope_parameters per layer
+ * type, layer_types). Defaults are ModernBertConfig's. */
+static sutra_status parse_modernbert(const cJSON *root, const char *what, sutra_model_config *cfg, char *err,
+                                     size_t errcap) {
+    sutra_status st;
+    cfg->norm_bias = get_bool(root, "norm_bias", 0);
+    cfg->attention_bias = get_bool(root, "attention_bias", 0);
+    cfg->mlp_bias = get_bool(root, "mlp_bias", 0);
+    int local_attention = 128, every = 3;
+    if ((st = get_int(root, what, "local_attention", 1, 2, 1 << 20, &local_attention, EC)) ||
+        (st = get_int(root, what, "global_attn_every_n_layers", 1, 1, SUTRA_MAX_LAYERS, &every, EC)))
+        return st;
+    cfg->local_window = local_attention / 2; /* |i - j| <= local_attention / 2 (HF's sliding_window) */
+    cfg->rope_theta_global = 160000.0f;
+    cfg->rope_theta_local = 10000.0f;
+    if ((st = get_pos_number(root, what, "global_rope_theta", &cfg->rope_theta_global, EC)) ||
+        (st = get_pos_number(root, what, "local_rope_theta", &cfg->rope_theta_local, EC)))
+        return st;
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    if (cJSON_IsObject(rp)) {
+        const cJSON *full = cJSON_GetObjectItemCaseSensitive(rp, "full_attention");
+        const cJSON *slid = cJSON_GetObjectItemCaseSensitive(rp, "sliding_attention");
+        if ((full && (st = get_pos_number(full, what, "rope_theta", &cfg->rope_theta_global, EC))) ||
+            (slid && (st = get_pos_number(slid, what, "rope_theta", &cfg->rope_theta_local, EC))))
+            return st;
+        const cJSON *rt;
+        const cJSON *parts[2] = {full, slid};
+        for (int i = 0; i < 2; i++)
+            if (parts[i] && (rt = cJSON_GetObjectItemCaseSensitive(parts[i], "rope_type")) &&
+                !(cJSON_IsString(rt) && !strcmp(rt->valuestring, "default")))
+                return sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: unsupported rope_type (only 'default')", what);
+    }
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(root, "layer_types");
+    if (lt) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != cfg->num_layers)
+            return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: 'layer_types' must list %d layers", what, cfg->num_layers);
+        int i = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, lt) {
+            const char *t = cJSON_IsString(it) ? it->valuestring : "";
+            if (!strcmp(t, "sliding_attention")) cfg->layer_is_local[i] = 1;
+            else if (!strcmp(t, "full_attention")) cfg->layer_is_local[i] = 0;
+            else return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: unknown layer type '%s'", what, t);
+            i++;
+        }
+    } else {
+        for (int i = 0; i < cfg->num_layers; i++) cfg->layer_is_local[i] = (i % every) != 0;
+    }
+    return SUTRA_OK;
+}
+
 sutra_status sutra_model_config_parse(const char *json, size_t len, const char *what, sutra_model_config *cfg,
                                       char *err, size_t errcap) {
     memset(cfg, 0, sizeof *cfg);
@@ -75,12 +143,21 @@ sutra_status sutra_model_config_parse(const char *json, size_t len, const char *
     }
     strcpy(cfg->model_type, mt->valuestring);
 
-    cfg->type_vocab_size = 2;
-    cfg->layer_norm_eps = 1e-12f;
+    int is_bert = !strcmp(cfg->model_type, "bert"),
+        is_roberta = !strcmp(cfg->model_type, "xlm-roberta") || !strcmp(cfg->model_type, "roberta"),
+        is_modernbert = !strcmp(cfg->model_type, "modernbert");
+    if (!is_bert && !is_roberta && !is_modernbert) {
+        cJSON_Delete(root);
+        return sutra_errf(SUTRA_ERR_UNSUPPORTED, EC,
+                          "unsupported architecture '%s' (supported: bert, xlm-roberta, roberta, modernbert)",
+                          cfg->model_type);
+    }
+    cfg->type_vocab_size = is_modernbert ? 0 : 2;
+    cfg->layer_norm_eps = is_bert ? 1e-12f : 1e-5f;
     cfg->hidden_act = SUTRA_ACT_GELU;
     if ((st = get_int(root, what, "vocab_size", 0, 1, 1 << 24, &cfg->vocab_size, EC)) ||
         (st = get_int(root, what, "hidden_size", 0, 1, 1 << 16, &cfg->hidden_size, EC)) ||
-        (st = get_int(root, what, "num_hidden_layers", 0, 1, 1024, &cfg->num_layers, EC)) ||
+        (st = get_int(root, what, "num_hidden_layers", 0, 1, SUTRA_MAX_LAYERS, &cfg->num_layers, EC)) ||
         (st = get_int(root, what, "num_attention_heads", 0, 1, 1024, &cfg->num_heads, EC)) ||
         (st = get_int(root, what, "intermediate_size", 0, 1, 1 << 18, &cfg->intermediate_size, EC)) ||
         (st = get_int(root, what, "max_position_embeddings", 0, 1, 1 << 20, &cfg->max_position_embeddings, EC)) ||
@@ -89,34 +166,50 @@ sutra_status sutra_model_config_parse(const char *json, size_t len, const char *
         cJSON_Delete(root);
         return st;
     }
-    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
+    const char *eps_key = is_modernbert ? "norm_eps" : "layer_norm_eps";
+    const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, eps_key);
     if (eps) {
         if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0.0) || eps->valuedouble > 1.0) {
             cJSON_Delete(root);
-            return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: field 'layer_norm_eps' must be a number in (0, 1]", what);
+            return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: field '%s' must be a number in (0, 1]", what, eps_key);
         }
         cfg->layer_norm_eps = (float)eps->valuedouble;
     }
-    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    const char *act_key = is_modernbert ? "hidden_activation" : "hidden_act";
+    const cJSON *act = cJSON_GetObjectItemCaseSensitive(root, act_key);
     if (act) {
         const char *a = cJSON_IsString(act) ? act->valuestring : "";
         if (!strcmp(a, "gelu")) cfg->hidden_act = SUTRA_ACT_GELU;
         else if (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh")) cfg->hidden_act = SUTRA_ACT_GELU_TANH;
         else {
             cJSON_Delete(root);
-            return sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: unsupported hidden_act '%s'", what, a);
+            return sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: unsupported %s '%s'", what, act_key, a);
         }
     }
     const cJSON *pet = cJSON_GetObjectItemCaseSensitive(root, "position_embedding_type");
-    if (pet && !(cJSON_IsString(pet) && !strcmp(pet->valuestring, "absolute"))) {
+    if (pet && !is_modernbert && !(cJSON_IsString(pet) && !strcmp(pet->valuestring, "absolute"))) {
         cJSON_Delete(root);
         return sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: unsupported position_embedding_type", what);
+    }
+    if (is_roberta) {
+        /* RoBERTa numbers positions from padding_idx + 1 (create_position_ids_from_input_ids) */
+        cfg->pos_offset = cfg->pad_token_id + 1;
+        if (cfg->pos_offset >= cfg->max_position_embeddings) {
+            cJSON_Delete(root);
+            return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: pad_token_id leaves no positions", what);
+        }
+    }
+    if (is_modernbert && (st = parse_modernbert(root, what, cfg, EC))) {
+        cJSON_Delete(root);
+        return st;
     }
     cJSON_Delete(root);
     if (cfg->hidden_size % cfg->num_heads)
         return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: hidden_size %d is not a multiple of num_attention_heads %d", what,
                           cfg->hidden_size, cfg->num_heads);
-    if (cfg->type_vocab_size == 0) cfg->type_vocab_size = 1;
+    if (is_modernbert && (cfg->hidden_size / cfg->num_heads) % 2)
+        return sutra_errf(SUTRA_ERR_MODEL, EC, "%s: rotary embeddings need an even head dim", what);
+    if (!is_modernbert && cfg->type_vocab_size == 0) cfg->type_vocab_size = 1;
     cfg->pooling = SUTRA_POOLING_MEAN;
     return SUTRA_OK;
 }

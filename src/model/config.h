@@ -25,6 +25,15 @@ typedef struct sutra_model_config {
     float layer_norm_eps;
     sutra_act hidden_act;
 
+    /* xlm-roberta / roberta: position ids start at pad_token_id + 1 */
+    int pos_offset;
+    /* modernbert */
+    int norm_bias, attention_bias, mlp_bias; /* 1 if those layers carry biases */
+    int local_window;                        /* half-width of local layers' window (local_attention / 2) */
+    float rope_theta_global, rope_theta_local;
+#define SUTRA_MAX_LAYERS 1024
+    unsigned char layer_is_local[SUTRA_MAX_LAYERS]; /* 1: sliding-window layer */
+
     /* sentence-transformers; defaults when the files are absent: mean pooling, no
      * normalisation, limit = max_position_embeddings. */
     int st_max_seq_length; /* 0 = absent */

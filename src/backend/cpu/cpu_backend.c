@@ -119,6 +119,66 @@ static void cpu_add_layernorm(sutra_backend *be, void *out_, const void *inp_, c
         sutra_add_layernorm_row(out + (size_t)t * C, inp + (size_t)t * C, res ? res + (size_t)t * C : NULL, w, b, C, eps);
 }
 
+static void cpu_residual_layernorm(sutra_backend *be, void *sum_, void *norm_, const void *x_, const void *res_,
+                                   const void *w, const void *b, int T, int C, float eps) {
+    cpu_ctx *c = be->ctx;
+    float *sum = sum_, *norm = norm_;
+    const float *x = x_, *res = res_;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *s = sum + (size_t)t * C;
+        for (int i = 0; i < C; i++) s[i] = x[(size_t)t * C + i] + res[(size_t)t * C + i];
+        sutra_add_layernorm_row(norm + (size_t)t * C, s, NULL, w, b, C, eps);
+    }
+}
+
+/* Rotary embedding as HF computes it in fp32: inv_freq_i = 1 / theta^(2i/D) rounded to float,
+ * angle = float(pos) * inv_freq_i rounded to float, then cos/sin of that float. Matching those
+ * roundings matters: at position 8192 one ulp of inv_freq moves the angle by ~2e-4 rad. */
+static void cpu_rope(sutra_backend *be, void *qkv_, const int32_t *pos, int T, int H, int D, int64_t stride,
+                     float theta) {
+    cpu_ctx *c = be->ctx;
+    float *qkv = qkv_;
+    const int half = D / 2;
+    float inv[512];
+    for (int i = 0; i < half && i < 512; i++) {
+        float e = (float)(2 * i) / (float)D;
+        inv[i] = 1.0f / (float)pow((double)theta, (double)e);
+    }
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++) {
+        float cs[512], sn[512];
+        for (int i = 0; i < half; i++) {
+            float a = (float)pos[t] * inv[i];
+            cs[i] = (float)cos((double)a);
+            sn[i] = (float)sin((double)a);
+        }
+        float *row = qkv + (size_t)t * stride;
+        for (int h = 0; h < 2 * H; h++) { /* query heads, then key heads */
+            float *v = row + (size_t)h * D;
+            for (int i = 0; i < half; i++) {
+                float x1 = v[i], x2 = v[i + half];
+                v[i] = x1 * cs[i] - x2 * sn[i];
+                v[i + half] = x2 * cs[i] + x1 * sn[i];
+            }
+        }
+    }
+}
+
+static void cpu_glu(sutra_backend *be, void *out_, const void *inp_, int T, int F, sutra_act act) {
+    cpu_ctx *c = be->ctx;
+    float *out = out_;
+    const float *inp = inp_;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++) sutra_glu_row(out + (size_t)t * F, inp + (size_t)t * 2 * F, F, act);
+}
+
+static sutra_status cpu_download(sutra_backend *be, float *host, const void *src, size_t n) {
+    (void)be;
+    memcpy(host, src, n * sizeof(float));
+    return SUTRA_OK;
+}
+
 static sutra_status cpu_attention(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path) {
     cpu_ctx *c = be->ctx;
     return sutra_cpu_attention(p, path, c->threads, c->attn_ws[path], c->attn_ws_bytes[path]);
@@ -162,6 +222,7 @@ static int cpu_supports(const sutra_backend *be, sutra_backend_op op, int head_d
     (void)op;
     return head_dim > 0 && head_dim <= 256;
 }
+
 
 /* Arena allocations are 64-byte aligned so that every buffer starts on a cache line. */
 static void *cpu_arena_alloc(sutra_backend *be, size_t bytes) {
@@ -211,6 +272,10 @@ sutra_status sutra_cpu_backend_create(int threads, size_t arena_bytes, int max_s
     be->matmul = cpu_matmul;
     be->add_layernorm = cpu_add_layernorm;
     be->attention = cpu_attention;
+    be->residual_layernorm = cpu_residual_layernorm;
+    be->rope = cpu_rope;
+    be->glu = cpu_glu;
+    be->download = cpu_download;
     be->pool = cpu_pool;
     be->arena_alloc = cpu_arena_alloc;
     be->arena_reset = cpu_arena_reset;

@@ -103,7 +103,7 @@ static void add_layernorm_scalar(float *out, const float *x, const float *res, c
         var += d * d;
     }
     float rstd = 1.0f / sqrtf(var / (float)C + eps);
-    for (int i = 0; i < C; i++) out[i] = (out[i] - mean) * rstd * w[i] + b[i];
+    for (int i = 0; i < C; i++) out[i] = (out[i] - mean) * rstd * w[i] + (b ? b[i] : 0.0f);
 }
 
 __attribute__((target("avx512f"))) static void add_layernorm_avx512(float *out, const float *x, const float *res,
@@ -129,7 +129,7 @@ __attribute__((target("avx512f"))) static void add_layernorm_avx512(float *out, 
     __m512 r = _mm512_set1_ps(rstd);
     for (int i = 0; i < C; i += 16) {
         __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(out + i), m), r);
-        _mm512_storeu_ps(out + i, _mm512_fmadd_ps(d, _mm512_loadu_ps(w + i), _mm512_loadu_ps(b + i)));
+        _mm512_storeu_ps(out + i, _mm512_fmadd_ps(d, _mm512_loadu_ps(w + i), b ? _mm512_loadu_ps(b + i) : _mm512_setzero_ps()));
     }
 }
 
@@ -164,7 +164,7 @@ __attribute__((target("avx2,fma"))) static void add_layernorm_avx2(float *out, c
     __m256 r = _mm256_set1_ps(rstd);
     for (int i = 0; i < C; i += 8) {
         __m256 d = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(out + i), m), r);
-        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(w + i), _mm256_loadu_ps(b + i)));
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(d, _mm256_loadu_ps(w + i), b ? _mm256_loadu_ps(b + i) : _mm256_setzero_ps()));
     }
 }
 
@@ -241,4 +241,19 @@ void sutra_softmax2_row(float *row, int lo, int hi, int n) {
     case SUTRA_ISA_AVX2: softmax2_avx2(row, lo, hi); break;
     default: softmax2_scalar(row, lo, hi); break;
     }
+}
+
+/* ---- gated unit ----------------------------------------------------------------------------- */
+
+void sutra_glu_row(float *out, const float *inp, int F, sutra_act act) {
+    const float *gate = inp + F;
+    int j = 0;
+    if (act == SUTRA_ACT_GELU || act == SUTRA_ACT_NONE) {
+        /* the activation in place on a copy of the row's first half, then the product */
+        for (; j < F; j++) out[j] = inp[j];
+        sutra_bias_act_row(out, NULL, F, act);
+        for (j = 0; j < F; j++) out[j] *= gate[j];
+        return;
+    }
+    for (; j < F; j++) out[j] = gelu_tanh(inp[j]) * gate[j];
 }
