@@ -115,6 +115,11 @@ typedef struct sutra_config {
     sutra_device device;
     int gpu_index;
     int gpu_bf16;
+    /* A prompt prepended to every input: `prompt` (raw text) if set, else the model's prompt
+     * named `prompt_name` (config_sentence_transformers.json "prompts", e.g. e5's "query" ->
+     * "query: "; an unknown name is an error), else the model's default_prompt_name, if any. */
+    const char *prompt_name;
+    const char *prompt;
 } sutra_config;
 
 /* Fills *config with defaults: use_flash_attention 1, flash_attention_threshold 512, everything
@@ -199,6 +204,13 @@ typedef struct sutra_model_info {
 } sutra_model_info;
 
 SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);
+
+/* Changes the prompt for later calls: raw text if prompt is not NULL, else the model's prompt
+ * called name (SUTRA_ERR_INVALID_ARGUMENT if it has none), else no prompt at all. */
+SUTRA_API sutra_status sutra_embedder_set_prompt(sutra_embedder *embedder, const char *name, const char *prompt);
+
+/* The prompt now prepended to inputs ("" if none). Owned by the embedder. */
+SUTRA_API const char *sutra_embedder_prompt(const sutra_embedder *embedder);
 
 /* Counters since create (or the last reset), to observe what the engine did. */
 typedef struct sutra_stats {

@@ -43,6 +43,8 @@ struct sutra_embedder {
     int normalize;
     float *pooled;    /* (batch_tokens, hidden) scratch: at most one row per token */
     sutra_stats stats;
+    sutra_prompts prompts;
+    char *prompt;     /* prepended to every input; NULL for none */
     int on_gpu;
     char gpu_name[256];
     int gpu_cc_major, gpu_cc_minor;
@@ -181,7 +183,7 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     sutra_embedder *e = calloc(1, sizeof *e);
     if (!e) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
     e->cfg = *config;
-    e->cfg.model = e->cfg.name = NULL; /* not kept: the caller's strings */
+    e->cfg.model = e->cfg.name = e->cfg.prompt = e->cfg.prompt_name = NULL; /* not kept: the caller's strings */
     e->stats.last_path = -1;
     sutra_status st;
     char path[4096];
@@ -194,6 +196,13 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     const char *base = strrchr(e->path, '/');
     snprintf(e->name, sizeof e->name, "%s", config->name ? config->name : (base ? base + 1 : e->path));
     if ((st = sutra_model_config_load(e->path, &e->mcfg, err, errcap))) FAIL(st);
+    if ((st = sutra_prompts_load(e->path, &e->prompts, err, errcap))) FAIL(st);
+    if (config->prompt || config->prompt_name) {
+        if ((st = sutra_embedder_set_prompt(e, config->prompt_name, config->prompt)))
+            FAIL(sutra_errf(st, err, errcap, "%s", e->last_error));
+    } else if (e->prompts.default_index >= 0) {
+        sutra_embedder_set_prompt(e, e->prompts.items[e->prompts.default_index].name, NULL);
+    }
     if (!sutra_path_join(path, sizeof path, e->path, "model.safetensors"))
         FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "model path too long"));
     if ((st = sutra_st_open(path, &e->weights, err, errcap))) FAIL(st);
@@ -244,6 +253,8 @@ void sutra_embedder_destroy(sutra_embedder *e) {
     sutra_encoder_destroy(e->enc);
     sutra_tokenizer_free(e->tok);
     sutra_st_close(e->weights);
+    sutra_prompts_free(&e->prompts);
+    free(e->prompt);
     free(e->pooled);
     free(e);
 }
@@ -332,15 +343,48 @@ static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, f
     return st;
 }
 
-/* Tokenises text i with the token limit; len = (size_t)-1 means NUL-terminated. */
+/* Tokenises text i (after the prompt, if any) with the token limit; len = (size_t)-1 means
+ * NUL-terminated. */
 static sutra_status encode_one(sutra_embedder *e, const char *text, size_t len, size_t index, sutra_encoding *enc) {
     if (len == (size_t)-1) len = strlen(text);
     char err[512];
+    char *joined = NULL;
+    if (e->prompt) {
+        size_t pl = strlen(e->prompt);
+        if (len > SIZE_MAX - pl - 1 || !(joined = malloc(pl + len + 1)))
+            return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory", index);
+        memcpy(joined, e->prompt, pl);
+        memcpy(joined + pl, text, len);
+        text = joined;
+        len += pl;
+    }
     sutra_status st = sutra_tokenizer_encode(e->tok, text, len, (size_t)e->max_tokens, 0, enc, err, sizeof err);
+    free(joined);
     if (st) return set_error(e, st, "text %zu: %s", index, err);
     if (enc->n >= (size_t)e->max_tokens) e->stats.truncated++;
     return SUTRA_OK;
 }
+
+sutra_status sutra_embedder_set_prompt(sutra_embedder *e, const char *name, const char *prompt) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    const char *text = prompt;
+    if (!text && name && !(text = sutra_prompts_find(&e->prompts, name))) {
+        int n = snprintf(e->last_error, sizeof e->last_error, "model has no prompt named '%s' (it has:", name);
+        for (int i = 0; i < e->prompts.n && n > 0 && (size_t)n < sizeof e->last_error; i++)
+            n += snprintf(e->last_error + n, sizeof e->last_error - (size_t)n, " %s", e->prompts.items[i].name);
+        if (n > 0 && (size_t)n < sizeof e->last_error)
+            snprintf(e->last_error + n, sizeof e->last_error - (size_t)n, "%s)", e->prompts.n ? "" : " none");
+        return SUTRA_ERR_INVALID_ARGUMENT;
+    }
+    char *copy = text && *text ? strdup(text) : NULL;
+    if (text && *text && !copy) return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
+    free(e->prompt);
+    e->prompt = copy;
+    return SUTRA_OK;
+}
+
+const char *sutra_embedder_prompt(const sutra_embedder *e) { return e && e->prompt ? e->prompt : ""; }
 
 sutra_status sutra_embed_batch(sutra_embedder *e, const char *const *texts, size_t n, float *out, size_t out_cap) {
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;

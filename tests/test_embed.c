@@ -165,7 +165,32 @@ int main(void) {
         }
     }
 
-    /* 5. argument checks and bad input: clear status, no crash, output untouched */
+    /* 5. prompts: a raw prompt is the same as prefixing the text; unknown names are errors */
+    {
+        sutra_config c5 = cfg;
+        c5.prompt = "query: ";
+        sutra_embedder *ep = make(&c5);
+        float a[384], b[384];
+        if (ep) {
+            TU_CHECK(sutra_embed(ep, "how do magnets work", (size_t)-1, a, dim) == SUTRA_OK, "prompted embed");
+            TU_CHECK(sutra_embed(e, "query: how do magnets work", (size_t)-1, b, dim) == SUTRA_OK, "prefixed embed");
+            TU_CHECK(max_abs(a, b, dim) <= 1e-6, "prompt differs from prefix by %.3g", max_abs(a, b, dim));
+            TU_CHECK(!strcmp(sutra_embedder_prompt(ep), "query: "), "prompt reported");
+            TU_CHECK(sutra_embedder_set_prompt(ep, "nope", NULL) == SUTRA_ERR_INVALID_ARGUMENT &&
+                         strstr(sutra_embedder_last_error(ep), "nope"),
+                     "unknown prompt name: %s", sutra_embedder_last_error(ep));
+            TU_CHECK(sutra_embedder_set_prompt(ep, NULL, NULL) == SUTRA_OK && !*sutra_embedder_prompt(ep), "prompt off");
+            sutra_embedder_destroy(ep);
+        }
+        c5 = cfg;
+        c5.prompt_name = "query";
+        sutra_embedder *x = NULL;
+        char err[512];
+        TU_CHECK(sutra_embedder_create(&c5, &x, err, sizeof err) == SUTRA_ERR_INVALID_ARGUMENT && !x,
+                 "prompt name the model lacks: %s", err);
+    }
+
+    /* 6. argument checks and bad input: clear status, no crash, output untouched */
     {
         float v[384], sentinel = 12345.0f;
         for (int k = 0; k < dim; k++) v[k] = sentinel;

@@ -298,3 +298,65 @@ sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, c
     }
     return SUTRA_OK;
 }
+
+sutra_status sutra_prompts_load(const char *dir, sutra_prompts *p, char *err, size_t errcap) {
+    memset(p, 0, sizeof *p);
+    p->default_index = -1;
+    char path[4096];
+    if (!sutra_path_join(path, sizeof path, dir, "config_sentence_transformers.json") || !sutra_file_exists(path))
+        return SUTRA_OK;
+    cJSON *root = NULL;
+    sutra_status st = load_json_file(dir, "config_sentence_transformers.json", &root, EC);
+    if (st) return st;
+    const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(root, "prompts");
+    if (prompts && !cJSON_IsObject(prompts)) {
+        cJSON_Delete(root);
+        return sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: 'prompts' must be an object of strings", path);
+    }
+    int n = prompts ? cJSON_GetArraySize(prompts) : 0;
+    p->items = n ? calloc((size_t)n, sizeof *p->items) : NULL;
+    const cJSON *it;
+    if (prompts) {
+        cJSON_ArrayForEach(it, prompts) {
+            if (!cJSON_IsString(it) || !it->string) {
+                st = sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: prompt '%s' is not a string", path, it->string ? it->string : "");
+                break;
+            }
+            p->items[p->n].name = strdup(it->string);
+            p->items[p->n].text = strdup(it->valuestring);
+            if (!p->items[p->n].name || !p->items[p->n].text) {
+                st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, EC, "out of memory");
+                p->n++;
+                break;
+            }
+            p->n++;
+        }
+    }
+    const cJSON *dflt = cJSON_GetObjectItemCaseSensitive(root, "default_prompt_name");
+    if (!st && cJSON_IsString(dflt)) {
+        for (int i = 0; i < p->n; i++)
+            if (!strcmp(p->items[i].name, dflt->valuestring)) p->default_index = i;
+        if (p->default_index < 0)
+            st = sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: default_prompt_name '%s' is not among the prompts", path,
+                            dflt->valuestring);
+    }
+    cJSON_Delete(root);
+    if (st) sutra_prompts_free(p);
+    return st;
+}
+
+void sutra_prompts_free(sutra_prompts *p) {
+    for (int i = 0; i < p->n; i++) {
+        free(p->items[i].name);
+        free(p->items[i].text);
+    }
+    free(p->items);
+    memset(p, 0, sizeof *p);
+    p->default_index = -1;
+}
+
+const char *sutra_prompts_find(const sutra_prompts *p, const char *name) {
+    for (int i = 0; i < p->n; i++)
+        if (!strcmp(p->items[i].name, name)) return p->items[i].text;
+    return NULL;
+}

@@ -42,6 +42,24 @@ typedef struct sutra_model_config {
     int has_st_config;     /* 1 if modules.json was found */
 } sutra_model_config;
 
+/* Prompts from config_sentence_transformers.json ("prompts": {name: text}, default_prompt_name). */
+typedef struct sutra_prompt {
+    char *name;
+    char *text;
+} sutra_prompt;
+
+typedef struct sutra_prompts {
+    sutra_prompt *items;
+    int n;
+    int default_index; /* -1: none */
+} sutra_prompts;
+
+/* Absent file: no prompts, SUTRA_OK. */
+sutra_status sutra_prompts_load(const char *dir, sutra_prompts *p, char *err, size_t errcap);
+void sutra_prompts_free(sutra_prompts *p);
+/* The prompt text of a name, or NULL. */
+const char *sutra_prompts_find(const sutra_prompts *p, const char *name);
+
 sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap);
 
 /* Parses config.json text alone (for tests and fuzzing); the ST fields get their defaults. */

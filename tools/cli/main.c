@@ -40,6 +40,8 @@ static void usage(FILE *f) {
             "      --device D         auto|cpu|cuda (auto: a supported GPU if the build has CUDA)\n"
             "      --gpu N            CUDA device index\n"
             "      --bf16             on a GPU, bf16 instead of fp16\n"
+            "      --prompt-name NAME the model's prompt NAME (e.g. query, passage) before each text\n"
+            "      --prompt TEXT      a raw prompt before each text\n"
             "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
             "  -v, --verbose          report batches, attention paths and timing on stderr\n"
             "  -h, --help\n");
@@ -207,6 +209,9 @@ static void print_info(sutra_embedder *emb, const sutra_config *cfg) {
     printf("  \"max_tokens\": %d,\n  \"dimensions\": %d,\n  \"pooling\": \"%s\",\n  \"normalize\": %s,\n",
            m.max_tokens, m.dim, m.pooling, m.normalize ? "true" : "false");
     printf("  \"weights_dtype\": \"%s\",\n  \"tokenizer\": \"%s\",\n", m.weights_dtype, m.tokenizer);
+    printf("  \"prompt\": \"");
+    for (const char *p = sutra_embedder_prompt(emb); *p; p++) printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+    printf("\",\n");
     static const char *att[] = {"auto", "standard", "flash"};
     printf("  \"attention\": \"%s\",\n  \"use_flash_attention\": %s,\n  \"flash_attention_threshold\": %d,\n",
            att[cfg->attention], cfg->use_flash_attention ? "true" : "false",
@@ -233,7 +238,7 @@ int main(int argc, char **argv) {
     cfg.model = "all-MiniLM-L6-v2";
     int verbose = 0, similarity = 0;
     enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_ATTENTION, OPT_THRESHOLD, OPT_NO_FLASH, OPT_BATCH, OPT_SIM, OPT_DEVICE,
-           OPT_GPU, OPT_BF16 };
+           OPT_GPU, OPT_BF16, OPT_PROMPT_NAME, OPT_PROMPT };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"dimensions", required_argument, 0, 'd'},
@@ -249,6 +254,8 @@ int main(int argc, char **argv) {
         {"device", required_argument, 0, OPT_DEVICE},
         {"gpu", required_argument, 0, OPT_GPU},
         {"bf16", no_argument, 0, OPT_BF16},
+        {"prompt-name", required_argument, 0, OPT_PROMPT_NAME},
+        {"prompt", required_argument, 0, OPT_PROMPT},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -275,6 +282,8 @@ int main(int argc, char **argv) {
         case OPT_DEVICE: cfg.device = (sutra_device)parse_choice(optarg, devices, 3, "--device"); break;
         case OPT_GPU: cfg.gpu_index = parse_int(optarg, "--gpu"); break;
         case OPT_BF16: cfg.gpu_bf16 = 1; break;
+        case OPT_PROMPT_NAME: cfg.prompt_name = optarg; break;
+        case OPT_PROMPT: cfg.prompt = optarg; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

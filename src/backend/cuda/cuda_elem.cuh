@@ -1,0 +1,50 @@
+/*
+ * cuda_elem.cuh - element helpers for the backend's own kernels: fp16/bf16 <-> fp32 and 16-byte
+ * vectors of 8 elements, so every kernel reads and writes activations 16 bytes per thread.
+ *
+ * Rule: a vec8 load or store needs a 16-byte aligned address; launchers check alignment (and fall
+ * back to scalar kernels) before any kernel relies on it.
+ */
+#ifndef SUTRA_CUDA_ELEM_CUH
+#define SUTRA_CUDA_ELEM_CUH
+
+#include <stdint.h>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace sutra_cuda {
+
+__device__ __forceinline__ float to_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <class E>
+__device__ __forceinline__ E from_f32(float x);
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float x) { return __float2half_rn(x); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+
+/* 8 elements <-> 8 floats through one 16-byte access. */
+template <class E>
+__device__ __forceinline__ void load8(const E *p, float f[8]) {
+    const uint4 u = *reinterpret_cast<const uint4 *>(p);
+    const E *e = reinterpret_cast<const E *>(&u);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) f[i] = to_f32(e[i]);
+}
+
+template <class E>
+__device__ __forceinline__ void store8(E *p, const float f[8]) {
+    uint4 u;
+    E *e = reinterpret_cast<E *>(&u);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) e[i] = from_f32<E>(f[i]);
+    *reinterpret_cast<uint4 *>(p) = u;
+}
+
+__host__ __device__ __forceinline__ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+} // namespace sutra_cuda
+
+#endif /* SUTRA_CUDA_ELEM_CUH */

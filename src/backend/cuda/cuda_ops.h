@@ -1,0 +1,79 @@
+/*
+ * cuda_ops.h - the launchers of the CUDA backend's own kernels and of its cuBLASLt matrix
+ * products, shared by cuda_backend.cu and the op-family files (cuda_layernorm.cu, cuda_gemm.cu,
+ * cuda_pool.cu, cuda_convert.cu).
+ *
+ * Dimension letters as in backend.h: T tokens, B sequences, C hidden, N and K the output and
+ * inner sizes of a matrix product. Elements are fp16 or bf16 (dt); arithmetic is fp32.
+ *
+ * Rules: C++ only (CUDA types in the signatures). Every launcher takes the stream, checks its
+ * preconditions before launching anything, checks the launch, and returns a sutra_status with
+ * the reason recorded through sutra_cuda_fail(). No launcher allocates or synchronises, so all
+ * of them may be recorded into a CUDA graph.
+ */
+#ifndef SUTRA_CUDA_OPS_H
+#define SUTRA_CUDA_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime.h>
+
+#include "backend/backend.h"
+#include "backend/cuda/cuda_common.h"
+
+/* ---- cuda_layernorm.cu -------------------------------------------------------------------- */
+
+/* out (T,C) = LayerNorm(wte[ids[t]] + wpe[pos[t]] + wtt[0]) * w + b. ids, pos: device (T);
+ * wpe, wtt may be NULL. */
+sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int32_t *pos, const void *wte,
+                                        const void *wpe, const void *wtt, const void *w, const void *b, int T, int C,
+                                        float eps, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* out (T,C) = LayerNorm(inp + residual) * w + b; residual may be NULL; out may alias either. */
+sutra_status sutra_cuda_add_layernorm(void *out, const void *inp, const void *residual, const void *w, const void *b,
+                                      int T, int C, float eps, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* ---- cuda_gemm.cu ------------------------------------------------------------------------- */
+
+typedef struct sutra_cuda_gemm sutra_cuda_gemm;
+
+/* A cuBLASLt handle with its workspace (device memory the caller owns, workspace_bytes long) and
+ * a cache of matrix-product plans per shape. fast_gelu: use cuBLASLt's tanh-GELU epilogue for
+ * SUTRA_ACT_GELU too (off: exact erf GELU by a separate pass). */
+sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size_t workspace_bytes,
+                                    sutra_cuda_dtype dt, int fast_gelu);
+void sutra_cuda_gemm_destroy(sutra_cuda_gemm *g);
+
+/* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)); bias may be NULL. The first product of a
+ * shape asks cuBLASLt's heuristic for an algorithm (host work only); later ones reuse it. */
+sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp, const void *w, const void *bias,
+                                 int T, int N, int K, sutra_act act, cudaStream_t stream);
+
+/* Shapes planned so far (observability). */
+int sutra_cuda_gemm_plans(const sutra_cuda_gemm *g);
+
+/* x (n) = act(x) in place, act GELU (erf) or GELU_TANH. */
+sutra_status sutra_cuda_activation(void *x, size_t n, sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* ---- cuda_pool.cu ------------------------------------------------------------------------- */
+
+/* Floats of workspace sutra_cuda_pool needs for B sequences of width C. */
+size_t sutra_cuda_pool_workspace_floats(int B, int C);
+
+/* out (B,C) fp32 device = pooling of inp (T,C) over each sequence of cu_seqlens (device, B+1);
+ * mean and max accumulate in fp32 over token splits, then reduce in a fixed order
+ * (deterministic). max_len: the longest sequence (sizes the splits). */
+sutra_status sutra_cuda_pool(float *out, const void *inp, const int32_t *cu_seqlens, int B, int C, int max_len,
+                             sutra_pooling mode, float *workspace, size_t workspace_floats, sutra_cuda_dtype dt,
+                             cudaStream_t stream);
+
+/* ---- cuda_convert.cu ---------------------------------------------------------------------- */
+
+/* dst (n) elements of dt = src (n) device fp32, rounded to nearest even. */
+sutra_status sutra_cuda_convert_f32(void *dst, const float *src, size_t n, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* 1 if this build holds machine code the current device can run (probes one kernel). */
+int sutra_cuda_have_code_for_device(void);
+
+#endif /* SUTRA_CUDA_OPS_H */
