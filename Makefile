@@ -6,10 +6,11 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+CUDA_BUILD ?= build-cuda
 JOBS       ?= $(shell nproc)
 export SUTRA_MODELS_DIR ?= $(HOME)/.cache/sutra/models
 
-.PHONY: run test deps model build test-unit test-asan fuzz-smoke clean
+.PHONY: run test deps model build test-unit test-asan fuzz-smoke cuda-build clean
 
 run: deps model build
 	./$(BUILD)/sutra info
@@ -19,7 +20,7 @@ run: deps model build
 	  "The stock market fell sharply today." \
 	  "Ein Mann spielt Gitarre."
 
-test: deps model build test-unit test-asan fuzz-smoke
+test: deps model build test-unit test-asan fuzz-smoke cuda-build
 
 deps:
 	@bash scripts/install-deps.sh
@@ -44,5 +45,15 @@ fuzz-smoke:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 	bash scripts/fuzz-smoke.sh $(FUZZ_BUILD)
 
+# The CUDA backend compiles wherever nvcc is installed; its tests skip (with a message) when
+# there is no GPU. GPU correctness and speed are checked on a GPU machine: scripts/gpu-check.sh.
+cuda-build:
+	@if command -v nvcc > /dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then \
+	  export PATH="$$PATH:/usr/local/cuda/bin"; \
+	  cmake -S . -B $(CUDA_BUILD) -DCMAKE_BUILD_TYPE=Release -DSUTRA_CUDA=ON > /dev/null && \
+	  cmake --build $(CUDA_BUILD) -j $(JOBS) && \
+	  ctest --test-dir $(CUDA_BUILD) --output-on-failure -L cuda; \
+	else echo "cuda-build: SKIP: no nvcc on this machine"; fi
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CUDA_BUILD)
