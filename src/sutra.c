@@ -187,14 +187,16 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     e->stats.last_path = -1;
     sutra_status st;
     char path[4096];
+/* Evaluates the status (whose message may read e) before freeing e. */
 #define FAIL(...)                                                                                                   \
     do {                                                                                                            \
+        sutra_status fail_st_ = (__VA_ARGS__);                                                                      \
         sutra_embedder_destroy(e);                                                                                  \
-        return __VA_ARGS__;                                                                                         \
+        return fail_st_;                                                                                            \
     } while (0)
     if ((st = resolve_model(config->model, e->path, sizeof e->path, err, errcap))) FAIL(st);
     const char *base = strrchr(e->path, '/');
-    snprintf(e->name, sizeof e->name, "%s", config->name ? config->name : (base ? base + 1 : e->path));
+    snprintf(e->name, sizeof e->name, "%.255s", config->name ? config->name : (base ? base + 1 : e->path));
     if ((st = sutra_model_config_load(e->path, &e->mcfg, err, errcap))) FAIL(st);
     if ((st = sutra_prompts_load(e->path, &e->prompts, err, errcap))) FAIL(st);
     if (config->prompt || config->prompt_name) {
