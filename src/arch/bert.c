@@ -68,7 +68,7 @@ static sutra_status upload_weights(bert_encoder *e, sutra_backend *be, char *err
 }
 
 static const char *detect_prefix(const sutra_st_file *f) {
-    static const char *prefixes[] = {"", "bert.", "model.", "encoder_model."};
+    static const char *prefixes[] = {"", "bert.", "roberta.", "model.", "encoder_model."};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         char name[128];
         snprintf(name, sizeof name, "%sembeddings.word_embeddings.weight", prefixes[i]);
