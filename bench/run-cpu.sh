@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CPU benchmarks, in one run, on this machine: writes bench/results/cpu-<date>.{txt,json} and
+# prints the tables docs/BENCHMARKS.md quotes.
+#   bash bench/run-cpu.sh [all|throughput|ort|longctx]
+# Needs a Release build in build/ (make build). The ORT comparison needs onnxruntime, onnx,
+# torch, transformers and tokenizers from PyPI; the long-context table makes a random-initialised
+# bert-base model (8192 positions) under bench/out/ with numpy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stage="${1:-all}"
+date=$(date +%Y-%m-%d)
+out=bench/results
+mkdir -p "$out" bench/out
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+threads=2
+log="$out/cpu-$date.txt"
+[ "$stage" = all ] && : > "$log"
+say() { echo "$@" | tee -a "$log"; }
+
+if [ "$stage" = all ] || [ "$stage" = throughput ]; then
+  say "== all-MiniLM-L6-v2 throughput on $cpu, $threads threads ($date)"
+  ./build/embed_bench --threads $threads --count 1024 --repeats 5 --batch 1 --batch 32 --long-tokens 512 \
+    --json "$out/cpu-minilm-$date.json" | tee -a "$log"
+fi
+
+if [ "$stage" = all ] || [ "$stage" = ort ]; then
+  say "== Sutra vs ONNX Runtime, same run ($date)"
+  python3 bench/ort_compare.py --threads $threads --count 512 --repeats 5 --json "$out/cpu-ort-$date.json" \
+    2>/dev/null | tee -a "$log"
+fi
+
+if [ "$stage" = all ] || [ "$stage" = longctx ]; then
+  model=bench/out/bert-base-8k
+  [ -s "$model/model.safetensors" ] || python3 bench/make_random_bert.py "$model"
+  say "== bert-base shape (random weights, 8192 positions), one input, standard vs flash, $threads threads ($date)"
+  json="$out/cpu-longctx-$date.jsonl"
+  : > "$json"
+  for n in 128 512 1024 2048 4096 8192; do
+    reps=3
+    [ $n -ge 4096 ] && reps=1
+    for path in standard flash; do
+      ./build/longctx_bench --model "$model" --tokens $n --attention $path --threads $threads --repeats $reps >> "$json"
+    done
+  done
+  python3 - "$json" <<'PY' | tee -a "$log"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {}
+for r in rows:
+    by.setdefault(r["tokens"], {})[r["attention"]] = r
+print("\n| Sequence length | Standard (MiB added) | Flash (MiB added) | Reduction | Standard peak RSS | Flash peak RSS |")
+print("|---|---|---|---|---|---|")
+for n, d in sorted(by.items()):
+    s, f = d["standard"], d["flash"]
+    red = 1 - f["forward_added_mib"] / s["forward_added_mib"]
+    print(f"| {n} tokens | {s['forward_added_mib']:.0f} MiB | {f['forward_added_mib']:.0f} MiB | {red:.0%} "
+          f"({s['forward_added_mib'] / f['forward_added_mib']:.1f}x) | {s['peak_rss_mib']:.0f} MiB | {f['peak_rss_mib']:.0f} MiB |")
+print("\n| Sequence length | Standard (ms) | Flash (ms) | Speedup |")
+print("|---|---|---|---|")
+for n, d in sorted(by.items()):
+    s, f = d["standard"], d["flash"]
+    print(f"| {n} tokens | {s['ms']:.1f} | {f['ms']:.1f} | {s['ms'] / f['ms']:.2f}x |")
+PY
+fi
