@@ -16,10 +16,20 @@
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/elementwise.h"
+#include "backend/cpu/gemm_small.h"
 #include "util/common.h"
+
+/* Weights packed for the small-T kernel, found by their address (open addressing). */
+#define PACK_SLOTS 4096
+
+typedef struct packed_slot {
+    const float *w;
+    float *panels;
+} packed_slot;
 
 typedef struct cpu_ctx {
     int threads;
+    packed_slot *packed; /* PACK_SLOTS entries, made at first use */
     char *arena;
     size_t arena_cap, arena_used;
     void *attn_ws[2]; /* workspace per path (standard, flash) */
@@ -97,11 +107,33 @@ static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *id
     }
 }
 
+/* The panels of w for the small-T kernel, packed the first time w is used with few rows; NULL
+ * when memory or the table runs out (the caller then uses BLAS). */
+static const float *packed_weights(cpu_ctx *c, const float *w, int N, int K) {
+    if (!c->packed && !(c->packed = calloc(PACK_SLOTS, sizeof *c->packed))) return NULL;
+    size_t h = ((uintptr_t)w >> 6) * 0x9E3779B97F4A7C15ull % PACK_SLOTS;
+    for (int probe = 0; probe < 64; probe++, h = (h + 1) % PACK_SLOTS) {
+        if (c->packed[h].w == w) return c->packed[h].panels;
+        if (!c->packed[h].w) {
+            float *p = sutra_gemm_pack(w, N, K);
+            if (!p) return NULL;
+            c->packed[h] = (packed_slot){w, p};
+            return p;
+        }
+    }
+    return NULL;
+}
+
 static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const void *w, const void *bias_,
                        int T, int N, int K, sutra_act act) {
     cpu_ctx *c = be->ctx;
     float *out = out_;
     const float *bias = bias_;
+    const float *panels = T <= SUTRA_GEMM_SMALL_MAX_T ? packed_weights(c, w, N, K) : NULL;
+    if (panels) {
+        sutra_gemm_small(out, inp, panels, bias, T, N, K, act, c->threads);
+        return;
+    }
     openblas_set_num_threads(c->threads);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, inp, K, w, K, 0.0f, out, N);
     if (!bias && act == SUTRA_ACT_NONE) return;
@@ -240,6 +272,8 @@ static void cpu_destroy(sutra_backend *be) {
     if (!be) return;
     cpu_ctx *c = be->ctx;
     if (c) {
+        for (int i = 0; c->packed && i < PACK_SLOTS; i++) free(c->packed[i].panels);
+        free(c->packed);
         free(c->arena);
         free(c->attn_ws[0]);
         free(c->attn_ws[1]);
