@@ -3,13 +3,27 @@
 # Sutra's attention against PyTorch's (FA2 and cuDNN) in the same run, and print a short table
 # last.
 #
-# Usage: scripts/gpu-check.sh [stage ...]     (default: build test bench peer summary)
+# Usage: scripts/gpu-check.sh [stage ...]
+#   (default: build test bench peer summary backend encoder encsummary)
 #   build    CMake, Release, SUTRA_CUDA=ON: the whole project when it configures and builds
 #            here, else the kernels-only project in bench/cuda (CUDA toolkit alone)
 #   test     ctest -L cuda (the CUDA tests) in the build that has them
 #   bench    bench/cuda/attn_bench (ATTN_BENCH_ARGS, e.g. "--variants", are passed through)
 #   peer     bench/torch_attn_peer.py (PyTorch SDPA flash + cuDNN, same shapes)
 #   summary  the side-by-side table, from the two JSON files
+#   backend  the CUDA backend's tests: test_cuda_ops (every op against the CPU backend) and
+#            test_cuda_model (the default model end to end, GPU against CPU)
+#   encoder  bench/cuda/encoder_bench: whole encoders (MiniLM, bert-base, xlmr-large shapes)
+#   encpeer  bench/torch_encoder_peer.py: the same encoders through HF transformers, eager sdpa
+#            and torch.compile (not in the default list: compiling takes minutes)
+#   encsummary  the encoder table, Sutra beside PyTorch (when encpeer ran), printed last
+#   pack     (on a build machine without a GPU, before calling the device tool) builds the
+#            CUDA tests and encoder_bench, and packs them with the shared libraries a bare GPU
+#            image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
+#            the embedding rows test_cuda_model uses, ~22 MB) into .carry/models; pass ".carry"
+#            in the device tool's carry list. backend/encoder use those binaries when no build
+#            here made them.
+# The default model is read from $SUTRA_MODELS_DIR, set to .carry/models when that exists.
 # Outputs go to $OUT when set (the device tool collects it), else bench/out/gpu-check. Each
 # stage is a function that reads only files earlier stages wrote, so stages can run alone and
 # new ones (whole-model benchmarks) slot in the same way. The script stops at the first stage
@@ -24,6 +38,9 @@ LOG="$OUTDIR/gpu-check.log"
 FULL_BUILD="$ROOT/build-gpu"
 KERNEL_BUILD="$ROOT/build-gpu-kernels"
 JOBS="$(nproc 2>/dev/null || echo 8)"
+CARRY="$ROOT/.carry"
+PREBUILT="${TMPDIR:-/tmp}/sutra-prebuilt"
+[ -d "$CARRY/models" ] && export SUTRA_MODELS_DIR="$CARRY/models"
 
 say() { echo "== $*" | tee -a "$LOG"; }
 
@@ -50,7 +67,8 @@ build_kernels() { # $1: target
 }
 
 find_bin() { # $1: binary name; prints its path in whichever build has it
-    for f in "$FULL_BUILD/tests/cuda/$1" "$FULL_BUILD/bench/cuda/$1" "$KERNEL_BUILD/tests-cuda/$1" "$KERNEL_BUILD/$1"; do
+    for f in "$FULL_BUILD/tests/cuda/$1" "$FULL_BUILD/bench/cuda/$1" "$KERNEL_BUILD/tests-cuda/$1" "$KERNEL_BUILD/$1" \
+        "$PREBUILT/bin/$1"; do
         [ -x "$f" ] && { echo "$f"; return 0; }
     done
     return 1
@@ -112,14 +130,128 @@ for r in ours["rows"]:
 EOF
 }
 
+# ---- CUDA backend and whole encoders ---------------------------------------------------------
+
+# Unpacks .carry/prebuilt.tar.xz (see pack) once; its libraries go on LD_LIBRARY_PATH.
+use_prebuilt() {
+    [ -f "$CARRY/prebuilt.tar.xz" ] || return 0
+    if [ ! -d "$PREBUILT/bin" ]; then
+        mkdir -p "$PREBUILT" && tar xJf "$CARRY/prebuilt.tar.xz" -C "$PREBUILT" || return 1
+    fi
+    local extra="" lib d
+    for lib in libcudart.so.13 libcublasLt.so.13; do # the toolkit's, where the loader does not look
+        ldconfig -p 2>/dev/null | grep -q "$lib" && continue
+        d="$(find /usr/local/cuda/lib64/ /usr/local/ /opt/ -maxdepth 8 -name "$lib" 2>/dev/null | head -1)"
+        [ -n "$d" ] && extra="$extra:$(dirname "$d")"
+    done
+    export LD_LIBRARY_PATH="$PREBUILT/lib$extra${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+}
+
+stage_backend() {
+    use_prebuilt || { say "backend: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local rc=0 bin t r
+    for t in test_cuda_ops test_cuda_model; do
+        bin="$(find_bin $t)" || { say "backend: $t not built (build the whole project, or run the pack stage)"; rc=1; continue; }
+        say "backend: $bin (SUTRA_MODELS_DIR=${SUTRA_MODELS_DIR:-unset})"
+        "$bin" >"$OUTDIR/$t.txt" 2>&1
+        r=$?
+        cat "$OUTDIR/$t.txt" >>"$LOG"
+        grep -E "^FAIL|SKIP|^device|checks," "$OUTDIR/$t.txt" | head -30
+        if [ $r -eq 77 ]; then say "backend: $t skipped"; elif [ $r -ne 0 ]; then say "backend: $t FAILED ($r)"; rc=1; fi
+    done
+    return $rc
+}
+
+stage_encoder() {
+    use_prebuilt || { say "encoder: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin
+    bin="$(find_bin encoder_bench)" || { say "encoder: encoder_bench not built"; return 1; }
+    say "encoder: $bin ${ENCODER_BENCH_ARGS:---fast-gelu}"
+    # shellcheck disable=SC2086
+    "$bin" --json "$OUTDIR/encoder_bench.json" ${ENCODER_BENCH_ARGS:---fast-gelu} >"$OUTDIR/encoder_bench.txt" 2>&1 ||
+        { say "encoder: FAILED"; tail -20 "$OUTDIR/encoder_bench.txt"; return 1; }
+    cat "$OUTDIR/encoder_bench.txt" >>"$LOG"
+}
+
+stage_encpeer() {
+    say "encpeer: HF transformers sdpa eager + torch.compile(reduce-overhead) ${ENCPEER_ARGS:-}"
+    # shellcheck disable=SC2086
+    PYTHONUNBUFFERED=1 python3 "$ROOT/bench/torch_encoder_peer.py" --json "$OUTDIR/torch_encoder_peer.json" \
+        ${ENCPEER_ARGS:-} >"$OUTDIR/torch_encoder_peer.txt" 2>&1 ||
+        { say "encpeer: FAILED"; tail -20 "$OUTDIR/torch_encoder_peer.txt"; return 1; }
+}
+
+stage_encsummary() {
+    python3 - "$OUTDIR/encoder_bench.json" "$OUTDIR/torch_encoder_peer.json" <<'EOF' | tee "$OUTDIR/encoder_summary.txt"
+import json, sys
+ours = json.load(open(sys.argv[1]))
+try:
+    peer = json.load(open(sys.argv[2]))
+except OSError:
+    peer = {"rows": []}
+if peer["rows"] and peer.get("mixed_lengths") != ours.get("mixed_lengths"):
+    print("warning: the mixed batches differ between Sutra and the peer")
+prow = {(r["model"], r["B"], r["N"], r["mixed"]): r for r in peer["rows"]}
+best = {}
+for r in ours["rows"]:
+    k = (r["model"], r["B"], r["N"], r["mixed"], r["fast_gelu"])
+    if k not in best or r["ms"] < best[k]["ms"]:
+        best[k] = r
+def ms(x):
+    return "-" if x is None else f"{x:.3f}" if x < 10 else f"{x:.2f}"
+def tps(x):
+    return "-" if not x else f"{x / 1e6:.2f}M"
+print(f"whole encoder, {ours['device']}, fp16, median ms; tok/s counts real tokens; act = peak MiB above weights;")
+print("sutra: the faster of its paths (+tg: tanh-GELU epilogue); torch: eager sdpa / torch.compile; speedup vs the better")
+print(f"{'model':<11} {'batch':<12} {'sutra ms':>9} {'path':<8} {'tok/s':>7} {'act':>6} | {'torch ms':>9} {'compiled':>9} {'tok/s':>7} {'act':>6} | {'speedup':>7}")
+for k, r in best.items():
+    model, B, N, mixed, fg = k
+    p = prow.get((model, B, N, mixed), {}) if not fg else {}
+    label = (f"mixed({B})" if mixed else f"{B}x{N}") + ("+tg" if fg else "")
+    cands = [x for x in (p.get("eager_ms"), p.get("compiled_ms")) if x]
+    pbest = min(cands) if cands else None
+    ptps = r["tokens"] / pbest * 1e3 if pbest else None
+    sp = f"{pbest / r['ms']:.2f}x" if pbest else "-"
+    pact = p.get("peak_act_MiB")
+    pacts = "-" if pact is None else f"{pact:.0f}"
+    print(f"{model:<11} {label:<12} {ms(r['ms']):>9} {r['path']:<8} {tps(r['tok_per_s']):>7} {r['act_peak_MiB']:>6.0f} | "
+          f"{ms(p.get('eager_ms')):>9} {ms(p.get('compiled_ms')):>9} {tps(ptps):>7} {pacts:>6} | {sp:>7}")
+EOF
+}
+
+# Runs here, on a machine without a GPU: see the usage at the top.
+stage_pack() {
+    local build="$ROOT/build-carry" pre="$ROOT/build-carry/prebuilt" src
+    say "pack: building the CUDA tests and encoder_bench in $build"
+    cmake -S "$ROOT" -B "$build" -DSUTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=OFF \
+        "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
+        cmake --build "$build" -j "$JOBS" --target test_cuda_ops test_cuda_model encoder_bench >>"$LOG" 2>&1 ||
+        { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
+    rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
+    cp "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" "$build/bench/cuda/encoder_bench" "$pre/bin/"
+    strip "$pre"/bin/* 2>/dev/null
+    # what the binaries load from outside glibc, libstdc++ and the CUDA toolkit (which the GPU image has)
+    ldd "$pre"/bin/* | awk '/=> \//{print $3}' | sort -u |
+        grep -Ev '/(libc|libm|libdl|librt|libpthread|libstdc\+\+|libgcc_s)\.so|libcud|libcublas' |
+        while read -r lib; do cp -L "$lib" "$pre/lib/"; done
+    tar cJf "$CARRY/prebuilt.tar.xz" -C "$pre" bin lib || return 1
+    src="${SUTRA_MODELS_DIR:-$HOME/.cache/sutra/models}/all-MiniLM-L6-v2"
+    [ "$src" = "$CARRY/models/all-MiniLM-L6-v2" ] && src="$HOME/.cache/sutra/models/all-MiniLM-L6-v2"
+    "$pre/bin/test_cuda_model" --print-ids "$src" >"$build/ids.txt" &&
+        python3 "$ROOT/tests/cuda/make_carry_model.py" "$src" "$CARRY/models/all-MiniLM-L6-v2" "$build/ids.txt" ||
+        { say "pack: trimming the model FAILED"; return 1; }
+    grep -q '^/.carry/' "$ROOT/.git/info/exclude" 2>/dev/null || { mkdir -p "$ROOT/.git/info"; echo '/.carry/' >>"$ROOT/.git/info/exclude"; }
+    say "pack: $(du -sh "$CARRY" | cut -f1) in $CARRY (prebuilt.tar.xz $(du -h "$CARRY/prebuilt.tar.xz" | cut -f1))"
+}
+
 STAGES=("$@")
-[ ${#STAGES[@]} -eq 0 ] && STAGES=(build test bench peer summary)
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(build test bench peer summary backend encoder encsummary)
 : >"$LOG"
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary)"; exit 2 ;;
+    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1

@@ -1,7 +1,8 @@
 /*
  * cuda_backend.cu - the CUDA backend (cuda_backend.h): device memory, weight upload, batch
  * staging, CUDA-graph capture and replay per shape key, and the op table that forwards to the
- * kernels of cuda_layernorm.cu, cuda_gemm.cu (cuBLASLt), cuda_pool.cu and the attention files.
+ * kernels of cuda_layernorm.cu, cuda_gemm.cu (cuBLASLt), cuda_elementwise.cu, cuda_pool.cu and
+ * the attention files.
  *
  * Rules:
  *  - One non-blocking stream carries every copy and kernel, so ops need no events between them.
@@ -73,6 +74,9 @@ struct cuda_ctx {
 
     float *d_pool, *h_pool, *d_pool_ws;
     size_t pool_floats, pool_ws_floats;
+
+    float *d_dl; /* download: activations widened to fp32 */
+    size_t dl_floats;
 
     void *gemm_ws;
     sutra_cuda_gemm *gemm;
@@ -386,7 +390,52 @@ void cuda_add_layernorm(sutra_backend *be, void *out, const void *inp, const voi
                         const void *b, int T, int C, float eps) {
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
-    note(c, sutra_cuda_add_layernorm(out, inp, residual, w, b, T, C, eps, c->dt, c->stream));
+    note(c, sutra_cuda_add_layernorm(out, nullptr, inp, residual, w, b, T, C, eps, c->dt, c->stream));
+}
+
+void cuda_residual_layernorm(sutra_backend *be, void *sum, void *norm, const void *x, const void *res, const void *w,
+                             const void *b, int T, int C, float eps) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    if (!sum) {
+        fail(c, SUTRA_ERR_INVALID_ARGUMENT, "residual_layernorm: NULL sum");
+        return;
+    }
+    note(c, sutra_cuda_add_layernorm(norm, sum, x, res, w, b, T, C, eps, c->dt, c->stream));
+}
+
+void cuda_rope(sutra_backend *be, void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    note(c, sutra_cuda_rope(qkv, pos, T, H, D, stride, theta, c->dt, c->stream));
+}
+
+void cuda_glu(sutra_backend *be, void *out, const void *inp, int T, int F, sutra_act act) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    note(c, sutra_cuda_glu(out, inp, T, F, act, c->dt, c->stream));
+}
+
+/* host (n floats) = src (n activations): widened on the device, copied, waited for. */
+sutra_status cuda_download(sutra_backend *be, float *host, const void *src, size_t n) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return take_error(c, c->st);
+    cudaSetDevice(c->device);
+    if (c->capturing) return take_error(c, fail(c, SUTRA_ERR_INTERNAL, "download called inside run()"));
+    if (n == 0) return SUTRA_OK;
+    if (!host || !src) return take_error(c, fail(c, SUTRA_ERR_INVALID_ARGUMENT, "download: NULL pointer"));
+    if (n > c->dl_floats) {
+        dev_free(c, (void **)&c->d_dl, c->dl_floats * sizeof(float));
+        c->dl_floats = 0;
+        if (dev_alloc(c, (void **)&c->d_dl, n * sizeof(float), "the download buffer") != SUTRA_OK)
+            return take_error(c, c->st);
+        c->dl_floats = n;
+    }
+    if (note(c, sutra_cuda_convert_to_f32(c->d_dl, src, n, c->dt, c->stream)) != SUTRA_OK) return take_error(c, c->st);
+    cudaError_t e = cudaMemcpyAsync(host, c->d_dl, n * sizeof(float), cudaMemcpyDeviceToHost, c->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(c->stream);
+    if (e != cudaSuccess) return take_error(c, cuda_fail(c, e, "download"));
+    return SUTRA_OK;
 }
 
 /* Makes the standard-attention workspace hold all heads of this batch when that fits under
@@ -532,6 +581,7 @@ void cuda_destroy(sutra_backend *be) {
         cudaFree(c->attn_ws);
         cudaFree(c->d_pool);
         cudaFree(c->d_pool_ws);
+        cudaFree(c->d_dl);
         cudaFreeHost(c->h_pool);
         if (c->staged) cudaEventDestroy(c->staged);
         if (c->stream) cudaStreamDestroy(c->stream);
@@ -647,6 +697,10 @@ extern "C" sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes
     be->embed_layernorm = cuda_embed_layernorm;
     be->matmul = cuda_matmul;
     be->add_layernorm = cuda_add_layernorm;
+    be->residual_layernorm = cuda_residual_layernorm;
+    be->rope = cuda_rope;
+    be->glu = cuda_glu;
+    be->download = cuda_download;
     be->attention = cuda_attention;
     be->pool = cuda_pool;
     be->arena_alloc = cuda_arena_alloc;

@@ -9,8 +9,10 @@
  * Memory, all allocated outside the hot path: one weight slab (weights_reserve), one activation
  * arena (create), a cuBLASLt workspace (create), the batch-input buffers (grown by begin_batch
  * when a batch is larger than any before), the standard-attention workspace (grown by the first
- * eager forward that needs more) and the pooling buffers (grown by pool). A buffer that grows
- * moves, so every captured CUDA graph is dropped then.
+ * eager forward that needs more), the pooling buffers (grown by pool) and the download buffer
+ * (grown by download). A buffer that grows moves; when one that graphs use moves (batch inputs,
+ * attention workspace), every captured CUDA graph is dropped. All optional ops of backend.h
+ * (residual_layernorm, rope, glu, download) are implemented.
  */
 #ifndef SUTRA_CUDA_BACKEND_H
 #define SUTRA_CUDA_BACKEND_H
@@ -33,7 +35,10 @@ extern "C" {
  * Returns SUTRA_ERR_UNSUPPORTED when there is no CUDA device, its compute capability is below
  * 8.0, or this build holds no machine code for it; SUTRA_ERR_OUT_OF_MEMORY when an allocation
  * fails; the reason is in err. On success *out is the backend; release it with be->destroy(be).
- * Environment: SUTRA_CUDA_GRAPHS=0 disables CUDA-graph capture (every run() is eager). */
+ * Environment, read here: SUTRA_CUDA_GRAPHS=0 disables CUDA-graph capture (every run() is
+ * eager); SUTRA_CUDA_FAST_GELU=1 runs exact-GELU layers with cuBLASLt's tanh-GELU epilogue
+ * instead of a separate erf pass (8% faster at bert-base 64 x 512; a different function, see
+ * cuda_gemm.cu). */
 sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes, int std_max_seqlen, int head_dim, int use_bf16,
                                        sutra_backend **out, char *err, size_t errcap);
 
@@ -48,7 +53,7 @@ typedef struct sutra_cuda_device_info {
 sutra_status sutra_cuda_device_query(int device, sutra_cuda_device_info *info, char *err, size_t errcap);
 
 /* Device bytes this backend has held at most at once (weights slab, arena, cuBLASLt workspace,
- * batch buffers, attention workspace, pooling buffers). 0 for NULL. */
+ * batch buffers, attention workspace, pooling and download buffers). 0 for NULL. */
 size_t sutra_cuda_backend_peak_bytes(const sutra_backend *be);
 
 /* Device bytes this backend holds now. 0 for NULL. */

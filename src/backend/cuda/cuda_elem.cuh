@@ -8,6 +8,7 @@
 #ifndef SUTRA_CUDA_ELEM_CUH
 #define SUTRA_CUDA_ELEM_CUH
 
+#include <math.h>
 #include <stdint.h>
 
 #include <cuda_bf16.h>
@@ -41,6 +42,13 @@ __device__ __forceinline__ void store8(E *p, const float f[8]) {
 #pragma unroll
     for (int i = 0; i < 8; ++i) e[i] = from_f32<E>(f[i]);
     *reinterpret_cast<uint4 *>(p) = u;
+}
+
+/* BERT's "gelu" (exact, erf) and the tanh approximation ("gelu_new", "gelu_pytorch_tanh"). */
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.f + erff(x * 0.70710678118654752f)); }
+__device__ __forceinline__ float gelu_tanh(float x) {
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
 __host__ __device__ __forceinline__ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }

@@ -1,10 +1,13 @@
 /*
  * cuda_layernorm.cu - LayerNorm kernels with their input stage fused in: the embedding gather
- * (word + position + token-type rows) and the residual add.
+ * (word + position + token-type rows), the residual add (post-norm: out = LN(x + res)), and the
+ * pre-norm residual step (sum = x + res kept as the new residual stream, norm = LN(sum)).
  *
  * Shapes: T rows of C. A row is normalised as the CPU backend does it (cpu_backend.c): sum the
  * inputs in fp32, mean, then the biased variance in a second pass over the same fp32 values,
- * rstd = 1/sqrt(var + eps), y = (x - mean) * rstd * w + b, rounded once to the activation type.
+ * rstd = 1/sqrt(var + eps), y = (x - mean) * rstd * w + b (b may be NULL: no bias), rounded
+ * once to the activation type. The pre-norm step normalises the sum as stored (rounded to the
+ * activation type), the value the next layer's residual reads.
  *
  * Rules: the fast path is one warp per row with the row held in registers (C/8 16-byte vectors
  * spread over the 32 lanes, VPL of them per lane), so a row is read once and written once and
@@ -60,9 +63,9 @@ __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const
     for (int v = 0; v < VPL; ++v) {
         const int c = (lane + 32 * v) * 8;
         if (c < C) {
-            float wf[8], bf[8], y[8];
+            float wf[8], bf[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}, y[8];
             load8(w + c, wf);
-            load8(b + c, bf);
+            if (b) load8(b + c, bf);
 #pragma unroll
             for (int i = 0; i < 8; ++i) y[i] = (x[v][i] - mean) * rstd * wf[i] + bf[i];
             store8(out + c, y);
@@ -70,10 +73,12 @@ __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const
     }
 }
 
-/* out (T,C) = LN(inp + res); one warp per row. grid ceil(T / WARPS), block 32 * WARPS. */
+/* out (T,C) = LN(inp + res); with sum != NULL also sum (T,C) = inp + res (rounded), and the LN
+ * reads the rounded sum. One warp per row. grid ceil(T / WARPS), block 32 * WARPS. */
 template <class E, int VPL>
-__global__ void __launch_bounds__(32 * WARPS)
-    add_layernorm_warp_kernel(E *out, const E *inp, const E *res, const E *w, const E *b, int T, int C, float eps) {
+__global__ void __launch_bounds__(32 * WARPS) add_layernorm_warp_kernel(E *out, E *sum, const E *inp, const E *res,
+                                                                        const E *w, const E *b, int T, int C,
+                                                                        float eps) {
     const int row = blockIdx.x * WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= T) return;
     const size_t off = (size_t)row * C;
@@ -88,6 +93,11 @@ __global__ void __launch_bounds__(32 * WARPS)
                 load8(res + off + c, r);
 #pragma unroll
                 for (int i = 0; i < 8; ++i) x[v][i] += r[i];
+            }
+            if (sum) {
+#pragma unroll
+                for (int i = 0; i < 8; ++i) x[v][i] = to_f32(from_f32<E>(x[v][i]));
+                store8(sum + off + c, x[v]);
             }
         }
     }
@@ -142,7 +152,7 @@ __device__ float block_sum(float v, float *scratch) {
  * either wte[ids]+wpe[pos]+wtt[0] (ids != NULL) or inp + res. Dynamic shared memory: C floats. */
 template <class E>
 __global__ void __launch_bounds__(GENERAL_THREADS)
-    layernorm_general_kernel(E *out, const E *inp, const E *res, const int32_t *ids, const int32_t *pos,
+    layernorm_general_kernel(E *out, E *sum_out, const E *inp, const E *res, const int32_t *ids, const int32_t *pos,
                              const E *wte, const E *wpe, const E *wtt, const E *w, const E *b, int C, float eps) {
     extern __shared__ float xs[];
     __shared__ float scratch[GENERAL_THREADS / 32];
@@ -157,6 +167,11 @@ __global__ void __launch_bounds__(GENERAL_THREADS)
         } else {
             x = to_f32(inp[off + c]);
             if (res) x += to_f32(res[off + c]);
+            if (sum_out) {
+                const E r = from_f32<E>(x);
+                sum_out[off + c] = r;
+                x = to_f32(r);
+            }
         }
         xs[c] = x;
         sum += x;
@@ -169,7 +184,7 @@ __global__ void __launch_bounds__(GENERAL_THREADS)
     }
     const float rstd = 1.f / sqrtf(block_sum(var, scratch) / (float)C + eps);
     for (int c = threadIdx.x; c < C; c += GENERAL_THREADS)
-        out[off + c] = from_f32<E>((xs[c] - mean) * rstd * to_f32(w[c]) + to_f32(b[c]));
+        out[off + c] = from_f32<E>((xs[c] - mean) * rstd * to_f32(w[c]) + (b ? to_f32(b[c]) : 0.f));
 }
 
 /* ---- launchers ---------------------------------------------------------------------------- */
@@ -184,7 +199,7 @@ int pick_vpl(int C) {
 }
 
 template <class E>
-sutra_status launch_fast(E *out, const E *inp, const E *res, const int32_t *ids, const int32_t *pos, const E *wte,
+sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32_t *ids, const int32_t *pos, const E *wte,
                          const E *wpe, const E *wtt, const E *w, const E *b, int T, int C, float eps,
                          cudaStream_t s) {
     const dim3 grid((unsigned)((T + WARPS - 1) / WARPS)), block(32 * WARPS);
@@ -193,7 +208,7 @@ sutra_status launch_fast(E *out, const E *inp, const E *res, const int32_t *ids,
         if (ids)                                                                                                  \
             embed_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, ids, pos, wte, wpe, wtt, w, b, T, C, eps); \
         else                                                                                                      \
-            add_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, inp, res, w, b, T, C, eps);              \
+            add_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, sum, inp, res, w, b, T, C, eps);         \
         break;
     switch (pick_vpl(C)) {
         SUTRA_LN_CASE(1)
@@ -211,17 +226,18 @@ sutra_status launch_fast(E *out, const E *inp, const E *res, const int32_t *ids,
 }
 
 template <class E>
-sutra_status launch(void *out_, const void *inp_, const void *res_, const int32_t *ids, const int32_t *pos,
-                    const void *wte_, const void *wpe_, const void *wtt_, const void *w_, const void *b_, int T, int C,
-                    float eps, cudaStream_t s, const char *who) {
-    E *out = (E *)out_;
+sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, const int32_t *ids,
+                    const int32_t *pos, const void *wte_, const void *wpe_, const void *wtt_, const void *w_,
+                    const void *b_, int T, int C, float eps, cudaStream_t s, const char *who) {
+    E *out = (E *)out_, *sum = (E *)sum_;
     const E *inp = (const E *)inp_, *res = (const E *)res_, *wte = (const E *)wte_, *wpe = (const E *)wpe_,
             *wtt = (const E *)wtt_, *w = (const E *)w_, *b = (const E *)b_;
-    const bool fast = C % 8 == 0 && C <= MAX_FAST_C && aligned16(out) && aligned16(inp) && aligned16(res) &&
+    const bool fast = C % 8 == 0 && C <= MAX_FAST_C && aligned16(out) && aligned16(sum) && aligned16(inp) &&
+                      aligned16(res) &&
                       aligned16(wte) && aligned16(wpe) && aligned16(wtt) && aligned16(w) && aligned16(b);
     sutra_status st = SUTRA_OK;
     if (fast) {
-        st = launch_fast<E>(out, inp, res, ids, pos, wte, wpe, wtt, w, b, T, C, eps, s);
+        st = launch_fast<E>(out, sum, inp, res, ids, pos, wte, wpe, wtt, w, b, T, C, eps, s);
     } else {
         const size_t smem = (size_t)C * sizeof(float);
         if (smem > 48 * 1024 &&
@@ -230,8 +246,8 @@ sutra_status launch(void *out_, const void *inp_, const void *res_, const int32_
             cudaGetLastError();
             return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: C %d needs %zu bytes of shared memory", who, C, smem);
         }
-        layernorm_general_kernel<E><<<(unsigned)T, GENERAL_THREADS, smem, s>>>(out, inp, res, ids, pos, wte, wpe, wtt,
-                                                                              w, b, C, eps);
+        layernorm_general_kernel<E><<<(unsigned)T, GENERAL_THREADS, smem, s>>>(out, sum, inp, res, ids, pos, wte, wpe,
+                                                                              wtt, w, b, C, eps);
     }
     if (st != SUTRA_OK) return st;
     const cudaError_t e = cudaGetLastError();
@@ -254,24 +270,27 @@ sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int
     static const char who[] = "embed_layernorm";
     sutra_status st = check_sizes(T, C, who);
     if (st != SUTRA_OK) return st;
-    if (!out || !ids || !wte || !w || !b || (wpe && !pos))
+    if (!out || !ids || !wte || !w || (wpe && !pos))
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: NULL pointer", who);
     if (T == 0) return SUTRA_OK;
     return dt == SUTRA_CUDA_DTYPE_BF16
-               ? launch<__nv_bfloat16>(out, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps, stream, who)
-               : launch<__half>(out, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps, stream, who);
+               ? launch<__nv_bfloat16>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps,
+                                       stream, who)
+               : launch<__half>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps, stream, who);
 }
 
-sutra_status sutra_cuda_add_layernorm(void *out, const void *inp, const void *residual, const void *w, const void *b,
-                                      int T, int C, float eps, sutra_cuda_dtype dt, cudaStream_t stream) {
-    static const char who[] = "add_layernorm";
+sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, const void *residual, const void *w,
+                                      const void *b, int T, int C, float eps, sutra_cuda_dtype dt,
+                                      cudaStream_t stream) {
+    const char *who = sum ? "residual_layernorm" : "add_layernorm";
     sutra_status st = check_sizes(T, C, who);
     if (st != SUTRA_OK) return st;
-    if (!out || !inp || !w || !b) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: NULL pointer", who);
+    if (!out || !inp || !w || (sum && !residual))
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: NULL pointer", who);
     if (T == 0) return SUTRA_OK;
     return dt == SUTRA_CUDA_DTYPE_BF16
-               ? launch<__nv_bfloat16>(out, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T, C,
-                                       eps, stream, who)
-               : launch<__half>(out, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T, C, eps,
+               ? launch<__nv_bfloat16>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T,
+                                       C, eps, stream, who)
+               : launch<__half>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T, C, eps,
                                 stream, who);
 }

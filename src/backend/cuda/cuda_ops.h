@@ -1,7 +1,7 @@
 /*
  * cuda_ops.h - the launchers of the CUDA backend's own kernels and of its cuBLASLt matrix
  * products, shared by cuda_backend.cu and the op-family files (cuda_layernorm.cu, cuda_gemm.cu,
- * cuda_pool.cu, cuda_convert.cu).
+ * cuda_elementwise.cu, cuda_pool.cu, cuda_convert.cu).
  *
  * Dimension letters as in backend.h: T tokens, B sequences, C hidden, N and K the output and
  * inner sizes of a matrix product. Elements are fp16 or bf16 (dt); arithmetic is fp32.
@@ -25,14 +25,17 @@
 /* ---- cuda_layernorm.cu -------------------------------------------------------------------- */
 
 /* out (T,C) = LayerNorm(wte[ids[t]] + wpe[pos[t]] + wtt[0]) * w + b. ids, pos: device (T);
- * wpe, wtt may be NULL. */
+ * wpe, wtt, b may be NULL. */
 sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int32_t *pos, const void *wte,
                                         const void *wpe, const void *wtt, const void *w, const void *b, int T, int C,
                                         float eps, sutra_cuda_dtype dt, cudaStream_t stream);
 
-/* out (T,C) = LayerNorm(inp + residual) * w + b; residual may be NULL; out may alias either. */
-sutra_status sutra_cuda_add_layernorm(void *out, const void *inp, const void *residual, const void *w, const void *b,
-                                      int T, int C, float eps, sutra_cuda_dtype dt, cudaStream_t stream);
+/* out (T,C) = LayerNorm(inp + residual) * w + b; residual and b may be NULL; out may alias
+ * either. With sum != NULL (residual required): sum (T,C) = inp + residual as well, and the
+ * LayerNorm reads that rounded sum (pre-norm residual step); sum may alias inp or residual. */
+sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, const void *residual, const void *w,
+                                      const void *b, int T, int C, float eps, sutra_cuda_dtype dt,
+                                      cudaStream_t stream);
 
 /* ---- cuda_gemm.cu ------------------------------------------------------------------------- */
 
@@ -50,11 +53,20 @@ void sutra_cuda_gemm_destroy(sutra_cuda_gemm *g);
 sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp, const void *w, const void *bias,
                                  int T, int N, int K, sutra_act act, cudaStream_t stream);
 
-/* Shapes planned so far (observability). */
-int sutra_cuda_gemm_plans(const sutra_cuda_gemm *g);
-
 /* x (n) = act(x) in place, act GELU (erf) or GELU_TANH. */
 sutra_status sutra_cuda_activation(void *x, size_t n, sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* ---- cuda_elementwise.cu ------------------------------------------------------------------ */
+
+/* Rotary embedding in place on the first 2*H*D columns of qkv (T rows, row stride `stride`
+ * elements): query heads then key heads; pairs (i, i + D/2) rotate by pos[t] * theta^(-2i/D),
+ * with the angles rounded to fp32 as the CPU backend (and HF) round them. pos: device (T). */
+sutra_status sutra_cuda_rope(void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta,
+                             sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* Gated unit: out (T,F) = act(inp[:, :F]) * inp[:, F:2F] for inp (T, 2F). */
+sutra_status sutra_cuda_glu(void *out, const void *inp, int T, int F, sutra_act act, sutra_cuda_dtype dt,
+                            cudaStream_t stream);
 
 /* ---- cuda_pool.cu ------------------------------------------------------------------------- */
 
@@ -72,6 +84,9 @@ sutra_status sutra_cuda_pool(float *out, const void *inp, const int32_t *cu_seql
 
 /* dst (n) elements of dt = src (n) device fp32, rounded to nearest even. */
 sutra_status sutra_cuda_convert_f32(void *dst, const float *src, size_t n, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* dst (n) device fp32 = src (n) elements of dt. */
+sutra_status sutra_cuda_convert_to_f32(float *dst, const void *src, size_t n, sutra_cuda_dtype dt, cudaStream_t stream);
 
 /* 1 if this build holds machine code the current device can run (probes one kernel). */
 int sutra_cuda_have_code_for_device(void);

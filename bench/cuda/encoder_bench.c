@@ -1,0 +1,496 @@
+/*
+ * encoder_bench.c - whole-encoder latency and throughput of the CUDA backend, through the same
+ * encoder code the library runs (src/arch/bert.c): batch staging, the forward pass (a CUDA graph
+ * after two warm-up passes), pooling, and the copy of the pooled vectors back to the host.
+ *
+ * Models: random weights (uniform, std 0.02; LayerNorm weights 1 + that) in BERT's tensor
+ * layout, written into an in-memory safetensors image (no files), fp16 on the GPU:
+ *   minilm      all-MiniLM-L6-v2's shape: 6 layers, hidden 384, 12 heads of 32, FFN 1536
+ *   bert-base   12 layers, hidden 768, 12 heads of 64, FFN 3072, 8192 positions
+ *   xlmr-large  xlm-roberta-large's shape (model_type xlm-roberta: positions from 2): 24 layers,
+ *               hidden 1024, 16 heads of 64, FFN 4096, 8194 positions. Its 250002-row vocab is
+ *               cut to 32000 rows here: only the embedding gather touches that table, so the
+ *               times do not change; the weights' MiB are 415 less than the real model's.
+ * Rows: batch-1 latency for N = 128 .. 8192, throughput at B x N, and a mixed batch (lengths
+ * log-uniform in 16..2048 from a fixed seed, ~32k tokens, packed without padding; tokens/s
+ * counts real tokens). Each row runs flash attention; rows with N <= 512 also run the standard
+ * path (the library's default below its 512-token threshold). --fast-gelu rows repeat some
+ * bert-base rows with the tanh-GELU epilogue (SUTRA_CUDA_FAST_GELU=1).
+ *
+ * Timing: CUDA events on the backend's stream around sutra_encoder_forward (inputs up,
+ * forward, pooled vectors down), 3 warm-up passes (eager, capture, replay), then the median of
+ * at least --reps (default 20) timed passes. Memory: each row gets a fresh backend sized for
+ * that row's batch, so its peak device bytes (weights slab, arena, cuBLASLt workspace,
+ * attention and pooling workspaces, batch buffers) are that row's alone; the table gives them
+ * less the weights, and the cudaMemGetInfo difference as a cross-check.
+ *
+ * A last section times bert-base's matrix products alone (T = 512 and 32768), with the exact
+ * erf-GELU pass and with the tanh-GELU epilogue (--no-gemm skips it).
+ *
+ * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large]
+ *                      [--no-standard] [--fast-gelu] [--no-gemm]
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cuda_runtime_api.h>
+
+#include "arch/arch.h"
+#include "backend/cuda/cuda_backend.h"
+#include "model/config.h"
+#include "model/safetensors.h"
+
+typedef struct shape {
+    const char *name, *model_type;
+    int layers, hidden, heads, ffn, vocab, positions, type_vocab, pad_id;
+} shape;
+
+static const shape SHAPES[] = {
+    {"minilm", "bert", 6, 384, 12, 1536, 30522, 512, 2, 0},
+    {"bert-base", "bert", 12, 768, 12, 3072, 30522, 8192, 2, 0},
+    {"xlmr-large", "xlm-roberta", 24, 1024, 16, 4096, 32000, 8194, 1, 1},
+};
+
+typedef struct bcase {
+    const char *model;
+    int B, N;  /* N = 0: the mixed batch */
+    int fast_gelu;
+} bcase;
+
+static const bcase CASES[] = {
+    {"minilm", 1, 128, 0},     {"minilm", 1, 512, 0},     {"minilm", 1024, 32, 0},   {"minilm", 128, 256, 0},
+    {"bert-base", 1, 128, 0},  {"bert-base", 1, 512, 0},  {"bert-base", 1, 1024, 0}, {"bert-base", 1, 2048, 0},
+    {"bert-base", 1, 4096, 0}, {"bert-base", 1, 8192, 0}, {"bert-base", 64, 512, 0}, {"bert-base", 16, 2048, 0},
+    {"bert-base", 4, 8192, 0}, {"bert-base", 0, 0, 0},    {"bert-base", 1, 512, 1},  {"bert-base", 64, 512, 1},
+    {"xlmr-large", 1, 512, 0}, {"xlmr-large", 1, 2048, 0}, {"xlmr-large", 1, 8192, 0}, {"xlmr-large", 64, 512, 0},
+    {"xlmr-large", 4, 8192, 0}, {"xlmr-large", 0, 0, 0},
+};
+
+#define MIXED_SEED 42
+#define MIXED_TOKENS 32768
+
+/* ---- deterministic random numbers (the torch peer uses the same generator) ----------------- */
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *s) { return (double)(splitmix64(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+/* Mixed-batch lengths: log-uniform in [16, 2048], added while the total stays <= 32768. */
+static int mixed_lengths(int *len, int cap) {
+    uint64_t s = MIXED_SEED;
+    int n = 0, total = 0;
+    for (;;) {
+        const int l = (int)floor(16.0 * pow(128.0, uniform01(&s)) + 0.5);
+        if (total + l > MIXED_TOKENS || n == cap) break;
+        len[n++] = l;
+        total += l;
+    }
+    return n;
+}
+
+/* ---- the synthetic model ------------------------------------------------------------------ */
+
+typedef struct image {
+    uint8_t *buf;
+    size_t len;
+} image;
+
+/* Appends one tensor entry to the JSON header and returns its float count. */
+static size_t add_entry(char **hdr, size_t *hlen, size_t *hcap, const char *name, int64_t d0, int64_t d1, size_t off) {
+    const size_t n = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    char e[320];
+    int k = d1 ? snprintf(e, sizeof e, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld,%lld],\"data_offsets\":[%zu,%zu]}",
+                          *hlen > 1 ? "," : "", name, (long long)d0, (long long)d1, off * 4, (off + n) * 4)
+               : snprintf(e, sizeof e, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[%lld],\"data_offsets\":[%zu,%zu]}",
+                          *hlen > 1 ? "," : "", name, (long long)d0, off * 4, (off + n) * 4);
+    if (*hlen + (size_t)k + 2 > *hcap) *hdr = realloc(*hdr, *hcap = (*hcap + (size_t)k) * 2);
+    memcpy(*hdr + *hlen, e, (size_t)k + 1);
+    *hlen += (size_t)k;
+    return n;
+}
+
+/* BERT tensors with random values; *floats gets the total. Returns the image (caller frees buf). */
+static image make_image(const shape *sh) {
+    const int64_t C = sh->hidden, F = sh->ffn;
+    size_t hcap = 1 << 16, hlen = 1, off = 0;
+    char *hdr = malloc(hcap);
+    hdr[0] = '{';
+    typedef struct ln_span { size_t off, n; } ln_span; /* LayerNorm weights: 1 + noise */
+    ln_span *lns = calloc((size_t)(2 * sh->layers + 1), sizeof *lns);
+    int nln = 0;
+#define ADD(name, d0, d1) (off += add_entry(&hdr, &hlen, &hcap, name, d0, d1, off))
+    ADD("embeddings.word_embeddings.weight", sh->vocab, C);
+    ADD("embeddings.position_embeddings.weight", sh->positions, C);
+    ADD("embeddings.token_type_embeddings.weight", sh->type_vocab, C);
+    lns[nln++] = (ln_span){off, (size_t)C};
+    ADD("embeddings.LayerNorm.weight", C, 0);
+    ADD("embeddings.LayerNorm.bias", C, 0);
+    char n[160];
+    for (int l = 0; l < sh->layers; l++) {
+        static const char *qkv[] = {"query", "key", "value"};
+        for (int i = 0; i < 3; i++) {
+            snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.weight", l, qkv[i]);
+            ADD(n, C, C);
+            snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.bias", l, qkv[i]);
+            ADD(n, C, 0);
+        }
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense.weight", l);
+        ADD(n, C, C);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense.bias", l);
+        ADD(n, C, 0);
+        lns[nln++] = (ln_span){off, (size_t)C};
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
+        ADD(n, C, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
+        ADD(n, C, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense.weight", l);
+        ADD(n, F, C);
+        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense.bias", l);
+        ADD(n, F, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.dense.weight", l);
+        ADD(n, C, F);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.dense.bias", l);
+        ADD(n, C, 0);
+        lns[nln++] = (ln_span){off, (size_t)C};
+        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm.weight", l);
+        ADD(n, C, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm.bias", l);
+        ADD(n, C, 0);
+    }
+#undef ADD
+    hdr[hlen++] = '}';
+    while (hlen % 8) hdr[hlen++] = ' ';
+    image im;
+    im.len = 8 + hlen + off * 4;
+    im.buf = malloc(im.len);
+    const uint64_t hl = hlen;
+    memcpy(im.buf, &hl, 8); /* little-endian host */
+    memcpy(im.buf + 8, hdr, hlen);
+    float *data = (float *)(im.buf + 8 + hlen);
+    uint64_t s = 1234;
+    const float a = 0.02f * sqrtf(3.f); /* U(-a, a) has standard deviation 0.02 */
+    for (size_t i = 0; i < off; i++) data[i] = (float)((2.0 * (double)(splitmix64(&s) >> 40) / 16777216.0 - 1.0) * a);
+    for (int i = 0; i < nln; i++)
+        for (size_t j = 0; j < lns[i].n; j++) data[lns[i].off + j] += 1.f;
+    free(lns);
+    free(hdr);
+    return im;
+}
+
+static sutra_model_config make_config(const shape *sh) {
+    sutra_model_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.model_type, sizeof c.model_type, "%s", sh->model_type);
+    c.vocab_size = sh->vocab;
+    c.hidden_size = sh->hidden;
+    c.num_layers = sh->layers;
+    c.num_heads = sh->heads;
+    c.intermediate_size = sh->ffn;
+    c.max_position_embeddings = sh->positions;
+    c.type_vocab_size = sh->type_vocab;
+    c.pad_token_id = sh->pad_id;
+    c.pos_offset = strcmp(sh->model_type, "bert") ? sh->pad_id + 1 : 0; /* as config.c sets it */
+    c.layer_norm_eps = 1e-12f;
+    c.hidden_act = SUTRA_ACT_GELU;
+    c.pooling = SUTRA_POOLING_MEAN;
+    return c;
+}
+
+/* ---- timing ------------------------------------------------------------------------------- */
+
+static int cmp_f(const void *a, const void *b) {
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+#define CK(call)                                                                                \
+    do {                                                                                        \
+        cudaError_t e_ = (call);                                                                \
+        if (e_ != cudaSuccess) {                                                                \
+            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
+            exit(1);                                                                            \
+        }                                                                                       \
+    } while (0)
+
+typedef struct result {
+    double ms, host_ms, peak_mib, memgetinfo_mib, weights_mib;
+    int graphs, ok;
+} result;
+
+/* One row on one path: fresh backend and encoder, warm-up, timed passes. */
+static result run_case(const shape *sh, const sutra_model_config *cfg, const sutra_st_file *st, const int32_t *ids,
+                       const int32_t *cu, int B, int T, int max_len, sutra_attn_path path, int fast_gelu, int reps) {
+    result r;
+    memset(&r, 0, sizeof r);
+    char err[1024];
+    size_t free0, free1, total;
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemGetInfo(&free0, &total));
+    if (fast_gelu) setenv("SUTRA_CUDA_FAST_GELU", "1", 1);
+    sutra_backend *be = NULL;
+    sutra_encoder *enc = NULL;
+    sutra_status s = sutra_cuda_backend_create(0, sutra_encoder_arena_bytes(cfg, T, 2), 512, sh->hidden / sh->heads, 0,
+                                               &be, err, sizeof err);
+    unsetenv("SUTRA_CUDA_FAST_GELU");
+    if (s != SUTRA_OK) {
+        fprintf(stderr, "backend: %s\n", err);
+        return r;
+    }
+    const size_t held0 = sutra_cuda_backend_held_bytes(be);
+    if (sutra_encoder_create(cfg, st, be, &enc, err, sizeof err) != SUTRA_OK) {
+        fprintf(stderr, "encoder: %s\n", err);
+        be->destroy(be);
+        return r;
+    }
+    const size_t weights = sutra_cuda_backend_held_bytes(be) - held0;
+    float *pooled = malloc((size_t)B * sh->hidden * sizeof *pooled);
+    sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
+    cudaStream_t stream = (cudaStream_t)sutra_cuda_backend_stream(be);
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    int n = reps;
+    float *ms = malloc(sizeof *ms * 2000), *host = malloc(sizeof *host * 2000);
+    for (int i = -3; i < n; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CK(cudaEventRecord(e0, stream));
+        s = sutra_encoder_forward(enc, be, &batch, path, SUTRA_POOLING_MEAN, pooled, NULL, err, sizeof err);
+        CK(cudaEventRecord(e1, stream));
+        CK(cudaEventSynchronize(e1));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (s != SUTRA_OK) {
+            fprintf(stderr, "forward: %s (%s)\n", err, sutra_cuda_backend_error(be));
+            goto out;
+        }
+        if (i < 0) continue;
+        CK(cudaEventElapsedTime(&ms[i], e0, e1));
+        host[i] = (float)((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6);
+        /* short rows: more passes (about 1 s in all, at most 2000) for a steadier median */
+        if (i == reps - 1 && n == reps) {
+            int want = (int)(1000.0 / (ms[0] + 1e-3));
+            n = want > 2000 ? 2000 : want < reps ? reps : want;
+        }
+    }
+    for (int i = 0; i < B * sh->hidden; i++)
+        if (!isfinite(pooled[i])) {
+            fprintf(stderr, "forward: non-finite output\n");
+            goto out;
+        }
+    qsort(ms, (size_t)n, sizeof *ms, cmp_f);
+    qsort(host, (size_t)n, sizeof *host, cmp_f);
+    CK(cudaMemGetInfo(&free1, &total));
+    r.ms = ms[n / 2];
+    r.host_ms = host[n / 2];
+    r.weights_mib = weights / 1048576.0;
+    r.peak_mib = (sutra_cuda_backend_peak_bytes(be) - weights) / 1048576.0;
+    r.memgetinfo_mib = ((double)free0 - (double)free1) / 1048576.0 - r.weights_mib;
+    r.graphs = sutra_cuda_backend_graphs(be);
+    r.ok = 1;
+out:
+    free(ms);
+    free(host);
+    free(pooled);
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    sutra_encoder_destroy(enc);
+    be->destroy(be);
+    return r;
+}
+
+/* ---- the matrix products alone -------------------------------------------------------------- */
+
+static sutra_status no_op(void *ctx) {
+    (void)ctx;
+    return SUTRA_OK;
+}
+
+/* bert-base's four products per layer at T = 512 and 32768, through the backend's matmul op
+ * (one call each, so launch gaps are in the small ones' times). TFLOP/s = 2 T N K / time; the
+ * GELU row is timed with the separate erf-GELU pass and with the tanh-GELU epilogue. */
+static void gemm_section(FILE *jf, int reps) {
+    static const struct { int N, K; sutra_act act; const char *name; } G[] = {
+        {2304, 768, SUTRA_ACT_NONE, "qkv"}, {768, 768, SUTRA_ACT_NONE, "attn_out"},
+        {3072, 768, SUTRA_ACT_GELU, "ffn_up+gelu"}, {768, 3072, SUTRA_ACT_NONE, "ffn_down"},
+        {3072, 768, SUTRA_ACT_NONE, "ffn_up"}};
+    static const int Ts[] = {512, 32768};
+    const size_t in_floats = (size_t)32768 * 3072, w_floats = (size_t)3072 * 768 * 3 + 2304 * 768 + 768 * 768 + 16384;
+    float *host = malloc(in_floats * sizeof *host);
+    uint64_t s = 99;
+    for (size_t i = 0; i < in_floats; i++) host[i] = (float)((double)(splitmix64(&s) >> 40) / 16777216.0 * 2.0 - 1.0);
+    if (jf) fprintf(jf, ", \"gemm\": [");
+    printf("\nmatrix products (bert-base shapes), TFLOP/s = 2TNK/t, median of >= %d\n", reps);
+    printf("%-12s %6s %5s %5s %9s %9s %11s %11s\n", "product", "T", "N", "K", "ms", "tanhG ms", "TF/s", "tanhG TF/s");
+    double ms[2][2][5];
+    for (int fast = 0; fast < 2; fast++) {
+        char err[512];
+        sutra_backend *be = NULL;
+        if (fast) setenv("SUTRA_CUDA_FAST_GELU", "1", 1);
+        sutra_status st = sutra_cuda_backend_create(0, (size_t)256 << 20, 0, 64, 0, &be, err, sizeof err);
+        unsetenv("SUTRA_CUDA_FAST_GELU");
+        if (st != SUTRA_OK || be->weights_reserve(be, in_floats + w_floats) != SUTRA_OK) {
+            fprintf(stderr, "gemm section: %s\n", err);
+            if (jf) fprintf(jf, "]");
+            free(host);
+            return;
+        }
+        const void *inp = be->weights_upload(be, host, in_floats); /* random fp16 operands from the slab */
+        const void *w[5], *bias[5];
+        for (int g = 0; g < 5; g++) {
+            w[g] = be->weights_upload(be, host + 1000, (size_t)G[g].N * G[g].K);
+            bias[g] = be->weights_upload(be, host + 7, (size_t)G[g].N);
+        }
+        void *out = be->arena_alloc(be, (size_t)32768 * 3072 * 2);
+        cudaStream_t stream = (cudaStream_t)sutra_cuda_backend_stream(be);
+        cudaEvent_t e0, e1;
+        CK(cudaEventCreate(&e0));
+        CK(cudaEventCreate(&e1));
+        for (int ti = 0; ti < 2; ti++)
+            for (int g = 0; g < 5; g++) {
+                float t[64];
+                const int n = reps > 64 ? 64 : reps;
+                for (int i = -3; i < n; i++) {
+                    CK(cudaEventRecord(e0, stream));
+                    be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, G[g].act);
+                    CK(cudaEventRecord(e1, stream));
+                    CK(cudaEventSynchronize(e1));
+                    if (i >= 0) CK(cudaEventElapsedTime(&t[i], e0, e1));
+                }
+                qsort(t, (size_t)n, sizeof *t, cmp_f);
+                ms[fast][ti][g] = t[n / 2];
+            }
+        if (be->run(be, 1, no_op, NULL) != SUTRA_OK) fprintf(stderr, "gemm section: %s\n", sutra_cuda_backend_error(be));
+        cudaEventDestroy(e0);
+        cudaEventDestroy(e1);
+        be->destroy(be);
+    }
+    for (int ti = 0; ti < 2; ti++)
+        for (int g = 0; g < 5; g++) {
+            const double fl = 2.0 * Ts[ti] * G[g].N * G[g].K;
+            printf("%-12s %6d %5d %5d %9.4f %9.4f %11.1f %11.1f\n", G[g].name, Ts[ti], G[g].N, G[g].K, ms[0][ti][g],
+                   ms[1][ti][g], fl / ms[0][ti][g] / 1e9, fl / ms[1][ti][g] / 1e9);
+            if (jf)
+                fprintf(jf, "%s\n {\"gemm\": \"%s\", \"T\": %d, \"N\": %d, \"K\": %d, \"ms\": %.4f, \"tanh_gelu_ms\": %.4f}",
+                        ti + g ? "," : "", G[g].name, Ts[ti], G[g].N, G[g].K, ms[0][ti][g], ms[1][ti][g]);
+        }
+    if (jf) fprintf(jf, "\n]");
+    free(host);
+}
+
+int main(int argc, char **argv) {
+    const char *json = NULL, *models = "minilm,bert-base,xlmr-large";
+    int reps = 20, standard = 1, fast_gelu = 0, gemm = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+        else if (!strcmp(argv[i], "--no-standard")) standard = 0;
+        else if (!strcmp(argv[i], "--fast-gelu")) fast_gelu = 1;
+        else if (!strcmp(argv[i], "--no-gemm")) gemm = 0;
+        else {
+            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--models a,b] [--no-standard] [--fast-gelu] [--no-gemm]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 20) reps = 20;
+    sutra_cuda_device_info info;
+    char err[512];
+    if (sutra_cuda_device_query(0, &info, err, sizeof err) != SUTRA_OK) {
+        printf("SKIP: no CUDA device (%s)\n", err);
+        return 77;
+    }
+    printf("encoder_bench: %s (sm_%d%d), fp16, median of >= %d passes after 3 warm-up, CUDA events\n", info.name,
+           info.cc_major, info.cc_minor, reps);
+    FILE *jf = json ? fopen(json, "w") : NULL;
+    if (json && !jf) {
+        fprintf(stderr, "cannot write %s\n", json);
+        return 1;
+    }
+    if (jf) {
+        fprintf(jf, "{\"device\": \"%s\", \"dtype\": \"fp16\", \"reps_min\": %d, \"mixed_seed\": %d, \"rows\": [\n", info.name,
+                reps, MIXED_SEED);
+    }
+    printf("%-11s %-10s %7s %-8s %9s %9s %11s %9s %9s\n", "model", "batch", "tokens", "path", "ms", "host ms",
+           "tokens/s", "act MiB", "memgi MiB");
+    int first_row = 1;
+    int mixed_len[4096];
+    const int n_mixed = mixed_lengths(mixed_len, 4096);
+    for (size_t si = 0; si < sizeof SHAPES / sizeof SHAPES[0]; si++) {
+        const shape *sh = &SHAPES[si];
+        if (!strstr(models, sh->name)) continue;
+        image im = make_image(sh);
+        sutra_st_file *st = NULL;
+        if (sutra_st_parse(im.buf, im.len, &st, err, sizeof err) != SUTRA_OK) {
+            fprintf(stderr, "%s: synthetic image rejected: %s\n", sh->name, err);
+            return 1;
+        }
+        const sutra_model_config cfg = make_config(sh);
+        for (size_t ci = 0; ci < sizeof CASES / sizeof CASES[0]; ci++) {
+            const bcase *bc = &CASES[ci];
+            if (strcmp(bc->model, sh->name) || (bc->fast_gelu && !fast_gelu)) continue;
+            const int B = bc->N ? bc->B : n_mixed;
+            int32_t *cu = malloc((size_t)(B + 1) * sizeof *cu);
+            int max_len = 0;
+            cu[0] = 0;
+            for (int b = 0; b < B; b++) {
+                const int l = bc->N ? bc->N : mixed_len[b];
+                cu[b + 1] = cu[b] + l;
+                if (l > max_len) max_len = l;
+            }
+            const int T = cu[B];
+            int32_t *ids = malloc((size_t)T * sizeof *ids);
+            uint64_t s = 7 + ci;
+            for (int t = 0; t < T; t++) ids[t] = 1000 + (int32_t)(splitmix64(&s) % (uint64_t)(sh->vocab - 1000));
+            char label[32];
+            if (bc->N) snprintf(label, sizeof label, "%dx%d", B, bc->N);
+            else snprintf(label, sizeof label, "mixed(%d)", B);
+            for (int path = SUTRA_ATTN_FLASH; path >= SUTRA_ATTN_STANDARD; path--) {
+                if (path == SUTRA_ATTN_STANDARD && (!standard || max_len > 512)) continue;
+                const result r = run_case(sh, &cfg, st, ids, cu, B, T, max_len, (sutra_attn_path)path, bc->fast_gelu, reps);
+                const char *pname = path == SUTRA_ATTN_FLASH ? (bc->fast_gelu ? "flash+tg" : "flash")
+                                                             : (bc->fast_gelu ? "std+tg" : "standard");
+                if (!r.ok) {
+                    printf("%-11s %-10s %7d %-8s FAILED\n", sh->name, label, T, pname);
+                    continue;
+                }
+                printf("%-11s %-10s %7d %-8s %9.3f %9.3f %10.3fM %9.0f %9.0f\n", sh->name, label, T, pname, r.ms,
+                       r.host_ms, T / r.ms / 1e3, r.peak_mib, r.memgetinfo_mib);
+                fflush(stdout);
+                if (jf) {
+                    fprintf(jf,
+                            "%s {\"model\": \"%s\", \"B\": %d, \"N\": %d, \"mixed\": %s, \"tokens\": %d, \"path\": \"%s\", "
+                            "\"fast_gelu\": %d, \"ms\": %.4f, \"host_ms\": %.4f, \"tok_per_s\": %.0f, "
+                            "\"act_peak_MiB\": %.1f, \"memgetinfo_act_MiB\": %.1f, \"weights_MiB\": %.1f, "
+                            "\"graphs\": %d}",
+                            first_row ? "" : ",\n", sh->name, B, bc->N ? bc->N : max_len, bc->N ? "false" : "true", T,
+                            path == SUTRA_ATTN_FLASH ? "flash" : "standard", bc->fast_gelu, r.ms, r.host_ms,
+                            T / r.ms * 1e3, r.peak_mib, r.memgetinfo_mib, r.weights_mib, r.graphs);
+                    first_row = 0;
+                }
+            }
+            free(ids);
+            free(cu);
+        }
+        sutra_st_close(st);
+        free(im.buf);
+    }
+    if (jf) fprintf(jf, "\n]");
+    if (gemm) gemm_section(jf, reps);
+    if (jf) {
+        fprintf(jf, ", \"mixed_lengths\": [");
+        for (int i = 0; i < n_mixed; i++) fprintf(jf, "%s%d", i ? ", " : "", mixed_len[i]);
+        fprintf(jf, "]}\n");
+        fclose(jf);
+    }
+    return 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * cuda_elementwise.cu - the element-wise ops ModernBERT-style encoders add to BERT's: rotary
+ * position embedding on the fused QKV buffer, and the gated linear unit (GeGLU).
+ *
+ * Shapes: T tokens, H heads of D, F the gated width. Rules: fp32 arithmetic, one rounding to the
+ * activation type per output; the rotary angles are rounded as the CPU backend rounds them
+ * (inv_freq and pos * inv_freq to fp32, cos/sin in double of that fp32 angle) because at
+ * position 8192 one fp32 ulp of inv_freq moves an angle by ~2e-4 rad.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "backend/cuda/cuda_elem.cuh"
+#include "backend/cuda/cuda_ops.h"
+
+using namespace sutra_cuda;
+
+namespace {
+
+constexpr int MAX_HALF = 128; /* D <= 256 */
+constexpr int ROPE_THREADS = 128;
+
+/* One block per token: the token's cos/sin table in shared memory, then every (head, pair) of
+ * its 2H query and key heads. grid (T). */
+template <class E>
+__global__ void __launch_bounds__(ROPE_THREADS)
+    rope_kernel(E *qkv, const int32_t *pos, int H, int D, int64_t stride, float theta) {
+    __shared__ float cs[MAX_HALF], sn[MAX_HALF];
+    const int t = blockIdx.x, half = D / 2;
+    for (int i = threadIdx.x; i < half; i += ROPE_THREADS) {
+        const float e = (float)(2 * i) / (float)D;
+        const float inv = 1.0f / (float)pow((double)theta, (double)e);
+        const float a = (float)pos[t] * inv;
+        cs[i] = (float)cos((double)a);
+        sn[i] = (float)sin((double)a);
+    }
+    __syncthreads();
+    E *row = qkv + (int64_t)t * stride;
+    for (int idx = threadIdx.x; idx < 2 * H * half; idx += ROPE_THREADS) {
+        const int h = idx / half, i = idx % half;
+        E *v = row + (int64_t)h * D;
+        const float x1 = to_f32(v[i]), x2 = to_f32(v[i + half]);
+        v[i] = from_f32<E>(x1 * cs[i] - x2 * sn[i]);
+        v[i + half] = from_f32<E>(x2 * cs[i] + x1 * sn[i]);
+    }
+}
+
+template <int ACT>
+__device__ __forceinline__ float act_f(float x) {
+    return ACT == SUTRA_ACT_GELU ? gelu_erf(x) : ACT == SUTRA_ACT_GELU_TANH ? gelu_tanh(x) : x;
+}
+
+/* out (T,F) = act(inp[:, :F]) * inp[:, F:]; VEC = 8 with 16-byte accesses (F % 8 == 0), else 1.
+ * Grid-stride over the T * F / VEC vectors. */
+template <class E, int VEC, int ACT>
+__global__ void __launch_bounds__(256) glu_kernel(E *out, const E *inp, int T, int F) {
+    const size_t per_row = (size_t)F / VEC, n = (size_t)T * per_row;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t t = i / per_row, j = (i % per_row) * VEC;
+        const E *a = inp + t * 2 * (size_t)F + j, *g = a + F;
+        E *o = out + t * (size_t)F + j;
+        if constexpr (VEC == 8) {
+            float fa[8], fg[8];
+            load8(a, fa);
+            load8(g, fg);
+#pragma unroll
+            for (int k = 0; k < 8; ++k) fa[k] = act_f<ACT>(fa[k]) * fg[k];
+            store8(o, fa);
+        } else {
+            *o = from_f32<E>(act_f<ACT>(to_f32(*a)) * to_f32(*g));
+        }
+    }
+}
+
+template <class E, int VEC>
+void launch_glu(E *out, const E *inp, int T, int F, sutra_act act, cudaStream_t s) {
+    const size_t work = (size_t)T * F / VEC;
+    const unsigned blocks = (unsigned)(work / 256 + 1 < 8192 ? work / 256 + 1 : 8192);
+    switch (act) {
+    case SUTRA_ACT_GELU: glu_kernel<E, VEC, SUTRA_ACT_GELU><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
+    case SUTRA_ACT_GELU_TANH: glu_kernel<E, VEC, SUTRA_ACT_GELU_TANH><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
+    default: glu_kernel<E, VEC, SUTRA_ACT_NONE><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
+    }
+}
+
+template <class E>
+void launch_glu_any(void *out, const void *inp, int T, int F, sutra_act act, cudaStream_t s) {
+    if (F % 8 == 0 && aligned16(out) && aligned16(inp)) launch_glu<E, 8>((E *)out, (const E *)inp, T, F, act, s);
+    else launch_glu<E, 1>((E *)out, (const E *)inp, T, F, act, s);
+}
+
+} // namespace
+
+sutra_status sutra_cuda_rope(void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta,
+                             sutra_cuda_dtype dt, cudaStream_t stream) {
+    if (T < 0 || H < 1 || D < 2 || D % 2 || D / 2 > MAX_HALF || stride < 2LL * H * D || !(theta > 0.f))
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "rope: T %d, H %d, D %d (even, <= 256), stride %lld, theta %g",
+                               T, H, D, (long long)stride, (double)theta);
+    if (T == 0) return SUTRA_OK;
+    if (!qkv || !pos) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "rope: NULL pointer");
+    if (dt == SUTRA_CUDA_DTYPE_BF16)
+        rope_kernel<__nv_bfloat16><<<(unsigned)T, ROPE_THREADS, 0, stream>>>((__nv_bfloat16 *)qkv, pos, H, D, stride, theta);
+    else
+        rope_kernel<__half><<<(unsigned)T, ROPE_THREADS, 0, stream>>>((__half *)qkv, pos, H, D, stride, theta);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "rope launch (T %d): %s", T, cudaGetErrorString(e));
+    return SUTRA_OK;
+}
+
+sutra_status sutra_cuda_glu(void *out, const void *inp, int T, int F, sutra_act act, sutra_cuda_dtype dt,
+                            cudaStream_t stream) {
+    if (T < 0 || F < 1) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "glu: T %d, F %d", T, F);
+    if (act != SUTRA_ACT_NONE && act != SUTRA_ACT_GELU && act != SUTRA_ACT_GELU_TANH)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "glu: unknown act %d", (int)act);
+    if (T == 0) return SUTRA_OK;
+    if (!out || !inp) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "glu: NULL pointer");
+    if (dt == SUTRA_CUDA_DTYPE_BF16) launch_glu_any<__nv_bfloat16>(out, inp, T, F, act, stream);
+    else launch_glu_any<__half>(out, inp, T, F, act, stream);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "glu launch (T %d, F %d): %s", T, F, cudaGetErrorString(e));
+    return SUTRA_OK;
+}
