@@ -68,7 +68,8 @@ def build_onnx():
 
 
 def sts_sentences(count):
-    with open(os.path.join(ROOT, "..", "shared", "data", "sts-test.csv"), newline="", encoding="utf-8") as f:
+    shared = os.environ.get("SUTRA_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+    with open(os.path.join(shared, "data", "sts-test.csv"), newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     s = []
     for r in rows:
@@ -134,7 +135,7 @@ def main():
     # Sutra, same sentences, same threads, in the same run.
     sj = os.path.join(OUT, "sutra_bench.json")
     os.makedirs(OUT, exist_ok=True)
-    exe = os.path.join(ROOT, "build", "embed_bench")
+    exe = os.path.join(ROOT, "build", "bench", "embed_bench")
     subprocess.run([exe, "--threads", str(a.threads), "--count", str(a.count), "--repeats", str(a.repeats),
                     "--batch", "1", "--batch", "32", "--long-tokens", "512", "--json", sj], check=True,
                    stdout=subprocess.DEVNULL)

@@ -11,6 +11,7 @@ stage="${1:-all}"
 date=$(date +%Y-%m-%d)
 out=bench/results
 mkdir -p "$out" bench/out
+export SUTRA_SHARED_DIR="${SUTRA_SHARED_DIR:-$(cd .. && pwd)/shared}"
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 threads=2
 log="$out/cpu-$date.txt"
@@ -19,7 +20,7 @@ say() { echo "$@" | tee -a "$log"; }
 
 if [ "$stage" = all ] || [ "$stage" = throughput ]; then
   say "== all-MiniLM-L6-v2 throughput on $cpu, $threads threads ($date)"
-  ./build/embed_bench --threads $threads --count 1024 --repeats 5 --batch 1 --batch 32 --long-tokens 512 \
+  ./build/bench/embed_bench --threads $threads --count 1024 --repeats 5 --batch 1 --batch 32 --long-tokens 512 \
     --json "$out/cpu-minilm-$date.json" | tee -a "$log"
 fi
 
@@ -39,7 +40,7 @@ if [ "$stage" = all ] || [ "$stage" = longctx ]; then
     reps=3
     [ $n -ge 4096 ] && reps=1
     for path in standard flash; do
-      ./build/longctx_bench --model "$model" --tokens $n --attention $path --threads $threads --repeats $reps >> "$json"
+      ./build/bench/longctx_bench --model "$model" --tokens $n --attention $path --threads $threads --repeats $reps >> "$json"
     done
   done
   python3 - "$json" <<'PY' | tee -a "$log"

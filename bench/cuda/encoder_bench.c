@@ -28,7 +28,8 @@
  * erf-GELU pass and with the tanh-GELU epilogue (--no-gemm skips it).
  *
  * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large]
- *                      [--no-standard] [--fast-gelu] [--no-gemm]
+ *                      [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
+ * --standard-max N also times the standard path on inputs up to N tokens (default 512).
  */
 #include <math.h>
 #include <stdint.h>
@@ -387,6 +388,7 @@ static void gemm_section(FILE *jf, int reps) {
 }
 
 int main(int argc, char **argv) {
+    int standard_max = 512;
     const char *json = NULL, *models = "minilm,bert-base,xlmr-large";
     int reps = 20, standard = 1, fast_gelu = 0, gemm = 1;
     for (int i = 1; i < argc; i++) {
@@ -394,6 +396,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
         else if (!strcmp(argv[i], "--no-standard")) standard = 0;
+        else if (!strcmp(argv[i], "--standard-max") && i + 1 < argc) standard_max = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--fast-gelu")) fast_gelu = 1;
         else if (!strcmp(argv[i], "--no-gemm")) gemm = 0;
         else {
@@ -455,7 +458,7 @@ int main(int argc, char **argv) {
             if (bc->N) snprintf(label, sizeof label, "%dx%d", B, bc->N);
             else snprintf(label, sizeof label, "mixed(%d)", B);
             for (int path = SUTRA_ATTN_FLASH; path >= SUTRA_ATTN_STANDARD; path--) {
-                if (path == SUTRA_ATTN_STANDARD && (!standard || max_len > 512)) continue;
+                if (path == SUTRA_ATTN_STANDARD && (!standard || max_len > standard_max)) continue;
                 const result r = run_case(sh, &cfg, st, ids, cu, B, T, max_len, (sutra_attn_path)path, bc->fast_gelu, reps);
                 const char *pname = path == SUTRA_ATTN_FLASH ? (bc->fast_gelu ? "flash+tg" : "flash")
                                                              : (bc->fast_gelu ? "std+tg" : "standard");
