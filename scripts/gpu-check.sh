@@ -17,6 +17,9 @@
 #   encpeer  bench/torch_encoder_peer.py: the same encoders through HF transformers, eager sdpa
 #            and torch.compile (not in the default list: compiling takes minutes)
 #   encsummary  the encoder table, Sutra beside PyTorch (when encpeer ran), printed last
+#   cli      the public API end to end through build/sutra: `sutra info --device cuda`, then the
+#            same texts embedded with --device cuda (auto and forced paths) and --device cpu on a
+#            random-initialised MiniLM-shaped model made on the spot (numpy), compared by cosine
 #   pack     (on a build machine without a GPU, before calling the device tool) builds the
 #            CUDA tests and encoder_bench, and packs them with the shared libraries a bare GPU
 #            image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
@@ -173,6 +176,46 @@ stage_encoder() {
     cat "$OUTDIR/encoder_bench.txt" >>"$LOG"
 }
 
+stage_cli() {
+    use_prebuilt || { say "cli: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin model="${TMPDIR:-/tmp}/sutra-minilm-random" rc=0 mode
+    bin="$(find_bin sutra)" || { say "cli: sutra not built"; return 1; }
+    [ -s "$model/model.safetensors" ] ||
+        SUTRA_MODELS_DIR="$CARRY/models" python3 "$ROOT/bench/make_random_bert.py" "$model" --layers 6 --hidden 384 \
+            --heads 12 --ffn 1536 --positions 512 >>"$LOG" 2>&1 || { say "cli: cannot make the random model"; return 1; }
+    "$bin" info --model "$model" --device cuda >"$OUTDIR/cli_info.json" 2>&1 || { say "cli: info FAILED"; cat "$OUTDIR/cli_info.json"; return 1; }
+    grep -E '"device"|"gpu"|"attention_kernels"' "$OUTDIR/cli_info.json"
+    python3 -c '
+import random
+random.seed(5)
+w = "the of and to in a is that for it with as was on be by at this are from or an which one".split()
+for n in (1, 3, 8, 20, 60, 120, 250, 400, 500):
+    print(" ".join(random.choice(w) for _ in range(n)))
+print("Ein Mann spielt Gitarre. naive cafe")' >"$OUTDIR/cli_texts.txt"
+    for mode in "--device cpu" "--device cuda" "--device cuda --attention standard" "--device cuda --attention flash"; do
+        # shellcheck disable=SC2086
+        "$bin" embed --model "$model" --max-length 512 $mode --verbose <"$OUTDIR/cli_texts.txt" \
+            >"$OUTDIR/cli$(echo "$mode" | tr -c 'a-z\n' _).jsonl" 2>>"$OUTDIR/cli_stderr.txt" || { say "cli: embed $mode FAILED"; rc=1; }
+    done
+    tail -4 "$OUTDIR/cli_stderr.txt"
+    python3 -c '
+import glob, json, math, sys
+d = sys.argv[1]
+load = lambda p: [json.loads(l) for l in open(p)]
+ref = load(d + "/cli__device_cpu.jsonl")
+worst_all = 1.0
+for p in sorted(glob.glob(d + "/cli__device_cuda*.jsonl")):
+    got = load(p)
+    assert len(got) == len(ref), (p, len(got), len(ref))
+    worst = min(sum(a * b for a, b in zip(x, y)) / math.sqrt(sum(a * a for a in x) * sum(b * b for b in y))
+                for x, y in zip(ref, got))
+    worst_all = min(worst_all, worst)
+    print("cli: %s: worst cosine vs --device cpu over %d texts: %.7f" % (p.split("/")[-1], len(ref), worst))
+print("cli: PASS" if worst_all >= 0.9999 else "cli: FAIL (cosine < 0.9999)")
+sys.exit(0 if worst_all >= 0.9999 else 1)' "$OUTDIR" || rc=1
+    return $rc
+}
+
 stage_encpeer() {
     say "encpeer: HF transformers sdpa eager + torch.compile(reduce-overhead) ${ENCPEER_ARGS:-}"
     # shellcheck disable=SC2086
@@ -225,10 +268,11 @@ stage_pack() {
     say "pack: building the CUDA tests and encoder_bench in $build"
     cmake -S "$ROOT" -B "$build" -DSUTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=OFF \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
-        cmake --build "$build" -j "$JOBS" --target test_cuda_ops test_cuda_model encoder_bench >>"$LOG" 2>&1 ||
+        cmake --build "$build" -j "$JOBS" --target test_cuda_ops test_cuda_model encoder_bench sutra_cli >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
-    cp "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" "$build/bench/cuda/encoder_bench" "$pre/bin/"
+    cp "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" "$build/bench/cuda/encoder_bench" \
+        "$build/sutra" "$pre/bin/"
     strip "$pre"/bin/* 2>/dev/null
     # what the binaries load from outside glibc, libstdc++ and the CUDA toolkit (which the GPU image has)
     ldd "$pre"/bin/* | awk '/=> \//{print $3}' | sort -u |
@@ -250,8 +294,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary pack)"; exit 2 ;;
+    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1
