@@ -25,7 +25,11 @@ sutra_tokenizer *sutra_tok_alloc(void) {
 
 void sutra_tokenizer_free(sutra_tokenizer *tok) {
     if (!tok) return;
+    sutra_normalizer_free(&tok->normalizer);
+    sutra_pretokenizer_free(&tok->pretok);
     sutra_wordpiece_free(&tok->wordpiece);
+    sutra_unigram_free(&tok->unigram);
+    sutra_bpe_free(&tok->bpe);
     sutra_added_free(&tok->added);
     free(tok->tmpl_ids);
     free(tok);
@@ -47,13 +51,35 @@ void sutra_tok_work_free(sutra_tok_work *w) {
     free(w->pos);
     free(w->piece);
     free(w->hash);
+    for (size_t k = 0; k < SUTRA_PRETOK_MAX_STEPS; k++) sutra_tbuf_free(&w->pre[k]);
+    free(w->score);
+    free(w->sym);
+    free(w->heap);
     memset(w, 0, sizeof *w);
+}
+
+int sutra_grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap && *p) return 1;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need) {
+        if (nc > SIZE_MAX / 2 / elem) return 0;
+        nc *= 2;
+    }
+    void *q = realloc(*p, nc * elem);
+    if (!q) return 0;
+    *p = q;
+    *cap = nc;
+    return 1;
 }
 
 int32_t sutra_tok_model_find(const sutra_tokenizer *tok, const char *s, size_t len) {
     switch (tok->model) {
     case SUTRA_MODEL_WORDPIECE:
         return sutra_vocab_find(&tok->wordpiece.vocab, s, len);
+    case SUTRA_MODEL_UNIGRAM:
+        return sutra_vocab_find(&tok->unigram.vocab, s, len);
+    case SUTRA_MODEL_BPE:
+        return sutra_vocab_find(&tok->bpe.vocab, s, len);
     default:
         return -1;
     }
@@ -63,6 +89,10 @@ int32_t sutra_tok_model_size(const sutra_tokenizer *tok) {
     switch (tok->model) {
     case SUTRA_MODEL_WORDPIECE:
         return tok->wordpiece.vocab.n_ids;
+    case SUTRA_MODEL_UNIGRAM:
+        return tok->unigram.vocab.n_ids;
+    case SUTRA_MODEL_BPE:
+        return tok->bpe.vocab.n_ids;
     default:
         return 0;
     }
@@ -119,8 +149,63 @@ sutra_status sutra_tok_add_token(sutra_tokenizer *tok, const char *content, size
     return SUTRA_OK;
 }
 
+/* sutra_added_build normalizes the contents of normalized tokens with sutra_normalizer_run, which
+ * knows only NONE and BERT. For the other kinds the contents are normalized here first and the
+ * build runs on them with no normalizer; the original contents are put back afterwards. */
+static sutra_status build_added(sutra_tokenizer *tok, char *err, size_t errcap) {
+    const sutra_normalizer *nz = &tok->normalizer;
+    if (!sutra_norm_is_extended(nz)) return sutra_added_build(&tok->added, nz, err, errcap);
+    sutra_added_vocab *av = &tok->added;
+    char **saved = calloc(av->n ? av->n : 1, sizeof *saved);
+    size_t *saved_len = calloc(av->n ? av->n : 1, sizeof *saved_len);
+    sutra_tbuf raw = {0}, norm = {0}, spare = {0};
+    sutra_status st = SUTRA_OK;
+    if (!saved || !saved_len) goto oom;
+    for (size_t i = 0; i < av->n; i++) {
+        sutra_added_token *t = &av->tok[i];
+        if (!t->normalized) continue;
+        raw.n = norm.n = 0;
+        for (size_t at = 0; at < t->len;) {
+            size_t s = at;
+            uint32_t cp = sutra_utf8_next(t->content, &at);
+            if (!sutra_tbuf_push(&raw, cp, (int32_t)s, (int32_t)at)) goto oom;
+        }
+        if (!sutra_norm_apply(nz, raw.c, raw.n, &norm, &spare)) goto oom;
+        char *u = malloc(4 * norm.n + 1);
+        if (!u) goto oom;
+        size_t ul = 0;
+        for (size_t k = 0; k < norm.n; k++) ul += (size_t)sutra_utf8_put(norm.c[k].cp, u + ul);
+        u[ul] = '\0';
+        saved[i] = t->content;
+        saved_len[i] = t->len;
+        t->content = u;
+        t->len = ul;
+    }
+    {
+        sutra_normalizer none;
+        memset(&none, 0, sizeof none);
+        st = sutra_added_build(av, &none, err, errcap);
+    }
+    goto done;
+oom:
+    st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot normalize the added tokens");
+done:
+    for (size_t i = 0; saved && i < av->n; i++) {
+        if (!saved[i]) continue;
+        free(av->tok[i].content);
+        av->tok[i].content = saved[i];
+        av->tok[i].len = saved_len[i];
+    }
+    free(saved);
+    free(saved_len);
+    sutra_tbuf_free(&raw);
+    sutra_tbuf_free(&norm);
+    sutra_tbuf_free(&spare);
+    return st;
+}
+
 sutra_status sutra_tok_finish(sutra_tokenizer *tok, char *err, size_t errcap) {
-    sutra_status st = sutra_added_build(&tok->added, &tok->normalizer, err, errcap);
+    sutra_status st = build_added(tok, err, errcap);
     if (st != SUTRA_OK) return st;
     if (tok->model == SUTRA_MODEL_WORDPIECE) sutra_wordpiece_finish(&tok->wordpiece);
     int64_t size = sutra_tok_model_size(tok);
@@ -176,22 +261,32 @@ int sutra_sink_push(sutra_tok_sink *s, int32_t id, int32_t start, int32_t end, i
 
 /* ---- the pipeline --------------------------------------------------------------------------- */
 
+sutra_status sutra_tok_model_encode(const sutra_tokenizer *tok, const sutra_tchar *t, size_t n, sutra_tok_work *w,
+                                    sutra_tok_sink *sink, char *err, size_t errcap) {
+    switch (tok->model) {
+    case SUTRA_MODEL_WORDPIECE:
+        return sutra_wordpiece_encode(&tok->wordpiece, t, n, w, sink, err, errcap);
+    case SUTRA_MODEL_UNIGRAM:
+        return sutra_unigram_encode(&tok->unigram, t, n, w, sink, err, errcap);
+    case SUTRA_MODEL_BPE:
+        return sutra_bpe_encode(&tok->bpe, t, n, w, sink, err, errcap);
+    default:
+        return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "tokenizer has no model");
+    }
+}
+
 /* Pre-tokenizes t[0..n) (normalized) and runs the model on every word. */
 static sutra_status encode_words(const sutra_tokenizer *tok, const sutra_tchar *t, size_t n, sutra_tok_work *w,
                                  sutra_tok_sink *sink, char *err, size_t errcap) {
-    size_t pos = 0, ws, we;
-    while (!sink->full && sutra_pretok_next(&tok->pretok, t, n, &pos, &ws, &we)) {
-        sutra_status st;
-        switch (tok->model) {
-        case SUTRA_MODEL_WORDPIECE:
-            st = sutra_wordpiece_encode(&tok->wordpiece, t + ws, we - ws, w, sink, err, errcap);
-            break;
-        default:
-            st = sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "tokenizer has no model");
+    if (tok->pretok.kind == SUTRA_PRETOK_NONE || tok->pretok.kind == SUTRA_PRETOK_BERT) {
+        size_t pos = 0, ws, we;
+        while (!sink->full && sutra_pretok_next(&tok->pretok, t, n, &pos, &ws, &we)) {
+            sutra_status st = sutra_tok_model_encode(tok, t + ws, we - ws, w, sink, err, errcap);
+            if (st != SUTRA_OK) return st;
         }
-        if (st != SUTRA_OK) return st;
+        return SUTRA_OK;
     }
-    return SUTRA_OK;
+    return sutra_pretok_run(tok, t, n, w, sink, err, errcap);
 }
 
 /* Normalizes one stretch of raw text between added tokens and encodes it, splitting out the
@@ -199,10 +294,11 @@ static sutra_status encode_words(const sutra_tokenizer *tok, const sutra_tchar *
 static sutra_status encode_segment(const sutra_tokenizer *tok, const sutra_tchar *raw, size_t n, sutra_tok_work *w,
                                    sutra_tok_sink *sink, char *err, size_t errcap) {
     w->norm.n = 0;
-    if (!sutra_normalizer_run(&tok->normalizer, raw, n, &w->norm, &w->spare))
+    if (!sutra_norm_apply(&tok->normalizer, raw, n, &w->norm, &w->spare))
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot normalize %zu characters", n);
     const sutra_tchar *t = w->norm.c;
     size_t nn = w->norm.n, from = 0;
+    if (nn == 0) return SUTRA_OK; /* normalized away (and the buffer may never have been allocated) */
     while (!sink->full) {
         size_t ms = nn, me = nn;
         int32_t id = -1;
@@ -327,6 +423,10 @@ const char *sutra_tokenizer_kind(const sutra_tokenizer *tok) {
     switch (tok->model) {
     case SUTRA_MODEL_WORDPIECE:
         return "wordpiece";
+    case SUTRA_MODEL_UNIGRAM:
+        return "unigram";
+    case SUTRA_MODEL_BPE:
+        return "bpe";
     default:
         return "none";
     }
@@ -351,6 +451,10 @@ const char *sutra_tokenizer_id_to_token(const sutra_tokenizer *tok, int32_t id) 
     switch (tok->model) {
     case SUTRA_MODEL_WORDPIECE:
         return sutra_vocab_str(&tok->wordpiece.vocab, id, NULL);
+    case SUTRA_MODEL_UNIGRAM:
+        return sutra_vocab_str(&tok->unigram.vocab, id, NULL);
+    case SUTRA_MODEL_BPE:
+        return sutra_vocab_str(&tok->bpe.vocab, id, NULL);
     default:
         return NULL;
     }
