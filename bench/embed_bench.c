@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
     sutra_config_default(&cfg);
     cfg.model = model;
     cfg.threads = threads;
+    cfg.device = SUTRA_DEVICE_CPU; /* this benchmark is the CPU's */
     if (long_tokens > 0) cfg.max_sequence_length = long_tokens;
     char err[512];
     sutra_embedder *e;

@@ -2,7 +2,7 @@
  * longctx_bench.c - one long input through the public API on one attention path, in its own
  * process so that its peak resident memory is its own.
  *
- *   longctx_bench --model DIR --tokens N --attention standard|flash [--threads T] [--repeats R]
+ *   longctx_bench --model DIR --tokens N --attention standard|flash [--threads T] [--repeats R] [--device cpu|cuda]
  *
  * Prints one JSON line: tokens, path, median latency (ms, wall clock, after one warm-up), the
  * process's peak RSS, and the peak RSS the forward pass added over the loaded model (measured
@@ -41,7 +41,7 @@ static char *words(int n) { /* "a a a ...": one token per word in a WordPiece vo
 }
 
 int main(int argc, char **argv) {
-    const char *model = NULL, *path = "flash";
+    const char *model = NULL, *path = "flash", *device = "cpu";
     int tokens = 512, threads = 2, repeats = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--model")) model = argv[i + 1];
@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--attention")) path = argv[i + 1];
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--repeats")) repeats = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
     }
     if (!model || tokens < 3 || repeats < 1 || repeats > 100) {
         fprintf(stderr, "usage: longctx_bench --model DIR --tokens N --attention standard|flash [--threads T] [--repeats R]\n");
@@ -61,6 +62,7 @@ int main(int argc, char **argv) {
     cfg.max_sequence_length = tokens;
     cfg.max_batch_tokens = tokens;
     cfg.attention = !strcmp(path, "standard") ? SUTRA_ATTENTION_STANDARD : SUTRA_ATTENTION_FLASH;
+    cfg.device = !strcmp(device, "cuda") ? SUTRA_DEVICE_CUDA : SUTRA_DEVICE_CPU;
     char err[512];
     sutra_embedder *e;
     if (sutra_embedder_create(&cfg, &e, err, sizeof err)) {
@@ -84,9 +86,11 @@ int main(int argc, char **argv) {
     sutra_stats s;
     sutra_embedder_stats(e, &s);
     double peak = peak_rss_mib();
-    printf("{\"tokens\": %d, \"attention\": \"%s\", \"path_taken\": \"%s\", \"threads\": %d, \"ms\": %.3f, "
+    sutra_model_info mi;
+    sutra_embedder_info(e, &mi);
+    printf("{\"device\": \"%s\", \"tokens\": %d, \"attention\": \"%s\", \"path_taken\": \"%s\", \"threads\": %d, \"ms\": %.3f, "
            "\"peak_rss_mib\": %.1f, \"forward_added_mib\": %.1f}\n",
-           s.last_batch_max_len, path, s.last_path == 1 ? "flash" : "standard", threads, t[repeats / 2], peak,
+           mi.device, s.last_batch_max_len, path, s.last_path == 1 ? "flash" : "standard", threads, t[repeats / 2], peak,
            peak - base);
     sutra_embedder_destroy(e);
     return 0;

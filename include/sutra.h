@@ -227,6 +227,69 @@ typedef struct sutra_stats {
 SUTRA_API sutra_status sutra_embedder_stats(const sutra_embedder *embedder, sutra_stats *stats);
 SUTRA_API void sutra_embedder_stats_reset(sutra_embedder *embedder);
 
+/* ---- long documents ----------------------------------------------------------------------- */
+
+/* How the window vectors of one document become its one vector. */
+typedef enum sutra_aggregate {
+    SUTRA_AGGREGATE_MEAN = 0,     /* the mean of the window vectors (default) */
+    SUTRA_AGGREGATE_MAX = 1,      /* their element-wise maximum */
+    SUTRA_AGGREGATE_WEIGHTED = 2, /* their mean weighted by each window's number of text tokens */
+} sutra_aggregate;
+
+/* Sliding windows over a document longer than the token limit. The document is tokenised in
+ * full and its text tokens (those of the text, not the model's special tokens nor the prompt's)
+ * are cut, on token boundaries, into slices; each window is one slice with the model's special
+ * tokens and the prompt's tokens around it, `size` tokens in all. Window k starts at text token
+ * k * (size - special - prompt tokens - overlap), so consecutive windows share `overlap` text
+ * tokens; the last window may be shorter. */
+typedef struct sutra_window {
+    int size;    /* tokens per window, special and prompt tokens included: 1 .. the token limit */
+    int overlap; /* text tokens shared by consecutive windows: 0 .. one less than a window's text tokens */
+    sutra_aggregate aggregate;
+} sutra_window;
+
+/* Fills *window with the defaults for embedder: size = its token limit, overlap = size / 4,
+ * aggregate MEAN. With a NULL embedder, size 512. window may not be NULL. */
+SUTRA_API void sutra_window_default(const sutra_embedder *embedder, sutra_window *window);
+
+/* Embeds n NUL-terminated texts of any length into out (row-major, n x dim; out_cap floats):
+ * each text is cut into windows as *window says (NULL: sutra_window_default()), the windows of
+ * all texts are embedded together in the length-sorted, token-budget batches of
+ * sutra_embed_batch(), and row i is the aggregate of text i's window vectors, L2-normalised
+ * again when the embedder normalises. A text that fits one window gets exactly the vector
+ * sutra_embed() gives it. Returns SUTRA_ERR_INVALID_ARGUMENT for a window size of 0 or above the
+ * token limit, an overlap not smaller than the text tokens a window holds, or an unknown
+ * aggregate (the message names the parameter); a failing text is named by its index, and then
+ * nothing is written. sutra_stats counts each window as one input. */
+SUTRA_API sutra_status sutra_embed_windowed(sutra_embedder *embedder, const char *const *texts, size_t n,
+                                            const sutra_window *window, float *out, size_t out_cap);
+
+/* One chunk of a late-chunked document. */
+typedef struct sutra_chunk {
+    size_t start, end; /* the chunk's bytes [start, end) in the document */
+    int tokens;        /* text tokens pooled into its vector */
+} sutra_chunk;
+
+/* Late chunking: encodes one UTF-8 document of len bytes (len = (size_t)-1: NUL-terminated) as
+ * a whole, then pools its final token states over each chunk, so that every chunk's vector has
+ * seen the document around it. Chunks are either given as byte offsets, chunk_starts (n_starts
+ * of them, strictly increasing, each below len: chunk i is [chunk_starts[i], chunk_starts[i+1]),
+ * the last runs to len, bytes before the first belong to none, and a token belongs to the chunk
+ * its first byte lies in), or, when chunk_starts is NULL, runs of chunk_tokens text tokens.
+ * A chunk's vector is the mean of its text tokens' states (the max when the embedder pools by
+ * max; special and prompt tokens never count), then truncated and normalised as sutra_embed()
+ * does. A document over the token limit is encoded in overlapping windows (*window, NULL:
+ * defaults; aggregate unused), and each token takes its state from the window where it has the
+ * most context on both sides.
+ * out receives *n_chunks x dim floats (out_cap); chunks, when not NULL, the chunk spans
+ * (chunks_cap entries). *n_chunks is always set; when out_cap or chunks_cap is too small the call
+ * returns SUTRA_ERR_BUFFER_TOO_SMALL before running the model (out_cap 0 asks for the count).
+ * A chunk without any token is SUTRA_ERR_INVALID_ARGUMENT, and the message names it. */
+SUTRA_API sutra_status sutra_embed_late_chunks(sutra_embedder *embedder, const char *text, size_t len,
+                                               const size_t *chunk_starts, size_t n_starts, int chunk_tokens,
+                                               const sutra_window *window, float *out, size_t out_cap,
+                                               sutra_chunk *chunks, size_t chunks_cap, size_t *n_chunks);
+
 #ifdef __cplusplus
 }
 #endif

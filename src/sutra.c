@@ -18,8 +18,10 @@
 #ifdef SUTRA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
+#include "embed/window.h"
 #include "model/config.h"
 #include "model/safetensors.h"
+#include "tokenizer/template.h"
 #include "tokenizer/tokenizer.h"
 #include "util/common.h"
 
@@ -241,7 +243,19 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
              e->cfg.flash_attention_threshold < std_len)
         std_len = e->cfg.flash_attention_threshold;
     if ((st = create_backend(e, std_len, err, errcap))) FAIL(st);
-    if ((st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap))) FAIL(st);
+    st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap);
+    if (st == SUTRA_ERR_UNSUPPORTED && e->on_gpu && e->cfg.device == SUTRA_DEVICE_AUTO) {
+        /* the GPU backend lacks an op this architecture needs: run it on the CPU instead */
+        snprintf(e->device_note, sizeof e->device_note, "running on the CPU: %.400s", err);
+        e->be->destroy(e->be);
+        e->be = NULL;
+        e->on_gpu = 0;
+        e->cfg.device = SUTRA_DEVICE_CPU;
+        e->gpu_name[0] = '\0';
+        if ((st = create_backend(e, std_len, err, errcap))) FAIL(st);
+        st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap);
+    }
+    if (st) FAIL(st);
     e->pooled = malloc((size_t)e->batch_tokens * m->hidden_size * sizeof(float));
     if (!e->pooled) FAIL(sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory"));
 #undef FAIL
@@ -270,6 +284,10 @@ static sutra_attn_path choose_path(const sutra_embedder *e, int max_len) {
     case SUTRA_ATTENTION_STANDARD: return SUTRA_ATTN_STANDARD;
     case SUTRA_ATTENTION_FLASH: return SUTRA_ATTN_FLASH;
     default:
+        /* On the GPU the standard path is only the fallback: measured on the H100 it is 2.5-9x
+         * slower than the flash kernel at every length (docs/BENCHMARKS.md), so AUTO takes flash
+         * whenever it is enabled; the backend itself falls back where flash cannot run. */
+        if (e->on_gpu) return e->cfg.use_flash_attention ? SUTRA_ATTN_FLASH : SUTRA_ATTN_STANDARD;
         return e->cfg.use_flash_attention && max_len > e->cfg.flash_attention_threshold ? SUTRA_ATTN_FLASH
                                                                                          : SUTRA_ATTN_STANDARD;
     }
@@ -298,16 +316,25 @@ static int by_length_desc(const void *a, const void *b) {
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Receives each batch's final hidden states: hidden (T, C) for the B items packed by cu. */
+typedef struct hidden_sink {
+    void (*fn)(void *ctx, const pending *items, int B, const int32_t *cu, const float *hidden);
+    void *ctx;
+} hidden_sink;
+
 /* Embeds n tokenised inputs: sorted longest first, packed into batches of at most batch_tokens
- * tokens (no padding), results written to their original rows. */
-static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, float *out) {
+ * tokens (no padding), results written to their original rows (out may be NULL when only sink
+ * wants the batches). With a sink, each batch's hidden states go to it as well. */
+static sutra_status run_encoded(sutra_embedder *e, pending *items, size_t n, float *out, const hidden_sink *sink) {
     qsort(items, n, sizeof *items, by_length_desc);
     const int C = e->mcfg.hidden_size;
     int32_t *ids = malloc((size_t)e->batch_tokens * sizeof *ids);
     int32_t *cu = malloc(((size_t)e->batch_tokens + 1) * sizeof *cu);
-    if (!ids || !cu) {
+    float *hidden = sink ? malloc((size_t)e->batch_tokens * C * sizeof *hidden) : NULL;
+    if (!ids || !cu || (sink && !hidden)) {
         free(ids);
         free(cu);
+        free(hidden);
         return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
     }
     sutra_status st = SUTRA_OK;
@@ -325,13 +352,14 @@ static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, f
         sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
         sutra_attn_path path = choose_path(e, max_len);
         char err[512];
-        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, NULL, err, sizeof err);
+        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, hidden, err, sizeof err);
         if (st) {
             set_error(e, st, "%s", err);
             break;
         }
-        for (int b = 0; b < B; b++)
+        for (int b = 0; out && b < B; b++)
             finish_vector(e, e->pooled + (size_t)b * C, out + items[first + b].index * (size_t)e->dim);
+        if (sink) sink->fn(sink->ctx, items + first, B, cu, hidden);
         e->stats.batches++;
         e->stats.tokens += (uint64_t)T;
         e->stats.texts += (uint64_t)B;
@@ -342,12 +370,18 @@ static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, f
     }
     free(ids);
     free(cu);
+    free(hidden);
     return st;
 }
 
-/* Tokenises text i (after the prompt, if any) with the token limit; len = (size_t)-1 means
- * NUL-terminated. */
-static sutra_status encode_one(sutra_embedder *e, const char *text, size_t len, size_t index, sutra_encoding *enc) {
+static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, float *out) {
+    return run_encoded(e, items, n, out, NULL);
+}
+
+/* Tokenises text i (after the prompt, if any) with at most max_tokens tokens (0: all of it) and,
+ * when asked, byte offsets into prompt + text; len = (size_t)-1 means NUL-terminated. */
+static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
+                                int want_offsets, sutra_encoding *enc) {
     if (len == (size_t)-1) len = strlen(text);
     char err[512];
     char *joined = NULL;
@@ -360,11 +394,16 @@ static sutra_status encode_one(sutra_embedder *e, const char *text, size_t len, 
         text = joined;
         len += pl;
     }
-    sutra_status st = sutra_tokenizer_encode(e->tok, text, len, (size_t)e->max_tokens, 0, enc, err, sizeof err);
+    sutra_status st = sutra_tokenizer_encode(e->tok, text, len, max_tokens, want_offsets, enc, err, sizeof err);
     free(joined);
     if (st) return set_error(e, st, "text %zu: %s", index, err);
-    if (enc->n >= (size_t)e->max_tokens) e->stats.truncated++;
+    if (max_tokens && enc->n >= max_tokens) e->stats.truncated++;
     return SUTRA_OK;
+}
+
+/* Tokenises text i as embedding does: prompt, special tokens, truncation at the token limit. */
+static sutra_status encode_one(sutra_embedder *e, const char *text, size_t len, size_t index, sutra_encoding *enc) {
+    return encode_text(e, text, len, index, (size_t)e->max_tokens, 0, enc);
 }
 
 sutra_status sutra_embedder_set_prompt(sutra_embedder *e, const char *name, const char *prompt) {
@@ -513,4 +552,186 @@ void sutra_embedder_stats_reset(sutra_embedder *e) {
     if (!e) return;
     memset(&e->stats, 0, sizeof e->stats);
     e->stats.last_path = -1;
+}
+
+/* ---- long documents: tokenising and running around src/embed/window.c ---------------------- */
+
+void sutra_window_default(const sutra_embedder *e, sutra_window *w) {
+    if (!w) return;
+    w->size = e ? e->max_tokens : 512;
+    w->overlap = w->size / 4;
+    w->aggregate = SUTRA_AGGREGATE_MEAN;
+}
+
+/* One document tokenised in full, seen as template + prompt + content, with its windows. */
+typedef struct long_doc {
+    sutra_encoding enc;
+    int32_t *shifted; /* content offsets in the caller's text (2N) */
+    sutra_doc_tokens doc;
+    sutra_window_plan plan;
+} long_doc;
+
+static void long_doc_free(long_doc *d) {
+    sutra_encoding_free(&d->enc);
+    free(d->shifted);
+}
+
+/* Checks window parameters before any text is read (the prompt's tokens are checked per text). */
+static sutra_status window_check(sutra_embedder *e, const sutra_window *window, sutra_window *w) {
+    if (window) *w = *window;
+    else sutra_window_default(e, w);
+    sutra_window_plan plan;
+    char err[512];
+    sutra_status st =
+        sutra_window_plan_make(&plan, w, e->max_tokens, (size_t)sutra_tokenizer_num_special(e->tok), err, sizeof err);
+    return st ? set_error(e, st, "%s", err) : SUTRA_OK;
+}
+
+static sutra_status long_doc_make(sutra_embedder *e, const char *text, size_t len, size_t index, const sutra_window *w,
+                                  long_doc *d) {
+    memset(d, 0, sizeof *d);
+    sutra_status st = encode_text(e, text, len, index, 0, 1, &d->enc);
+    if (st) return st;
+    if (!(d->shifted = malloc(2 * (d->enc.n ? d->enc.n : 1) * sizeof *d->shifted)))
+        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory", index);
+    const int32_t *pre, *post;
+    size_t n_pre, n_post;
+    sutra_tokenizer_template(e->tok, &pre, &n_pre, &post, &n_post);
+    sutra_doc_tokens_split(&d->doc, &d->enc, pre, n_pre, post, n_post, e->prompt ? strlen(e->prompt) : 0, d->shifted);
+    char err[512];
+    st = sutra_window_plan_make(&d->plan, w, e->max_tokens, n_pre + n_post + d->doc.n_prompt, err, sizeof err);
+    return st ? set_error(e, st, "text %zu: %s", index, err) : SUTRA_OK;
+}
+
+sutra_status sutra_embed_windowed(sutra_embedder *e, const char *const *texts, size_t n, const sutra_window *window,
+                                  float *out, size_t out_cap) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    sutra_window w;
+    sutra_status st = window_check(e, window, &w);
+    if (st || n == 0) return st;
+    if (!texts || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
+    size_t need;
+    if (!sutra_mul_ok(n, (size_t)e->dim, &need) || out_cap < need)
+        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
+                         n * (size_t)e->dim);
+    for (size_t i = 0; i < n; i++)
+        if (!texts[i]) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text %zu is NULL", i);
+    long_doc *docs = calloc(n, sizeof *docs);
+    size_t *first = calloc(n + 1, sizeof *first); /* doc i's windows are rows first[i] .. first[i+1] */
+    if (!docs || !first) st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu texts", n);
+    for (size_t i = 0; i < n && !st; i++) {
+        st = long_doc_make(e, texts[i], (size_t)-1, i, &w, &docs[i]);
+        if (!st) first[i + 1] = first[i] + sutra_window_count(&docs[i].plan, docs[i].doc.n_content);
+    }
+    pending *items = NULL;
+    size_t *weights = NULL, total = st ? 0 : first[n], rows_n = 0;
+    float *rows = NULL, *tmp = NULL;
+    if (!st) {
+        items = calloc(total, sizeof *items);
+        weights = malloc(total * sizeof *weights);
+        rows = sutra_mul_ok(total, (size_t)e->dim, &rows_n) ? malloc(rows_n * sizeof *rows) : NULL;
+        tmp = malloc(need * sizeof *tmp);
+        if (!items || !weights || !rows || !tmp)
+            st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu windows", total);
+    }
+    for (size_t i = 0; i < n && !st; i++)
+        for (size_t j = first[i]; j < first[i + 1] && !st; j++) {
+            size_t a, b;
+            sutra_window_span(&docs[i].plan, docs[i].doc.n_content, j - first[i], &a, &b);
+            weights[j] = b - a;
+            items[j].index = j;
+            if (sutra_window_encoding(&items[j].enc, &docs[i].doc, &docs[i].plan, j - first[i]))
+                st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory for its windows", i);
+        }
+    /* All windows of all texts go through the one packing, so long and short texts share batches. */
+    if (!st) st = embed_encoded(e, items, total, rows);
+    for (size_t i = 0; i < n && !st; i++)
+        sutra_window_aggregate(tmp + i * (size_t)e->dim, rows + first[i] * (size_t)e->dim, weights + first[i],
+                               first[i + 1] - first[i], e->dim, w.aggregate, e->normalize);
+    if (!st) memcpy(out, tmp, need * sizeof *tmp);
+    for (size_t j = 0; items && j < total; j++) sutra_encoding_free(&items[j].enc);
+    for (size_t i = 0; docs && i < n; i++) long_doc_free(&docs[i]);
+    free(items);
+    free(weights);
+    free(rows);
+    free(tmp);
+    free(docs);
+    free(first);
+    return st;
+}
+
+typedef struct late_ctx {
+    const long_doc *d;
+    sutra_late *late;
+} late_ctx;
+
+static void late_sink(void *ctx, const pending *items, int B, const int32_t *cu, const float *hidden) {
+    late_ctx *c = ctx;
+    for (int b = 0; b < B; b++)
+        sutra_late_add(c->late, &c->d->doc, &c->d->plan, items[b].index, hidden + (size_t)cu[b] * c->late->C);
+}
+
+sutra_status sutra_embed_late_chunks(sutra_embedder *e, const char *text, size_t len, const size_t *chunk_starts,
+                                     size_t n_starts, int chunk_tokens, const sutra_window *window, float *out,
+                                     size_t out_cap, sutra_chunk *chunks, size_t chunks_cap, size_t *n_chunks) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    if (!text || !n_chunks || (!out && out_cap) || (!chunks && chunks_cap))
+        return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and n_chunks are required, and out / chunks with a capacity");
+    *n_chunks = 0;
+    if (chunk_starts && chunk_tokens)
+        return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "give chunk_starts or chunk_tokens, not both");
+    sutra_window w;
+    sutra_status st = window_check(e, window, &w);
+    if (st) return st;
+    if (len == (size_t)-1) len = strlen(text);
+    const int C = e->mcfg.hidden_size;
+    long_doc d;
+    sutra_late late = {0};
+    pending *items = NULL;
+    float *pooled = NULL;
+    size_t K = 0;
+    char err[512];
+    if ((st = long_doc_make(e, text, len, 0, &w, &d))) goto done;
+    if ((st = sutra_late_make(&late, &d.doc, &d.plan, len, chunk_starts, n_starts, chunk_tokens, C,
+                              e->pooling == SUTRA_POOLING_MAX, err, sizeof err))) {
+        set_error(e, st, "%s", err);
+        goto done;
+    }
+    *n_chunks = late.n_chunks;
+    size_t need;
+    if (!sutra_mul_ok(late.n_chunks, (size_t)e->dim, &need) || out_cap < need || (chunks && chunks_cap < late.n_chunks)) {
+        st = set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "%zu chunks need %zu floats in out (it holds %zu)%s",
+                       late.n_chunks, late.n_chunks * (size_t)e->dim, out_cap,
+                       chunks && chunks_cap < late.n_chunks ? " and as many entries in chunks" : "");
+        goto done;
+    }
+    if (late.n_chunks == 0) goto done;
+    K = sutra_window_count(&d.plan, d.doc.n_content);
+    items = calloc(K, sizeof *items);
+    pooled = malloc(late.n_chunks * (size_t)C * sizeof *pooled);
+    if (!items || !pooled) {
+        st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu chunks", late.n_chunks);
+        goto done;
+    }
+    for (size_t k = 0; k < K && !st; k++) {
+        items[k].index = k;
+        if (sutra_window_encoding(&items[k].enc, &d.doc, &d.plan, k))
+            st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for the document's windows");
+    }
+    late_ctx lc = {&d, &late};
+    hidden_sink sink = {late_sink, &lc};
+    if (!st) st = run_encoded(e, items, K, NULL, &sink);
+    if (st) goto done;
+    sutra_late_pool(&late, pooled);
+    for (size_t c = 0; c < late.n_chunks; c++) finish_vector(e, pooled + c * (size_t)C, out + c * (size_t)e->dim);
+    if (chunks) memcpy(chunks, late.chunks, late.n_chunks * sizeof *chunks);
+done:
+    for (size_t k = 0; items && k < K; k++) sutra_encoding_free(&items[k].enc);
+    free(items);
+    free(pooled);
+    sutra_late_free(&late);
+    long_doc_free(&d);
+    return st;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "file_cmd.h"
 #include "sutra.h"
 
 #define CHUNK_LINES 256
@@ -43,6 +44,20 @@ static void usage(FILE *f) {
             "      --prompt-name NAME the model's prompt NAME (e.g. query, passage) before each text\n"
             "      --prompt TEXT      a raw prompt before each text\n"
             "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
+            "\n"
+            "files (embed; any of these options selects file mode):\n"
+            "      --input FILE       FILE.jsonl: one JSON object per line; other names: one text per line\n"
+            "                         (default -: text lines from stdin)\n"
+            "      --output FILE      FILE.jsonl ({\"id\":..,\"embedding\":[..]} per line) or FILE.npy (float32\n"
+            "                         rows, ids in FILE.npy.ids); default -: jsonl on stdout\n"
+            "      --text-field F     jsonl field with the text (default text)\n"
+            "      --id-field F       jsonl field with the id (default: id if present, else the line number)\n"
+            "      --window N         embed long texts as windows of N tokens (0 is an error) instead of\n"
+            "                         truncating them; --overlap N tokens shared by windows (default N/4),\n"
+            "                         --aggregate mean|max|weighted (default mean)\n"
+            "      --chunk N          late chunking: one vector per N-token chunk, each seeing the whole text\n"
+            "      --resume           skip ids the output already holds, append the rest\n"
+            "      --on-error E       skip|fail: a bad line is reported and skipped (default), or stops the run\n"
             "  -v, --verbose          report batches, attention paths and timing on stderr\n"
             "  -h, --help\n");
 }
@@ -238,7 +253,8 @@ int main(int argc, char **argv) {
     cfg.model = "all-MiniLM-L6-v2";
     int verbose = 0, similarity = 0;
     enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_ATTENTION, OPT_THRESHOLD, OPT_NO_FLASH, OPT_BATCH, OPT_SIM, OPT_DEVICE,
-           OPT_GPU, OPT_BF16, OPT_PROMPT_NAME, OPT_PROMPT };
+           OPT_GPU, OPT_BF16, OPT_PROMPT_NAME, OPT_PROMPT, OPT_INPUT, OPT_OUTPUT, OPT_TEXT_FIELD, OPT_ID_FIELD,
+           OPT_WINDOW, OPT_OVERLAP, OPT_AGGREGATE, OPT_CHUNK, OPT_RESUME, OPT_ON_ERROR };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},
         {"dimensions", required_argument, 0, 'd'},
@@ -256,6 +272,16 @@ int main(int argc, char **argv) {
         {"bf16", no_argument, 0, OPT_BF16},
         {"prompt-name", required_argument, 0, OPT_PROMPT_NAME},
         {"prompt", required_argument, 0, OPT_PROMPT},
+        {"input", required_argument, 0, OPT_INPUT},
+        {"output", required_argument, 0, OPT_OUTPUT},
+        {"text-field", required_argument, 0, OPT_TEXT_FIELD},
+        {"id-field", required_argument, 0, OPT_ID_FIELD},
+        {"window", required_argument, 0, OPT_WINDOW},
+        {"overlap", required_argument, 0, OPT_OVERLAP},
+        {"aggregate", required_argument, 0, OPT_AGGREGATE},
+        {"chunk", required_argument, 0, OPT_CHUNK},
+        {"resume", no_argument, 0, OPT_RESUME},
+        {"on-error", required_argument, 0, OPT_ON_ERROR},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -264,6 +290,10 @@ int main(int argc, char **argv) {
     static const char *norms[] = {"model", "on", "off"};
     static const char *atts[] = {"auto", "standard", "flash"};
     static const char *devices[] = {"auto", "cpu", "cuda"};
+    static const char *aggregates[] = {"mean", "max", "weighted"};
+    static const char *on_errors[] = {"skip", "fail"};
+    file_opts fo = {.input = "-", .output = "-", .text_field = "text", .window = {-1, -1, SUTRA_AGGREGATE_MEAN}};
+    int file_mode = 0;
     optind = 2;
     int o;
     while ((o = getopt_long(argc, argv, "m:d:l:t:vh", opts, NULL)) != -1) {
@@ -284,10 +314,34 @@ int main(int argc, char **argv) {
         case OPT_BF16: cfg.gpu_bf16 = 1; break;
         case OPT_PROMPT_NAME: cfg.prompt_name = optarg; break;
         case OPT_PROMPT: cfg.prompt = optarg; break;
+        case OPT_INPUT: fo.input = optarg, file_mode = 1; break;
+        case OPT_OUTPUT: fo.output = optarg, file_mode = 1; break;
+        case OPT_TEXT_FIELD: fo.text_field = optarg, file_mode = 1; break;
+        case OPT_ID_FIELD: fo.id_field = optarg, file_mode = 1; break;
+        case OPT_WINDOW: fo.window.size = parse_int(optarg, "--window"), fo.windowed = file_mode = 1; break;
+        case OPT_OVERLAP: fo.window.overlap = parse_int(optarg, "--overlap"), fo.windowed = file_mode = 1; break;
+        case OPT_AGGREGATE:
+            fo.window.aggregate = (sutra_aggregate)parse_choice(optarg, aggregates, 3, "--aggregate");
+            fo.windowed = file_mode = 1;
+            break;
+        case OPT_CHUNK:
+            if (!(fo.chunk_tokens = parse_int(optarg, "--chunk"))) {
+                fprintf(stderr, "sutra: --chunk expects a positive number of tokens, got 0\n");
+                return 2;
+            }
+            file_mode = 1;
+            break;
+        case OPT_RESUME: fo.resume = file_mode = 1; break;
+        case OPT_ON_ERROR: fo.on_error_fail = parse_choice(optarg, on_errors, 2, "--on-error"), file_mode = 1; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (file_mode && (strcmp(cmd, "embed") || optind < argc)) {
+        fprintf(stderr, "sutra: %s\n", strcmp(cmd, "embed") ? "file options (--input, --output, --window, ...) are for embed"
+                                                            : "TEXT arguments do not mix with file mode (--input, ...)");
+        return 2;
     }
     char err[1024];
     sutra_embedder *emb = NULL;
@@ -302,6 +356,12 @@ int main(int argc, char **argv) {
     if (*mi.device_note) fprintf(stderr, "sutra: %s\n", mi.device_note);
     if (verbose) fprintf(stderr, "sutra: model loaded in %.1f ms on %s%s%s\n", (now_s() - t0) * 1e3, mi.device,
                          *mi.gpu_name ? " " : "", mi.gpu_name);
+    if (file_mode) {
+        fo.verbose = verbose;
+        int rc = file_embed(emb, &fo);
+        sutra_embedder_destroy(emb);
+        return rc;
+    }
     cli c = {.emb = emb, .dim = sutra_embedder_dim(emb), .verbose = verbose};
     float *keep = NULL;
     size_t kept = 0;
