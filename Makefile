@@ -42,7 +42,7 @@ test-asan:
 
 fuzz-smoke:
 	CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSUTRA_FUZZ=ON -DSUTRA_TESTS=OFF > /dev/null
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	bash scripts/fuzz-smoke.sh $(FUZZ_BUILD)
 
 # The CUDA backend compiles wherever nvcc is installed; its tests skip (with a message) when
