@@ -3,6 +3,7 @@
  * architecture shares: position ids, token-id checks, staging the batch on the backend, and
  * pooling the final hidden states.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,23 @@ void sutra_encoder_destroy(sutra_encoder *e) {
 size_t sutra_encoder_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes) {
     const sutra_arch *a = find_arch(cfg->model_type);
     return a ? a->arena_bytes(cfg, max_tokens, act_bytes) : 0;
+}
+
+sutra_attn_params sutra_arch_fused_attn(const sutra_model_config *cfg, const sutra_batch *batch,
+                                        const sutra_batch_io *io, void *qkv, void *out, size_t act_bytes) {
+    const int C = cfg->hidden_size, H = cfg->num_heads, D = C / H;
+    char *base = qkv;
+    return (sutra_attn_params){
+        .q = base, .k = base + (size_t)C * act_bytes, .v = base + (size_t)2 * C * act_bytes, .out = out,
+        .q_stride = 3 * C, .k_stride = 3 * C, .v_stride = 3 * C, .o_stride = C,
+        .cu_seqlens = io->cu_seqlens, .batch = batch->B, .max_seqlen = batch->max_seqlen,
+        .heads = H, .head_dim = D, .scale = 1.0f / sqrtf((float)D),
+        .window_left = -1, .window_right = -1,
+    };
+}
+
+uint64_t sutra_arch_shape_key(const sutra_batch *batch, sutra_attn_path path) {
+    return (uint64_t)batch->T | (uint64_t)batch->B << 24 | (uint64_t)batch->max_seqlen << 44 | (uint64_t)path << 63;
 }
 
 const char *sutra_encoder_weights_dtype(const sutra_encoder *e) { return e->dtype; }

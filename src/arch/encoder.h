@@ -28,6 +28,15 @@ struct sutra_encoder {
     size_t pos_cap;
 };
 
+/* Attention over a fused (T, 3C) QKV buffer (query, key, value column blocks) into out (T, C),
+ * for the batch's sequences, no window. */
+sutra_attn_params sutra_arch_fused_attn(const sutra_model_config *cfg, const sutra_batch *batch,
+                                        const sutra_batch_io *io, void *qkv, void *out, size_t act_bytes);
+
+/* The key under which a backend may replay a forward: same tokens, sequences, longest sequence
+ * and attention path mean the same op sequence on the same buffers. */
+uint64_t sutra_arch_shape_key(const sutra_batch *batch, sutra_attn_path path);
+
 extern const sutra_arch sutra_arch_bert;       /* bert, xlm-roberta, roberta */
 extern const sutra_arch sutra_arch_modernbert; /* modernbert */
 

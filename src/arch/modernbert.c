@@ -198,7 +198,7 @@ static sutra_status mb_forward(sutra_encoder *base, sutra_backend *be, const sut
                                size_t errcap) {
     mb_encoder *e = (mb_encoder *)base;
     const sutra_model_config *c = &base->cfg;
-    const int T = batch->T, C = c->hidden_size, H = c->num_heads, D = C / H, F = c->intermediate_size;
+    const int T = batch->T, C = c->hidden_size, F = c->intermediate_size;
     const size_t ab = be->act_bytes;
     be->arena_reset(be);
     mb_pass p = {.e = e, .be = be, .io = io, .T = T, .path = path, .err = err, .errcap = errcap};
@@ -211,16 +211,8 @@ static sutra_status mb_forward(sutra_encoder *base, sutra_backend *be, const sut
     p.glu = be->arena_alloc(be, (size_t)T * F * ab);
     if (!p.x || !p.h || !p.qkv || !p.attn || !p.proj || !p.wi || !p.glu)
         return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "activation arena too small for %d tokens", T);
-    char *qkv = p.qkv;
-    p.ap = (sutra_attn_params){
-        .q = qkv, .k = qkv + (size_t)C * ab, .v = qkv + (size_t)2 * C * ab, .out = p.attn,
-        .q_stride = 3 * C, .k_stride = 3 * C, .v_stride = 3 * C, .o_stride = C,
-        .cu_seqlens = io->cu_seqlens, .batch = batch->B, .max_seqlen = batch->max_seqlen,
-        .heads = H, .head_dim = D, .scale = 1.0f / sqrtf((float)D),
-        .window_left = -1, .window_right = -1,
-    };
-    uint64_t key = (uint64_t)T | (uint64_t)batch->B << 24 | (uint64_t)batch->max_seqlen << 44 | (uint64_t)path << 63;
-    sutra_status st = be->run(be, key, mb_layers, &p);
+    p.ap = sutra_arch_fused_attn(c, batch, io, p.qkv, p.attn, ab);
+    sutra_status st = be->run(be, sutra_arch_shape_key(batch, path), mb_layers, &p);
     *final = p.h;
     return st;
 }
