@@ -52,7 +52,8 @@ cuda-build:
 	  export PATH="$$PATH:/usr/local/cuda/bin"; \
 	  cmake -S . -B $(CUDA_BUILD) -DCMAKE_BUILD_TYPE=Release -DSUTRA_CUDA=ON > /dev/null && \
 	  cmake --build $(CUDA_BUILD) -j $(JOBS) && \
-	  ctest --test-dir $(CUDA_BUILD) --output-on-failure -L cuda; \
+	  ctest --test-dir $(CUDA_BUILD) --output-on-failure -L cuda && \
+	  { nvidia-smi -L > /dev/null 2>&1 || echo "cuda-build: CUDA code compiled; GPU tests SKIPPED: no CUDA device on this machine (run scripts/gpu-check.sh on a GPU machine)"; }; \
 	else echo "cuda-build: SKIP: no nvcc on this machine"; fi
 
 clean:
