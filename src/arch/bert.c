@@ -141,7 +141,7 @@ static sutra_status bert_create(const sutra_model_config *cfg, const sutra_st_fi
         return SUTRA_ERR_MODEL;
     }
     size_t floats = b.slab_used;
-    e->slab = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+    e->slab = sutra_alloc64(floats * sizeof(float));
     if (!e->slab) {
         bert_destroy(&e->base);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot allocate %zu bytes of weights", floats * 4);

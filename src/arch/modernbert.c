@@ -115,7 +115,7 @@ static sutra_status mb_create(const sutra_model_config *cfg, const sutra_st_file
     sutra_binder b = {.file = weights, .prefix = prefix, .err = err, .errcap = errcap};
     for (int pass = 0; pass < 2 && !b.failed; pass++) { /* count, then fill the slab */
         if (pass == 1) {
-            e->slab = aligned_alloc(64, (b.slab_used * sizeof(float) + 63) & ~(size_t)63);
+            e->slab = sutra_alloc64(b.slab_used * sizeof(float));
             if (!e->slab) b.failed = 1, sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory for weights");
             b.slab = e->slab;
             b.slab_used = 0;

@@ -63,6 +63,11 @@ int sutra_path_join(char *buf, size_t cap, const char *dir, const char *name) {
     return n >= 0 && (size_t)n < cap;
 }
 
+void *sutra_alloc64(size_t bytes) {
+    if (bytes > SIZE_MAX - 63) return NULL;
+    return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+}
+
 int sutra_ivec_reserve(sutra_ivec *v, size_t cap) {
     if (cap <= v->cap) return 1;
     size_t nc = v->cap ? v->cap : 16;

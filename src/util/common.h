@@ -41,6 +41,10 @@ static inline int sutra_mul_ok(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
+/* bytes of 64-byte aligned memory (free() it), NULL on failure; the size is rounded up to a
+ * multiple of 64 as aligned_alloc requires. */
+void *sutra_alloc64(size_t bytes);
+
 /* A growable array of int32 values. */
 typedef struct sutra_ivec {
     int32_t *data;

@@ -316,15 +316,18 @@ sutra_status sutra_cpu_backend_create(int threads, size_t arena_bytes, int max_s
     be->destroy = cpu_destroy;
     c->threads = threads;
     c->arena_cap = (arena_bytes + 63) & ~(size_t)63;
-    c->arena = aligned_alloc(64, c->arena_cap);
-    for (int path = 0; path < 2; path++) {
-        c->attn_ws_bytes[path] = sutra_cpu_attention_workspace((sutra_attn_path)path, max_seqlen, head_dim, threads);
-        c->attn_ws[path] = c->attn_ws_bytes[path] ? aligned_alloc(64, (c->attn_ws_bytes[path] + 63) & ~(size_t)63) : NULL;
-        if (c->attn_ws_bytes[path] && !c->attn_ws[path]) c->arena_cap = 0;
-    }
-    if (!c->arena || !c->arena_cap) {
+    if (!(c->arena = sutra_alloc64(c->arena_cap))) {
         cpu_destroy(be);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu-byte arena", arena_bytes);
+    }
+    for (int path = 0; path < 2; path++) {
+        size_t n = sutra_cpu_attention_workspace((sutra_attn_path)path, max_seqlen, head_dim, threads);
+        c->attn_ws_bytes[path] = n;
+        if (n && !(c->attn_ws[path] = sutra_alloc64(n))) {
+            cpu_destroy(be);
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu bytes of %s attention "
+                              "workspace", n, path ? "flash" : "standard");
+        }
     }
     *out = be;
     return SUTRA_OK;

@@ -14,11 +14,12 @@
 #include <string.h>
 
 #include "backend/cpu/elementwise.h"
+#include "util/common.h"
 
 float *sutra_gemm_pack(const float *w, int N, int K) {
     const int P = (N + SUTRA_GEMM_PANEL - 1) / SUTRA_GEMM_PANEL;
     size_t n = (size_t)P * SUTRA_GEMM_PANEL * K;
-    float *p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63);
+    float *p = sutra_alloc64(n * sizeof(float));
     if (!p) return NULL;
     for (int pi = 0; pi < P; pi++)
         for (int k = 0; k < K; k++)
