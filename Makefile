@@ -20,10 +20,14 @@ run: deps model build
 	  "The stock market fell sharply today." \
 	  "Ein Mann spielt Gitarre."
 
-test: deps model build test-unit test-asan fuzz-smoke cuda-build
+# The CUDA compile (its GPU tests skip without a GPU), fuzz smoke and sanitizer build run first,
+# and the main CTest suite last, so the log ends with the suite's own pass/fail summary.
+test: deps model build cuda-build fuzz-smoke test-asan test-unit
+	@echo "make test: all stages passed (cuda-build, fuzz-smoke, test-asan, test-unit)"
 
 deps:
 	@bash scripts/install-deps.sh
+	@bash scripts/install-pydeps.sh
 
 model:
 	@bash scripts/fetch-model.sh
