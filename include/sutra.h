@@ -174,6 +174,47 @@ SUTRA_API sutra_status sutra_embed_batch(sutra_embedder *embedder, const char *c
 SUTRA_API sutra_status sutra_tokenize(sutra_embedder *embedder, const char *text, size_t len,
                                       int32_t *ids, size_t ids_cap, size_t *n_ids);
 
+/* ---- inputs prepared by the caller (servers) ---------------------------------------------- */
+
+/* How sutra_tokenize_ex() encodes. Zero-initialised options mean what sutra_tokenize() does. */
+typedef struct sutra_tokenize_options {
+    int no_truncate;    /* 1: encode the whole text, whatever its length (the caller checks it
+                         * against sutra_embedder_max_tokens()) */
+    int truncate_left;  /* when truncating, drop tokens from the start of the text, not the end */
+    int no_special;     /* 1: leave out the special tokens of the model's template ([CLS], [SEP]) */
+    const char *prompt; /* raw text before the input; NULL: the embedder's prompt (see
+                         * sutra_embedder_prompt()); "": none */
+} sutra_tokenize_options;
+
+/* Tokenises one UTF-8 text as *opt says (NULL: as sutra_tokenize() does) into ids (ids_cap
+ * entries); *n_ids receives the count (also when ids_cap is too small, and then the call returns
+ * SUTRA_ERR_BUFFER_TOO_SMALL). starts/ends, when not NULL, receive each token's byte span
+ * [start, end) in text (not in the prompt); special tokens and the prompt's tokens get -1.
+ * Thread-safe: unlike the other calls it may run while another thread uses the embedder, since
+ * it only reads the tokenizer and the prompt (do not change the prompt meanwhile); a failure is
+ * described in err (errcap bytes, NUL-terminated), not in sutra_embedder_last_error(). */
+SUTRA_API sutra_status sutra_tokenize_ex(const sutra_embedder *embedder, const char *text, size_t len,
+                                         const sutra_tokenize_options *opt, int32_t *ids, int32_t *starts,
+                                         int32_t *ends, size_t ids_cap, size_t *n_ids, char *err, size_t errcap);
+
+/* The text of the model's prompt called name (config_sentence_transformers.json "prompts"), or
+ * NULL if it has none of that name. Owned by the embedder. */
+SUTRA_API const char *sutra_embedder_find_prompt(const sutra_embedder *embedder, const char *name);
+
+/* The vocabulary entry of token id (e.g. "##ing", "[CLS]"), or NULL for an unknown id. Owned by
+ * the embedder; thread-safe as sutra_tokenize_ex() is. */
+SUTRA_API const char *sutra_embedder_token(const sutra_embedder *embedder, int32_t id);
+
+/* Embeds n token sequences given as ids (the whole model input as it is: no special tokens are
+ * added, nothing is truncated): sequence i is ids[i][0 .. n_ids[i]), with 1 <= n_ids[i] <= the
+ * token limit and every id below the model's vocabulary size, else SUTRA_ERR_INVALID_ARGUMENT
+ * naming the sequence and nothing is written. Sequences are packed into token-budget batches as
+ * sutra_embed_batch() packs texts. With raw = 0, out receives n x sutra_embedder_dim() floats,
+ * truncated and normalised as configured; with raw = 1, n x hidden_size floats, the pooled
+ * vectors before any truncation or normalisation. */
+SUTRA_API sutra_status sutra_embed_tokens(sutra_embedder *embedder, const int32_t *const *ids, const size_t *n_ids,
+                                          size_t n, int raw, float *out, size_t out_cap);
+
 /* Facts about the loaded model and the engine, for display. Strings are owned by the
  * embedder and live as long as it does. */
 typedef struct sutra_model_info {

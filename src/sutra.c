@@ -324,8 +324,10 @@ typedef struct hidden_sink {
 
 /* Embeds n tokenised inputs: sorted longest first, packed into batches of at most batch_tokens
  * tokens (no padding), results written to their original rows (out may be NULL when only sink
- * wants the batches). With a sink, each batch's hidden states go to it as well. */
-static sutra_status run_encoded(sutra_embedder *e, pending *items, size_t n, float *out, const hidden_sink *sink) {
+ * wants the batches). With a sink, each batch's hidden states go to it as well. raw: rows of
+ * hidden_size pooled floats, neither truncated nor normalised. */
+static sutra_status run_encoded(sutra_embedder *e, pending *items, size_t n, float *out, int raw,
+                                const hidden_sink *sink) {
     qsort(items, n, sizeof *items, by_length_desc);
     const int C = e->mcfg.hidden_size;
     int32_t *ids = malloc((size_t)e->batch_tokens * sizeof *ids);
@@ -357,8 +359,11 @@ static sutra_status run_encoded(sutra_embedder *e, pending *items, size_t n, flo
             set_error(e, st, "%s", err);
             break;
         }
-        for (int b = 0; out && b < B; b++)
-            finish_vector(e, e->pooled + (size_t)b * C, out + items[first + b].index * (size_t)e->dim);
+        for (int b = 0; out && b < B; b++) {
+            const float *row = e->pooled + (size_t)b * C;
+            if (raw) memcpy(out + items[first + b].index * (size_t)C, row, (size_t)C * sizeof(float));
+            else finish_vector(e, row, out + items[first + b].index * (size_t)e->dim);
+        }
         if (sink) sink->fn(sink->ctx, items + first, B, cu, hidden);
         e->stats.batches++;
         e->stats.tokens += (uint64_t)T;
@@ -375,21 +380,21 @@ static sutra_status run_encoded(sutra_embedder *e, pending *items, size_t n, flo
 }
 
 static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, float *out) {
-    return run_encoded(e, items, n, out, NULL);
+    return run_encoded(e, items, n, out, 0, NULL);
 }
 
-/* Tokenises text i (after the prompt, if any) with at most max_tokens tokens (0: all of it) and,
- * when asked, byte offsets into prompt + text; len = (size_t)-1 means NUL-terminated. */
-static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
-                                int want_offsets, sutra_encoding *enc) {
+/* Tokenises text i after prompt (NULL or "": none) with at most max_tokens tokens (0: all of it)
+ * and, when asked, byte offsets into prompt + text; len = (size_t)-1 means NUL-terminated. */
+static sutra_status encode_prompted(sutra_embedder *e, const char *prompt, const char *text, size_t len, size_t index,
+                                    size_t max_tokens, int want_offsets, sutra_encoding *enc) {
     if (len == (size_t)-1) len = strlen(text);
     char err[512];
     char *joined = NULL;
-    if (e->prompt) {
-        size_t pl = strlen(e->prompt);
+    if (prompt && *prompt) {
+        size_t pl = strlen(prompt);
         if (len > SIZE_MAX - pl - 1 || !(joined = malloc(pl + len + 1)))
             return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory", index);
-        memcpy(joined, e->prompt, pl);
+        memcpy(joined, prompt, pl);
         memcpy(joined + pl, text, len);
         text = joined;
         len += pl;
@@ -399,6 +404,12 @@ static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len,
     if (st) return set_error(e, st, "text %zu: %s", index, err);
     if (max_tokens && enc->n >= max_tokens) e->stats.truncated++;
     return SUTRA_OK;
+}
+
+/* Tokenises text i after the embedder's prompt, if any (see encode_prompted). */
+static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
+                                int want_offsets, sutra_encoding *enc) {
+    return encode_prompted(e, e->prompt, text, len, index, max_tokens, want_offsets, enc);
 }
 
 /* Tokenises text i as embedding does: prompt, special tokens, truncation at the token limit. */
@@ -493,6 +504,118 @@ sutra_status sutra_tokenize(sutra_embedder *e, const char *text, size_t len, int
             memcpy(ids, enc.ids, enc.n * sizeof *ids);
     }
     sutra_encoding_free(&enc);
+    return st;
+}
+
+sutra_status sutra_tokenize_ex(const sutra_embedder *e, const char *text, size_t len, const sutra_tokenize_options *opt,
+                               int32_t *ids, int32_t *starts, int32_t *ends, size_t ids_cap, size_t *n_ids, char *err,
+                               size_t errcap) {
+    if (!e || !text || !n_ids || (!ids && ids_cap))
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "embedder, text and n_ids are required");
+    sutra_tokenize_options o = opt ? *opt : (sutra_tokenize_options){0};
+    const char *prompt = o.prompt ? o.prompt : e->prompt;
+    size_t plen = prompt ? strlen(prompt) : 0;
+    if (len == (size_t)-1) len = strlen(text);
+    char *joined = NULL;
+    if (plen) {
+        if (len > SIZE_MAX - plen - 1 || !(joined = malloc(plen + len + 1)))
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
+        memcpy(joined, prompt, plen);
+        memcpy(joined + plen, text, len);
+    }
+    int offsets = starts || ends;
+    /* Left truncation cuts an encoding of the whole text; right truncation stops encoding early. */
+    size_t limit = o.no_truncate || o.truncate_left ? 0 : (size_t)e->max_tokens;
+    sutra_encoding enc = {0};
+    sutra_status st = sutra_tokenizer_encode(e->tok, joined ? joined : text, len + plen, limit, offsets, &enc, err,
+                                             errcap);
+    free(joined);
+    if (st) {
+        sutra_encoding_free(&enc);
+        return st;
+    }
+    const int32_t *pre, *post;
+    size_t n_pre, n_post;
+    sutra_tokenizer_template(e->tok, &pre, &n_pre, &post, &n_post);
+    if (enc.n < n_pre + n_post) n_pre = n_post = 0; /* cannot happen: the template always adds them */
+    size_t keep = enc.n - n_pre - n_post;           /* text (and prompt) tokens */
+    size_t from = n_pre;                            /* first of them kept */
+    if (!o.no_truncate && o.truncate_left && enc.n > (size_t)e->max_tokens) {
+        size_t room = (size_t)e->max_tokens - n_pre - n_post;
+        from = n_pre + keep - room;
+        keep = room;
+    }
+    size_t n = keep + (o.no_special ? 0 : n_pre + n_post);
+    *n_ids = n;
+    if (n > ids_cap) {
+        sutra_encoding_free(&enc);
+        return sutra_errf(SUTRA_ERR_BUFFER_TOO_SMALL, err, errcap, "ids holds %zu entries, needs %zu", ids_cap, n);
+    }
+    size_t k = 0;
+    for (size_t i = 0; !o.no_special && i < n_pre; i++, k++) {
+        ids[k] = enc.ids[i];
+        if (starts) starts[k] = -1;
+        if (ends) ends[k] = -1;
+    }
+    for (size_t i = from; i < from + keep; i++, k++) {
+        ids[k] = enc.ids[i];
+        int in_text = offsets && (size_t)enc.starts[i] >= plen;
+        if (starts) starts[k] = in_text ? enc.starts[i] - (int32_t)plen : -1;
+        if (ends) ends[k] = in_text ? enc.ends[i] - (int32_t)plen : -1;
+    }
+    for (size_t i = enc.n - n_post; !o.no_special && i < enc.n; i++, k++) {
+        ids[k] = enc.ids[i];
+        if (starts) starts[k] = -1;
+        if (ends) ends[k] = -1;
+    }
+    sutra_encoding_free(&enc);
+    return SUTRA_OK;
+}
+
+const char *sutra_embedder_find_prompt(const sutra_embedder *e, const char *name) {
+    return e && name ? sutra_prompts_find(&e->prompts, name) : NULL;
+}
+
+const char *sutra_embedder_token(const sutra_embedder *e, int32_t id) {
+    return e ? sutra_tokenizer_id_to_token(e->tok, id) : NULL;
+}
+
+sutra_status sutra_embed_tokens(sutra_embedder *e, const int32_t *const *ids, const size_t *n_ids, size_t n, int raw,
+                                float *out, size_t out_cap) {
+    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
+    e->last_error[0] = '\0';
+    if (n == 0) return SUTRA_OK;
+    if (!ids || !n_ids || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and out are required");
+    size_t width = raw ? (size_t)e->mcfg.hidden_size : (size_t)e->dim, need;
+    if (!sutra_mul_ok(n, width, &need) || out_cap < need)
+        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu sequences need %zu", out_cap, n,
+                         n * width);
+    for (size_t i = 0; i < n; i++) {
+        if (!ids[i] || n_ids[i] == 0 || n_ids[i] > (size_t)e->max_tokens)
+            return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sequence %zu: %zu tokens (1 .. %d allowed)", i,
+                             ids[i] ? n_ids[i] : 0, e->max_tokens);
+        for (size_t j = 0; j < n_ids[i]; j++)
+            if (ids[i][j] < 0 || ids[i][j] >= e->mcfg.vocab_size)
+                return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sequence %zu: token %zu is %d, outside [0, %d)", i,
+                                 j, (int)ids[i][j], e->mcfg.vocab_size);
+    }
+    pending *items = calloc(n, sizeof *items);
+    float *tmp = malloc(need * sizeof(float));
+    if (!items || !tmp) {
+        free(items);
+        free(tmp);
+        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu sequences", n);
+    }
+    /* The items borrow the caller's ids: run_encoded only reads them, and they are not freed here. */
+    for (size_t i = 0; i < n; i++) {
+        items[i].index = i;
+        items[i].enc.ids = (int32_t *)ids[i];
+        items[i].enc.n = n_ids[i];
+    }
+    sutra_status st = run_encoded(e, items, n, tmp, raw, NULL);
+    if (!st) memcpy(out, tmp, need * sizeof(float));
+    free(items);
+    free(tmp);
     return st;
 }
 
@@ -722,7 +845,7 @@ sutra_status sutra_embed_late_chunks(sutra_embedder *e, const char *text, size_t
     }
     late_ctx lc = {&d, &late};
     hidden_sink sink = {late_sink, &lc};
-    if (!st) st = run_encoded(e, items, K, NULL, &sink);
+    if (!st) st = run_encoded(e, items, K, NULL, 0, &sink);
     if (st) goto done;
     sutra_late_pool(&late, pooled);
     for (size_t c = 0; c < late.n_chunks; c++) finish_vector(e, pooled + c * (size_t)C, out + c * (size_t)e->dim);

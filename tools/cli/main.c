@@ -1,5 +1,5 @@
 /*
- * main.c - the `sutra` command line: embed, tokenize, info.
+ * main.c - the `sutra` command line: embed, tokenize, info, serve.
  *
  * Rules: uses only the public header; vectors go to stdout (one JSON array per input, in input
  * order), everything else to stderr; exit status 0 only if every input succeeded.
@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "file_cmd.h"
+#include "../server/serve.h"
 #include "sutra.h"
 
 #define CHUNK_LINES 256
@@ -24,6 +25,7 @@ static void usage(FILE *f) {
             "  embed      print one JSON array of floats per text (TEXT arguments, else stdin lines)\n"
             "  tokenize   print the token ids of each text as a JSON array\n"
             "  info       print the model's metadata and the CPU features in use\n"
+            "  serve      run the HTTP embedding server (see `sutra serve --help`, docs/SERVER.md)\n"
             "\n"
             "options:\n"
             "  -m, --model M          model directory, or a name in the models directory\n"
@@ -243,6 +245,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "serve")) return sutra_serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") && strcmp(cmd, "tokenize") && strcmp(cmd, "info")) {
         fprintf(stderr, "sutra: unknown command '%s'\n", cmd);
         usage(stderr);

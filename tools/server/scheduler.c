@@ -1,0 +1,194 @@
+/*
+ * scheduler.c - see scheduler.h.
+ */
+#include "scheduler.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct srv_sched {
+    sutra_embedder *emb;
+    size_t hidden;
+    size_t max_tokens, max_queued;
+    long max_wait_us;
+    srv_metrics *metrics;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    srv_job *head, *tail;
+    size_t queued_inputs, queued_tokens;
+    int stopping, started;
+    int running; /* a round is being run */
+};
+
+double srv_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+srv_submit srv_sched_submit(srv_sched *s, srv_job *job) {
+    pthread_mutex_lock(&s->mu);
+    srv_submit r = SRV_SUBMIT_OK;
+    if (s->stopping) r = SRV_SUBMIT_STOPPING;
+    else if (s->queued_inputs && s->queued_inputs + job->n > s->max_queued) r = SRV_SUBMIT_OVERLOADED;
+    if (r == SRV_SUBMIT_OK) {
+        job->t_queued = srv_now();
+        job->next = NULL;
+        if (s->tail) s->tail->next = job;
+        else s->head = job;
+        s->tail = job;
+        s->queued_inputs += job->n;
+        s->queued_tokens += job->tokens;
+        pthread_cond_signal(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (r == SRV_SUBMIT_OK) srv_metrics_queue(s->metrics, (int64_t)job->n);
+    return r;
+}
+
+/* Runs jobs [first, end) of a detached list with one embed call; on failure, when there is more
+ * than one job, runs them one by one so that only a failing job fails. */
+static void run_jobs(srv_sched *s, srv_job *first, srv_job *end) {
+    size_t n = 0, tokens = 0;
+    int n_jobs = 0;
+    for (srv_job *j = first; j != end; j = j->next) n += j->n, tokens += j->tokens, n_jobs++;
+    const int32_t **ids = malloc(n * sizeof *ids);
+    size_t *lens = malloc(n * sizeof *lens);
+    float *out = malloc(n * s->hidden * sizeof *out);
+    double *waits = malloc((size_t)n_jobs * sizeof *waits);
+    sutra_status st = SUTRA_ERR_OUT_OF_MEMORY;
+    char msg[512] = "out of memory";
+    sutra_stats before, after;
+    sutra_embedder_stats(s->emb, &before);
+    if (ids && lens && out && waits) {
+        size_t k = 0;
+        int w = 0;
+        double t = srv_now();
+        for (srv_job *j = first; j != end; j = j->next) {
+            for (size_t i = 0; i < j->n; i++, k++) ids[k] = j->ids[i], lens[k] = j->n_ids[i];
+            waits[w++] = t - j->t_queued;
+        }
+        st = sutra_embed_tokens(s->emb, ids, lens, n, 1, out, n * s->hidden);
+        if (st) snprintf(msg, sizeof msg, "%s", sutra_embedder_last_error(s->emb));
+    }
+    sutra_embedder_stats(s->emb, &after);
+    if (st == SUTRA_OK) {
+        srv_metrics_round(s->metrics, n, tokens, waits, n_jobs, after.batches_standard - before.batches_standard,
+                          after.batches_flash - before.batches_flash);
+    }
+    free(ids);
+    free(lens);
+    free(waits);
+    if (st && n_jobs > 1) {
+        free(out);
+        for (srv_job *j = first, *next; j != end; j = next) {
+            next = j->next;
+            run_jobs(s, j, next);
+        }
+        return;
+    }
+    size_t row = 0;
+    for (srv_job *j = first, *next; j != end; j = next) {
+        next = j->next; /* done() may free the job */
+        j->status = st;
+        if (st) snprintf(j->error, sizeof j->error, "%s: %s", sutra_status_str(st), msg);
+        else memcpy(j->out, out + row * s->hidden, j->n * s->hidden * sizeof *out);
+        row += j->n;
+        j->done(j);
+    }
+    free(out);
+}
+
+static void *sched_main(void *arg) {
+    srv_sched *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->head && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->head) break; /* stopping and drained */
+        /* Give a round that is not full until max_wait after its first job arrived. */
+        double deadline = s->head->t_queued + s->max_wait_us * 1e-6;
+        while (!s->stopping && s->queued_tokens < s->max_tokens) {
+            double now = srv_now();
+            if (now >= deadline) break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            double wake = (double)ts.tv_sec + ts.tv_nsec * 1e-9 + (deadline - now);
+            ts.tv_sec = (time_t)wake;
+            ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
+            if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT) break;
+        }
+        /* Take jobs in arrival order while they fit the budget; the first always goes. */
+        srv_job *first = s->head, *end = s->head;
+        size_t tokens = 0, inputs = 0;
+        while (end && (end == first || tokens + end->tokens <= s->max_tokens)) {
+            tokens += end->tokens;
+            inputs += end->n;
+            end = end->next;
+        }
+        s->head = end;
+        if (!end) s->tail = NULL;
+        s->queued_inputs -= inputs;
+        s->queued_tokens -= tokens;
+        s->running = 1;
+        pthread_mutex_unlock(&s->mu);
+        srv_metrics_queue(s->metrics, -(int64_t)inputs);
+        run_jobs(s, first, end);
+        pthread_mutex_lock(&s->mu);
+        s->running = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int srv_sched_start(srv_sched **out, sutra_embedder *emb, size_t max_batch_tokens, long max_wait_us,
+                    size_t max_queued_inputs, srv_metrics *metrics) {
+    srv_sched *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    sutra_model_info info;
+    sutra_embedder_info(emb, &info);
+    s->emb = emb;
+    s->hidden = (size_t)info.hidden_size;
+    s->max_tokens = max_batch_tokens ? max_batch_tokens : 8192;
+    s->max_wait_us = max_wait_us < 0 ? 0 : max_wait_us;
+    s->max_queued = max_queued_inputs ? max_queued_inputs : 1;
+    s->metrics = metrics;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, sched_main, s)) {
+        srv_sched_free(s);
+        return -1;
+    }
+    s->started = 1;
+    *out = s;
+    return 0;
+}
+
+int srv_sched_busy(srv_sched *s) {
+    pthread_mutex_lock(&s->mu);
+    int busy = s->head != NULL || s->running;
+    pthread_mutex_unlock(&s->mu);
+    return busy;
+}
+
+void srv_sched_stop(srv_sched *s) {
+    if (!s || !s->started) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    s->started = 0;
+}
+
+void srv_sched_free(srv_sched *s) {
+    if (!s) return;
+    srv_sched_stop(s);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}

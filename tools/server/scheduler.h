@@ -1,0 +1,56 @@
+/*
+ * scheduler.h - dynamic batching: one thread owns the embedder and runs the token sequences of
+ * many requests together.
+ *
+ * Rules: HTTP threads submit jobs (already tokenised and validated) and never touch the
+ * embedder's forward path; the scheduler takes jobs in arrival order, runs each round with one
+ * sutra_embed_tokens() call, writes each job's rows into the job's own buffer, and calls the
+ * job's done() from its thread. The queue is bounded: submit refuses instead of growing it.
+ */
+#ifndef SUTRA_SERVER_SCHEDULER_H
+#define SUTRA_SERVER_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics.h"
+#include "sutra.h"
+
+typedef struct srv_job srv_job;
+struct srv_job {
+    size_t n;               /* sequences */
+    const int32_t **ids;    /* ids[i][0 .. n_ids[i]) */
+    const size_t *n_ids;
+    size_t tokens;          /* sum of n_ids */
+    float *out;             /* n x hidden_size raw pooled vectors, written by the scheduler */
+    sutra_status status;    /* set by the scheduler before done() */
+    char error[512];
+    void (*done)(srv_job *job); /* called once, from the scheduler's thread */
+    void *user;
+    /* the scheduler's own */
+    double t_queued;
+    srv_job *next;
+};
+
+typedef struct srv_sched srv_sched;
+
+typedef enum srv_submit {
+    SRV_SUBMIT_OK = 0,
+    SRV_SUBMIT_OVERLOADED = 1, /* the queue holds max_queued_inputs already (429) */
+    SRV_SUBMIT_STOPPING = 2,   /* the scheduler is stopping (503) */
+} srv_submit;
+
+/* Starts the scheduler thread. max_batch_tokens: tokens per round (a larger job runs alone);
+ * max_wait_us: how long a round waits for more jobs after its first one arrived. */
+int srv_sched_start(srv_sched **out, sutra_embedder *emb, size_t max_batch_tokens, long max_wait_us,
+                    size_t max_queued_inputs, srv_metrics *metrics);
+srv_submit srv_sched_submit(srv_sched *s, srv_job *job);
+/* 1 while jobs are queued or a round is running. */
+int srv_sched_busy(srv_sched *s);
+/* Refuses new jobs, runs every job already queued, and joins the thread. */
+void srv_sched_stop(srv_sched *s);
+void srv_sched_free(srv_sched *s);
+
+double srv_now(void); /* monotonic seconds */
+
+#endif /* SUTRA_SERVER_SCHEDULER_H */

@@ -1,0 +1,806 @@
+/*
+ * serve.c - `sutra serve`: routes, limits, authentication and logging on libmicrohttpd, with
+ * the embedding work handed to the scheduler (scheduler.c). docs/SERVER.md is the contract.
+ *
+ * Life of a request: libmicrohttpd calls on_request() once when the headers are in (route,
+ * method, key, Content-Length and Content-Type are checked there), once per piece of body (size
+ * and time limits), and once when the body is complete: then the body is parsed and tokenised
+ * on this HTTP thread, and an embedding request is queued for the scheduler while its connection
+ * is suspended. The scheduler's done() marks it finished and resumes the connection, and the
+ * last call writes the reply. on_completed() logs the line, counts it, and frees the request.
+ */
+#include "serve.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "metrics.h"
+#include "scheduler.h"
+#include "sutra.h"
+
+typedef struct srv_opts {
+    const char *host;
+    int port;
+    long max_batch_tokens;
+    long max_wait_us;
+    const char *api_key;
+    size_t max_body;
+    size_t max_inputs;
+    size_t max_queued;
+    int auto_truncate;
+    long request_timeout_ms;
+    int http_threads;
+    int quiet;
+} srv_opts;
+
+typedef struct server {
+    srv_opts o;
+    sutra_embedder *emb;
+    sutra_model_info info;
+    int dim, hidden, max_tokens;
+    srv_sched *sched;
+    srv_metrics metrics;
+    atomic_int draining;
+    char *auth;        /* "Bearer <key>", or NULL */
+    srv_buf info_json;
+} server;
+
+enum { REQ_RECEIVING = 0, REQ_WAITING, REQ_DONE };
+
+typedef struct req_ctx {
+    server *srv;
+    struct MHD_Connection *conn;
+    srv_route route;
+    char method[16];
+    char path[160];
+    double t0;
+    srv_buf body;
+    int status;          /* the status queued, 0 until then */
+    srv_error pending;   /* an error found while the body streams in, sent once it has ended */
+    int has_pending;
+    atomic_int state;
+    srv_request req;
+    int32_t **ids;       /* per input: the token ids the model runs */
+    size_t *n_ids;
+    size_t tokens;
+    int dims, normalize;
+    float *out;
+    srv_job job;
+} req_ctx;
+
+/* ---- replies ---------------------------------------------------------------------------------- */
+
+static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *content_type) {
+    if (b->oom) {
+        srv_buf_free(b);
+        static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,"
+                                  "\"code\":\"internal_error\"}}";
+        srv_buf_puts(b, oom);
+        status = 500;
+        content_type = "application/json";
+    }
+    size_t len = b->len;
+    char *data = b->data ? b->data : strdup("");
+    b->data = NULL;
+    srv_buf_free(b);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (status == 405)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+                                r->route == SRV_ROUTE_HEALTH || r->route == SRV_ROUTE_INFO ||
+                                        r->route == SRV_ROUTE_METRICS
+                                    ? "GET"
+                                    : "POST");
+    if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    r->status = status;
+    return ret;
+}
+
+static enum MHD_Result send_json(req_ctx *r, int status, srv_buf *b) {
+    return send_buf(r, status, b, "application/json");
+}
+
+static enum MHD_Result send_error(req_ctx *r, const srv_error *err) {
+    srv_buf b = {0};
+    srv_error_json(&b, err);
+    return send_json(r, err->status, &b);
+}
+
+/* libmicrohttpd queues replies only before or after a body, so a request that runs out of time
+ * while its body is still arriving gets its 408 written to the socket here, and the connection
+ * is then closed (the caller returns MHD_NO). */
+static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, const char *fmt, ...) {
+    srv_error err = {.status = status, .code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    srv_buf body = {0}, msg = {0};
+    srv_error_json(&body, &err);
+    srv_buf_printf(&msg, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n%s",
+                   status, status == 408 ? "Request Timeout" : "Error", body.len, body.data ? body.data : "");
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci && !msg.oom) {
+        size_t off = 0;
+        while (off < msg.len) {
+            ssize_t k = send(ci->connect_fd, msg.data + off, msg.len - off, MSG_NOSIGNAL);
+            if (k <= 0) break;
+            off += (size_t)k;
+        }
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    srv_buf_free(&body);
+    srv_buf_free(&msg);
+    r->status = status;
+    return MHD_NO;
+}
+
+static enum MHD_Result fail(req_ctx *r, int status, const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static enum MHD_Result fail(req_ctx *r, int status, const char *code, const char *param, const char *fmt, ...) {
+    srv_error err = {.status = status, .code = code, .param = param};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    return send_error(r, &err);
+}
+
+/* Copies the first dims of a pooled vector and L2-normalises them when asked, the way the
+ * library's own calls finish a vector. */
+static void finish_vector(const float *raw, int dims, int normalize, float *out) {
+    memcpy(out, raw, (size_t)dims * sizeof *out);
+    if (!normalize) return;
+    double ss = 0.0;
+    for (int i = 0; i < dims; i++) ss += (double)out[i] * out[i];
+    double norm = sqrt(ss);
+    float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
+    for (int i = 0; i < dims; i++) out[i] *= inv;
+}
+
+static enum MHD_Result reply_embeddings(req_ctx *r) {
+    server *s = r->srv;
+    if (r->job.status) return fail(r, 500, "internal_error", NULL, "%s", r->job.error);
+    float *v = malloc((size_t)r->dims * sizeof *v);
+    if (!v) return fail(r, 500, "internal_error", NULL, "out of memory");
+    srv_buf b = {0};
+    size_t n = r->req.n;
+    if (r->route == SRV_ROUTE_OPENAI) {
+        srv_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+        for (size_t i = 0; i < n; i++) {
+            finish_vector(r->out + i * (size_t)s->hidden, r->dims, r->normalize, v);
+            srv_buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i ? "," : "", i);
+            if (r->req.base64) srv_buf_base64_floats(&b, v, (size_t)r->dims);
+            else srv_buf_json_floats(&b, v, (size_t)r->dims);
+            srv_buf_puts(&b, "}");
+        }
+        srv_buf_puts(&b, "],\"model\":");
+        const char *model = r->req.model ? r->req.model : s->info.name;
+        srv_buf_json_string(&b, model, strlen(model));
+        srv_buf_printf(&b, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}", r->tokens, r->tokens);
+    } else {
+        srv_buf_puts(&b, "[");
+        for (size_t i = 0; i < n; i++) {
+            finish_vector(r->out + i * (size_t)s->hidden, r->dims, r->normalize, v);
+            if (i) srv_buf_puts(&b, ",");
+            srv_buf_json_floats(&b, v, (size_t)r->dims);
+        }
+        srv_buf_puts(&b, "]");
+    }
+    free(v);
+    return send_json(r, 200, &b);
+}
+
+/* ---- the POST routes -------------------------------------------------------------------------- */
+
+/* Tokenises text input i into r->ids[i] as opt says; 0 or an HTTP status already sent. */
+static int tokenize_input(req_ctx *r, size_t i, const sutra_tokenize_options *opt, int32_t **starts,
+                          int32_t **ends, enum MHD_Result *ret) {
+    server *s = r->srv;
+    const srv_input *in = &r->req.inputs[i];
+    size_t cap = in->len + (opt->prompt ? strlen(opt->prompt) : 0) + 16, n = 0;
+    char err[512];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        free(r->ids[i]);
+        r->ids[i] = malloc(cap * sizeof(int32_t));
+        if (starts) {
+            free(*starts);
+            free(*ends);
+            *starts = malloc(cap * sizeof(int32_t));
+            *ends = malloc(cap * sizeof(int32_t));
+        }
+        if (!r->ids[i] || (starts && (!*starts || !*ends))) {
+            *ret = fail(r, 500, "internal_error", NULL, "out of memory");
+            return 500;
+        }
+        sutra_status st = sutra_tokenize_ex(s->emb, in->text, in->len, opt, r->ids[i], starts ? *starts : NULL,
+                                            starts ? *ends : NULL, cap, &n, err, sizeof err);
+        if (st == SUTRA_OK) {
+            r->n_ids[i] = n;
+            return 0;
+        }
+        if (st != SUTRA_ERR_BUFFER_TOO_SMALL) {
+            int status = st == SUTRA_ERR_OUT_OF_MEMORY ? 500 : 400;
+            *ret = fail(r, status, st == SUTRA_ERR_INVALID_UTF8 ? "invalid_utf8" : status == 500 ? "internal_error"
+                                                                                                  : "invalid_value",
+                        r->route == SRV_ROUTE_OPENAI ? "input" : "inputs", "input %zu: %s", i, err);
+            return status;
+        }
+        cap = n;
+    }
+    *ret = fail(r, 500, "internal_error", NULL, "input %zu: tokenisation did not settle", i);
+    return 500;
+}
+
+static enum MHD_Result handle_tokenize(req_ctx *r, const sutra_tokenize_options *opt) {
+    server *s = r->srv;
+    srv_buf b = {0};
+    srv_buf_puts(&b, "[");
+    enum MHD_Result ret = MHD_YES;
+    for (size_t i = 0; i < r->req.n; i++) {
+        int32_t *starts = NULL, *ends = NULL;
+        if (tokenize_input(r, i, opt, &starts, &ends, &ret)) {
+            free(starts);
+            free(ends);
+            srv_buf_free(&b);
+            return ret;
+        }
+        const srv_input *in = &r->req.inputs[i];
+        srv_buf_puts(&b, i ? ",[" : "[");
+        for (size_t k = 0; k < r->n_ids[i]; k++) {
+            int32_t id = r->ids[i][k];
+            int special = starts[k] < 0;
+            srv_buf_printf(&b, "%s{\"id\":%d,\"text\":", k ? "," : "", (int)id);
+            if (!special && ends[k] >= starts[k] && (size_t)ends[k] <= in->len) {
+                srv_buf_json_string(&b, in->text + starts[k], (size_t)(ends[k] - starts[k]));
+                srv_buf_printf(&b, ",\"special\":false,\"start\":%d,\"stop\":%d}", (int)starts[k], (int)ends[k]);
+            } else {
+                const char *t = sutra_embedder_token(s->emb, id);
+                if (!t) t = "";
+                srv_buf_json_string(&b, t, strlen(t));
+                srv_buf_puts(&b, ",\"special\":true,\"start\":null,\"stop\":null}");
+            }
+        }
+        srv_buf_puts(&b, "]");
+        free(starts);
+        free(ends);
+    }
+    srv_buf_puts(&b, "]");
+    return send_json(r, 200, &b);
+}
+
+static void job_done(srv_job *job) {
+    req_ctx *r = job->user;
+    atomic_store(&r->state, REQ_DONE);
+    MHD_resume_connection(r->conn);
+}
+
+static enum MHD_Result handle_post(req_ctx *r) {
+    server *s = r->srv;
+    srv_error err;
+    if (srv_parse_request(r->route, r->body.data, r->body.len, s->o.max_inputs, &r->req, &err))
+        return send_error(r, &err);
+    srv_request *q = &r->req;
+    const char *field = r->route == SRV_ROUTE_OPENAI ? "input" : "inputs";
+    sutra_tokenize_options opt = {0};
+    if (q->prompt_name && !(opt.prompt = sutra_embedder_find_prompt(s->emb, q->prompt_name)))
+        return fail(r, 400, "invalid_value", "prompt_name", "the model has no prompt named '%s'", q->prompt_name);
+    if (!(r->ids = calloc(q->n, sizeof *r->ids)) || !(r->n_ids = calloc(q->n, sizeof *r->n_ids)))
+        return fail(r, 500, "internal_error", NULL, "out of memory");
+    enum MHD_Result ret;
+    if (r->route == SRV_ROUTE_TOKENIZE) {
+        opt.no_truncate = 1;
+        opt.no_special = !q->add_special;
+        return handle_tokenize(r, &opt);
+    }
+    r->dims = q->dimensions ? q->dimensions : s->dim;
+    if (r->dims > s->hidden)
+        return fail(r, 400, "invalid_value", "dimensions", "'dimensions' must be at most %d for this model, got %d",
+                    s->hidden, r->dims);
+    r->normalize = r->route == SRV_ROUTE_OPENAI ? s->info.normalize : q->normalize != 0;
+    int truncate = s->o.auto_truncate || q->truncate == 1;
+    opt.no_truncate = !truncate;
+    opt.truncate_left = q->truncate_left;
+    for (size_t i = 0; i < q->n; i++) {
+        srv_input *in = &q->inputs[i];
+        if (in->text) {
+            if (tokenize_input(r, i, &opt, NULL, NULL, &ret)) return ret;
+        } else {
+            for (size_t k = 0; k < in->n_ids; k++)
+                if (in->ids[k] >= s->info.vocab_size)
+                    return fail(r, 400, "invalid_token", field, "input %zu, token %zu: %d is not below the vocabulary "
+                                "size %d", i, k, (int)in->ids[k], s->info.vocab_size);
+            size_t n = in->n_ids, skip = 0;
+            if (n > (size_t)s->max_tokens && truncate) {
+                skip = q->truncate_left ? n - (size_t)s->max_tokens : 0;
+                n = (size_t)s->max_tokens;
+            }
+            r->ids[i] = in->ids + skip; /* borrowed from the request */
+            r->n_ids[i] = n;
+        }
+        if (r->n_ids[i] > (size_t)s->max_tokens)
+            return fail(r, 422, "input_too_long", field,
+                        "input %zu has %zu tokens; the model takes at most %d (send truncate: true, or start the "
+                        "server with --auto-truncate)", i, r->n_ids[i], s->max_tokens);
+        r->tokens += r->n_ids[i];
+    }
+    if (!(r->out = malloc(q->n * (size_t)s->hidden * sizeof *r->out)))
+        return fail(r, 500, "internal_error", NULL, "out of memory");
+    r->job = (srv_job){.n = q->n, .ids = (const int32_t **)r->ids, .n_ids = r->n_ids, .tokens = r->tokens,
+                       .out = r->out, .done = job_done, .user = r};
+    /* Suspend before queueing: done() may run (and resume) before submit returns. */
+    atomic_store(&r->state, REQ_WAITING);
+    MHD_suspend_connection(r->conn);
+    srv_submit sub = srv_sched_submit(s->sched, &r->job);
+    if (sub != SRV_SUBMIT_OK) {
+        r->job.status = SUTRA_ERR_INTERNAL;
+        snprintf(r->job.error, sizeof r->job.error, "%s",
+                 sub == SRV_SUBMIT_OVERLOADED ? "overloaded" : "shutting down");
+        r->job.n = 0; /* marks "never ran" for the reply */
+        atomic_store(&r->state, REQ_DONE);
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+/* ---- the access handler ----------------------------------------------------------------------- */
+
+static srv_route find_route(const char *url) {
+    if (!strcmp(url, "/v1/embeddings") || !strcmp(url, "/embeddings")) return SRV_ROUTE_OPENAI;
+    if (!strcmp(url, "/embed")) return SRV_ROUTE_EMBED;
+    if (!strcmp(url, "/tokenize")) return SRV_ROUTE_TOKENIZE;
+    if (!strcmp(url, "/health")) return SRV_ROUTE_HEALTH;
+    if (!strcmp(url, "/info")) return SRV_ROUTE_INFO;
+    if (!strcmp(url, "/metrics")) return SRV_ROUTE_METRICS;
+    return SRV_ROUTE_OTHER;
+}
+
+static int is_post_route(srv_route r) {
+    return r == SRV_ROUTE_OPENAI || r == SRV_ROUTE_EMBED || r == SRV_ROUTE_TOKENIZE;
+}
+
+/* Constant-time comparison of the Authorization header with the expected value. */
+static int auth_ok(const server *s, struct MHD_Connection *c) {
+    if (!s->auth) return 1;
+    const char *got = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!got) return 0;
+    size_t a = strlen(got), b = strlen(s->auth);
+    unsigned diff = (unsigned)(a ^ b);
+    for (size_t i = 0; i < b; i++) diff |= (unsigned)(unsigned char)s->auth[i] ^ (unsigned char)(i < a ? got[i] : 0);
+    return diff == 0;
+}
+
+/* Checks what the headers alone decide; 0 to go on, else the reply was queued. */
+static int check_headers(req_ctx *r, enum MHD_Result *ret) {
+    server *s = r->srv;
+    struct MHD_Connection *c = r->conn;
+    if (r->route == SRV_ROUTE_OTHER) {
+        *ret = fail(r, 404, "not_found", NULL, "no route %s %s", r->method, r->path);
+        return 1;
+    }
+    int post = !strcmp(r->method, "POST"), get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+    if (is_post_route(r->route) ? !post : !get) {
+        *ret = fail(r, 405, "method_not_allowed", NULL, "%s takes %s, not %s", r->path,
+                    is_post_route(r->route) ? "POST" : "GET", r->method);
+        return 1;
+    }
+    if (r->route != SRV_ROUTE_HEALTH && !auth_ok(s, c)) {
+        *ret = fail(r, 401, "invalid_api_key", NULL,
+                    "a valid API key is required: send the header 'Authorization: Bearer <key>'");
+        return 1;
+    }
+    if (atomic_load(&s->draining) && r->route != SRV_ROUTE_HEALTH) {
+        *ret = fail(r, 503, "shutting_down", NULL, "the server is shutting down");
+        return 1;
+    }
+    if (!post) return 0;
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (end != cl && v > s->o.max_body) {
+            *ret = fail(r, 413, "body_too_large", NULL, "the body has %llu bytes; this server takes at most %zu", v,
+                        s->o.max_body);
+            return 1;
+        }
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct) {
+        while (*ct == ' ') ct++;
+        size_t n = strcspn(ct, "; ");
+        if (!(n == 16 && !strncasecmp(ct, "application/json", 16))) {
+            *ret = fail(r, 415, "unsupported_media_type", NULL, "the body must be JSON (Content-Type: application/json)");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static enum MHD_Result handle_get(req_ctx *r) {
+    server *s = r->srv;
+    srv_buf b = {0};
+    if (r->route == SRV_ROUTE_HEALTH) {
+        int draining = atomic_load(&s->draining);
+        srv_buf_puts(&b, draining ? "{\"status\":\"draining\"}" : "{\"status\":\"ok\"}");
+        return send_json(r, draining ? 503 : 200, &b);
+    }
+    if (r->route == SRV_ROUTE_INFO) {
+        srv_buf_put(&b, s->info_json.data, s->info_json.len);
+        return send_json(r, 200, &b);
+    }
+    srv_metrics_render(&s->metrics, &b);
+    return send_buf(r, 200, &b, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+    (void)version;
+    server *s = cls;
+    req_ctx *r = *con_cls;
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+        r->srv = s;
+        r->conn = c;
+        r->t0 = srv_now();
+        snprintf(r->method, sizeof r->method, "%s", method);
+        snprintf(r->path, sizeof r->path, "%s", url);
+        r->route = find_route(url);
+        *con_cls = r;
+        srv_metrics_inflight(&s->metrics, 1);
+        enum MHD_Result ret;
+        if (check_headers(r, &ret)) return ret;
+        return MHD_YES;
+    }
+    if (r->status) { /* answered from the headers: drop the body */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if ((srv_now() - r->t0) * 1e3 > (double)s->o.request_timeout_ms)
+            return abort_with(r, 408, "request_timeout", "the body did not arrive within %ld ms",
+                              s->o.request_timeout_ms);
+        if (r->has_pending) return MHD_YES; /* discarding until the body ends */
+        if (r->body.len + n > s->o.max_body) {
+            srv_fail(&r->pending, 413, "body_too_large", NULL, "the body is over the %zu bytes this server takes",
+                     s->o.max_body);
+            r->has_pending = 1;
+            srv_buf_free(&r->body);
+            return MHD_YES;
+        }
+        srv_buf_put(&r->body, upload, n);
+        if (r->body.oom) {
+            srv_fail(&r->pending, 500, "internal_error", NULL, "out of memory for the body");
+            r->has_pending = 1;
+            srv_buf_free(&r->body);
+        }
+        return MHD_YES;
+    }
+    if (r->has_pending) return send_error(r, &r->pending);
+    switch (atomic_load(&r->state)) {
+    case REQ_RECEIVING:
+        if (!is_post_route(r->route)) return handle_get(r);
+        return handle_post(r);
+    case REQ_DONE:
+        if (r->job.n == 0)
+            return strcmp(r->job.error, "overloaded")
+                       ? fail(r, 503, "shutting_down", NULL, "the server is shutting down")
+                       : fail(r, 429, "overloaded", NULL, "the server is overloaded (%zu inputs queued); retry later",
+                              s->o.max_queued);
+        return reply_embeddings(r);
+    default: /* still waiting: nothing to do until the scheduler resumes the connection */
+        return MHD_YES;
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    server *s = cls;
+    req_ctx *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    double dt = srv_now() - r->t0;
+    int status = r->status;
+    srv_metrics_request(&s->metrics, r->route, status, dt);
+    if (!s->o.quiet) {
+        char addr[INET6_ADDRSTRLEN] = "-";
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, sizeof addr);
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, sizeof addr);
+        }
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char st[32];
+        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || (status && toe == MHD_REQUEST_TERMINATED_WITH_ERROR &&
+                                                             status == 408))
+            snprintf(st, sizeof st, "%d", status);
+        else if (status) snprintf(st, sizeof st, "%d(unsent)", status);
+        else snprintf(st, sizeof st, "closed");
+        fprintf(stderr, "%s %s %s %s %s %zu inputs %zu tokens %.2f ms\n", when, addr, r->method, r->path, st,
+                r->req.n, r->tokens, dt * 1e3);
+    }
+    srv_metrics_inflight(&s->metrics, -1);
+    for (size_t i = 0; r->ids && i < r->req.n; i++)
+        if (r->req.inputs[i].text) free(r->ids[i]); /* token inputs borrow the request's ids */
+    free(r->ids);
+    free(r->n_ids);
+    free(r->out);
+    srv_request_free(&r->req);
+    srv_buf_free(&r->body);
+    free(r);
+}
+
+/* ---- start and stop --------------------------------------------------------------------------- */
+
+/* libmicrohttpd's own messages, minus the one that follows every abort_with(). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (strstr(msg, "Application reported internal error")) return;
+    size_t n = strlen(msg);
+    fprintf(stderr, "sutra serve: http: %s%s", msg, n && msg[n - 1] == '\n' ? "" : "\n");
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: sutra serve [options]\n"
+            "\n"
+            "An OpenAI- and TEI-compatible embedding server (docs/SERVER.md).\n"
+            "\n"
+            "  -m, --model M              model directory or name (default all-MiniLM-L6-v2)\n"
+            "      --host H               address to listen on (default 127.0.0.1)\n"
+            "  -p, --port P               TCP port (default 8080; 0: any free port)\n"
+            "      --device D             auto|cpu|cuda\n"
+            "      --gpu N                CUDA device index\n"
+            "      --bf16                 on a GPU, bf16 instead of fp16\n"
+            "  -t, --threads N            CPU threads of the embedder (default: all cores)\n"
+            "      --max-batch-tokens N   tokens per scheduling round (default 8192)\n"
+            "      --max-wait-us N        wait for more requests before a round that is not full (default 2000)\n"
+            "      --api-key K            require 'Authorization: Bearer K' (all routes but /health)\n"
+            "      --max-body-bytes N     larger bodies get 413 (default 2097152)\n"
+            "      --max-inputs N         more inputs per request get 413 (default 2048)\n"
+            "      --max-queued-inputs N  queued inputs beyond which requests get 429 (default 16384)\n"
+            "      --auto-truncate        cut over-long inputs instead of answering 422\n"
+            "      --request-timeout-ms N a body not in after N ms gets 408 (default 30000)\n"
+            "      --http-threads N       threads reading and answering requests (default 4)\n"
+            "  -d, --dimensions N         default output dimensions\n"
+            "  -l, --max-length N         token limit per input (default: the model's)\n"
+            "      --attention A          auto|standard|flash\n"
+            "      --flash-threshold N    tokens above which auto picks flash attention (default 512)\n"
+            "      --no-flash             never pick flash attention automatically\n"
+            "      --prompt-name NAME     the model's prompt NAME before every input\n"
+            "      --quiet                no per-request log line\n"
+            "  -h, --help\n");
+}
+
+static long parse_num(const char *arg, const char *opt, long lo, long hi) {
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < lo || v > hi) {
+        fprintf(stderr, "sutra serve: %s expects an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, arg);
+        exit(2);
+    }
+    return v;
+}
+
+static int choice(const char *arg, const char *const *names, int n, const char *opt) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(arg, names[i])) return i;
+    fprintf(stderr, "sutra serve: invalid value '%s' for %s\n", arg, opt);
+    exit(2);
+}
+
+static void build_info(server *s, const sutra_config *cfg) {
+    srv_buf *b = &s->info_json;
+    static const char *att[] = {"auto", "standard", "flash"};
+    srv_buf_puts(b, "{\"model_id\":");
+    srv_buf_json_string(b, s->info.name, strlen(s->info.name));
+    srv_buf_puts(b, ",\"model_dir\":");
+    srv_buf_json_string(b, s->info.path, strlen(s->info.path));
+    srv_buf_puts(b, ",\"architecture\":");
+    srv_buf_json_string(b, s->info.architecture, strlen(s->info.architecture));
+    srv_buf_printf(b, ",\"dim\":%d,\"hidden_size\":%d,\"max_input_length\":%d,\"max_batch_tokens\":%ld,"
+                      "\"max_inputs\":%zu,\"max_body_bytes\":%zu,\"auto_truncate\":%s,\"device\":\"%s\",\"gpu_name\":",
+                   s->dim, s->hidden, s->max_tokens, s->o.max_batch_tokens, s->o.max_inputs, s->o.max_body,
+                   s->o.auto_truncate ? "true" : "false", s->info.device);
+    srv_buf_json_string(b, s->info.gpu_name, strlen(s->info.gpu_name));
+    srv_buf_printf(b, ",\"attention\":\"%s\",\"flash_attention_threshold\":%d,\"attention_kernels\":",
+                   cfg->use_flash_attention ? att[cfg->attention] : "standard",
+                   cfg->flash_attention_threshold ? cfg->flash_attention_threshold : 512);
+    srv_buf_json_string(b, s->info.attention_kernels, strlen(s->info.attention_kernels));
+    srv_buf_printf(b, ",\"pooling\":\"%s\",\"normalize\":%s,\"prompt\":", s->info.pooling,
+                   s->info.normalize ? "true" : "false");
+    const char *p = sutra_embedder_prompt(s->emb);
+    srv_buf_json_string(b, p, strlen(p));
+    srv_buf_printf(b, ",\"version\":\"%s\"}", sutra_version());
+}
+
+int sutra_serve_main(int argc, char **argv) {
+    server *s = calloc(1, sizeof *s);
+    if (!s) return 1;
+    s->o = (srv_opts){.host = "127.0.0.1", .port = 8080, .max_batch_tokens = 8192, .max_wait_us = 2000,
+                      .max_body = 2u << 20, .max_inputs = 2048, .max_queued = 16384, .request_timeout_ms = 30000,
+                      .http_threads = 4};
+    sutra_config cfg;
+    sutra_config_default(&cfg);
+    cfg.model = "all-MiniLM-L6-v2";
+    enum { O_HOST = 256, O_DEVICE, O_GPU, O_BF16, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT,
+           O_HTTP, O_ATT, O_THRESH, O_NOFLASH, O_PROMPT, O_QUIET };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
+        {"port", required_argument, 0, 'p'},           {"device", required_argument, 0, O_DEVICE},
+        {"gpu", required_argument, 0, O_GPU},          {"bf16", no_argument, 0, O_BF16},
+        {"threads", required_argument, 0, 't'},        {"max-batch-tokens", required_argument, 0, O_MBT},
+        {"max-wait-us", required_argument, 0, O_WAIT}, {"api-key", required_argument, 0, O_KEY},
+        {"max-body-bytes", required_argument, 0, O_BODY}, {"max-inputs", required_argument, 0, O_INPUTS},
+        {"max-queued-inputs", required_argument, 0, O_QUEUED}, {"auto-truncate", no_argument, 0, O_TRUNC},
+        {"request-timeout-ms", required_argument, 0, O_TIMEOUT}, {"http-threads", required_argument, 0, O_HTTP},
+        {"dimensions", required_argument, 0, 'd'},     {"max-length", required_argument, 0, 'l'},
+        {"attention", required_argument, 0, O_ATT},    {"flash-threshold", required_argument, 0, O_THRESH},
+        {"no-flash", no_argument, 0, O_NOFLASH},       {"prompt-name", required_argument, 0, O_PROMPT},
+        {"quiet", no_argument, 0, O_QUIET},            {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    static const char *devices[] = {"auto", "cpu", "cuda"};
+    static const char *atts[] = {"auto", "standard", "flash"};
+    optind = 1;
+    int o;
+    while ((o = getopt_long(argc, argv, "m:p:t:d:l:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'm': cfg.model = optarg; break;
+        case O_HOST: s->o.host = optarg; break;
+        case 'p': s->o.port = (int)parse_num(optarg, "--port", 0, 65535); break;
+        case O_DEVICE: cfg.device = (sutra_device)choice(optarg, devices, 3, "--device"); break;
+        case O_GPU: cfg.gpu_index = (int)parse_num(optarg, "--gpu", 0, 1024); break;
+        case O_BF16: cfg.gpu_bf16 = 1; break;
+        case 't': cfg.threads = (int)parse_num(optarg, "--threads", 0, 4096); break;
+        case O_MBT: s->o.max_batch_tokens = parse_num(optarg, "--max-batch-tokens", 1, 1 << 24); break;
+        case O_WAIT: s->o.max_wait_us = parse_num(optarg, "--max-wait-us", 0, 10000000); break;
+        case O_KEY: s->o.api_key = optarg; break;
+        case O_BODY: s->o.max_body = (size_t)parse_num(optarg, "--max-body-bytes", 64, 1L << 30); break;
+        case O_INPUTS: s->o.max_inputs = (size_t)parse_num(optarg, "--max-inputs", 1, 1 << 20); break;
+        case O_QUEUED: s->o.max_queued = (size_t)parse_num(optarg, "--max-queued-inputs", 1, 1 << 24); break;
+        case O_TRUNC: s->o.auto_truncate = 1; break;
+        case O_TIMEOUT: s->o.request_timeout_ms = parse_num(optarg, "--request-timeout-ms", 1, 3600000); break;
+        case O_HTTP: s->o.http_threads = (int)parse_num(optarg, "--http-threads", 1, 256); break;
+        case 'd': cfg.dimensions = (int)parse_num(optarg, "--dimensions", 0, 1 << 20); break;
+        case 'l': cfg.max_sequence_length = (int)parse_num(optarg, "--max-length", 0, 1 << 24); break;
+        case O_ATT: cfg.attention = (sutra_attention)choice(optarg, atts, 3, "--attention"); break;
+        case O_THRESH: cfg.flash_attention_threshold = (int)parse_num(optarg, "--flash-threshold", 0, 1 << 24); break;
+        case O_NOFLASH: cfg.use_flash_attention = 0; break;
+        case O_PROMPT: cfg.prompt_name = optarg; break;
+        case O_QUIET: s->o.quiet = 1; break;
+        case 'h': usage(stdout); free(s); return 0;
+        default: usage(stderr); free(s); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sutra serve: unexpected argument '%s'\n", argv[optind]);
+        free(s);
+        return 2;
+    }
+    cfg.max_batch_tokens = (int)s->o.max_batch_tokens;
+
+    /* Signals are taken by sigwait() in this thread alone: block them before any thread starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[1024];
+    sutra_status st = sutra_embedder_create(&cfg, &s->emb, err, sizeof err);
+    if (st) {
+        fprintf(stderr, "sutra serve: cannot load model: %s: %s\n", sutra_status_str(st), err);
+        free(s);
+        return 1;
+    }
+    sutra_embedder_info(s->emb, &s->info);
+    if (*s->info.device_note) fprintf(stderr, "sutra serve: %s\n", s->info.device_note);
+    s->dim = sutra_embedder_dim(s->emb);
+    s->hidden = s->info.hidden_size;
+    s->max_tokens = sutra_embedder_max_tokens(s->emb);
+    if (s->o.max_batch_tokens < s->max_tokens) s->o.max_batch_tokens = s->max_tokens;
+    if (s->o.api_key) {
+        size_t n = strlen(s->o.api_key) + 8;
+        s->auth = malloc(n);
+        if (s->auth) snprintf(s->auth, n, "Bearer %s", s->o.api_key);
+    }
+    srv_metrics_init(&s->metrics);
+    build_info(s, &cfg);
+    int rc = 1;
+    struct MHD_Daemon *d = NULL;
+    if (srv_sched_start(&s->sched, s->emb, (size_t)s->o.max_batch_tokens, s->o.max_wait_us, s->o.max_queued,
+                        &s->metrics)) {
+        fprintf(stderr, "sutra serve: cannot start the scheduler thread\n");
+        goto out;
+    }
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->o.port);
+    int gai = getaddrinfo(s->o.host, port, &hints, &ai);
+    if (gai || !ai) {
+        fprintf(stderr, "sutra serve: cannot resolve --host %s: %s\n", s->o.host, gai_strerror(gai));
+        goto out;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    unsigned timeout_s = (unsigned)((s->o.request_timeout_ms + 999) / 1000);
+    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                         timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                         (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!d) {
+        fprintf(stderr, "sutra serve: cannot listen on %s:%d (in use, or not an address of this machine?)\n",
+                s->o.host, s->o.port);
+        goto out;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    int bound = di ? (int)di->port : s->o.port;
+    int v6 = strchr(s->o.host, ':') != NULL;
+    fprintf(stderr, "sutra serve: listening on http://%s%s%s:%d (model %s, device %s%s%s, dim %d, max tokens %d)\n",
+            v6 ? "[" : "", s->o.host, v6 ? "]" : "", bound, s->info.name, s->info.device, *s->info.gpu_name ? " " : "",
+            s->info.gpu_name, s->dim, s->max_tokens);
+    fflush(stderr);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "sutra serve: %s: draining %lld in-flight requests\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            (long long)srv_metrics_inflight_now(&s->metrics));
+    atomic_store(&s->draining, 1);
+    /* Requests already received finish, however long the model takes for them; new ones get
+     * 503. A request still receiving its body is given the body timeout and a little more. */
+    double until = srv_now() + s->o.request_timeout_ms * 1e-3 + 5.0;
+    while (srv_metrics_inflight_now(&s->metrics) > 0 && (srv_now() < until || srv_sched_busy(s->sched)))
+        usleep(5000);
+    srv_sched_stop(s->sched);
+    /* the replies of the last round still have to be written */
+    until = srv_now() + 5.0;
+    while (srv_metrics_inflight_now(&s->metrics) > 0 && srv_now() < until) usleep(5000);
+    rc = 0;
+out:
+    if (d) MHD_stop_daemon(d);
+    srv_sched_free(s->sched);
+    sutra_embedder_destroy(s->emb);
+    srv_metrics_destroy(&s->metrics);
+    srv_buf_free(&s->info_json);
+    free(s->auth);
+    if (rc == 0) fprintf(stderr, "sutra serve: stopped\n");
+    free(s);
+    return rc;
+}
