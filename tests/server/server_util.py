@@ -55,12 +55,14 @@ def ensure_modules(modules, script):
     if not missing:
         return
     py = venv_python()
-    if os.path.exists(py) and os.path.realpath(sys.executable) != os.path.realpath(py) \
+    # (a venv's python is a symlink to the base interpreter: compare the paths, not their targets)
+    if os.path.exists(py) and os.path.abspath(sys.executable) != os.path.abspath(py) \
             and not os.environ.get("SUTRA_TEST_REEXEC"):
         os.environ["SUTRA_TEST_REEXEC"] = "1"
         os.execv(py, [py, script] + sys.argv[1:])
-    print(f"SKIP: Python module(s) {', '.join(missing)} missing from {sys.executable} "
-          f"(and no usable venv at {py}); run scripts/install-pydeps.sh", flush=True)
+    where = f"the venv {py}" if os.path.exists(py) else f"{sys.executable} (no venv at {py})"
+    print(f"SKIP: Python module(s) {', '.join(missing)} missing from {where}; "
+          f"run scripts/install-pydeps.sh", flush=True)
     sys.exit(77)
 
 
