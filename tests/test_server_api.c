@@ -59,6 +59,8 @@ static const bad_case bad[] = {
     {SRV_ROUTE_OPENAI, "{\"input\": \"a\", \"user\": []}", 400, "invalid_type"},
     {SRV_ROUTE_OPENAI, "{\"input\": \"\\ud800\"}", 400, "invalid_json"},
     {SRV_ROUTE_OPENAI, "{\"input\": \"a\\u0000b\"}", 400, "invalid_value"},
+    {SRV_ROUTE_OPENAI, "{\"input\": \"\\u12G4\"}", 400, "invalid_json"},
+    {SRV_ROUTE_OPENAI, "{\"input\": \"ab\\u12\"}", 400, "invalid_json"},
     {SRV_ROUTE_OPENAI, "{\"input\": \"\xff\"}", 400, "invalid_utf8"},
     {SRV_ROUTE_OPENAI, "{\"input\": \"\xc0\xaf\"}", 400, "invalid_utf8"},
     {SRV_ROUTE_OPENAI, "{\"input\": \"\xed\xa0\x80\"}", 400, "invalid_utf8"},

@@ -246,7 +246,14 @@ def run_load(args, srv, dog, plan, texts, ids, ntok, ref, t_start):
         r = su.http_request(port, "GET", "/health")
         if r.status != 200:
             problems.append(f"/health after the load: {r}")
-        m1, _ = su.get_metrics(port)
+        # a request is counted when its reply has been written out, which can be a moment after
+        # the client has read it: let the in-flight gauge settle (the scrape itself is 1)
+        deadline = time.monotonic() + 5.0
+        while True:
+            m1, _ = su.get_metrics(port)
+            if m1.value("sutra_inflight_requests") <= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         if m1.bad_lines:
             problems.append(f"unparseable /metrics lines: {m1.bad_lines[:3]}")
         n_oa = sum(1 for _, reqs in plan for k, _ in reqs if k != "tei")

@@ -187,11 +187,20 @@ static int opt_dimensions(const cJSON *root, int *out, srv_error *err) {
     return 0;
 }
 
-/* 1 if the body holds a \u0000 escape, which a C string cannot carry. */
-static int has_nul_escape(const char *s, size_t len) {
+/* Checks the body's \u escapes before cJSON sees them: cJSON reads a malformed one ("\u12G4")
+ * as U+0000, and a C string cannot carry a real \u0000. Returns 0, or 1 for a malformed escape,
+ * 2 for \u0000. */
+static int check_escapes(const char *s, size_t len) {
     for (size_t i = 0; i + 1 < len; i++) {
         if (s[i] != '\\') continue;
-        if (s[i + 1] == 'u' && i + 5 < len && !memcmp(s + i + 2, "0000", 4)) return 1;
+        if (s[i + 1] == 'u') {
+            if (len - i < 6) return 1;
+            for (int k = 2; k < 6; k++) {
+                char c = s[i + k];
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return 1;
+            }
+            if (!memcmp(s + i + 2, "0000", 4)) return 2;
+        }
         i++; /* skip the escaped character */
     }
     return 0;
@@ -205,8 +214,9 @@ int srv_parse_request(srv_route route, const char *body, size_t len, size_t max_
     req->add_special = 1;
     if (len == 0 || !body) return srv_fail(err, 400, "invalid_json", NULL, "the request body is empty");
     if (memchr(body, '\0', len)) return srv_fail(err, 400, "invalid_json", NULL, "the body holds a NUL byte");
-    if (has_nul_escape(body, len))
-        return srv_fail(err, 400, "invalid_value", NULL, "strings holding \\u0000 are not supported");
+    int esc = check_escapes(body, len);
+    if (esc == 1) return srv_fail(err, 400, "invalid_json", NULL, "the body has a malformed \\u escape");
+    if (esc == 2) return srv_fail(err, 400, "invalid_value", NULL, "strings holding \\u0000 are not supported");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {

@@ -57,7 +57,20 @@ typedef struct server {
     atomic_int draining;
     char *auth;        /* "Bearer <key>", or NULL */
     srv_buf info_json;
+    /* open connections, for the watchdog that closes those whose request head never completes */
+    pthread_mutex_t conns_mu;
+    struct conn_rec *conns;
+    pthread_t watchdog;
+    atomic_int stop_watchdog;
 } server;
+
+/* One open connection: its socket, and since when it has been without a request in progress. */
+typedef struct conn_rec {
+    int fd;
+    double idle_since;
+    int in_request;
+    struct conn_rec *prev, *next;
+} conn_rec;
 
 enum { REQ_RECEIVING = 0, REQ_WAITING, REQ_DONE };
 
@@ -366,6 +379,70 @@ static enum MHD_Result handle_post(req_ctx *r) {
     return MHD_YES;
 }
 
+/* ---- connections ------------------------------------------------------------------------------ */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn_rec *rec = calloc(1, sizeof *rec);
+        if (!rec || !ci) {
+            free(rec);
+            return;
+        }
+        rec->fd = ci->connect_fd;
+        rec->idle_since = srv_now();
+        pthread_mutex_lock(&s->conns_mu);
+        rec->next = s->conns;
+        if (s->conns) s->conns->prev = rec;
+        s->conns = rec;
+        pthread_mutex_unlock(&s->conns_mu);
+        *socket_context = rec;
+    } else if (*socket_context) {
+        conn_rec *rec = *socket_context;
+        pthread_mutex_lock(&s->conns_mu);
+        if (rec->prev) rec->prev->next = rec->next;
+        else s->conns = rec->next;
+        if (rec->next) rec->next->prev = rec->prev;
+        pthread_mutex_unlock(&s->conns_mu);
+        free(rec);
+        *socket_context = NULL;
+    }
+}
+
+static void mark_request(server *s, struct MHD_Connection *c, int in_request) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_rec *rec = ci ? ci->socket_context : NULL;
+    if (!rec) return;
+    pthread_mutex_lock(&s->conns_mu);
+    rec->in_request = in_request;
+    rec->idle_since = srv_now();
+    pthread_mutex_unlock(&s->conns_mu);
+}
+
+/* libmicrohttpd's timeout counts idleness, so a client that trickles a request head byte by byte
+ * would hold its connection forever: every 100 ms, close connections that have gone
+ * --request-timeout-ms without a complete request head (an idle keep-alive connection as well,
+ * as libmicrohttpd itself would). shutdown() makes libmicrohttpd see the end of the stream and
+ * release the connection in its own thread; the record stays until it does. */
+static void *watchdog_main(void *arg) {
+    server *s = arg;
+    double limit = s->o.request_timeout_ms * 1e-3;
+    while (!atomic_load(&s->stop_watchdog)) {
+        usleep(100000);
+        double now = srv_now();
+        pthread_mutex_lock(&s->conns_mu);
+        for (conn_rec *r = s->conns; r; r = r->next)
+            if (!r->in_request && now - r->idle_since > limit) {
+                shutdown(r->fd, SHUT_RDWR);
+                r->idle_since = INFINITY;
+            }
+        pthread_mutex_unlock(&s->conns_mu);
+    }
+    return NULL;
+}
+
 /* ---- the access handler ----------------------------------------------------------------------- */
 
 static srv_route find_route(const char *url) {
@@ -469,6 +546,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(r->path, sizeof r->path, "%s", url);
         r->route = find_route(url);
         *con_cls = r;
+        mark_request(s, c, 1);
         srv_metrics_inflight(&s->metrics, 1);
         enum MHD_Result ret;
         if (check_headers(r, &ret)) return ret;
@@ -549,6 +627,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
         fprintf(stderr, "%s %s %s %s %s %zu inputs %zu tokens %.2f ms\n", when, addr, r->method, r->path, st,
                 r->req.n, r->tokens, dt * 1e3);
     }
+    mark_request(s, c, 0);
     srv_metrics_inflight(&s->metrics, -1);
     for (size_t i = 0; r->ids && i < r->req.n; i++)
         if (r->req.inputs[i].text) free(r->ids[i]); /* token inputs borrow the request's ids */
@@ -711,6 +790,11 @@ int sutra_serve_main(int argc, char **argv) {
         return 2;
     }
     cfg.max_batch_tokens = (int)s->o.max_batch_tokens;
+    pthread_mutex_init(&s->conns_mu, NULL);
+    /* Between rounds the model's OpenMP threads would spin on the cores the HTTP threads need
+     * (measured: 400 ms instead of 8 ms for one request at concurrency 1 on 2 cores); let them
+     * sleep unless the user chose otherwise. Set before the first OpenMP region. */
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
 
     /* Signals are taken by sigwait() in this thread alone: block them before any thread starts. */
     sigset_t sigs;
@@ -763,13 +847,16 @@ int sutra_serve_main(int argc, char **argv) {
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
                          timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                         (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                         (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "sutra serve: cannot listen on %s:%d (in use, or not an address of this machine?)\n",
                 s->o.host, s->o.port);
         goto out;
     }
+    int have_watchdog = !pthread_create(&s->watchdog, NULL, watchdog_main, s);
+    if (!have_watchdog) fprintf(stderr, "sutra serve: no watchdog thread: slow request heads are not cut off\n");
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = di ? (int)di->port : s->o.port;
     int v6 = strchr(s->o.host, ':') != NULL;
@@ -793,6 +880,8 @@ int sutra_serve_main(int argc, char **argv) {
     until = srv_now() + 5.0;
     while (srv_metrics_inflight_now(&s->metrics) > 0 && srv_now() < until) usleep(5000);
     rc = 0;
+    atomic_store(&s->stop_watchdog, 1);
+    if (have_watchdog) pthread_join(s->watchdog, NULL);
 out:
     if (d) MHD_stop_daemon(d);
     srv_sched_free(s->sched);
@@ -800,6 +889,7 @@ out:
     srv_metrics_destroy(&s->metrics);
     srv_buf_free(&s->info_json);
     free(s->auth);
+    pthread_mutex_destroy(&s->conns_mu);
     if (rc == 0) fprintf(stderr, "sutra serve: stopped\n");
     free(s);
     return rc;
