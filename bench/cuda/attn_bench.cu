@@ -15,7 +15,13 @@
  * first checked against the library's output on the same inputs (max |diff|), so a broken
  * variant never reports a time. "standard" is the materialised-scores path (N <= 1024).
  *
- * Usage: attn_bench [--json FILE] [--reps N] [--variants] [--bf16]
+ * --small instead times batch-1 shapes (the encoders' latency rows: one sequence of N tokens,
+ * H heads) with both query-block sizes the launcher chooses between (128 and 64 rows), marking
+ * its pick for this GPU; each time is a burst of 20 back-to-back calls divided by 20 (a lone
+ * call of a few microseconds would mostly time its launch), median of the bursts, after the
+ * 64-row output is checked against the 128-row one.
+ *
+ * Usage: attn_bench [--json FILE] [--reps N] [--variants] [--bf16] [--small]
  */
 #include <math.h>
 #include <stdint.h>
@@ -124,6 +130,78 @@ static timing time_it(F fn, int reps) {
     return {ms[reps / 2], ms[0]};
 }
 
+/* ---- batch 1: the two query-block sizes ---------------------------------------------------- */
+
+static int small_section(int reps, int sms) {
+    const int SHAPES[][2] = {{32, 12}, {64, 12}, {64, 16}, {128, 8}}; /* (d, H): MiniLM, bert-base, xlmr-large, d=128 */
+    const int NS[] = {128, 256, 512, 1024, 2048, 4096, 8192};
+    const size_t max_elems = (size_t)8192 * 3 * 1024;
+    uint16_t *qkv, *out, *out2;
+    unsigned int *diff;
+    int32_t *cu;
+    CUDA_OK(cudaMalloc(&qkv, max_elems * 2));
+    CUDA_OK(cudaMalloc(&out, max_elems / 3 * 2));
+    CUDA_OK(cudaMalloc(&out2, max_elems / 3 * 2));
+    CUDA_OK(cudaMalloc(&diff, 4));
+    CUDA_OK(cudaMalloc(&cu, 8));
+    printf("batch 1, fp16, microseconds per call (burst of 20), median of %d; * = the launcher's pick\n", reps);
+    printf("%-4s %-4s %-6s %9s %9s %9s %10s\n", "d", "H", "N", "rows 128", "rows 64", "64/128", "maxdiff");
+    for (const auto &sh : SHAPES) {
+        const int d = sh[0], H = sh[1], C = H * d;
+        fill_random<<<1024, 256>>>((__half *)qkv, (size_t)8192 * 3 * C, 31u * d + H);
+        CUDA_OK(cudaGetLastError());
+        for (int N : NS) {
+            const int32_t cuh[2] = {0, N};
+            CUDA_OK(cudaMemcpy(cu, cuh, 8, cudaMemcpyHostToDevice));
+            sutra_attn_params p;
+            memset(&p, 0, sizeof p);
+            p.q = qkv;
+            p.k = qkv + C;
+            p.v = qkv + 2 * C;
+            p.q_stride = p.k_stride = p.v_stride = 3 * C;
+            p.o_stride = C;
+            p.cu_seqlens = cu;
+            p.batch = 1;
+            p.max_seqlen = N;
+            p.heads = H;
+            p.head_dim = d;
+            p.scale = 1.f / sqrtf((float)d);
+            p.window_left = p.window_right = -1;
+            const int pick = sutra_cuda_flash_block_rows(&p, sms);
+            double us[2];
+            for (int i = 0; i < 2; ++i) {
+                const int rows = i ? 64 : 128;
+                p.out = i ? out2 : out;
+                CUDA_OK(cudaMemset(p.out, 0xff, (size_t)N * C * 2)); /* NaN poison */
+                if (sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, rows, NULL) != SUTRA_OK) {
+                    fprintf(stderr, "flash attention failed: %s\n", sutra_cuda_last_error());
+                    return 1;
+                }
+                us[i] = time_it([&] {
+                            for (int k = 0; k < 20; ++k) sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, rows, NULL);
+                        },
+                        reps).median_ms * 1e3 / 20;
+            }
+            CUDA_OK(cudaMemset(diff, 0, 4));
+            max_abs_diff<<<1024, 256>>>((const __half *)out, (const __half *)out2, (size_t)N * C, diff);
+            unsigned int bits;
+            float md;
+            CUDA_OK(cudaMemcpy(&bits, diff, 4, cudaMemcpyDeviceToHost));
+            memcpy(&md, &bits, 4);
+            printf("%-4d %-4d %-6d %8.1f%s %8.1f%s %9.2f %10.2e\n", d, H, N, us[0], pick == 128 ? "*" : " ", us[1],
+                   pick == 64 ? "*" : " ", us[1] / us[0], md);
+            fflush(stdout);
+        }
+    }
+    CUDA_OK(cudaDeviceSynchronize());
+    cudaFree(qkv);
+    cudaFree(out);
+    cudaFree(out2);
+    cudaFree(diff);
+    cudaFree(cu);
+    return 0;
+}
+
 struct row {
     int d, h, n, b;
     std::string impl;
@@ -132,14 +210,15 @@ struct row {
 
 int main(int argc, char **argv) {
     const char *json = NULL;
-    int reps = 30, variants = 0, bf16 = 0;
+    int reps = 30, variants = 0, bf16 = 0, small = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::max(20, atoi(argv[++i]));
         else if (!strcmp(argv[i], "--variants")) variants = 1;
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (!strcmp(argv[i], "--small")) small = 1;
         else {
-            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--variants] [--bf16]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--variants] [--bf16] [--small]\n", argv[0]);
             return 2;
         }
     }
@@ -152,6 +231,7 @@ int main(int argc, char **argv) {
     CUDA_OK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s, %d SMs, L2 %d MB, cc %d.%d; dtype %s; median of %d\n", prop.name, prop.multiProcessorCount,
            prop.l2CacheSize >> 20, prop.major, prop.minor, bf16 ? "bf16" : "fp16", reps);
+    if (small) return small_section(reps, prop.multiProcessorCount);
 
     const int TOK = 32768;
     const int NS[] = {512, 1024, 2048, 4096, 8192, 16384};

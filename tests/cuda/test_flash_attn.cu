@@ -1,7 +1,8 @@
 /*
- * test_flash_attn.cu - checks both GPU attention paths (flash and standard) against a CPU
- * float64 reference computed here, for head dims 32 / 64 / 128, fp16 and bf16, packed
- * mixed-length batches, fused-QKV and padded strides, with and without local windows.
+ * test_flash_attn.cu - checks both GPU attention paths (flash, with each of its two query-block
+ * sizes, and standard) against a CPU float64 reference computed here, for head dims 32 / 64 /
+ * 128, fp16 and bf16, packed mixed-length batches, fused-QKV and padded strides, with and
+ * without local windows.
  *
  * Tolerance (FlashAttention's rule): a kernel's max |out - ref| must be at most
  *   2 * (max |baseline - ref|) + EPS
@@ -228,7 +229,9 @@ static void upload(const std::vector<float> &x, uint16_t **dev, int bf16) {
     CUDA_OK(cudaMemcpy(*dev, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
 }
 
-static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int paths /* 1 flash, 2 standard */) {
+/* paths: 1 flash with 128-row query blocks, 4 flash with 64-row blocks (flash_launch.cuh's
+ * `small` tiles, for short batches), 2 standard */
+static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int paths) {
     problem P;
     P.H = tc.heads;
     P.D = D;
@@ -305,12 +308,12 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
     const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
     const uint16_t poison = bf16 ? 0x7fc0 : 0x7e00;
     std::vector<uint16_t> poison_host(out_elems, poison), out(out_elems);
-    for (int path = 1; path <= 2; path <<= 1) {
+    for (int path = 1; path <= 4; path <<= 1) {
         if (!(paths & path)) continue;
         CUDA_OK(cudaMemcpy(db.out, poison_host.data(), out_elems * 2, cudaMemcpyHostToDevice));
         sutra_status st;
-        if (path == 1) {
-            st = sutra_cuda_flash_attention(&p, dt, NULL);
+        if (path == 1 || path == 4) {
+            st = sutra_cuda_flash_attention_rows(&p, dt, path == 1 ? 128 : 64, NULL);
         } else {
             const size_t full = sutra_cuda_standard_attention_workspace(P.B, P.H, P.maxlen);
             const size_t bytes = tc.std_head_groups ? full / P.H * tc.std_head_groups : full;
@@ -322,7 +325,7 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
             CUDA_OK(cudaFree(db.ws));
             db.ws = nullptr;
         }
-        const char *pname = path == 1 ? "flash" : "standard";
+        const char *pname = path == 1 ? "flash" : path == 4 ? "flash64" : "standard";
         if (st != SUTRA_OK) {
             printf("FAIL %-8s %s d=%-3d %-14s status %d: %s\n", pname, bf16 ? "bf16" : "fp16", D, tc.name, (int)st,
                    sutra_cuda_last_error());
@@ -399,6 +402,16 @@ static void argument_checks(void) {
     p.q = buf + 1;
     check_status("flash misaligned q", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
     p = base;
+    check_status("flash block_rows 96", sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, 96, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    p.max_seqlen = 512;
+    p.heads = 12;
+    check_status("flash block rows, 1 x 512 x 12 heads, 132 SMs",
+                 sutra_cuda_flash_block_rows(&p, 132) == 64 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.batch = 64;
+    check_status("flash block rows, 64 x 512 x 12 heads, 132 SMs",
+                 sutra_cuda_flash_block_rows(&p, 132) == 128 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p = base;
     p.window_left = -2;
     check_status("standard window -2", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
                  SUTRA_ERR_INVALID_ARGUMENT);
@@ -437,7 +450,7 @@ int main(void) {
     uint64_t seed = 1234;
     for (int bf16 = 0; bf16 <= 1; ++bf16)
         for (int D : {32, 64, 128})
-            for (const test_case &tc : cases) run_case(tc, D, bf16, seed++, 3);
+            for (const test_case &tc : cases) run_case(tc, D, bf16, seed++, 7);
     /* The standard path also serves head dims flash lacks. */
     const test_case odd = {"mixed", small, 2, 0, 1.f, -1, -1, 0};
     run_case(odd, 80, 0, seed++, 2);

@@ -41,6 +41,17 @@ int sutra_cuda_flash_supported(int head_dim, int cc_major, int cc_minor);
 sutra_status sutra_cuda_flash_attention(const sutra_attn_params *p, sutra_cuda_dtype dtype,
                                         void *stream);
 
+/* Query rows per CTA that sutra_cuda_flash_attention picks for p on a GPU of sm_count
+ * multiprocessors: 64 when blocks of 128 would give fewer CTAs than there are SMs (short
+ * batches, where each warp's serial chain sets the time), else 128 (flash_launch.cuh). */
+int sutra_cuda_flash_block_rows(const sutra_attn_params *p, int sm_count);
+
+/* As sutra_cuda_flash_attention with the query rows per CTA fixed: 64 or 128 (0: the pick
+ * above, for the current device), for tests and benchmarks. Each query row goes through the
+ * same key tiles in the same order either way, so the results are the same. */
+sutra_status sutra_cuda_flash_attention_rows(const sutra_attn_params *p, sutra_cuda_dtype dtype, int block_rows,
+                                             void *stream);
+
 #ifdef __cplusplus
 }
 #endif

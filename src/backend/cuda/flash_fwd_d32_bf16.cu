@@ -7,8 +7,8 @@
 namespace sutra_flash {
 
 template <>
-sutra_status flash_fwd_run<32, __nv_bfloat16>(const flash_fwd_params &p, cudaStream_t stream) {
-    return flash_fwd_launch<flash_tiles<32>::traits, __nv_bfloat16>(p, stream);
+sutra_status flash_fwd_run<32, __nv_bfloat16>(const flash_fwd_params &p, int block_rows, cudaStream_t stream) {
+    return flash_fwd_run_tiles<32, __nv_bfloat16>(p, block_rows, stream);
 }
 
 } // namespace sutra_flash

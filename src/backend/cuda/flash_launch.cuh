@@ -33,20 +33,35 @@ namespace sutra_flash {
  *    re-reading Q from shared memory instead was up to 15% slower.
  *  - D = 128: Q re-read from shared memory for each K tile (in registers it would cost 64 more
  *    next to the 128 of the output accumulator), 2 CTAs per SM (255 registers, no spills),
- *    96 KB. */
+ *    96 KB.
+ *
+ * `small`: 64 query rows per CTA (4 warps of 16 rows), for launches whose 128-row blocks would
+ * not even give every SM one CTA (batch 1 up to ~1k tokens at 12 heads; flash_attn.cu decides).
+ * There a warp alone on its SM sub-partition runs its mma / exp2 chain at latency, not
+ * throughput (~1.2 us per 64-key tile for 32 rows at D = 64), so halving the rows per warp
+ * and doubling the CTAs shortens the critical path; the K/V fragment reuse that 32-row warps
+ * buy pays only when the SMs are full. Measured (attn_bench --small,
+ * bench/results/h100-attn-small-2026-11-24-r2.txt): 0.74x the time at N = 128-512 and 0.88x at
+ * 1024 (D = 64, 12 heads), 0.67x at D = 128 up to 1024; at N >= 2048 (from 192 blocks) 64-row
+ * blocks were 1.10-1.24x slower, hence the rule of one 128-row block per SM. (Splitting the keys of a block over several CTAs
+ * instead, with the partial results merged by the last CTA to finish, was measured and
+ * dropped: the merge's chain of L2 round trips cost as much as the tiles it saved.) */
 template <int D>
 struct flash_tiles;
 template <>
 struct flash_tiles<32> {
     using traits = flash_traits<32, 128, 64, 4, 3, true>;
+    using small = flash_traits<32, 64, 64, 4, 3, true>;
 };
 template <>
 struct flash_tiles<64> {
     using traits = flash_traits<64, 128, 64, 4, 2, true>;
+    using small = flash_traits<64, 64, 64, 4, 2, true>;
 };
 template <>
 struct flash_tiles<128> {
     using traits = flash_traits<128, 128, 64, 4, 2, false>;
+    using small = flash_traits<128, 64, 64, 4, 2, false>;
 };
 
 /* A launch-time error that means "this build has no machine code for this GPU". */
@@ -79,9 +94,16 @@ sutra_status flash_fwd_launch(const flash_fwd_params &p, cudaStream_t stream) {
     return SUTRA_OK;
 }
 
-/* The instance for head dim D and element type Elem, defined in flash_fwd_d<D>_<dtype>.cu. */
+/* The instance for head dim D and element type Elem, defined in flash_fwd_d<D>_<dtype>.cu:
+ * flash_tiles<D>::small when block_rows is its BM (64), else flash_tiles<D>::traits. */
 template <int D, class Elem>
-sutra_status flash_fwd_run(const flash_fwd_params &p, cudaStream_t stream);
+sutra_status flash_fwd_run(const flash_fwd_params &p, int block_rows, cudaStream_t stream);
+
+template <int D, class Elem>
+sutra_status flash_fwd_run_tiles(const flash_fwd_params &p, int block_rows, cudaStream_t stream) {
+    if (block_rows == flash_tiles<D>::small::BM) return flash_fwd_launch<typename flash_tiles<D>::small, Elem>(p, stream);
+    return flash_fwd_launch<typename flash_tiles<D>::traits, Elem>(p, stream);
+}
 
 } // namespace sutra_flash
 
