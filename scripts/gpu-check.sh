@@ -11,8 +11,9 @@
 #   bench    bench/cuda/attn_bench (ATTN_BENCH_ARGS, e.g. "--variants", are passed through)
 #   peer     bench/torch_attn_peer.py (PyTorch SDPA flash + cuDNN, same shapes)
 #   summary  the side-by-side table, from the two JSON files
-#   backend  the CUDA backend's tests: test_cuda_ops (every op against the CPU backend) and
-#            test_cuda_model (the default model end to end, GPU against CPU)
+#   backend  the CUDA tests from the prebuilt binaries (see pack) or a build here: test_flash_attn
+#            (the attention kernels against a float64 reference), test_cuda_ops (every op against
+#            the CPU backend) and test_cuda_model (the default model end to end, GPU against CPU)
 #   encoder  bench/cuda/encoder_bench: whole encoders (MiniLM, bert-base, xlmr-large shapes)
 #   encpeer  bench/torch_encoder_peer.py: the same encoders through HF transformers, eager sdpa
 #            and torch.compile (not in the default list: compiling takes minutes)
@@ -21,8 +22,8 @@
 #            same texts embedded with --device cuda (auto and forced paths) and --device cpu on a
 #            random-initialised MiniLM-shaped model made on the spot (numpy), compared by cosine
 #   pack     (on a build machine without a GPU, before calling the device tool) builds the
-#            CUDA tests and encoder_bench, and packs them with the shared libraries a bare GPU
-#            image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
+#            CUDA tests, attn_bench and encoder_bench, and packs them with the shared libraries a
+#            bare GPU image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
 #            the embedding rows test_cuda_model uses, ~22 MB) into .carry/models; pass ".carry"
 #            in the device tool's carry list. backend/encoder use those binaries when no build
 #            here made them.
@@ -153,13 +154,13 @@ use_prebuilt() {
 stage_backend() {
     use_prebuilt || { say "backend: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
     local rc=0 bin t r
-    for t in test_cuda_ops test_cuda_model; do
+    for t in test_flash_attn test_cuda_ops test_cuda_model; do
         bin="$(find_bin $t)" || { say "backend: $t not built (build the whole project, or run the pack stage)"; rc=1; continue; }
         say "backend: $bin (SUTRA_MODELS_DIR=${SUTRA_MODELS_DIR:-unset})"
         "$bin" >"$OUTDIR/$t.txt" 2>&1
         r=$?
         cat "$OUTDIR/$t.txt" >>"$LOG"
-        grep -E "^FAIL|SKIP|^device|checks," "$OUTDIR/$t.txt" | head -30
+        grep -E "^FAIL|SKIP|^device|checks,|^test_flash_attn:" "$OUTDIR/$t.txt" | head -30
         if [ $r -eq 77 ]; then say "backend: $t skipped"; elif [ $r -ne 0 ]; then say "backend: $t FAILED ($r)"; rc=1; fi
     done
     return $rc
@@ -268,11 +269,12 @@ stage_pack() {
     say "pack: building the CUDA tests and encoder_bench in $build"
     cmake -S "$ROOT" -B "$build" -DSUTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=OFF \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
-        cmake --build "$build" -j "$JOBS" --target test_cuda_ops test_cuda_model encoder_bench sutra_cli >>"$LOG" 2>&1 ||
+        cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model attn_bench encoder_bench \
+            sutra_cli >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
-    cp "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" "$build/bench/cuda/encoder_bench" \
-        "$build/sutra" "$pre/bin/"
+    cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
+        "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
     strip "$pre"/bin/* 2>/dev/null
     # what the binaries load from outside glibc, libstdc++ and the CUDA toolkit (which the GPU image has)
     ldd "$pre"/bin/* | awk '/=> \//{print $3}' | sort -u |

@@ -19,17 +19,21 @@
  *
  * Timing: CUDA events on the backend's stream around sutra_encoder_forward (inputs up,
  * forward, pooled vectors down), 3 warm-up passes (eager, capture, replay), then the median of
- * at least --reps (default 20) timed passes. Memory: each row gets a fresh backend sized for
- * that row's batch, so its peak device bytes (weights slab, arena, cuBLASLt workspace,
- * attention and pooling workspaces, batch buffers) are that row's alone; the table gives them
- * less the weights, and the cudaMemGetInfo difference as a cross-check.
+ * at least --reps (default 20) timed passes. Each pass is an NVTX range "forward", so a
+ * profiler can keep to the forward passes (ncu --nvtx --nvtx-include forward/). Memory: each
+ * row gets a fresh backend sized for that row's batch, so its peak device bytes (weights slab,
+ * arena, cuBLASLt workspace, attention and pooling workspaces, batch buffers) are that row's
+ * alone; the table gives them less the weights, and the cudaMemGetInfo difference as a
+ * cross-check.
  *
  * A last section times bert-base's matrix products alone (T = 512 and 32768), with the exact
  * erf-GELU pass and with the tanh-GELU epilogue (--no-gemm skips it).
  *
  * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large]
- *                      [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
+ *                      [--rows LIST] [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
  * --standard-max N also times the standard path on inputs up to N tokens (default 512).
+ * --rows keeps only the listed rows, each model:BxN or model:mixed (bert-base:1x512,...), for
+ * profiling one row or comparing settings quickly.
  */
 #include <math.h>
 #include <stdint.h>
@@ -39,6 +43,7 @@
 #include <time.h>
 
 #include <cuda_runtime_api.h>
+#include <nvtx3/nvToolsExt.h>
 
 #include "arch/arch.h"
 #include "backend/cuda/cuda_backend.h"
@@ -96,6 +101,14 @@ static int mixed_lengths(int *len, int cap) {
         total += l;
     }
     return n;
+}
+
+/* 1 if the comma-separated list holds item exactly. */
+static int list_has(const char *list, const char *item) {
+    const size_t n = strlen(item);
+    for (const char *p = list; (p = strstr(p, item)) != NULL; p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
 }
 
 /* ---- the synthetic model ------------------------------------------------------------------ */
@@ -265,7 +278,9 @@ static result run_case(const shape *sh, const sutra_model_config *cfg, const sut
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CK(cudaEventRecord(e0, stream));
+        nvtxRangePushA("forward"); /* for profilers: ncu --nvtx --nvtx-include forward/ */
         s = sutra_encoder_forward(enc, be, &batch, path, SUTRA_POOLING_MEAN, pooled, NULL, err, sizeof err);
+        nvtxRangePop();
         CK(cudaEventRecord(e1, stream));
         CK(cudaEventSynchronize(e1));
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -315,9 +330,11 @@ static sutra_status no_op(void *ctx) {
     return SUTRA_OK;
 }
 
-/* bert-base's four products per layer at T = 512 and 32768, through the backend's matmul op
- * (one call each, so launch gaps are in the small ones' times). TFLOP/s = 2 T N K / time; the
- * GELU row is timed with the separate erf-GELU pass and with the tanh-GELU epilogue. */
+/* bert-base's four products per layer at T = 512 and 32768, through the backend's matmul op.
+ * Each time is a CUDA graph of 20 back-to-back calls divided by 20, as the forward replays them
+ * (a lone call's time would be mostly its launch at T = 512); the operands stay the same, so
+ * at T = 512 the weights come from L2. TFLOP/s = 2 T N K / time; the GELU row is timed with the
+ * separate erf-GELU pass and with the tanh-GELU epilogue. */
 static void gemm_section(FILE *jf, int reps) {
     static const struct { int N, K; sutra_act act; const char *name; } G[] = {
         {2304, 768, SUTRA_ACT_NONE, "qkv"}, {768, 768, SUTRA_ACT_NONE, "attn_out"},
@@ -329,7 +346,7 @@ static void gemm_section(FILE *jf, int reps) {
     uint64_t s = 99;
     for (size_t i = 0; i < in_floats; i++) host[i] = (float)((double)(splitmix64(&s) >> 40) / 16777216.0 * 2.0 - 1.0);
     if (jf) fprintf(jf, ", \"gemm\": [");
-    printf("\nmatrix products (bert-base shapes), TFLOP/s = 2TNK/t, median of >= %d\n", reps);
+    printf("\nmatrix products (bert-base shapes), TFLOP/s = 2TNK/t, per call in a graph of 20, median of >= %d\n", reps);
     printf("%-12s %6s %5s %5s %9s %9s %11s %11s\n", "product", "T", "N", "K", "ms", "tanhG ms", "TF/s", "tanhG TF/s");
     double ms[2][2][5];
     for (int fast = 0; fast < 2; fast++) {
@@ -357,17 +374,27 @@ static void gemm_section(FILE *jf, int reps) {
         CK(cudaEventCreate(&e1));
         for (int ti = 0; ti < 2; ti++)
             for (int g = 0; g < 5; g++) {
+                enum { BURST = 20 };
                 float t[64];
                 const int n = reps > 64 ? 64 : reps;
+                cudaGraph_t graph;
+                cudaGraphExec_t exec;
+                be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, G[g].act); /* plans it */
+                CK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+                for (int i = 0; i < BURST; i++) be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, G[g].act);
+                CK(cudaStreamEndCapture(stream, &graph));
+                CK(cudaGraphInstantiate(&exec, graph, 0));
                 for (int i = -3; i < n; i++) {
                     CK(cudaEventRecord(e0, stream));
-                    be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, G[g].act);
+                    CK(cudaGraphLaunch(exec, stream));
                     CK(cudaEventRecord(e1, stream));
                     CK(cudaEventSynchronize(e1));
                     if (i >= 0) CK(cudaEventElapsedTime(&t[i], e0, e1));
                 }
+                cudaGraphExecDestroy(exec);
+                cudaGraphDestroy(graph);
                 qsort(t, (size_t)n, sizeof *t, cmp_f);
-                ms[fast][ti][g] = t[n / 2];
+                ms[fast][ti][g] = t[n / 2] / BURST;
             }
         if (be->run(be, 1, no_op, NULL) != SUTRA_OK) fprintf(stderr, "gemm section: %s\n", sutra_cuda_backend_error(be));
         cudaEventDestroy(e0);
@@ -389,18 +416,20 @@ static void gemm_section(FILE *jf, int reps) {
 
 int main(int argc, char **argv) {
     int standard_max = 512;
-    const char *json = NULL, *models = "minilm,bert-base,xlmr-large";
+    const char *json = NULL, *models = "minilm,bert-base,xlmr-large", *rows = NULL;
     int reps = 20, standard = 1, fast_gelu = 0, gemm = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+        else if (!strcmp(argv[i], "--rows") && i + 1 < argc) rows = argv[++i];
         else if (!strcmp(argv[i], "--no-standard")) standard = 0;
         else if (!strcmp(argv[i], "--standard-max") && i + 1 < argc) standard_max = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--fast-gelu")) fast_gelu = 1;
         else if (!strcmp(argv[i], "--no-gemm")) gemm = 0;
         else {
-            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--models a,b] [--no-standard] [--fast-gelu] [--no-gemm]\n",
+            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--models a,b] [--rows model:BxN,...] [--no-standard] "
+                            "[--fast-gelu] [--no-gemm]\n",
                     argv[0]);
             return 2;
         }
@@ -454,9 +483,15 @@ int main(int argc, char **argv) {
             int32_t *ids = malloc((size_t)T * sizeof *ids);
             uint64_t s = 7 + ci;
             for (int t = 0; t < T; t++) ids[t] = 1000 + (int32_t)(splitmix64(&s) % (uint64_t)(sh->vocab - 1000));
-            char label[32];
+            char label[32], want[64];
             if (bc->N) snprintf(label, sizeof label, "%dx%d", B, bc->N);
             else snprintf(label, sizeof label, "mixed(%d)", B);
+            snprintf(want, sizeof want, "%s:%s", sh->name, bc->N ? label : "mixed");
+            if (rows && !list_has(rows, want)) {
+                free(ids);
+                free(cu);
+                continue;
+            }
             for (int path = SUTRA_ATTN_FLASH; path >= SUTRA_ATTN_STANDARD; path--) {
                 if (path == SUTRA_ATTN_STANDARD && (!standard || max_len > standard_max)) continue;
                 const result r = run_case(sh, &cfg, st, ids, cu, B, T, max_len, (sutra_attn_path)path, bc->fast_gelu, reps);
