@@ -49,6 +49,23 @@ if ! "$BIN" serve --help > /dev/null 2>&1; then
     exit 2
 fi
 
+# --- HTTP from the shell: curl, else Python's urllib (GPU images may lack curl)
+http_post() { # FILE URL -> the body, a newline, the status code
+    if command -v curl > /dev/null 2>&1; then
+        curl -sS --max-time 120 -H 'Content-Type: application/json' --data-binary "@$1" -w '\n%{http_code}' "$2"
+    else
+        python3 -c 'import sys, urllib.request, urllib.error
+r = urllib.request.Request(sys.argv[2], data=open(sys.argv[1], "rb").read(), headers={"Content-Type": "application/json"})
+try:
+    with urllib.request.urlopen(r, timeout=120) as f: print(f.read().decode() + "\n" + str(f.status), end="")
+except urllib.error.HTTPError as e: print(e.read().decode() + "\n" + str(e.code), end="")' "$1" "$2"
+    fi
+}
+http_get() { # URL -> the body
+    if command -v curl > /dev/null 2>&1; then curl -sS --max-time 10 "$1"
+    else python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' "$1"; fi
+}
+
 # --- request bodies
 json_str() { printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g'; }
 SHORT="A man is playing an old guitar on the street tonight."
@@ -93,8 +110,7 @@ echo "server_bench: $BANNER"
 # tokens per input, from a probe request's usage.prompt_tokens
 declare -A TOK
 for in in $INPUTS; do
-    reply=$(curl -sS --max-time 120 -H 'Content-Type: application/json' --data-binary "@$OUTDIR/body_$in.json" \
-            -w '\n%{http_code}' "$URL")
+    reply=$(http_post "$OUTDIR/body_$in.json" "$URL")
     code=${reply##*$'\n'}
     if [ "$code" != 200 ]; then echo "server_bench: probe for '$in' got HTTP $code: ${reply:0:300}" >&2; exit 1; fi
     pt=$(printf '%s' "$reply" | sed -n 's/.*"prompt_tokens"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' | head -1)
@@ -126,7 +142,7 @@ printf '%-7s %5s %-6s %7s %10s %10s %10s %11s %7s %7s\n' device conc input tok/i
 wait_idle() {
     local i m infl queued
     for i in $(seq 1 3000); do
-        m=$(curl -sS --max-time 10 "http://127.0.0.1:$PORT/metrics" || true)
+        m=$(http_get "http://127.0.0.1:$PORT/metrics" 2> /dev/null || true)
         infl=$(printf '%s\n' "$m" | awk '$1 == "sutra_inflight_requests" { print int($2) }')
         queued=$(printf '%s\n' "$m" | awk '$1 == "sutra_queue_inputs" { print int($2) }')
         if [ "${infl:-9}" -le 1 ] && [ "${queued:-9}" = 0 ]; then return 0; fi

@@ -21,6 +21,9 @@
 #   cli      the public API end to end through build/sutra: `sutra info --device cuda`, then the
 #            same texts embedded with --device cuda (auto and forced paths) and --device cpu on a
 #            random-initialised MiniLM-shaped model made on the spot (numpy), compared by cosine
+#   serve    `sutra serve --device cuda` on a random-initialised MiniLM-shaped model: its vectors
+#            against `sutra embed --device cpu` (cosine), then bench/server_bench.sh (wrk at
+#            concurrency 1, 16, 64, short and long inputs; wrk comes prebuilt from the pack)
 #   pack     (on a build machine without a GPU, before calling the device tool) builds the
 #            CUDA tests, attn_bench and encoder_bench, and packs them with the shared libraries a
 #            bare GPU image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
@@ -177,13 +180,18 @@ stage_encoder() {
     cat "$OUTDIR/encoder_bench.txt" >>"$LOG"
 }
 
+RANDOM_MINILM="${TMPDIR:-/tmp}/sutra-minilm-random"
+make_random_minilm() { # a MiniLM-shaped model with random weights and the real tokenizer, made once
+    [ -s "$RANDOM_MINILM/model.safetensors" ] ||
+        SUTRA_MODELS_DIR="$CARRY/models" python3 "$ROOT/bench/make_random_bert.py" "$RANDOM_MINILM" --layers 6 \
+            --hidden 384 --heads 12 --ffn 1536 --positions 512 >>"$LOG" 2>&1
+}
+
 stage_cli() {
     use_prebuilt || { say "cli: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
-    local bin model="${TMPDIR:-/tmp}/sutra-minilm-random" rc=0 mode
+    local bin model="$RANDOM_MINILM" rc=0 mode
     bin="$(find_bin sutra)" || { say "cli: sutra not built"; return 1; }
-    [ -s "$model/model.safetensors" ] ||
-        SUTRA_MODELS_DIR="$CARRY/models" python3 "$ROOT/bench/make_random_bert.py" "$model" --layers 6 --hidden 384 \
-            --heads 12 --ffn 1536 --positions 512 >>"$LOG" 2>&1 || { say "cli: cannot make the random model"; return 1; }
+    make_random_minilm || { say "cli: cannot make the random model"; return 1; }
     "$bin" info --model "$model" --device cuda >"$OUTDIR/cli_info.json" 2>&1 || { say "cli: info FAILED"; cat "$OUTDIR/cli_info.json"; return 1; }
     grep -E '"device"|"gpu"|"attention_kernels"' "$OUTDIR/cli_info.json"
     python3 -c '
@@ -214,6 +222,42 @@ for p in sorted(glob.glob(d + "/cli__device_cuda*.jsonl")):
     print("cli: %s: worst cosine vs --device cpu over %d texts: %.7f" % (p.split("/")[-1], len(ref), worst))
 print("cli: PASS" if worst_all >= 0.9999 else "cli: FAIL (cosine < 0.9999)")
 sys.exit(0 if worst_all >= 0.9999 else 1)' "$OUTDIR" || rc=1
+    return $rc
+}
+
+stage_serve() {
+    use_prebuilt || { say "serve: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin wrk port pid rc=0
+    bin="$(find_bin sutra)" || { say "serve: sutra not built"; return 1; }
+    make_random_minilm || { say "serve: cannot make the random model"; return 1; }
+    "$bin" serve --model "$RANDOM_MINILM" --device cuda --port 0 --quiet 2>"$OUTDIR/serve_check.log" &
+    pid=$!
+    for _ in $(seq 100); do
+        port="$(sed -n 's/.*listening on http:[^:]*:\([0-9]*\).*/\1/p' "$OUTDIR/serve_check.log" | head -1)"
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { say "serve: the server did not start"; cat "$OUTDIR/serve_check.log"; kill $pid; return 1; }
+    python3 - "$bin" "$RANDOM_MINILM" "$port" <<'PY' || rc=1
+import json, math, subprocess, sys, urllib.request
+bin, model, port = sys.argv[1:]
+texts = ["A man is playing a guitar.", "The stock market fell sharply today.", "Ein Mann spielt Gitarre.",
+         " ".join("word%d" % i for i in range(300))]
+req = urllib.request.Request("http://127.0.0.1:%s/v1/embeddings" % port, headers={"Content-Type": "application/json"},
+                             data=json.dumps({"input": texts[:3] + [texts[3][:1500]], "encoding_format": "float"}).encode())
+got = [d["embedding"] for d in json.load(urllib.request.urlopen(req))["data"]]
+cpu = [json.loads(l) for l in subprocess.run([bin, "embed", "--model", model, "--device", "cpu"] + texts[:3] + [texts[3][:1500]],
+                                             capture_output=True, text=True, check=True).stdout.splitlines()]
+cos = [sum(a * b for a, b in zip(x, y)) / math.sqrt(sum(a * a for a in x) * sum(b * b for b in y)) for x, y in zip(got, cpu)]
+print("serve: --device cuda server vs --device cpu CLI, cosine per text: " + " ".join("%.7f" % c for c in cos))
+sys.exit(0 if min(cos) >= 0.9999 else 1)
+PY
+    kill -TERM $pid && wait $pid || { say "serve: the server did not exit cleanly"; rc=1; }
+    wrk="$(find_bin wrk)" || wrk="$(command -v wrk)" || { say "serve: no wrk (run the pack stage)"; return 1; }
+    say "serve: wrk benchmark (bench/server_bench.sh) on the GPU"
+    WRK="$wrk" MODEL="$RANDOM_MINILM" OUT="$OUTDIR/server" DURATION="${SERVER_BENCH_SECONDS:-8}" WARMUP=2 \
+        SERVER_ARGS="${SERVER_BENCH_ARGS:-}" bash "$ROOT/bench/server_bench.sh" "$bin" cuda >>"$LOG" 2>&1 || rc=1
+    cat "$OUTDIR/server/results.md" 2>/dev/null | tail -12
     return $rc
 }
 
@@ -275,6 +319,7 @@ stage_pack() {
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
+    [ -x /usr/bin/wrk ] && cp /usr/bin/wrk "$pre/bin/" # for the serve stage (Debian's wrk)
     strip "$pre"/bin/* 2>/dev/null
     # what the binaries load from outside glibc, libstdc++ and the CUDA toolkit (which the GPU image has)
     ldd "$pre"/bin/* | awk '/=> \//{print $3}' | sort -u |
