@@ -242,7 +242,7 @@ stage_serve() {
 import json, math, subprocess, sys, urllib.request
 bin, model, port = sys.argv[1:]
 texts = ["A man is playing a guitar.", "The stock market fell sharply today.", "Ein Mann spielt Gitarre.",
-         " ".join("word%d" % i for i in range(300))]
+         " ".join("word%d" % i for i in range(100))]
 req = urllib.request.Request("http://127.0.0.1:%s/v1/embeddings" % port, headers={"Content-Type": "application/json"},
                              data=json.dumps({"input": texts[:3] + [texts[3][:1500]], "encoding_format": "float"}).encode())
 got = [d["embedding"] for d in json.load(urllib.request.urlopen(req))["data"]]
@@ -341,8 +341,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli pack)"; exit 2 ;;
+    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1

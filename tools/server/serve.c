@@ -665,7 +665,8 @@ static void usage(FILE *f) {
             "      --bf16                 on a GPU, bf16 instead of fp16\n"
             "  -t, --threads N            CPU threads of the embedder (default: all cores)\n"
             "      --max-batch-tokens N   tokens per scheduling round (default 8192)\n"
-            "      --max-wait-us N        wait for more requests before a round that is not full (default 2000)\n"
+            "      --max-wait-us N        wait up to N us for more requests before a round that is not full (default 0:\n"
+            "                             run as soon as the model is free; what arrives meanwhile is merged)\n"
             "      --api-key K            require 'Authorization: Bearer K' (all routes but /health)\n"
             "      --max-body-bytes N     larger bodies get 413 (default 2097152)\n"
             "      --max-inputs N         more inputs per request get 413 (default 2048)\n"
@@ -728,7 +729,7 @@ static void build_info(server *s, const sutra_config *cfg) {
 int sutra_serve_main(int argc, char **argv) {
     server *s = calloc(1, sizeof *s);
     if (!s) return 1;
-    s->o = (srv_opts){.host = "127.0.0.1", .port = 8080, .max_batch_tokens = 8192, .max_wait_us = 2000,
+    s->o = (srv_opts){.host = "127.0.0.1", .port = 8080, .max_batch_tokens = 8192, .max_wait_us = 0,
                       .max_body = 2u << 20, .max_inputs = 2048, .max_queued = 16384, .request_timeout_ms = 30000,
                       .http_threads = 4};
     sutra_config cfg;
