@@ -1,11 +1,14 @@
 /*
  * test_gemm_small.c - the packed small-T matrix product against a float64 reference, on fresh
- * random inputs, for shapes with partial panels and partial row blocks, with bias and GELU.
+ * random inputs, for shapes with partial panels and partial row blocks, with bias and GELU; and
+ * the many-row product (sutra_gemm_rows) into several strided outputs, for row counts that end
+ * mid-item and mid-group and segments that end mid-panel.
  * CTest also runs it pinned to AVX2 and scalar (SUTRA_CPU_ISA). Tolerance: fp32 accumulation over
  * K <= 1536 products of O(1) values: |error| <= 1e-5 * sqrt(K) * max(1, |ref|).
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "backend/cpu/elementwise.h"
@@ -49,6 +52,47 @@ int main(void) {
         next:;
         }
         free(p), free(x), free(w), free(b), free(out);
+    }
+    /* sutra_gemm_rows: three segments (as one head group's q, k, v) of the same input, the first
+     * written into columns of a wider matrix; T = 1 .. 205 crosses the 48-row items and the 8 (6)
+     * row groups, N = 40 and 64 end mid-block and on a block. */
+    const int rshapes[][3] = {{1, 64, 96}, {205, 64, 96}, {100, 40, 77}, {49, 16, 33}};
+    for (size_t si = 0; si < sizeof rshapes / sizeof rshapes[0]; si++) {
+        int T = rshapes[si][0], N = rshapes[si][1], K = rshapes[si][2], ldq = 3 * N + 5;
+        float *x = malloc((size_t)T * K * 4), *w = malloc((size_t)3 * N * K * 4), *b = malloc((size_t)3 * N * 4);
+        float *q = malloc((size_t)T * ldq * 4), *kv = malloc((size_t)2 * T * N * 4);
+        float *p = malloc(3 * sutra_gemm_packed_floats(N, K) * 4 + 64), *pa = (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+        for (int i = 0; i < T * K; i++) x[i] = (float)(uniform() * 2 - 1);
+        for (int i = 0; i < 3 * N * K; i++) w[i] = (float)((uniform() * 2 - 1) / sqrt((double)K));
+        for (int i = 0; i < 3 * N; i++) b[i] = (float)(uniform() - 0.5);
+        for (int i = 0; i < T * ldq; i++) q[i] = NAN;
+        for (int i = 0; i < 2 * T * N; i++) kv[i] = NAN;
+        sutra_gemm_seg seg[3];
+        float *dst[3] = {q + 2, kv, kv + (size_t)T * N};
+        const int64_t ld[3] = {ldq, N, N};
+        for (int s = 0; s < 3; s++) {
+            float *ps = pa + s * sutra_gemm_packed_floats(N, K);
+            sutra_gemm_pack_into(ps, w + (size_t)s * N * K, N, K, 2);
+            seg[s] = (sutra_gemm_seg){.out = dst[s], .ldo = ld[s], .packed = ps, .bias = s == 1 ? NULL : b + s * N, .N = N};
+        }
+        sutra_gemm_rows(seg, 3, x, T, K, 2);
+        for (int s = 0; s < 3; s++)
+            for (int t = 0; t < T; t++)
+                for (int n = 0; n < N; n++) {
+                    double r = s == 1 ? 0 : b[s * N + n];
+                    for (int k = 0; k < K; k++) r += (double)x[(size_t)t * K + k] * w[((size_t)s * N + n) * K + k];
+                    double e = fabs(dst[s][t * ld[s] + n] - r) / fmax(1.0, fabs(r));
+                    worst = fmax(worst, e);
+                    TU_CHECK(e <= 1e-5 * sqrt((double)K), "rows T=%d N=%d K=%d segment %d at (%d,%d): got %.8g want %.8g",
+                             T, N, K, s, t, n, dst[s][t * ld[s] + n], r);
+                    if (!(e <= 1e-5 * sqrt((double)K))) goto next_rows;
+                }
+        /* columns of q outside the segment stay untouched */
+        for (int t = 0; t < T; t++)
+            TU_CHECK(isnan(q[(size_t)t * ldq + 1]) && isnan(q[(size_t)t * ldq + 2 + N]), "rows T=%d N=%d: wrote outside "
+                     "the segment in row %d", T, N, t);
+    next_rows:
+        free(p), free(x), free(w), free(b), free(q), free(kv);
     }
     printf("worst relative error %.3g\n", worst);
     return tu_finish("test_gemm_small");
