@@ -5,6 +5,17 @@
  * Shapes: T tokens packed, B sequences, C hidden, H heads, D = C/H, F feed-forward, L layers.
  * Post-norm blocks: x = LN(x + Wo·attn(x)); x = LN(x + W2·gelu(W1·x)). Q, K and V are fused
  * into one (3C, C) matrix at load time so that each layer starts with a single matrix product.
+ *
+ * Two layouts of the activations. The plain one keeps every intermediate for all T tokens:
+ * x, QKV, attention output, projection and FFN, 6C + F floats per token (30 KiB for bert-base).
+ * For long inputs on a backend that offers it (long_input_tokens in backend.h) the long-input
+ * layout keeps x and the attention output (2C floats per token), plus one head group's keys
+ * and values (2gD) while attention runs; queries are projected into the attention output's
+ * columns and overwritten there by the output; the output projection, residual, LayerNorm and
+ * FFN then run over chunks of rows, in place in x, with their temporaries in the attention
+ * output's memory once it has been consumed. For bert-base with one head per group that is
+ * 6.5 KiB per token, and the two attention paths then differ in memory mainly by the standard
+ * path's N x N scores.
  */
 #include <math.h>
 #include <stdio.h>
@@ -161,9 +172,17 @@ static sutra_status bert_create(const sutra_model_config *cfg, const sutra_st_fi
 
 static size_t bert_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes) {
     const size_t C = (size_t)cfg->hidden_size, F = (size_t)cfg->intermediate_size, T = (size_t)max_tokens;
-    /* x, qkv, attn, proj, ffn; each rounded up to 256 bytes by the arena */
+    /* x, qkv, attn, proj, ffn; each rounded up to 256 bytes by the arena. The long-input layout
+     * (bert_forward) needs less: at most max(4C, 2C + F) per token. */
     return T * (C + 3 * C + C + C + F) * act_bytes + 5 * 256;
 }
+
+/* Rows per chunk of the token-wise steps in the long-input layout. BLAS packs the whole weight
+ * matrix again for every chunk: on the 2-core machine the FFN's (F, C) products took 5% longer
+ * in 1024-row chunks and 9% longer in 512-row chunks than over all 4096 rows. So the FFN takes
+ * chunks of up to 1024 rows where its temporaries (chunk x (F + C)) fit in the attention
+ * output's memory, and the output projection, whose weight is 4x smaller, 512. */
+#define BERT_LONG_CHUNK 512
 
 /* The ops of one forward pass up to the final hidden states, for be->run(). */
 typedef struct bert_pass {
@@ -174,6 +193,11 @@ typedef struct bert_pass {
     sutra_attn_path path;
     void *x, *qkv, *attn, *proj, *ffn; /* (T,C), (T,3C), (T,C), (T,C), (T,F) */
     sutra_attn_params ap;
+    /* long-input layout only: heads per attention call; scratch right after attn; rows per
+     * chunk of the output projection and of the FFN */
+    int group;
+    void *work;
+    int chunk, ffn_chunk;
     char *err;
     size_t errcap;
 } bert_pass;
@@ -200,6 +224,59 @@ static sutra_status bert_layers(void *arg) {
     return SUTRA_OK;
 }
 
+/* Splits T rows into the fewest chunks of at most `most` rows, all of nearly equal size, so that
+ * no chunk is so small that the backend takes a different route for it (the CPU packs the
+ * weights for products of <= 48 rows). Returns the rows per chunk. */
+static int even_chunk(int T, int most) {
+    int n = (T + most - 1) / most;
+    return (T + n - 1) / n;
+}
+
+static sutra_status bert_layers_long(void *arg) {
+    bert_pass *p = arg;
+    const bert_encoder *e = p->e;
+    const sutra_model_config *c = &e->base.cfg;
+    sutra_backend *be = p->be;
+    const int T = p->T, C = c->hidden_size, H = c->num_heads, D = C / H, F = c->intermediate_size;
+    const size_t ab = be->act_bytes;
+    const float eps = c->layer_norm_eps;
+    char *x = p->x, *attn = p->attn, *work = p->work;
+#define ROWS(buf, t, width) ((buf) + (size_t)(t) * (width) * ab)
+    be->embed_layernorm(be, x, p->io->ids, p->io->pos, e->wte, e->wpe, e->wtt, e->emb_ln_w, e->emb_ln_b, T, C, eps);
+    for (int l = 0; l < c->num_layers; l++) {
+        const bert_layer *L = &e->layers[l];
+        for (int h0 = 0; h0 < H; h0 += p->group) {
+            const int g = H - h0 < p->group ? H - h0 : p->group, n = g * D;
+            char *q = attn + (size_t)h0 * D * ab; /* (T, n) with row stride C; becomes the output */
+            char *k = work, *v = work + (size_t)T * n * ab; /* (T, n) each */
+            be->project_heads(be, q, C, k, v, n, x, L->qkv_w, L->qkv_b, T, C, D, h0, g);
+            sutra_attn_params ap = p->ap;
+            ap.q = ap.out = q;
+            ap.k = k;
+            ap.v = v;
+            ap.q_stride = ap.o_stride = C;
+            ap.k_stride = ap.v_stride = n;
+            ap.heads = g;
+            sutra_status st = be->attention(be, &ap, p->path);
+            if (st) return sutra_errf(st, p->err, p->errcap, "layer %d: attention failed: %s", l, sutra_status_str(st));
+        }
+        for (int t0 = 0; t0 < T; t0 += p->chunk) { /* proj (n, C) in work */
+            const int n = T - t0 < p->chunk ? T - t0 : p->chunk;
+            be->matmul(be, work, ROWS(attn, t0, C), L->attn_out_w, L->attn_out_b, n, C, C, SUTRA_ACT_NONE);
+            be->add_layernorm(be, ROWS(x, t0, C), work, ROWS(x, t0, C), L->ln1_w, L->ln1_b, n, C, eps);
+        }
+        for (int t0 = 0; t0 < T; t0 += p->ffn_chunk) { /* ffn (n, F) then out (n, C), where attn was */
+            const int n = T - t0 < p->ffn_chunk ? T - t0 : p->ffn_chunk;
+            char *ffn = attn, *out = attn + (size_t)n * F * ab;
+            be->matmul(be, ffn, ROWS(x, t0, C), L->ffn_up_w, L->ffn_up_b, n, F, C, c->hidden_act);
+            be->matmul(be, out, ffn, L->ffn_down_w, L->ffn_down_b, n, C, F, SUTRA_ACT_NONE);
+            be->add_layernorm(be, ROWS(x, t0, C), out, ROWS(x, t0, C), L->ln2_w, L->ln2_b, n, C, eps);
+        }
+    }
+#undef ROWS
+    return SUTRA_OK;
+}
+
 static sutra_status bert_forward(sutra_encoder *base, sutra_backend *be, const sutra_batch *batch,
                                  const sutra_batch_io *io, sutra_attn_path path, const void **final, char *err,
                                  size_t errcap) {
@@ -209,6 +286,34 @@ static sutra_status bert_forward(sutra_encoder *base, sutra_backend *be, const s
     const size_t ab = be->act_bytes;
     be->arena_reset(be);
     bert_pass p = {.e = e, .be = be, .io = io, .T = T, .path = path, .err = err, .errcap = errcap};
+    const int long_input = be->long_input_tokens > 0 && be->project_heads && batch->max_seqlen >= be->long_input_tokens;
+    if (long_input) {
+        /* x (T,C); attn (T,C) followed by work, which holds one group's keys and values
+         * (2 x (T, gD)) or a chunk's projection (chunk, C); once attn has been projected, the
+         * FFN's (chunk, F + C) temporaries go where attn was, spilling into work if needed */
+        const int H = c->num_heads, D = C / H, want = be->long_input_heads[path];
+        p.group = want < 1 ? 1 : want > H ? H : want;
+        p.chunk = even_chunk(T, BERT_LONG_CHUNK);
+        const size_t kv = (size_t)2 * T * p.group * D, proj = (size_t)p.chunk * C;
+        size_t work = kv > proj ? kv : proj;
+        /* FFN chunks as long as fit where attn was (up to twice the others), but never shorter
+         * than the others: work grows for short inputs rather than the chunks shrinking */
+        size_t fit = ((size_t)T * C + work) / (size_t)(F + C);
+        int most = fit > 2 * BERT_LONG_CHUNK ? 2 * BERT_LONG_CHUNK : fit < (size_t)p.chunk ? p.chunk : (int)fit;
+        p.ffn_chunk = even_chunk(T, most);
+        const size_t ffn = (size_t)p.ffn_chunk * (F + C);
+        if (ffn > (size_t)T * C + work) work = ffn - (size_t)T * C;
+        const size_t free_after = (size_t)T * C + work;
+        p.x = be->arena_alloc(be, (size_t)T * C * ab);
+        p.attn = be->arena_alloc(be, free_after * ab);
+        if (!p.x || !p.attn)
+            return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "activation arena too small for %d tokens", T);
+        p.work = (char *)p.attn + (size_t)T * C * ab;
+        p.ap = sutra_arch_fused_attn(c, batch, io, p.attn, p.attn, ab); /* sequences and scale; pointers per group */
+        sutra_status st = be->run(be, sutra_arch_shape_key(batch, path), bert_layers_long, &p);
+        *final = p.x;
+        return st;
+    }
     p.x = be->arena_alloc(be, (size_t)T * C * ab);
     p.qkv = be->arena_alloc(be, (size_t)T * 3 * C * ab);
     p.attn = be->arena_alloc(be, (size_t)T * C * ab);

@@ -126,6 +126,26 @@ struct sutra_backend {
     /* Attention as described at sutra_attn_params (cu_seqlens from io), on the given path. */
     sutra_status (*attention)(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path);
 
+    /* Optional long-input layout, for a backend whose memory is the host's (the CPU sets these;
+     * a backend that leaves them 0 / NULL runs every batch in the plain layout). For a batch
+     * whose longest sequence has at least long_input_tokens tokens, an architecture may run
+     * attention head group by head group: project_heads writes a group's queries into their
+     * own columns of the attention output and its keys and values into a scratch buffer, and
+     * attention then overwrites those queries with the output (on such a backend, attention's
+     * out may be q with the same stride: each query row is read before its output is written).
+     * The token-wise ops then run over chunks of rows. Activations then take about 2C floats per
+     * token instead of 6C + F, so that the attention workspace is what distinguishes the two
+     * paths' memory. long_input_heads[path] is how many heads one attention call should get on
+     * that path: the standard path spreads (sequence, head) pairs over threads, flash also
+     * spreads blocks of queries. */
+    int long_input_tokens;
+    int long_input_heads[2];
+    /* q (T, g*D; rows ldq apart), k and v (T, g*D; rows ldkv apart) = x (T, C) @ W^T + b for the
+     * rows of heads [h0, h0+g) of the query, key and value blocks of a fused (3C, C) weight wqkv
+     * (bias bqkv (3C), may be NULL). */
+    void (*project_heads)(sutra_backend *be, void *q, int64_t ldq, void *k, void *v, int64_t ldkv, const void *x,
+                          const void *wqkv, const void *bqkv, int T, int C, int D, int h0, int g);
+
     /* out (B,C) host floats = pooling of inp (T,C) over each sequence; cu_seqlens from io,
      * host_cu the same offsets on the host. Waits for the work before it. */
     sutra_status (*pool)(sutra_backend *be, float *out, const void *inp, const int32_t *cu_seqlens,
