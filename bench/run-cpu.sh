@@ -14,7 +14,7 @@ mkdir -p "$out" bench/out
 export SUTRA_SHARED_DIR="${SUTRA_SHARED_DIR:-$(cd .. && pwd)/shared}"
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 threads=2
-log="$out/cpu-$date.txt"
+log="$out/cpu-$date${TAG:-}.txt"
 [ "$stage" = all ] && : > "$log"
 say() { echo "$@" | tee -a "$log"; }
 
@@ -30,36 +30,44 @@ if [ "$stage" = all ] || [ "$stage" = ort ]; then
     2>/dev/null | tee -a "$log"
 fi
 
+# longctx: RUNS processes per (length, path), interleaved (default 1), medians in the tables;
+# LENGTHS overrides the list of lengths; TAG is appended to the result files' names (so that a
+# rerun on the same day keeps the first); BUILD names the build directory (default build).
 if [ "$stage" = all ] || [ "$stage" = longctx ]; then
   model=bench/out/bert-base-8k
   [ -s "$model/model.safetensors" ] || python3 bench/make_random_bert.py "$model"
-  say "== bert-base shape (random weights, 8192 positions), one input, standard vs flash, $threads threads ($date)"
-  json="$out/cpu-longctx-$date.jsonl"
+  runs="${RUNS:-1}"
+  say "== bert-base shape (random weights, 8192 positions), one input, standard vs flash, $threads threads, $runs run(s) per row ($date)"
+  json="$out/cpu-longctx-$date${TAG:-}.jsonl"
   : > "$json"
-  for n in 128 512 1024 2048 4096 8192; do
+  for n in ${LENGTHS:-128 512 1024 2048 4096 8192}; do
     reps=3
     [ $n -ge 4096 ] && reps=1
-    for path in standard flash; do
-      ./build/bench/longctx_bench --model "$model" --tokens $n --attention $path --threads $threads --repeats $reps >> "$json"
+    for run in $(seq "$runs"); do
+      for path in standard flash; do
+        "./${BUILD:-build}/bench/longctx_bench" --model "$model" --tokens $n --attention $path --threads $threads \
+          --repeats $reps >> "$json"
+      done
     done
   done
   python3 - "$json" <<'PY' | tee -a "$log"
-import json, sys
+import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 by = {}
 for r in rows:
-    by.setdefault(r["tokens"], {})[r["attention"]] = r
-print("\n| Sequence length | Standard (MiB added) | Flash (MiB added) | Reduction | Standard peak RSS | Flash peak RSS |")
-print("|---|---|---|---|---|---|")
-for n, d in sorted(by.items()):
-    s, f = d["standard"], d["flash"]
-    red = 1 - f["forward_added_mib"] / s["forward_added_mib"]
-    print(f"| {n} tokens | {s['forward_added_mib']:.0f} MiB | {f['forward_added_mib']:.0f} MiB | {red:.0%} "
-          f"({s['forward_added_mib'] / f['forward_added_mib']:.1f}x) | {s['peak_rss_mib']:.0f} MiB | {f['peak_rss_mib']:.0f} MiB |")
-print("\n| Sequence length | Standard (ms) | Flash (ms) | Speedup |")
+    by.setdefault(r["tokens"], {}).setdefault(r["attention"], []).append(r)
+med = lambda rs, k: statistics.median(r[k] for r in rs)
+print("\n| Sequence length | Standard attention (added / process) | Flash attention (added / process) | Reduction (added) |")
 print("|---|---|---|---|")
 for n, d in sorted(by.items()):
     s, f = d["standard"], d["flash"]
-    print(f"| {n} tokens | {s['ms']:.1f} | {f['ms']:.1f} | {s['ms'] / f['ms']:.2f}x |")
+    sa, fa = med(s, "forward_added_mib"), med(f, "forward_added_mib")
+    print(f"| {n} tokens | {sa:.0f} / {med(s, 'peak_rss_mib'):.0f} MiB | {fa:.0f} / {med(f, 'peak_rss_mib'):.0f} MiB "
+          f"| {1 - fa / sa:.0%} ({sa / fa:.2f}x) |")
+print("\n| Sequence length | Standard (ms) | Flash (ms) | Speedup |")
+print("|---|---|---|---|")
+for n, d in sorted(by.items()):
+    s, f = med(d["standard"], "ms"), med(d["flash"], "ms")
+    print(f"| {n} tokens | {s:.0f} | {f:.0f} | {s / f:.2f}x |")
 PY
 fi
