@@ -55,6 +55,7 @@ typedef struct server {
     srv_sched *sched;
     srv_metrics metrics;
     atomic_int draining;
+    atomic_int open_requests; /* requests with a context, answered or not: what a drain waits for */
     char *auth;        /* "Bearer <key>", or NULL */
     srv_buf info_json;
     /* open connections, for the watchdog that closes those whose request head never completes */
@@ -83,6 +84,7 @@ typedef struct req_ctx {
     double t0;
     srv_buf body;
     int status;          /* the status queued, 0 until then */
+    int counted;         /* in the metrics already (when its reply was queued) */
     srv_error pending;   /* an error found while the body streams in, sent once it has ended */
     int has_pending;
     atomic_int state;
@@ -126,6 +128,13 @@ static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
+    /* Counted now, not when the reply has been written out, so that a client holding its reply
+     * finds it in /metrics. */
+    if (ret == MHD_YES && !r->counted) {
+        r->counted = 1;
+        srv_metrics_request(&r->srv->metrics, r->route, status, srv_now() - r->t0);
+        srv_metrics_inflight(&r->srv->metrics, -1);
+    }
     return ret;
 }
 
@@ -547,6 +556,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->route = find_route(url);
         *con_cls = r;
         mark_request(s, c, 1);
+        atomic_fetch_add(&s->open_requests, 1);
         srv_metrics_inflight(&s->metrics, 1);
         enum MHD_Result ret;
         if (check_headers(r, &ret)) return ret;
@@ -602,7 +612,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     *con_cls = NULL;
     double dt = srv_now() - r->t0;
     int status = r->status;
-    srv_metrics_request(&s->metrics, r->route, status, dt);
+    if (!r->counted) { /* closed before a reply was queued, or answered by abort_with() */
+        srv_metrics_request(&s->metrics, r->route, status, dt);
+        srv_metrics_inflight(&s->metrics, -1);
+    }
     if (!s->o.quiet) {
         char addr[INET6_ADDRSTRLEN] = "-";
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -628,7 +641,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
                 r->req.n, r->tokens, dt * 1e3);
     }
     mark_request(s, c, 0);
-    srv_metrics_inflight(&s->metrics, -1);
+    atomic_fetch_sub(&s->open_requests, 1);
     for (size_t i = 0; r->ids && i < r->req.n; i++)
         if (r->req.inputs[i].text) free(r->ids[i]); /* token inputs borrow the request's ids */
     free(r->ids);
@@ -874,12 +887,11 @@ int sutra_serve_main(int argc, char **argv) {
     /* Requests already received finish, however long the model takes for them; new ones get
      * 503. A request still receiving its body is given the body timeout and a little more. */
     double until = srv_now() + s->o.request_timeout_ms * 1e-3 + 5.0;
-    while (srv_metrics_inflight_now(&s->metrics) > 0 && (srv_now() < until || srv_sched_busy(s->sched)))
-        usleep(5000);
+    while (atomic_load(&s->open_requests) > 0 && (srv_now() < until || srv_sched_busy(s->sched))) usleep(5000);
     srv_sched_stop(s->sched);
     /* the replies of the last round still have to be written */
     until = srv_now() + 5.0;
-    while (srv_metrics_inflight_now(&s->metrics) > 0 && srv_now() < until) usleep(5000);
+    while (atomic_load(&s->open_requests) > 0 && srv_now() < until) usleep(5000);
     rc = 0;
     atomic_store(&s->stop_watchdog, 1);
     if (have_watchdog) pthread_join(s->watchdog, NULL);
