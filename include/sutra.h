@@ -215,6 +215,11 @@ SUTRA_API const char *sutra_embedder_token(const sutra_embedder *embedder, int32
 SUTRA_API sutra_status sutra_embed_tokens(sutra_embedder *embedder, const int32_t *const *ids, const size_t *n_ids,
                                           size_t n, int raw, float *out, size_t out_cap);
 
+/* Finishes a raw pooled vector (sutra_embed_tokens() with raw = 1) as the embedding calls do:
+ * copies its first dims floats to out and, when normalize is set, L2-normalises them (dividing by
+ * max(norm, 1e-12), as sentence-transformers does). */
+SUTRA_API void sutra_vector_finish(const float *pooled, int dims, int normalize, float *out);
+
 /* Facts about the loaded model and the engine, for display. Strings are owned by the
  * embedder and live as long as it does. */
 typedef struct sutra_model_info {

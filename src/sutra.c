@@ -293,16 +293,20 @@ static sutra_attn_path choose_path(const sutra_embedder *e, int max_len) {
     }
 }
 
-/* Truncates a pooled vector to dim (Matryoshka) and L2-normalises it when asked. */
-static void finish_vector(const sutra_embedder *e, const float *pooled, float *out) {
-    memcpy(out, pooled, (size_t)e->dim * sizeof(float));
-    if (!e->normalize) return;
+void sutra_vector_finish(const float *pooled, int dims, int normalize, float *out) {
+    memcpy(out, pooled, (size_t)dims * sizeof(float));
+    if (!normalize) return;
     double ss = 0.0;
-    for (int i = 0; i < e->dim; i++) ss += (double)out[i] * out[i];
+    for (int i = 0; i < dims; i++) ss += (double)out[i] * out[i];
     /* sentence-transformers divides by max(norm, 1e-12) */
     double norm = sqrt(ss);
     float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
-    for (int i = 0; i < e->dim; i++) out[i] *= inv;
+    for (int i = 0; i < dims; i++) out[i] *= inv;
+}
+
+/* Truncates a pooled vector to dim (Matryoshka) and L2-normalises it when the embedder does. */
+static void finish_vector(const sutra_embedder *e, const float *pooled, float *out) {
+    sutra_vector_finish(pooled, e->dim, e->normalize, out);
 }
 
 typedef struct pending {
@@ -383,33 +387,37 @@ static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, f
     return run_encoded(e, items, n, out, 0, NULL);
 }
 
-/* Tokenises text i after prompt (NULL or "": none) with at most max_tokens tokens (0: all of it)
- * and, when asked, byte offsets into prompt + text; len = (size_t)-1 means NUL-terminated. */
-static sutra_status encode_prompted(sutra_embedder *e, const char *prompt, const char *text, size_t len, size_t index,
-                                    size_t max_tokens, int want_offsets, sutra_encoding *enc) {
+/* Tokenises prompt (NULL or "": none) + text with at most max_tokens tokens (0: all of it) and,
+ * when asked, byte offsets into prompt + text; len = (size_t)-1 means NUL-terminated. Reads only
+ * the tokenizer, so any thread may call it; failures are described in err. */
+static sutra_status encode_joined(const sutra_tokenizer *tok, const char *prompt, const char *text, size_t len,
+                                  size_t max_tokens, int want_offsets, sutra_encoding *enc, char *err,
+                                  size_t errcap) {
     if (len == (size_t)-1) len = strlen(text);
-    char err[512];
     char *joined = NULL;
     if (prompt && *prompt) {
         size_t pl = strlen(prompt);
         if (len > SIZE_MAX - pl - 1 || !(joined = malloc(pl + len + 1)))
-            return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory", index);
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
         memcpy(joined, prompt, pl);
         memcpy(joined + pl, text, len);
         text = joined;
         len += pl;
     }
-    sutra_status st = sutra_tokenizer_encode(e->tok, text, len, max_tokens, want_offsets, enc, err, sizeof err);
+    sutra_status st = sutra_tokenizer_encode(tok, text, len, max_tokens, want_offsets, enc, err, errcap);
     free(joined);
+    return st;
+}
+
+/* Tokenises text i after the embedder's prompt, if any (see encode_joined), counting it when it
+ * fills the limit. */
+static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
+                                int want_offsets, sutra_encoding *enc) {
+    char err[512];
+    sutra_status st = encode_joined(e->tok, e->prompt, text, len, max_tokens, want_offsets, enc, err, sizeof err);
     if (st) return set_error(e, st, "text %zu: %s", index, err);
     if (max_tokens && enc->n >= max_tokens) e->stats.truncated++;
     return SUTRA_OK;
-}
-
-/* Tokenises text i after the embedder's prompt, if any (see encode_prompted). */
-static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
-                                int want_offsets, sutra_encoding *enc) {
-    return encode_prompted(e, e->prompt, text, len, index, max_tokens, want_offsets, enc);
 }
 
 /* Tokenises text i as embedding does: prompt, special tokens, truncation at the token limit. */
@@ -515,21 +523,11 @@ sutra_status sutra_tokenize_ex(const sutra_embedder *e, const char *text, size_t
     sutra_tokenize_options o = opt ? *opt : (sutra_tokenize_options){0};
     const char *prompt = o.prompt ? o.prompt : e->prompt;
     size_t plen = prompt ? strlen(prompt) : 0;
-    if (len == (size_t)-1) len = strlen(text);
-    char *joined = NULL;
-    if (plen) {
-        if (len > SIZE_MAX - plen - 1 || !(joined = malloc(plen + len + 1)))
-            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
-        memcpy(joined, prompt, plen);
-        memcpy(joined + plen, text, len);
-    }
     int offsets = starts || ends;
     /* Left truncation cuts an encoding of the whole text; right truncation stops encoding early. */
     size_t limit = o.no_truncate || o.truncate_left ? 0 : (size_t)e->max_tokens;
     sutra_encoding enc = {0};
-    sutra_status st = sutra_tokenizer_encode(e->tok, joined ? joined : text, len + plen, limit, offsets, &enc, err,
-                                             errcap);
-    free(joined);
+    sutra_status st = encode_joined(e->tok, prompt, text, len, limit, offsets, &enc, err, errcap);
     if (st) {
         sutra_encoding_free(&enc);
         return st;

@@ -158,6 +158,14 @@ int main(void) {
     }
     TU_CHECK(norm_worst > 1e-3, "raw vectors are not normalised (worst |norm-1| %.3g)", norm_worst);
     TU_CHECK(worst <= 1e-7, "raw, normalised by hand vs embed: %.3g (limit 1e-7)", worst);
+    /* sutra_vector_finish is what the embedding calls apply: exactly their result */
+    worst = 0;
+    for (size_t i = 0; i < N_TEXTS; i++) {
+        float v[1024];
+        sutra_vector_finish(got + i * (size_t)info.hidden_size, dim, info.normalize, v);
+        for (int k = 0; k < dim; k++) worst = fmax(worst, fabs((double)v[k] - ref[i * (size_t)dim + k]));
+    }
+    TU_CHECK(worst == 0.0, "sutra_vector_finish(raw) vs embed: max diff %.3g (want 0)", worst);
 
     /* invalid sequences: nothing written, the message names the sequence */
     {

@@ -95,9 +95,41 @@ typedef struct req_ctx {
     int dims, normalize;
     float *out;
     srv_job job;
+    srv_submit refused;  /* why the scheduler did not take the job (OK: it did) */
 } req_ctx;
 
 /* ---- replies ---------------------------------------------------------------------------------- */
+
+/* Counts a request in the metrics and writes its log line, once: when its reply is queued, or,
+ * for one that never got a queued reply, when its connection is done with it (note: "closed"). */
+static void account(req_ctx *r, const char *note) {
+    server *s = r->srv;
+    if (r->counted) return;
+    r->counted = 1;
+    double dt = srv_now() - r->t0;
+    srv_metrics_request(&s->metrics, r->route, r->status, dt);
+    srv_metrics_inflight(&s->metrics, -1);
+    if (s->o.quiet) return;
+    char addr[INET6_ADDRSTRLEN] = "-";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, sizeof addr);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, sizeof addr);
+    }
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char st[32];
+    if (note) snprintf(st, sizeof st, "%s", note);
+    else snprintf(st, sizeof st, "%d", r->status);
+    fprintf(stderr, "%s %s %s %s %s %zu inputs %zu tokens %.2f ms\n", when, addr, r->method, r->path, st, r->req.n,
+            r->tokens, dt * 1e3);
+}
 
 static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *content_type) {
     if (b->oom) {
@@ -128,13 +160,9 @@ static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
-    /* Counted now, not when the reply has been written out, so that a client holding its reply
-     * finds it in /metrics. */
-    if (ret == MHD_YES && !r->counted) {
-        r->counted = 1;
-        srv_metrics_request(&r->srv->metrics, r->route, status, srv_now() - r->t0);
-        srv_metrics_inflight(&r->srv->metrics, -1);
-    }
+    /* Accounted now, not when the reply has been written out, so that a client holding its reply
+     * finds it in /metrics and in the log. */
+    if (ret == MHD_YES) account(r, NULL);
     return ret;
 }
 
@@ -191,18 +219,6 @@ static enum MHD_Result fail(req_ctx *r, int status, const char *code, const char
     return send_error(r, &err);
 }
 
-/* Copies the first dims of a pooled vector and L2-normalises them when asked, the way the
- * library's own calls finish a vector. */
-static void finish_vector(const float *raw, int dims, int normalize, float *out) {
-    memcpy(out, raw, (size_t)dims * sizeof *out);
-    if (!normalize) return;
-    double ss = 0.0;
-    for (int i = 0; i < dims; i++) ss += (double)out[i] * out[i];
-    double norm = sqrt(ss);
-    float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
-    for (int i = 0; i < dims; i++) out[i] *= inv;
-}
-
 static enum MHD_Result reply_embeddings(req_ctx *r) {
     server *s = r->srv;
     if (r->job.status) return fail(r, 500, "internal_error", NULL, "%s", r->job.error);
@@ -213,7 +229,7 @@ static enum MHD_Result reply_embeddings(req_ctx *r) {
     if (r->route == SRV_ROUTE_OPENAI) {
         srv_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
         for (size_t i = 0; i < n; i++) {
-            finish_vector(r->out + i * (size_t)s->hidden, r->dims, r->normalize, v);
+            sutra_vector_finish(r->out + i * (size_t)s->hidden, r->dims, r->normalize, v);
             srv_buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i ? "," : "", i);
             if (r->req.base64) srv_buf_base64_floats(&b, v, (size_t)r->dims);
             else srv_buf_json_floats(&b, v, (size_t)r->dims);
@@ -226,7 +242,7 @@ static enum MHD_Result reply_embeddings(req_ctx *r) {
     } else {
         srv_buf_puts(&b, "[");
         for (size_t i = 0; i < n; i++) {
-            finish_vector(r->out + i * (size_t)s->hidden, r->dims, r->normalize, v);
+            sutra_vector_finish(r->out + i * (size_t)s->hidden, r->dims, r->normalize, v);
             if (i) srv_buf_puts(&b, ",");
             srv_buf_json_floats(&b, v, (size_t)r->dims);
         }
@@ -378,10 +394,7 @@ static enum MHD_Result handle_post(req_ctx *r) {
     MHD_suspend_connection(r->conn);
     srv_submit sub = srv_sched_submit(s->sched, &r->job);
     if (sub != SRV_SUBMIT_OK) {
-        r->job.status = SUTRA_ERR_INTERNAL;
-        snprintf(r->job.error, sizeof r->job.error, "%s",
-                 sub == SRV_SUBMIT_OVERLOADED ? "overloaded" : "shutting down");
-        r->job.n = 0; /* marks "never ran" for the reply */
+        r->refused = sub;
         atomic_store(&r->state, REQ_DONE);
         MHD_resume_connection(r->conn);
     }
@@ -594,11 +607,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!is_post_route(r->route)) return handle_get(r);
         return handle_post(r);
     case REQ_DONE:
-        if (r->job.n == 0)
-            return strcmp(r->job.error, "overloaded")
-                       ? fail(r, 503, "shutting_down", NULL, "the server is shutting down")
-                       : fail(r, 429, "overloaded", NULL, "the server is overloaded (%zu inputs queued); retry later",
-                              s->o.max_queued);
+        if (r->refused == SRV_SUBMIT_STOPPING) return fail(r, 503, "shutting_down", NULL, "the server is shutting down");
+        if (r->refused == SRV_SUBMIT_OVERLOADED)
+            return fail(r, 429, "overloaded", NULL, "the server is overloaded (%zu inputs queued); retry later",
+                        s->o.max_queued);
         return reply_embeddings(r);
     default: /* still waiting: nothing to do until the scheduler resumes the connection */
         return MHD_YES;
@@ -610,36 +622,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     req_ctx *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
-    double dt = srv_now() - r->t0;
-    int status = r->status;
-    if (!r->counted) { /* closed before a reply was queued, or answered by abort_with() */
-        srv_metrics_request(&s->metrics, r->route, status, dt);
-        srv_metrics_inflight(&s->metrics, -1);
-    }
-    if (!s->o.quiet) {
-        char addr[INET6_ADDRSTRLEN] = "-";
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci && ci->client_addr) {
-            const struct sockaddr *sa = ci->client_addr;
-            if (sa->sa_family == AF_INET)
-                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr, sizeof addr);
-            else if (sa->sa_family == AF_INET6)
-                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, addr, sizeof addr);
-        }
-        char when[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        char st[32];
-        if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || (status && toe == MHD_REQUEST_TERMINATED_WITH_ERROR &&
-                                                             status == 408))
-            snprintf(st, sizeof st, "%d", status);
-        else if (status) snprintf(st, sizeof st, "%d(unsent)", status);
-        else snprintf(st, sizeof st, "closed");
-        fprintf(stderr, "%s %s %s %s %s %zu inputs %zu tokens %.2f ms\n", when, addr, r->method, r->path, st,
-                r->req.n, r->tokens, dt * 1e3);
-    }
+    /* a request without a queued reply: closed early, or answered by abort_with() */
+    account(r, r->status ? NULL : "closed");
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status && r->status != 408 && !s->o.quiet)
+        fprintf(stderr, "sutra serve: %s %s: the %d reply was not delivered (connection ended)\n", r->method, r->path,
+                r->status);
     mark_request(s, c, 0);
     atomic_fetch_sub(&s->open_requests, 1);
     for (size_t i = 0; r->ids && i < r->req.n; i++)
