@@ -151,6 +151,16 @@ static sutra_status create_backend(sutra_embedder *e, int std_len, char *err, si
                                       first ? "" : ",", 1 << b);
                         first = 0;
                     }
+                n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, ")");
+            }
+            if (gi.wgmma_head_dims_mask) {
+                n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, " flash-wgmma(d=");
+                for (int b = 0, first = 1; b < 16; b++)
+                    if (gi.wgmma_head_dims_mask & (1 << b)) {
+                        n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, "%s%d",
+                                      first ? "" : ",", 1 << b);
+                        first = 0;
+                    }
                 snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, ")");
             }
             int pow2 = head_dim > 0 && !(head_dim & (head_dim - 1)), bit = pow2 ? __builtin_ctz((unsigned)head_dim) : -1;

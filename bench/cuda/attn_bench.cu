@@ -16,10 +16,11 @@
  * variant never reports a time. "standard" is the materialised-scores path (N <= 1024).
  *
  * --small instead times batch-1 shapes (the encoders' latency rows: one sequence of N tokens,
- * H heads) with both query-block sizes the launcher chooses between (128 and 64 rows), marking
- * its pick for this GPU; each time is a burst of 20 back-to-back calls divided by 20 (a lone
- * call of a few microseconds would mostly time its launch), median of the bursts, after the
- * 64-row output is checked against the 128-row one.
+ * H heads) with every kernel the launcher chooses between (mma.sync with 128- and 64-row query
+ * blocks; on compute capability 9.0 the wgmma kernel with both), marking its pick for this GPU;
+ * each time is a burst of 20 back-to-back calls divided by 20 (a lone call of a few
+ * microseconds would mostly time its launch), median of the bursts, after each output is checked
+ * against the first one.
  *
  * Usage: attn_bench [--json FILE] [--reps N] [--variants] [--bf16] [--small]
  */
@@ -40,6 +41,7 @@
 #include "backend/cuda/attention_standard.h"
 #include "backend/cuda/flash_attn.h"
 #include "backend/cuda/flash_launch.cuh"
+#include "backend/cuda/flash_sm90_launch.cuh"
 
 #define CUDA_OK(call)                                                                                    \
     do {                                                                                                 \
@@ -66,7 +68,19 @@ sutra_status launch_variant(const flash_fwd_params &p, cudaStream_t s) {
     return flash_fwd_launch<KT, __half>(p, s);
 }
 
+template <class KT>
+sutra_status launch_sm90_variant(const flash_fwd_params &p, cudaStream_t s) {
+    return flash_fwd_sm90_launch<KT, __half>(p, s);
+}
+
+/* sm90 = the wgmma kernel (compute capability 9.0 only): wgN warpgroups of 64 rows, bnN keys per
+ * tile, mN = register cap for N CTAs per SM */
 static const variant VARIANTS[] = {
+    {64, "sm90 wg2 bn128 m1", launch_sm90_variant<flash_sm90_traits<64, 2, 128, 1>>},
+    {64, "sm90 wg2 bn128 m2", launch_sm90_variant<flash_sm90_traits<64, 2, 128, 2>>},
+    {64, "sm90 wg2 bn64 m2", launch_sm90_variant<flash_sm90_traits<64, 2, 64, 2>>},
+    {64, "sm90 wg1 bn128 m3", launch_sm90_variant<flash_sm90_traits<64, 1, 128, 3>>},
+    {64, "sm90 wg1 bn64 m4", launch_sm90_variant<flash_sm90_traits<64, 1, 64, 4>>},
     {32, "128x128 w4 q", launch_variant<flash_traits<32, 128, 128, 4, 2, true>>},
     {32, "128x64 w4 q m2", launch_variant<flash_traits<32, 128, 64, 4, 2, true>>},
     {64, "128x64 w4", launch_variant<flash_traits<64, 128, 64, 4, 2, false>>},
@@ -144,8 +158,16 @@ static int small_section(int reps, int sms) {
     CUDA_OK(cudaMalloc(&out2, max_elems / 3 * 2));
     CUDA_OK(cudaMalloc(&diff, 4));
     CUDA_OK(cudaMalloc(&cu, 8));
-    printf("batch 1, fp16, microseconds per call (burst of 20), median of %d; * = the launcher's pick\n", reps);
-    printf("%-4s %-4s %-6s %9s %9s %9s %10s\n", "d", "H", "N", "rows 128", "rows 64", "64/128", "maxdiff");
+    int dev = 0, major = 0, minor = 0;
+    CUDA_OK(cudaGetDevice(&dev));
+    CUDA_OK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    CUDA_OK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+    const sutra_flash_kernel KERNELS[] = {SUTRA_FLASH_KERNEL_SM80_128, SUTRA_FLASH_KERNEL_SM80_64,
+                                          SUTRA_FLASH_KERNEL_SM90_128, SUTRA_FLASH_KERNEL_SM90_64};
+    printf("batch 1, fp16, microseconds per call (burst of 20), median of %d; * = the launcher's pick;\n"
+           "maxdiff = largest |difference| from the sm80 128-row output\n", reps);
+    printf("%-4s %-4s %-6s %10s %10s %10s %10s %10s\n", "d", "H", "N", "sm80 128", "sm80 64", "sm90 128", "sm90 64",
+           "maxdiff");
     for (const auto &sh : SHAPES) {
         const int d = sh[0], H = sh[1], C = H * d;
         fill_random<<<1024, 256>>>((__half *)qkv, (size_t)8192 * 3 * C, 31u * d + H);
@@ -167,29 +189,38 @@ static int small_section(int reps, int sms) {
             p.head_dim = d;
             p.scale = 1.f / sqrtf((float)d);
             p.window_left = p.window_right = -1;
-            const int pick = sutra_cuda_flash_block_rows(&p, sms);
-            double us[2];
-            for (int i = 0; i < 2; ++i) {
-                const int rows = i ? 64 : 128;
+            const sutra_flash_kernel pick = sutra_cuda_flash_pick(&p, major, minor, sms);
+            printf("%-4d %-4d %-6d", d, H, N);
+            float worst = 0.f;
+            for (int i = 0; i < 4; ++i) {
+                const sutra_flash_kernel kern = KERNELS[i];
+                if (i >= 2 && !sutra_cuda_flash_sm90_supported(d, major, minor)) {
+                    printf(" %10s", "-");
+                    continue;
+                }
                 p.out = i ? out2 : out;
                 CUDA_OK(cudaMemset(p.out, 0xff, (size_t)N * C * 2)); /* NaN poison */
-                if (sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, rows, NULL) != SUTRA_OK) {
+                if (sutra_cuda_flash_attention_kernel(&p, SUTRA_CUDA_DTYPE_F16, kern, NULL) != SUTRA_OK) {
                     fprintf(stderr, "flash attention failed: %s\n", sutra_cuda_last_error());
                     return 1;
                 }
-                us[i] = time_it([&] {
-                            for (int k = 0; k < 20; ++k) sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, rows, NULL);
-                        },
-                        reps).median_ms * 1e3 / 20;
+                const double us = time_it([&] {
+                                      for (int k = 0; k < 20; ++k)
+                                          sutra_cuda_flash_attention_kernel(&p, SUTRA_CUDA_DTYPE_F16, kern, NULL);
+                                  },
+                                          reps).median_ms * 1e3 / 20;
+                if (i) {
+                    CUDA_OK(cudaMemset(diff, 0, 4));
+                    max_abs_diff<<<1024, 256>>>((const __half *)out, (const __half *)out2, (size_t)N * C, diff);
+                    unsigned int bits;
+                    float md;
+                    CUDA_OK(cudaMemcpy(&bits, diff, 4, cudaMemcpyDeviceToHost));
+                    memcpy(&md, &bits, 4);
+                    worst = std::max(worst, md);
+                }
+                printf(" %9.1f%s", us, kern == pick ? "*" : " ");
             }
-            CUDA_OK(cudaMemset(diff, 0, 4));
-            max_abs_diff<<<1024, 256>>>((const __half *)out, (const __half *)out2, (size_t)N * C, diff);
-            unsigned int bits;
-            float md;
-            CUDA_OK(cudaMemcpy(&bits, diff, 4, cudaMemcpyDeviceToHost));
-            memcpy(&md, &bits, 4);
-            printf("%-4d %-4d %-6d %8.1f%s %8.1f%s %9.2f %10.2e\n", d, H, N, us[0], pick == 128 ? "*" : " ", us[1],
-                   pick == 64 ? "*" : " ", us[1] / us[0], md);
+            printf(" %10.2e\n", worst);
             fflush(stdout);
         }
     }
@@ -292,6 +323,26 @@ int main(int argc, char **argv) {
             }
             CUDA_OK(cudaDeviceSynchronize());
             record("sutra", time_it([&] { sutra_cuda_flash_attention(&p, dt, NULL); }, reps), 0.0);
+            if (sutra_cuda_flash_sm90_supported(d, prop.major, prop.minor)) {
+                /* the mma.sync kernel on the same inputs, for comparison with the wgmma one */
+                sutra_attn_params p2 = p;
+                p2.out = out2;
+                CUDA_OK(cudaMemset(out2, 0xff, T * C * 2));
+                if (sutra_cuda_flash_attention_kernel(&p2, dt, SUTRA_FLASH_KERNEL_SM80_128, NULL) != SUTRA_OK) {
+                    fprintf(stderr, "flash attention (sm80) failed: %s\n", sutra_cuda_last_error());
+                    return 1;
+                }
+                CUDA_OK(cudaMemset(diff, 0, 4));
+                if (bf16) max_abs_diff<<<1024, 256>>>((const __nv_bfloat16 *)out, (const __nv_bfloat16 *)out2, T * C, diff);
+                else max_abs_diff<<<1024, 256>>>((const __half *)out, (const __half *)out2, T * C, diff);
+                unsigned int bits;
+                CUDA_OK(cudaMemcpy(&bits, diff, 4, cudaMemcpyDeviceToHost));
+                float md;
+                memcpy(&md, &bits, 4);
+                record("sm80 mma.sync",
+                       time_it([&] { sutra_cuda_flash_attention_kernel(&p2, dt, SUTRA_FLASH_KERNEL_SM80_128, NULL); }, reps),
+                       md);
+            }
 
             if (variants && !bf16) {
                 flash_fwd_params fp;

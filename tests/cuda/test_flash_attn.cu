@@ -1,6 +1,7 @@
 /*
  * test_flash_attn.cu - checks both GPU attention paths (flash, with each of its two query-block
- * sizes, and standard) against a CPU float64 reference computed here, for head dims 32 / 64 /
+ * sizes and, on compute capability 9.0, its wgmma kernel "flash90" / "flash90s"; and standard) against a
+ * CPU float64 reference computed here, for head dims 32 / 64 /
  * 128, fp16 and bf16, packed mixed-length batches, fused-QKV and padded strides, with and
  * without local windows.
  *
@@ -230,7 +231,8 @@ static void upload(const std::vector<float> &x, uint16_t **dev, int bf16) {
 }
 
 /* paths: 1 flash with 128-row query blocks, 4 flash with 64-row blocks (flash_launch.cuh's
- * `small` tiles, for short batches), 2 standard */
+ * `small` tiles, for short batches), 2 standard, 8 and 16 the wgmma kernel (flash_sm90_kernel.cuh)
+ * with 128- and 64-row query blocks */
 static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int paths) {
     problem P;
     P.H = tc.heads;
@@ -308,11 +310,14 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
     const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
     const uint16_t poison = bf16 ? 0x7fc0 : 0x7e00;
     std::vector<uint16_t> poison_host(out_elems, poison), out(out_elems);
-    for (int path = 1; path <= 4; path <<= 1) {
+    for (int path = 1; path <= 16; path <<= 1) {
         if (!(paths & path)) continue;
         CUDA_OK(cudaMemcpy(db.out, poison_host.data(), out_elems * 2, cudaMemcpyHostToDevice));
         sutra_status st;
-        if (path == 1 || path == 4) {
+        if (path == 8 || path == 16) {
+            st = sutra_cuda_flash_attention_kernel(&p, dt, path == 8 ? SUTRA_FLASH_KERNEL_SM90_128 : SUTRA_FLASH_KERNEL_SM90_64,
+                                                   NULL);
+        } else if (path == 1 || path == 4) {
             st = sutra_cuda_flash_attention_rows(&p, dt, path == 1 ? 128 : 64, NULL);
         } else {
             const size_t full = sutra_cuda_standard_attention_workspace(P.B, P.H, P.maxlen);
@@ -325,7 +330,7 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
             CUDA_OK(cudaFree(db.ws));
             db.ws = nullptr;
         }
-        const char *pname = path == 1 ? "flash" : path == 4 ? "flash64" : "standard";
+        const char *pname = path == 1 ? "flash" : path == 4 ? "flash64" : path == 8 ? "flash90" : path == 16 ? "flash90s" : "standard";
         if (st != SUTRA_OK) {
             printf("FAIL %-8s %s d=%-3d %-14s status %d: %s\n", pname, bf16 ? "bf16" : "fp16", D, tc.name, (int)st,
                    sutra_cuda_last_error());
@@ -411,6 +416,22 @@ static void argument_checks(void) {
     p.batch = 64;
     check_status("flash block rows, 64 x 512 x 12 heads, 132 SMs",
                  sutra_cuda_flash_block_rows(&p, 132) == 128 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    /* the pick on an H100 (cc 9.0, 132 SMs) and on an A100 (8.0, 108 SMs): 64 x 512 x 12 heads of 64 */
+    p.head_dim = 64;
+    check_status("flash pick, 64 x 512 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_128
+                                                        ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.batch = 1;
+    check_status("flash pick, 1 x 512 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_64
+                                                       ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.max_seqlen = 4096;
+    check_status("flash pick, 1 x 4096 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_128
+                                                        ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    check_status("flash pick, 1 x 4096 x 12, A100", sutra_cuda_flash_pick(&p, 8, 0, 108) == SUTRA_FLASH_KERNEL_SM80_128
+                                                        ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.head_dim = 32;
+    p.max_seqlen = 512;
+    check_status("flash pick, d 32, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM80_64
+                                               ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
     p = base;
     p.window_left = -2;
     check_status("standard window -2", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
@@ -420,6 +441,14 @@ static void argument_checks(void) {
                  SUTRA_ERR_BUFFER_TOO_SMALL);
     check_status("flash supported(64, 8, 0)", sutra_cuda_flash_supported(64, 8, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED,
                  SUTRA_OK);
+    check_status("flash sm90 kernel on head dim 32",
+                 sutra_cuda_flash_sm90_supported(32, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED, SUTRA_ERR_UNSUPPORTED);
+    check_status("flash sm90 kernel on head dim 128",
+                 sutra_cuda_flash_sm90_supported(128, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED, SUTRA_ERR_UNSUPPORTED);
+    check_status("flash sm90 kernel on cc 8.0", sutra_cuda_flash_sm90_supported(64, 8, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED,
+                 SUTRA_ERR_UNSUPPORTED);
+    check_status("flash kernel 91", sutra_cuda_flash_attention_kernel(&base, SUTRA_CUDA_DTYPE_F16, (sutra_flash_kernel)91, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
     check_status("flash supported(96, 9, 0)", sutra_cuda_flash_supported(96, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED,
                  SUTRA_ERR_UNSUPPORTED);
     CUDA_OK(cudaDeviceSynchronize());
@@ -447,10 +476,14 @@ int main(void) {
         {"win-left100", {513, 1000, 64, 1}, 2, 0, 1.f, 100, 0, 0},
         {"win-right10", {300, 129}, 2, 1, 1.f, -1, 10, 0},
     };
+    /* The wgmma kernel (path 8) where the GPU has it: compute capability 9.0, head dims 32, 64. */
+    const int sm90 = sutra_cuda_flash_sm90_supported(64, prop.major, prop.minor);
+    if (!sm90) printf("note: flash90 (the wgmma kernel) not checked: it needs compute capability 9.0\n");
     uint64_t seed = 1234;
     for (int bf16 = 0; bf16 <= 1; ++bf16)
         for (int D : {32, 64, 128})
-            for (const test_case &tc : cases) run_case(tc, D, bf16, seed++, 7);
+            for (const test_case &tc : cases)
+                run_case(tc, D, bf16, seed++, 7 | (sm90 && sutra_cuda_flash_sm90_supported(D, 9, 0) ? 8 | 16 : 0));
     /* The standard path also serves head dims flash lacks. */
     const test_case odd = {"mixed", small, 2, 0, 1.f, -1, -1, 0};
     run_case(odd, 80, 0, seed++, 2);

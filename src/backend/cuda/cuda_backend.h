@@ -47,6 +47,7 @@ typedef struct sutra_cuda_device_info {
     int cc_major, cc_minor;
     size_t total_bytes;       /* device memory */
     int flash_head_dims_mask; /* bit log2(d) set when flash attention runs head dim d (32: bit 5) */
+    int wgmma_head_dims_mask; /* the same for the Hopper (wgmma) flash kernel, which the launcher prefers */
 } sutra_cuda_device_info;
 
 /* Fills *info for device `device`. SUTRA_ERR_UNSUPPORTED (with err) when there is no such device. */

@@ -46,6 +46,32 @@ sutra_status sutra_cuda_flash_attention(const sutra_attn_params *p, sutra_cuda_d
  * batches, where each warp's serial chain sets the time), else 128 (flash_launch.cuh). */
 int sutra_cuda_flash_block_rows(const sutra_attn_params *p, int sm_count);
 
+/* Which flash kernel a call runs. */
+typedef enum {
+    SUTRA_FLASH_KERNEL_AUTO = 0,       /* the launcher's pick for the current device */
+    SUTRA_FLASH_KERNEL_SM80_64 = 64,   /* mma.sync kernel, 64 query rows per CTA (any cc >= 8.0) */
+    SUTRA_FLASH_KERNEL_SM80_128 = 128, /* mma.sync kernel, 128 query rows per CTA */
+    SUTRA_FLASH_KERNEL_SM90_128 = 90,  /* wgmma kernel, 128 query rows per CTA (cc 9.0, head dim 64) */
+    SUTRA_FLASH_KERNEL_SM90_64 = 92    /* wgmma kernel, 64 query rows per CTA */
+} sutra_flash_kernel;
+
+/* 1 if the wgmma kernel can run head_dim on a GPU of compute capability cc_major.cc_minor
+ * (exactly 9.0: its machine code is sm_90a; head dim 64, the one where it beats the mma.sync
+ * kernel — at 32 the two measured equal), else 0. */
+int sutra_cuda_flash_sm90_supported(int head_dim, int cc_major, int cc_minor);
+
+/* The kernel SUTRA_FLASH_KERNEL_AUTO runs for p on a GPU of compute capability cc_major.cc_minor
+ * with sm_count multiprocessors. SUTRA_FLASH_SM90=0 in the environment keeps it off the wgmma
+ * kernel (for comparisons). */
+sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, int cc_major, int cc_minor, int sm_count);
+
+/* As sutra_cuda_flash_attention with the kernel fixed (tests and benchmarks). A forced
+ * SUTRA_FLASH_KERNEL_SM90_* on a GPU or head dim it does not support returns
+ * SUTRA_ERR_UNSUPPORTED; AUTO falls back to the mma.sync kernel when this build has no sm_90a
+ * code. All kernels visit the same key tiles in the same order, so results agree to rounding. */
+sutra_status sutra_cuda_flash_attention_kernel(const sutra_attn_params *p, sutra_cuda_dtype dtype,
+                                               sutra_flash_kernel kernel, void *stream);
+
 /* As sutra_cuda_flash_attention with the query rows per CTA fixed: 64 or 128 (0: the pick
  * above, for the current device), for tests and benchmarks. Each query row goes through the
  * same key tiles in the same order either way, so the results are the same. */

@@ -1,0 +1,77 @@
+/*
+ * flash_sm90_launch.cuh - launching the sm90 (wgmma) flash kernel: its tile choice per head dim
+ * and the generic launch of one traits / element-type instance.
+ *
+ * Rules: as flash_launch.cuh. Included by the instance files flash_fwd_sm90_d*_*.cu; the
+ * launcher (flash_attn.cu) calls flash_fwd_sm90_run only on a compute capability 9.0 device,
+ * and treats "no kernel image" as a reason to use the sm80 kernel instead.
+ */
+#ifndef SUTRA_CUDA_FLASH_SM90_LAUNCH_CUH
+#define SUTRA_CUDA_FLASH_SM90_LAUNCH_CUH
+
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_common.h"
+#include "backend/cuda/flash_launch.cuh"
+#include "backend/cuda/flash_sm90_kernel.cuh"
+
+namespace sutra_flash {
+
+/* Tiles for head dim 64 (the one the launcher sends here), measured on an H100 with
+ * attn_bench --variants (B x N = 32768 tokens, 32 heads; bench/results/h100-attn-sm90-*):
+ *  - traits: two warpgroups (128 query rows) sharing 128-key tiles, two CTAs per SM (the
+ *    register cap of 128 holds S (64), P (32) and O (32) without spills): 376-450 TFLOP/s for
+ *    N = 512 .. 8192, against 278-322 for the mma.sync kernel. One CTA per SM (no cap) ran at
+ *    238-303: with only two warpgroups on an SM nothing covers one's softmax while the other
+ *    waits on its product. 64-key tiles: 316-371.
+ *  - small: one warpgroup (64 rows), three CTAs per SM: 317-391 when the SMs are full, but its
+ *    twice as many CTAs finish sooner when a launch has few (flash_sm90_pick_rows). */
+template <int D>
+struct flash_sm90_tiles;
+template <>
+struct flash_sm90_tiles<64> {
+    using traits = flash_sm90_traits<64, 2, 128, 2>;
+    using small = flash_sm90_traits<64, 1, 128, 3>;
+};
+
+/* Query rows per CTA (64 or 128) for a launch of batch sequences of up to max_seqlen tokens and
+ * heads heads on sm_count SMs: 64 when every 64-row block fits in one wave (three CTAs per SM),
+ * else 128. Measured at batch 1 (attn_bench --small, bench/results/h100-attn-sm90-*): 64-row
+ * blocks were 0.79-0.88x the time of 128-row ones at 12 heads up to 2048 tokens (384 blocks,
+ * one wave) and 16 heads up to 1024; one block past a wave they lose (16 heads x 2048: 512
+ * blocks, 1.41x; 12 x 4096: 1.05x), as they do whenever the SMs are full (1.19x at 64 x 512). */
+inline int flash_sm90_pick_rows(int max_seqlen, int heads, int batch, int sm_count) {
+    const long long b64 = (long long)((max_seqlen + 63) / 64) * heads * batch;
+    return sm_count > 0 && b64 <= 3LL * sm_count ? 64 : 128;
+}
+
+template <class KT, class Elem>
+sutra_status flash_fwd_sm90_launch(const flash_fwd_params &p, cudaStream_t stream) {
+    auto kernel = flash_fwd_sm90_kernel<KT, Elem>;
+    cudaError_t err = cudaSuccess;
+    if (KT::SMEM_BYTES > 48 * 1024)
+        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, KT::SMEM_BYTES);
+    if (err == cudaSuccess) {
+        const dim3 grid((p.max_seqlen + KT::BM - 1) / KT::BM, p.heads, p.batch);
+        kernel<<<grid, KT::THREADS, KT::SMEM_BYTES, stream>>>(p);
+        err = cudaGetLastError();
+    } else {
+        cudaGetLastError();
+    }
+    if (no_image(err))
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention (sm90): no kernel image for this GPU (%s)",
+                               cudaGetErrorString(err));
+    if (err != cudaSuccess)
+        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "flash attention (sm90) launch (D=%d, %d bytes of shared memory): %s",
+                               KT::D, KT::SMEM_BYTES, cudaGetErrorString(err));
+    return SUTRA_OK;
+}
+
+/* The instance for head dim D and element type Elem, in flash_fwd_sm90_d<D>_<dtype>.cu:
+ * flash_sm90_tiles<D>::small when block_rows is 64, else ::traits. */
+template <int D, class Elem>
+sutra_status flash_fwd_sm90_run(const flash_fwd_params &p, int block_rows, cudaStream_t stream);
+
+} // namespace sutra_flash
+
+#endif /* SUTRA_CUDA_FLASH_SM90_LAUNCH_CUH */
