@@ -476,7 +476,18 @@ int main(void) {
         {"win-left100", {513, 1000, 64, 1}, 2, 0, 1.f, 100, 0, 0},
         {"win-right10", {300, 129}, 2, 1, 1.f, -1, 10, 0},
     };
-    /* The wgmma kernel (path 8) where the GPU has it: compute capability 9.0, head dims 32, 64. */
+    /* Many work items (more than fit on the GPU at once), of different lengths, many of them past
+     * their sequence's end. */
+    std::vector<int> many;
+    {
+        std::mt19937 lr(77);
+        for (int i = 0; i < 40; ++i) many.push_back(1 + (int)(lr() % 700));
+    }
+    const test_case many_cases[] = {
+        {"many", many, 12, 1, 1.f, -1, -1, 0},
+        {"many-win64", many, 12, 1, 1.f, 64, 64, 0},
+    };
+    /* The wgmma kernel (paths 8, 16) where the GPU has it: compute capability 9.0, head dim 64. */
     const int sm90 = sutra_cuda_flash_sm90_supported(64, prop.major, prop.minor);
     if (!sm90) printf("note: flash90 (the wgmma kernel) not checked: it needs compute capability 9.0\n");
     uint64_t seed = 1234;
@@ -484,6 +495,8 @@ int main(void) {
         for (int D : {32, 64, 128})
             for (const test_case &tc : cases)
                 run_case(tc, D, bf16, seed++, 7 | (sm90 && sutra_cuda_flash_sm90_supported(D, 9, 0) ? 8 | 16 : 0));
+    for (int bf16 = 0; bf16 <= 1; ++bf16)
+        for (const test_case &tc : many_cases) run_case(tc, 64, bf16, seed++, 1 | (sm90 ? 8 : 0));
     /* The standard path also serves head dims flash lacks. */
     const test_case odd = {"mixed", small, 2, 0, 1.f, -1, -1, 0};
     run_case(odd, 80, 0, seed++, 2);
