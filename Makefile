@@ -49,11 +49,13 @@ fuzz-smoke:
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
 	bash scripts/fuzz-smoke.sh $(FUZZ_BUILD)
 
-# The CUDA backend compiles wherever nvcc is installed; its tests skip (with a message) when
-# there is no GPU. GPU correctness and speed are checked on a GPU machine: scripts/gpu-check.sh.
+# The CUDA backend compiles wherever nvcc is installed (with the CUTLASS headers that
+# scripts/fetch-cutlass.sh installs, when it can); its tests skip (with a message) when there is
+# no GPU. GPU correctness and speed are checked on a GPU machine: scripts/gpu-check.sh.
 cuda-build:
 	@if command -v nvcc > /dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then \
 	  export PATH="$$PATH:/usr/local/cuda/bin"; \
+	  bash scripts/fetch-cutlass.sh || echo "cuda-build: CUTLASS headers not fetched; building without the Hopper fused-GELU product"; \
 	  cmake -S . -B $(CUDA_BUILD) -DCMAKE_BUILD_TYPE=Release -DSUTRA_CUDA=ON > /dev/null && \
 	  cmake --build $(CUDA_BUILD) -j $(JOBS) && \
 	  ctest --test-dir $(CUDA_BUILD) --output-on-failure -L cuda && \

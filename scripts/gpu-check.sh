@@ -24,8 +24,9 @@
 #   serve    `sutra serve --device cuda` on a random-initialised MiniLM-shaped model: its vectors
 #            against `sutra embed --device cpu` (cosine), then bench/server_bench.sh (wrk at
 #            concurrency 1, 16, 64, short and long inputs; wrk comes prebuilt from the pack)
-#   pack     (on a build machine without a GPU, before calling the device tool) builds the
-#            CUDA tests, attn_bench and encoder_bench, and packs them with the shared libraries a
+#   pack     (on a build machine without a GPU, before calling the device tool) fetches the
+#            CUTLASS headers (scripts/fetch-cutlass.sh), builds the CUDA tests, attn_bench and
+#            encoder_bench (and gemm_bench, the CUTLASS variants, with GEMM_BENCH=1), and packs them with the shared libraries a
 #            bare GPU image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
 #            the embedding rows test_cuda_model uses, ~22 MB) into .carry/models; pass ".carry"
 #            in the device tool's carry list. backend/encoder use those binaries when no build
@@ -310,15 +311,20 @@ EOF
 # Runs here, on a machine without a GPU: see the usage at the top.
 stage_pack() {
     local build="$ROOT/build-carry" pre="$ROOT/build-carry/prebuilt" src
-    say "pack: building the CUDA tests and encoder_bench in $build"
+    local gemm_bench=OFF extra=""
+    [ "${GEMM_BENCH:-0}" = 1 ] && gemm_bench=ON extra=gemm_bench
+    bash "$ROOT/scripts/fetch-cutlass.sh" >>"$LOG" 2>&1 || say "pack: CUTLASS headers not fetched; packing without the Hopper fused-GELU product"
+    say "pack: building the CUDA tests and encoder_bench${extra:+ and gemm_bench} in $build"
     cmake -S "$ROOT" -B "$build" -DSUTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=OFF \
+        -DSUTRA_GEMM_BENCH=$gemm_bench \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
         cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model attn_bench encoder_bench \
-            sutra_cli >>"$LOG" 2>&1 ||
+            sutra_cli $extra >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
+    [ -n "$extra" ] && cp "$build/bench/cuda/gemm_bench" "$pre/bin/"
     [ -x /usr/bin/wrk ] && cp /usr/bin/wrk "$pre/bin/" # for the serve stage (Debian's wrk)
     strip "$pre"/bin/* 2>/dev/null
     # what the binaries load from outside glibc, libstdc++ and the CUDA toolkit (which the GPU image has)
@@ -331,7 +337,9 @@ stage_pack() {
     "$pre/bin/test_cuda_model" --print-ids "$src" >"$build/ids.txt" &&
         python3 "$ROOT/tests/cuda/make_carry_model.py" "$src" "$CARRY/models/all-MiniLM-L6-v2" "$build/ids.txt" ||
         { say "pack: trimming the model FAILED"; return 1; }
-    grep -q '^/.carry/' "$ROOT/.git/info/exclude" 2>/dev/null || { mkdir -p "$ROOT/.git/info"; echo '/.carry/' >>"$ROOT/.git/info/exclude"; }
+    local exclude # in a linked worktree .git is a file; git knows where the shared exclude file is
+    exclude="$(git -C "$ROOT" rev-parse --path-format=absolute --git-path info/exclude 2>/dev/null || echo "$ROOT/.git/info/exclude")"
+    grep -q '^/.carry/' "$exclude" 2>/dev/null || { mkdir -p "$(dirname "$exclude")"; echo '/.carry/' >>"$exclude"; }
     say "pack: $(du -sh "$CARRY" | cut -f1) in $CARRY (prebuilt.tar.xz $(du -h "$CARRY/prebuilt.tar.xz" | cut -f1))"
 }
 

@@ -26,8 +26,8 @@
  * alone; the table gives them less the weights, and the cudaMemGetInfo difference as a
  * cross-check.
  *
- * A last section times bert-base's matrix products alone (T = 512 and 32768), with the exact
- * erf-GELU pass and with the tanh-GELU epilogue (--no-gemm skips it).
+ * A last section times bert-base's matrix products alone (T = 512, 4096 and 32768): the default
+ * path, cuBLASLt only (SUTRA_CUDA_CUTLASS=0) and the tanh-GELU epilogue (--no-gemm skips it).
  *
  * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large]
  *                      [--rows LIST] [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
@@ -330,31 +330,37 @@ static sutra_status no_op(void *ctx) {
     return SUTRA_OK;
 }
 
-/* bert-base's four products per layer at T = 512 and 32768, through the backend's matmul op.
- * Each time is a CUDA graph of 20 back-to-back calls divided by 20, as the forward replays them
- * (a lone call's time would be mostly its launch at T = 512); the operands stay the same, so
- * at T = 512 the weights come from L2. TFLOP/s = 2 T N K / time; the GELU row is timed with the
- * separate erf-GELU pass and with the tanh-GELU epilogue. */
+/* bert-base's four products per layer at T = 512, 4096 and 32768, through the backend's matmul
+ * op. Each time is a CUDA graph of 20 back-to-back calls divided by 20, as the forward replays
+ * them (a lone call's time would be mostly its launch at T = 512); the operands stay the same,
+ * so at T = 512 the weights come from L2. TFLOP/s = 2 T N K / time. Three backends: the default
+ * (on an sm_90 device with CUTLASS built, the exact GELU fused into the product), cuBLASLt only
+ * (SUTRA_CUDA_CUTLASS=0: BIAS epilogue + the erf-GELU pass) and the tanh-GELU epilogue
+ * (SUTRA_CUDA_FAST_GELU=1). */
 static void gemm_section(FILE *jf, int reps) {
     static const struct { int N, K; sutra_act act; const char *name; } G[] = {
         {2304, 768, SUTRA_ACT_NONE, "qkv"}, {768, 768, SUTRA_ACT_NONE, "attn_out"},
         {3072, 768, SUTRA_ACT_GELU, "ffn_up+gelu"}, {768, 3072, SUTRA_ACT_NONE, "ffn_down"},
         {3072, 768, SUTRA_ACT_NONE, "ffn_up"}};
-    static const int Ts[] = {512, 32768};
+    static const int Ts[] = {512, 4096, 32768};
+    enum { NT = sizeof Ts / sizeof Ts[0] };
     const size_t in_floats = (size_t)32768 * 3072, w_floats = (size_t)3072 * 768 * 3 + 2304 * 768 + 768 * 768 + 16384;
     float *host = malloc(in_floats * sizeof *host);
     uint64_t s = 99;
     for (size_t i = 0; i < in_floats; i++) host[i] = (float)((double)(splitmix64(&s) >> 40) / 16777216.0 * 2.0 - 1.0);
     if (jf) fprintf(jf, ", \"gemm\": [");
     printf("\nmatrix products (bert-base shapes), TFLOP/s = 2TNK/t, per call in a graph of 20, median of >= %d\n", reps);
-    printf("%-12s %6s %5s %5s %9s %9s %11s %11s\n", "product", "T", "N", "K", "ms", "tanhG ms", "TF/s", "tanhG TF/s");
-    double ms[2][2][5];
-    for (int fast = 0; fast < 2; fast++) {
+    printf("%-12s %6s %5s %5s %9s %9s %9s %8s %8s\n", "product", "T", "N", "K", "ms", "noCUTL ms", "tanhG ms", "TF/s",
+           "noCUTL");
+    double ms[3][NT][5];
+    for (int mode = 0; mode < 3; mode++) { /* 0: default, 1: tanh-GELU epilogue, 2: cuBLASLt only */
         char err[512];
         sutra_backend *be = NULL;
-        if (fast) setenv("SUTRA_CUDA_FAST_GELU", "1", 1);
+        if (mode == 1) setenv("SUTRA_CUDA_FAST_GELU", "1", 1);
+        if (mode == 2) setenv("SUTRA_CUDA_CUTLASS", "0", 1);
         sutra_status st = sutra_cuda_backend_create(0, (size_t)256 << 20, 0, 64, 0, &be, err, sizeof err);
         unsetenv("SUTRA_CUDA_FAST_GELU");
+        unsetenv("SUTRA_CUDA_CUTLASS");
         if (st != SUTRA_OK || be->weights_reserve(be, in_floats + w_floats) != SUTRA_OK) {
             fprintf(stderr, "gemm section: %s\n", err);
             if (jf) fprintf(jf, "]");
@@ -372,7 +378,7 @@ static void gemm_section(FILE *jf, int reps) {
         cudaEvent_t e0, e1;
         CK(cudaEventCreate(&e0));
         CK(cudaEventCreate(&e1));
-        for (int ti = 0; ti < 2; ti++)
+        for (int ti = 0; ti < NT; ti++)
             for (int g = 0; g < 5; g++) {
                 enum { BURST = 20 };
                 float t[64];
@@ -394,21 +400,23 @@ static void gemm_section(FILE *jf, int reps) {
                 cudaGraphExecDestroy(exec);
                 cudaGraphDestroy(graph);
                 qsort(t, (size_t)n, sizeof *t, cmp_f);
-                ms[fast][ti][g] = t[n / 2] / BURST;
+                ms[mode][ti][g] = t[n / 2] / BURST;
             }
         if (be->run(be, 1, no_op, NULL) != SUTRA_OK) fprintf(stderr, "gemm section: %s\n", sutra_cuda_backend_error(be));
         cudaEventDestroy(e0);
         cudaEventDestroy(e1);
         be->destroy(be);
     }
-    for (int ti = 0; ti < 2; ti++)
+    for (int ti = 0; ti < NT; ti++)
         for (int g = 0; g < 5; g++) {
             const double fl = 2.0 * Ts[ti] * G[g].N * G[g].K;
-            printf("%-12s %6d %5d %5d %9.4f %9.4f %11.1f %11.1f\n", G[g].name, Ts[ti], G[g].N, G[g].K, ms[0][ti][g],
-                   ms[1][ti][g], fl / ms[0][ti][g] / 1e9, fl / ms[1][ti][g] / 1e9);
+            printf("%-12s %6d %5d %5d %9.4f %9.4f %9.4f %8.1f %8.1f\n", G[g].name, Ts[ti], G[g].N, G[g].K, ms[0][ti][g],
+                   ms[2][ti][g], ms[1][ti][g], fl / ms[0][ti][g] / 1e9, fl / ms[2][ti][g] / 1e9);
             if (jf)
-                fprintf(jf, "%s\n {\"gemm\": \"%s\", \"T\": %d, \"N\": %d, \"K\": %d, \"ms\": %.4f, \"tanh_gelu_ms\": %.4f}",
-                        ti + g ? "," : "", G[g].name, Ts[ti], G[g].N, G[g].K, ms[0][ti][g], ms[1][ti][g]);
+                fprintf(jf,
+                        "%s\n {\"gemm\": \"%s\", \"T\": %d, \"N\": %d, \"K\": %d, \"ms\": %.4f, \"no_cutlass_ms\": %.4f, "
+                        "\"tanh_gelu_ms\": %.4f}",
+                        ti + g ? "," : "", G[g].name, Ts[ti], G[g].N, G[g].K, ms[0][ti][g], ms[2][ti][g], ms[1][ti][g]);
         }
     if (jf) fprintf(jf, "\n]");
     free(host);

@@ -5,7 +5,9 @@
  * download, matmul (no act, erf GELU, tanh GELU, with and without bias, odd sizes), attention
  * (flash, standard, and flash falling back to standard for a head dim it lacks), pool (mean,
  * cls, max, last), run() with CUDA-graph capture and replay, batch staging, and the errors the
- * backend reports.
+ * backend reports. Also, below the backend: bert-base's FFN-up product with the exact GELU and
+ * its attention-output product through each of cuda_gemm.cu's paths (CUTLASS with the GELU in
+ * the epilogue, cuBLASLt with the GELU pass) against float64.
  *
  * Inputs: fresh random values every run (seed printed; SUTRA_TEST_SEED repeats one), rounded to
  * the GPU's element type first, so that both backends see the very same numbers and the
@@ -21,6 +23,17 @@
  *    identical fp16 products differs from OpenBLAS's fp32 by ~K * 2^-24 relative; the output
  *    rounding gives 2^-11 / sqrt(3) = 2.8e-4 relative L2, the separate GELU pass a second
  *    rounding (4e-4 together). 1e-3 is 2.5x that.
+ *  - products below the backend, through each of cuda_gemm.cu's paths, against a float64
+ *    reference of the same rounded inputs: ffn_up+gelu (bert-base's FFN-up product with the
+ *    exact GELU, T = 1 .. 4097) and attn_out (its attention output, no activation, T = 7 ..
+ *    16387). Through cuBLASLt (+ the GELU pass), the matmul bound above (a cuBLASLt algorithm
+ *    for a 2-byte-aligned output was seen to round differently, within that bound). Through the
+ *    CUTLASS kernels (sm_90: the GELU in the product's epilogue; one rounding; run through the
+ *    library where it picks them, and directly at every T) tighter: per element
+ *    |gpu - ref| <= 2^-11 |ref| + 1e-4 [2^-8 |ref| + 1e-3] (half an ulp of the output, plus
+ *    fp32 accumulation over K = 768 and erff, ~1e-6 here) and relative L2 <= 5e-4 [4e-3] (one
+ *    rounding: 2.1e-4 [1.7e-3] measured on an H100 for ffn_up+gelu, against 3.2e-4 [2.6e-3]
+ *    for cuBLASLt + pass, which rounds twice).
  *  - attention: relative L2 <= 4e-3 [3e-2]: fp16 rounding of P before P V (the flash kernel) and
  *    of the output, each ~2.8e-4 relative per element, plus the fp32 softmax; 4e-3 leaves room
  *    for rows dominated by few keys, where relative errors of single terms do not average out.
@@ -39,6 +52,7 @@
 
 #include <algorithm>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include <cuda_bf16.h>
@@ -49,6 +63,8 @@ extern "C" {
 #include "backend/cpu/cpu_backend.h" /* a C header without its own extern "C" */
 }
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/gemm_sm90.h"
 
 static int g_checks = 0, g_failures = 0;
 static int g_bf16 = 0;
@@ -388,6 +404,95 @@ static void test_matmul(rig &r, int T, int N, int K, int with_bias, sutra_act ac
     }
 }
 
+/* A matrix product below the backend, out (T,N) = act(x (T,K) @ w^T + b) with act = exact GELU
+ * (bert-base's FFN-up: N 3072, K 768) or none (its attention output: N = K = 768), against a
+ * float64 reference. Four runs: the library's default handle (`dflt`: on an sm_90 device in a
+ * build with CUTLASS, the CUTLASS kernel for the shapes it is chosen for, the GELU fused into
+ * its epilogue and rounded once; `must_fuse`: this shape is one of them), a cuBLASLt-only
+ * handle (`lt`: BIAS epilogue, then the GELU pass), the CUTLASS kernel called directly at every
+ * T (when `fused` says it exists here), and the default handle with out shifted by one element
+ * (2 bytes), which the CUTLASS path must decline (TMA needs 16-byte alignment). Tolerances in
+ * the file comment. */
+static void test_product_paths(const char *name, int T, int N, int K, bool gelu, bool with_bias, bool must_fuse,
+                               sutra_cuda_gemm *dflt, sutra_cuda_gemm *lt, bool fused, void *ws, size_t ws_bytes,
+                               cudaStream_t s) {
+    std::vector<float> x = randn((size_t)T * K, 1.f), w = randn((size_t)N * K, 1.f / sqrtf((float)K)),
+                       b = randn(N, 0.5f);
+    std::vector<double> ref((size_t)T * N);
+    const unsigned nth = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (unsigned th = 0; th < nth; th++)
+        pool.emplace_back([&, th] {
+            for (int t = (int)th; t < T; t += (int)nth)
+                for (int n = 0; n < N; n++) {
+                    const float *xr = &x[(size_t)t * K], *wr = &w[(size_t)n * K];
+                    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                    for (int k = 0; k < K; k += 4) {
+                        a0 += (double)xr[k] * wr[k];
+                        a1 += (double)xr[k + 1] * wr[k + 1];
+                        a2 += (double)xr[k + 2] * wr[k + 2];
+                        a3 += (double)xr[k + 3] * wr[k + 3];
+                    }
+                    const double v = a0 + a1 + a2 + a3 + (with_bias ? b[n] : 0.0);
+                    ref[(size_t)t * N + n] = gelu ? 0.5 * v * (1.0 + erf(v / sqrt(2.0))) : v;
+                }
+        });
+    for (auto &th : pool) th.join();
+    std::vector<float> reff(ref.begin(), ref.end());
+
+    auto up = [](const std::vector<float> &v) {
+        void *p = nullptr;
+        CUDA_OK(cudaMalloc(&p, v.size() * 2));
+        std::vector<uint16_t> h(v.size());
+        for (size_t i = 0; i < v.size(); i++) h[i] = to_bits(v[i]);
+        CUDA_OK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+        return p;
+    };
+    void *gx = up(x), *gw = up(w), *gb = with_bias ? up(b) : nullptr, *gout = nullptr;
+    const size_t out_bytes = ((size_t)T * N + 8) * 2;
+    CUDA_OK(cudaMalloc(&gout, out_bytes));
+    int device = 0, sms = 0;
+    CUDA_OK(cudaGetDevice(&device));
+    CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+    const sutra_cuda_dtype dt = g_bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
+    const sutra_act act = gelu ? SUTRA_ACT_GELU : SUTRA_ACT_NONE;
+    static const char *runs[] = {"default", "cuBLASLt only", "CUTLASS kernel", "out misaligned"};
+    for (int run = 0; run < 4; run++) {
+        if (run == 2 && !fused) continue;
+        sutra_cuda_gemm *g = run == 1 ? lt : dflt;
+        void *out = (uint16_t *)gout + (run == 3 ? 1 : 0);
+        long c0, l0, c1, l1;
+        sutra_cuda_gemm_counts(g, &c0, &l0);
+        CUDA_OK(cudaMemset(gout, 0xff, out_bytes));
+        sutra_status st = SUTRA_OK;
+        if (run == 2) {
+            const cudaError_t e = sutra_cuda_sm90_gemm(dt, gelu, out, gx, gw, gb, T, N, K, ws, ws_bytes, device, sms, s);
+            if (e != cudaSuccess) st = sutra_cuda_fail(SUTRA_ERR_INTERNAL, "sutra_cuda_sm90_gemm: %s", cudaGetErrorString(e));
+        } else {
+            st = sutra_cuda_gemm_run(g, out, gx, gw, gb, T, N, K, act, s);
+        }
+        CUDA_OK(cudaStreamSynchronize(s));
+        sutra_cuda_gemm_counts(g, &c1, &l1);
+        const bool ran_fused = run == 2 || c1 > c0;
+        char what[128];
+        snprintf(what, sizeof what, "%s T %d%s %s (%s)", name, T, with_bias ? "" : " no bias", runs[run],
+                 ran_fused ? "CUTLASS" : gelu ? "cuBLASLt + pass" : "cuBLASLt");
+        if (st != SUTRA_OK) {
+            check(false, "%s: %s", what, sutra_cuda_last_error());
+            continue;
+        }
+        if ((run == 3 && ran_fused) || (run == 0 && fused && must_fuse && !ran_fused))
+            check(false, "%s: the CUTLASS path %s", what, ran_fused ? "ran" : "did not run");
+        std::vector<float> got = gpu_get(out, (size_t)T * N);
+        if (ran_fused)
+            report(what, compare(got, reff, g_bf16 ? 1.0 / 256 : 1.0 / 2048, g_bf16 ? 1e-3 : 1e-4), got, reff,
+                   g_bf16 ? 4e-3 : 5e-4);
+        else
+            report(what, compare(got, reff, -1, 0), got, reff, g_bf16 ? 8e-3 : 1e-3);
+    }
+    cudaFree(gx), cudaFree(gw), cudaFree(gb), cudaFree(gout);
+}
+
 static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu, sutra_attn_path path, bool expect_fallback) {
     sutra_backend *gpu = r.gpu, *cpu = r.cpu;
     const int B = (int)cu.size() - 1, T = cu[B], C = H * D;
@@ -677,6 +782,36 @@ int main(int argc, char **argv) {
         test_matmul(r, 128, 1024, 1024, 1, SUTRA_ACT_GELU_TANH, nullptr);
         test_matmul(r, 1, 384, 384, 1, SUTRA_ACT_NONE, nullptr);
         test_matmul(r, 33, 100, 36, 1, SUTRA_ACT_GELU, nullptr);
+        {
+            const sutra_cuda_dtype dt = g_bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
+            const size_t ws_bytes = (size_t)32 << 20;
+            void *ws = nullptr;
+            cudaStream_t s;
+            sutra_cuda_gemm *dflt = nullptr, *lt = nullptr;
+            CUDA_OK(cudaMalloc(&ws, ws_bytes));
+            CUDA_OK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+            if (sutra_cuda_gemm_create(&dflt, ws, ws_bytes, dt, 0, 1) != SUTRA_OK ||
+                sutra_cuda_gemm_create(&lt, ws, ws_bytes, dt, 0, 0) != SUTRA_OK) {
+                check(false, "gemm handles: %s", sutra_cuda_last_error());
+            } else {
+                const bool fused = sutra_cuda_gemm_uses_cutlass(dflt);
+                printf("products below the backend: the CUTLASS kernels are %s\n",
+                       fused ? "here (sm_90, CUTLASS built)" : "not here (not sm_90, or built without CUTLASS)");
+                /* the library picks CUTLASS for the exact-GELU product from 2.5 tiles per SM
+                 * (bert-base's FFN-up at T = 4097: 408 tiles, enough for any sm_90 part up to
+                 * 163 SMs) and for products with N, K <= 1024 from T = 16384 (cuda_gemm.cu) */
+                for (int T : {1, 7, 64, 129, 512, 4097})
+                    test_product_paths("ffn_up+gelu", T, 3072, 768, true, true, T >= 4096, dflt, lt, fused, ws,
+                                       ws_bytes, s);
+                for (int T : {7, 129, 16387})
+                    test_product_paths("attn_out", T, 768, 768, false, T != 129, T >= 16384, dflt, lt, fused, ws,
+                                       ws_bytes, s);
+            }
+            sutra_cuda_gemm_destroy(dflt);
+            sutra_cuda_gemm_destroy(lt);
+            cudaStreamDestroy(s);
+            cudaFree(ws);
+        }
         test_attention(r, 32, 12, random_cu(7, 1, 300), SUTRA_ATTN_FLASH, false);
         test_attention(r, 64, 12, random_cu(5, 100, 700), SUTRA_ATTN_FLASH, false);
         test_attention(r, 64, 12, random_cu(9, 1, 200), SUTRA_ATTN_STANDARD, false);

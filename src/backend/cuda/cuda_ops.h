@@ -37,16 +37,26 @@ sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, con
                                       const void *b, int T, int C, float eps, sutra_cuda_dtype dt,
                                       cudaStream_t stream);
 
-/* ---- cuda_gemm.cu ------------------------------------------------------------------------- */
+/* ---- cuda_gemm.cu, gemm_sm90_*.cu --------------------------------------------------------- */
 
 typedef struct sutra_cuda_gemm sutra_cuda_gemm;
 
 /* A cuBLASLt handle with its workspace (device memory the caller owns, workspace_bytes long) and
- * a cache of matrix-product plans per shape. fast_gelu: use cuBLASLt's tanh-GELU epilogue for
- * SUTRA_ACT_GELU too (off: exact erf GELU by a separate pass). */
+ * a cache of matrix-product plans per shape, for the current device. fast_gelu: use cuBLASLt's
+ * tanh-GELU epilogue for SUTRA_ACT_GELU too (off: exact erf GELU). use_cutlass: on an sm_90
+ * device, in a build with CUTLASS, run the products it was measured faster for through CUTLASS
+ * (gemm_sm90.cuh; cuda_gemm.cu says which): large exact-GELU products (bert-base's FFN-up from
+ * T = 4096), with the GELU in the epilogue, and small plain products of 16384 tokens or more;
+ * off, elsewhere, or for other products: cuBLASLt, and the exact GELU as a separate pass. */
 sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size_t workspace_bytes,
-                                    sutra_cuda_dtype dt, int fast_gelu);
+                                    sutra_cuda_dtype dt, int fast_gelu, int use_cutlass);
 void sutra_cuda_gemm_destroy(sutra_cuda_gemm *g);
+
+/* 1 when g runs CUTLASS's Hopper products where they apply (see create), else 0 (also for NULL). */
+int sutra_cuda_gemm_uses_cutlass(const sutra_cuda_gemm *g);
+
+/* Products g has run so far through CUTLASS and through cuBLASLt (0 and 0 for NULL). */
+void sutra_cuda_gemm_counts(const sutra_cuda_gemm *g, long *cutlass, long *cublaslt);
 
 /* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)); bias may be NULL. The first product of a
  * shape asks cuBLASLt's heuristic for an algorithm (host work only); later ones reuse it. */

@@ -1,0 +1,155 @@
+/*
+ * gemm_sm90.cuh - Hopper (sm_90a) matrix products from CUTLASS's sm90 collectives, with the
+ * bias and (optionally) the exact erf GELU applied in the epilogue. Included by the per-dtype
+ * files gemm_sm90_f16.cu / gemm_sm90_bf16.cu (one kernel each) and by bench/cuda/gemm_bench.cu
+ * (the tuning variants); nothing else includes CUTLASS.
+ *
+ * Mapping: out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)), row-major, is CUTLASS's "TN"
+ * product with M = T: A = inp, M x K row-major (K-major); B = w, stored N x K row-major, which
+ * is CUTLASS's K x N column-major (K-major); D = out, M x N row-major. The bias is one value per
+ * output column (a row vector broadcast down the tile: Sm90RowBroadcast). No C operand is read
+ * (ElementC = void, beta = 0).
+ *
+ * Epilogue (an EVT tree): D = round(act(acc + bias)), acc and bias in fp32, act = identity or
+ * cutlass::epilogue::thread::GELU (0.5 x (1 + erf(x / sqrt 2)) in fp32, the same function as
+ * gelu_erf in cuda_elem.cuh; GELU_taylor would be the tanh form). The result is rounded once,
+ * to nearest, from fp32 to fp16/bf16.
+ *
+ * Rules: host work only before the launch (the TMA descriptors are built on the host each call),
+ * no allocation, no synchronisation, so a call may be recorded into a CUDA graph. Preconditions
+ * (K and N multiples of 8, every pointer 16-byte aligned: what TMA needs) are checked by the
+ * caller and again by CUTLASS's can_implement.
+ */
+#ifndef SUTRA_GEMM_SM90_CUH
+#define SUTRA_GEMM_SM90_CUH
+
+#include <cuda_runtime.h>
+
+#include "cute/tensor.hpp"
+#include "cutlass/cutlass.h"
+#include "cutlass/epilogue/collective/collective_builder.hpp"
+#include "cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp"
+#include "cutlass/epilogue/thread/activation.h"
+#include "cutlass/gemm/collective/collective_builder.hpp"
+#include "cutlass/gemm/device/gemm_universal_adapter.h"
+#include "cutlass/gemm/kernel/gemm_universal.hpp"
+
+#include "backend/cuda/gemm_sm90.h"
+
+namespace sutra_sm90 {
+
+using namespace cute;
+
+/* The schedules tried: Pingpong (two consumer warpgroups, each on its own tile, one's epilogue
+ * overlapping the other's main loop) and Cooperative (both warpgroups on one tile, split along
+ * M; tile M >= 128). */
+struct pingpong {
+    using kernel = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+    using epilogue = cutlass::epilogue::TmaWarpSpecialized;
+};
+struct cooperative {
+    using kernel = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+    using epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
+};
+
+template <int X> using C_ = cute::Int<X>;
+
+/* E: cutlass::half_t or cutlass::bfloat16_t. Tile TM x TN x TK, cluster CM x 1. */
+template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU>
+struct kernel_config {
+    using Tile = Shape<C_<TM>, C_<TN>, C_<TK>>;
+    using Cluster = Shape<C_<CM>, _1, _1>;
+    static constexpr int ALIGN = 8; /* elements in 16 bytes */
+    static constexpr auto RN = cutlass::FloatRoundStyle::round_to_nearest;
+
+    using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, Tile, E, float, Stride<_0, _1, _0>, ALIGN>;
+    using AccPlusBias = cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, RN>,
+        cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
+    using WithGelu = cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<cutlass::epilogue::thread::GELU, E, float, RN>, AccPlusBias>;
+    using Plain = cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, E, float, RN>,
+        cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
+    using Fusion = cute::conditional_t<GELU, WithGelu, Plain>;
+
+    using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
+        cutlass::epilogue::collective::EpilogueTileAuto, float, float,
+        void, cutlass::layout::RowMajor, ALIGN,    /* C: not read */
+        E, cutlass::layout::RowMajor, ALIGN,       /* D */
+        typename Sched::epilogue, Fusion>::CollectiveOp;
+
+    using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp,
+        E, cutlass::layout::RowMajor, ALIGN,       /* A = inp (T,K) */
+        E, cutlass::layout::ColumnMajor, ALIGN,    /* B = w (N,K) */
+        float, Tile, Cluster,
+        cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
+            sizeof(typename Epilogue::SharedStorage))>,
+        typename Sched::kernel>::CollectiveOp;
+
+    using Kernel = cutlass::gemm::kernel::GemmUniversal<Shape<int, int, int, int>, Mainloop, Epilogue>;
+    using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+};
+
+/* Fusion arguments: the tree's argument structs nest as the tree does, children first, then the
+ * node's own operation (empty for plus and GELU). */
+template <class Cfg, bool GELU> struct fusion_args;
+template <class Cfg> struct fusion_args<Cfg, true> {
+    template <class E> static typename Cfg::Fusion::Arguments make(const E *bias) {
+        return {{{}, {bias, E(0), {}}, {}}, {}};
+    }
+};
+template <class Cfg> struct fusion_args<Cfg, false> {
+    template <class E> static typename Cfg::Fusion::Arguments make(const E *bias) {
+        return {{}, {bias, E(0), {}}, {}};
+    }
+};
+
+/* Runs one product. Returns cudaErrorNotSupported (nothing launched) when CUTLASS refuses the
+ * shape or alignment or needs more workspace than ws_bytes, else the launch's error. */
+template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU>
+cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int T, int N, int K, void *ws,
+                size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    using Cfg = kernel_config<E, TM, TN, TK, CM, Sched, GELU>;
+    using Gemm = typename Cfg::Gemm;
+    using Kernel = typename Cfg::Kernel;
+    const auto dA = cute::make_stride((int64_t)K, _1{}, (int64_t)T * K);
+    const auto dB = cute::make_stride((int64_t)K, _1{}, (int64_t)N * K);
+    const auto dD = cute::make_stride((int64_t)N, _1{}, (int64_t)T * N);
+    typename Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {T, N, K, 1},
+        {(const E *)inp, typename Kernel::StrideA(dA), (const E *)w, typename Kernel::StrideB(dB)},
+        {fusion_args<Cfg, GELU>::make((const E *)bias), nullptr, typename Kernel::StrideC(dD), (E *)out,
+         typename Kernel::StrideD(dD)},
+        cutlass::KernelHardwareInfo{device, sm_count}};
+    if (Gemm::can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
+    if (Gemm::get_workspace_size(args) > ws_bytes) return cudaErrorNotSupported;
+    Gemm gemm;
+    if (gemm.initialize(args, ws, stream) != cutlass::Status::kSuccess) {
+        const cudaError_t e = cudaGetLastError();
+        return e != cudaSuccess ? e : cudaErrorLaunchFailure;
+    }
+    const cutlass::Status s = gemm.run(stream);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+    return s == cutlass::Status::kSuccess ? cudaSuccess : cudaErrorLaunchFailure;
+}
+
+/* The library's kernel per product; cuda_gemm.cu decides for which shapes each is used, from
+ * the timings of bench/cuda/gemm_bench.cu (see cuda_gemm.cu's file comment). */
+template <class E>
+cudaError_t dispatch(int gelu, void *out, const void *inp, const void *w, const void *bias, int T, int N, int K,
+                     void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    if (gelu)
+        return run<E, SUTRA_SM90_GELU_TILE_T, SUTRA_SM90_GELU_TILE_N, 64, 2, cooperative, true>(
+            out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);
+    return run<E, 128, 128, 64, 1, pingpong, false>(out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count,
+                                                     stream);
+}
+
+} // namespace sutra_sm90
+
+#endif /* SUTRA_GEMM_SM90_CUH */

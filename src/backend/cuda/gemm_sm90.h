@@ -1,0 +1,54 @@
+/*
+ * gemm_sm90.h - the Hopper matrix products built from CUTLASS, as cuda_gemm.cu calls them. The
+ * kernels are described in gemm_sm90.cuh; gemm_sm90_f16.cu and gemm_sm90_bf16.cu hold one dtype
+ * each, so that the two compile in parallel.
+ *
+ * Rules: C++ only. When the build had no CUTLASS headers (SUTRA_HAVE_CUTLASS undefined), the
+ * entry points still exist: sutra_cuda_sm90_gemm_built() says 0 and every product answers
+ * cudaErrorNotSupported, so the caller keeps its cuBLASLt path. Only a device of compute
+ * capability exactly 9.0 may run them (sm_90a machine code).
+ */
+#ifndef SUTRA_GEMM_SM90_H
+#define SUTRA_GEMM_SM90_H
+
+#include <stddef.h>
+
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_common.h"
+
+/* The exact-GELU product's tile (tokens x output features); the caller sizes its choice by the
+ * number of tiles a product makes. */
+enum { SUTRA_SM90_GELU_TILE_T = 256, SUTRA_SM90_GELU_TILE_N = 128 };
+
+/* 1 when this build holds the sm_90a CUTLASS products (SUTRA_HAVE_CUTLASS), else 0. */
+static inline int sutra_cuda_sm90_gemm_built(void) {
+#ifdef SUTRA_HAVE_CUTLASS
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)), act = exact erf GELU when gelu != 0, else
+ * none; bias may be NULL. Needs T >= 1, N and K multiples of 8, and out, inp, w, bias 16-byte
+ * aligned (what TMA needs); ws is scratch device memory of ws_bytes (these kernels need none
+ * today; CUTLASS is asked). sm_count: the device's multiprocessors (sizes the persistent grid).
+ * Returns cudaErrorNotSupported, having launched nothing, when the build or CUTLASS cannot do
+ * this product; otherwise the launch's error. Host work only before the launch: graph-safe. */
+cudaError_t sutra_cuda_sm90_gemm_f16(int gelu, void *out, const void *inp, const void *w, const void *bias, int T,
+                                     int N, int K, void *ws, size_t ws_bytes, int device, int sm_count,
+                                     cudaStream_t stream);
+cudaError_t sutra_cuda_sm90_gemm_bf16(int gelu, void *out, const void *inp, const void *w, const void *bias, int T,
+                                      int N, int K, void *ws, size_t ws_bytes, int device, int sm_count,
+                                      cudaStream_t stream);
+
+static inline cudaError_t sutra_cuda_sm90_gemm(sutra_cuda_dtype dt, int gelu, void *out, const void *inp,
+                                               const void *w, const void *bias, int T, int N, int K, void *ws,
+                                               size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    return dt == SUTRA_CUDA_DTYPE_BF16
+               ? sutra_cuda_sm90_gemm_bf16(gelu, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream)
+               : sutra_cuda_sm90_gemm_f16(gelu, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);
+}
+
+#endif /* SUTRA_GEMM_SM90_H */
