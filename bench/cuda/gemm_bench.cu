@@ -41,7 +41,8 @@
 const gemm_variant GELU_VARIANTS[] = {
     GELU(128, 256, 64, 1, cooperative), GELU(128, 256, 64, 2, cooperative), GELU(256, 128, 64, 1, cooperative),
     GELU(256, 128, 64, 2, cooperative), GELU(128, 128, 64, 1, cooperative), GELU(64, 256, 64, 1, pingpong),
-    GELU(128, 128, 64, 1, pingpong),    GELU(64, 128, 64, 1, pingpong),
+    GELU(128, 128, 64, 1, pingpong),    GELU(64, 128, 64, 1, pingpong),     GELU(64, 256, 64, 2, pingpong),
+    GELU(64, 256, 128, 1, pingpong),    GELU(256, 128, 128, 1, cooperative),
 };
 const int N_GELU_VARIANTS = (int)(sizeof GELU_VARIANTS / sizeof GELU_VARIANTS[0]);
 

@@ -11,8 +11,8 @@
  * (ElementC = void, beta = 0).
  *
  * Epilogue (an EVT tree): D = round(act(acc + bias)), acc and bias in fp32, act = identity or
- * cutlass::epilogue::thread::GELU (0.5 x (1 + erf(x / sqrt 2)) in fp32, the same function as
- * gelu_erf in cuda_elem.cuh; GELU_taylor would be the tanh form). The result is rounded once,
+ * gelu_erf from cuda_elem.cuh (0.5 x (1 + erf(x / sqrt 2)) in fp32, the function the GELU pass
+ * and the elementwise kernels use; CUTLASS's GELU_taylor would be the tanh form). The result is rounded once,
  * to nearest, from fp32 to fp16/bf16.
  *
  * Rules: host work only before the launch (the TMA descriptors are built on the host each call),
@@ -34,6 +34,7 @@
 #include "cutlass/gemm/device/gemm_universal_adapter.h"
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 
+#include "backend/cuda/cuda_elem.cuh"
 #include "backend/cuda/gemm_sm90.h"
 
 namespace sutra_sm90 {
@@ -54,6 +55,27 @@ struct cooperative {
 
 template <int X> using C_ = cute::Int<X>;
 
+/* The epilogue's GELU: the library's own erf GELU (cuda_elem.cuh), in the functor shape CUTLASS's
+ * Sm90Compute applies to each fragment. CUTLASS's GELU calls erff (~30 instructions with a
+ * branch); at T = 32768 that cost ~100 us a product on top of the main loop. */
+template <class T>
+struct gelu_erf_op;
+template <>
+struct gelu_erf_op<float> {
+    static const bool kIsHeavy = true;
+    __device__ float operator()(float const &x) const { return sutra_cuda::gelu_erf(x); }
+};
+template <int N>
+struct gelu_erf_op<cutlass::Array<float, N>> {
+    static const bool kIsHeavy = true;
+    __device__ cutlass::Array<float, N> operator()(cutlass::Array<float, N> const &x) const {
+        cutlass::Array<float, N> y;
+        CUTLASS_PRAGMA_UNROLL
+        for (int i = 0; i < N; ++i) y[i] = sutra_cuda::gelu_erf(x[i]);
+        return y;
+    }
+};
+
 /* E: cutlass::half_t or cutlass::bfloat16_t. Tile TM x TN x TK, cluster CM x 1. */
 template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU>
 struct kernel_config {
@@ -67,7 +89,7 @@ struct kernel_config {
         cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, RN>,
         cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
     using WithGelu = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<cutlass::epilogue::thread::GELU, E, float, RN>, AccPlusBias>;
+        cutlass::epilogue::fusion::Sm90Compute<gelu_erf_op, E, float, RN>, AccPlusBias>;
     using Plain = cutlass::epilogue::fusion::Sm90EVT<
         cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, E, float, RN>,
         cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
