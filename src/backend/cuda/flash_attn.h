@@ -5,6 +5,11 @@
  * attention with an optional local window, fp16 or bf16 in and out, fp32 softmax and
  * accumulation, O(N) memory (no N x N buffer anywhere), no workspace.
  *
+ * Two kernels compute it: the mma.sync kernel (flash_kernel.cuh; compute capability 8.0 and up,
+ * head dims 32, 64, 128) and, on compute capability 9.0 at head dim 64, its Hopper variant
+ * (flash_sm90_kernel.cuh, warpgroup MMA), which the launcher prefers there. Both visit the same
+ * key tiles in the same order with the same softmax, so their outputs agree to rounding.
+ *
  * Rules: plain C declarations; every pointer in the params (q, k, v, out and cu_seqlens) must be
  * DEVICE memory. The call is asynchronous on the given stream; it returns after checking the
  * launch, not after the kernel has run.
