@@ -121,6 +121,22 @@ static int online_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
+#ifdef SUTRA_HAVE_CUDA
+/* Appends " label(d=32,64)" to buf (a string in cap bytes) for the head dims set in mask (bit
+ * log2 d), truncating at cap; nothing for an empty mask. */
+static void append_head_dims(char *buf, size_t cap, const char *label, int mask) {
+    if (!mask) return;
+    size_t n = strlen(buf);
+    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, " %s(d=", label);
+    for (int b = 0, first = 1; b < 16; b++)
+        if (mask & (1 << b)) {
+            if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "%s%d", first ? "" : ",", 1 << b);
+            first = 0;
+        }
+    if (n < cap) snprintf(buf + n, cap - n, ")");
+}
+#endif
+
 /* Picks and creates the backend: the GPU when asked or when AUTO finds a usable one, else the
  * CPU. AUTO records why it did not use a GPU in device_note (the CLI prints it). */
 static sutra_status create_backend(sutra_embedder *e, int std_len, char *err, size_t errcap) {
@@ -142,27 +158,9 @@ static sutra_status create_backend(sutra_embedder *e, int std_len, char *err, si
             snprintf(e->gpu_name, sizeof e->gpu_name, "%s", gi.name);
             e->gpu_cc_major = gi.cc_major;
             e->gpu_cc_minor = gi.cc_minor;
-            int n = snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard");
-            if (gi.flash_head_dims_mask) {
-                n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, " flash(d=");
-                for (int b = 0, first = 1; b < 16; b++)
-                    if (gi.flash_head_dims_mask & (1 << b)) {
-                        n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, "%s%d",
-                                      first ? "" : ",", 1 << b);
-                        first = 0;
-                    }
-                n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, ")");
-            }
-            if (gi.wgmma_head_dims_mask) {
-                n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, " flash-wgmma(d=");
-                for (int b = 0, first = 1; b < 16; b++)
-                    if (gi.wgmma_head_dims_mask & (1 << b)) {
-                        n += snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, "%s%d",
-                                      first ? "" : ",", 1 << b);
-                        first = 0;
-                    }
-                snprintf(e->attention_kernels + n, sizeof e->attention_kernels - (size_t)n, ")");
-            }
+            snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard");
+            append_head_dims(e->attention_kernels, sizeof e->attention_kernels, "flash", gi.flash_head_dims_mask);
+            append_head_dims(e->attention_kernels, sizeof e->attention_kernels, "flash-wgmma", gi.wgmma_head_dims_mask);
             int pow2 = head_dim > 0 && !(head_dim & (head_dim - 1)), bit = pow2 ? __builtin_ctz((unsigned)head_dim) : -1;
             if (bit < 0 || bit > 30 || !(gi.flash_head_dims_mask & (1 << bit)))
                 snprintf(e->device_note, sizeof e->device_note,

@@ -60,6 +60,49 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const Elem *src, int64_t
     }
 }
 
+/* The epilogue of both kernels (this one and flash_sm90_kernel.cuh): a warp's MT m16 tiles of
+ * O / l, rows warp_row0 .. of the block, rounded to Elem and staged through the same rows of the
+ * Q tile at s_q, then written to o (the block's first row; rows o_row_stride apart) with 16-byte
+ * coalesced stores, skipping rows at or past `rows` (the block's rows inside its sequence). The
+ * caller makes sure no warp still reads these Q rows. */
+template <class KT, int MT, int DT, class Elem>
+__device__ __forceinline__ void store_output(const float (&acc)[MT][DT][4], const softmax_state<MT> &sm, uint32_t s_q,
+                                             int warp_row0, Elem *o, int64_t o_row_stride, int rows, int lane) {
+    static_assert(MT == KT::MT && DT == KT::DT, "fragments of KT's shape");
+    const int g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const float inv = sm.inv_sum(mt, h);
+            const int r = warp_row0 + mt * 16 + g + 8 * h;
+#pragma unroll
+            for (int dt = 0; dt < DT; ++dt) {
+                const uint32_t val = pack2<Elem>(acc[mt][dt][2 * h] * inv, acc[mt][dt][2 * h + 1] * inv);
+                const uint32_t addr = s_q + KT::offset(r, dt) + 4 * t;
+                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val) : "memory");
+            }
+        }
+    }
+    __syncwarp();
+
+    constexpr int PER_LANE = KT::ROWS_PER_WARP * KT::CHUNKS / 32;
+#pragma unroll
+    for (int i = 0; i < PER_LANE; ++i) {
+        const int id = i * 32 + lane;
+        const int r = warp_row0 + id / KT::CHUNKS;
+        const int c = id % KT::CHUNKS;
+        if (r < rows) {
+            uint4 val;
+            asm volatile("ld.shared.v4.b32 {%0,%1,%2,%3}, [%4];\n"
+                         : "=r"(val.x), "=r"(val.y), "=r"(val.z), "=r"(val.w)
+                         : "r"(s_q + KT::offset(r, c))
+                         : "memory");
+            *reinterpret_cast<uint4 *>(o + (int64_t)r * o_row_stride + c * 8) = val;
+        }
+    }
+}
+
 template <class KT, class Elem>
 __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(const flash_fwd_params p) {
     constexpr int BM = KT::BM, BN = KT::BN, MT = KT::MT, NT = KT::NT, DT = KT::DT;
@@ -223,39 +266,9 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(
      * Each warp reads only its own Q rows, so once its last S tile is done it may overwrite
      * them with its output without waiting for the other warps. */
     __syncwarp();
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            const float inv = sm.inv_sum(mt, h);
-            const int r = warp_row0 + mt * 16 + g + 8 * h;
-#pragma unroll
-            for (int dt = 0; dt < DT; ++dt) {
-                const uint32_t val = pack2<Elem>(acc[mt][dt][2 * h] * inv, acc[mt][dt][2 * h + 1] * inv);
-                const uint32_t addr = s_q + KT::offset(r, dt) + 4 * t;
-                asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val) : "memory");
-            }
-        }
-    }
-    __syncwarp();
-
-    Elem *o = static_cast<Elem *>(p.o) + (int64_t)(seq_begin + m0) * p.o_row_stride + head * p.head_stride;
-    constexpr int PER_LANE = KT::ROWS_PER_WARP * KT::CHUNKS / 32;
-#pragma unroll
-    for (int i = 0; i < PER_LANE; ++i) {
-        const int id = i * 32 + lane;
-        const int r = warp_row0 + id / KT::CHUNKS;
-        const int c = id % KT::CHUNKS;
-        if (m0 + r < len) {
-            uint4 val;
-            asm volatile("ld.shared.v4.b32 {%0,%1,%2,%3}, [%4];\n"
-                         : "=r"(val.x), "=r"(val.y), "=r"(val.z), "=r"(val.w)
-                         : "r"(s_q + KT::offset(r, c))
-                         : "memory");
-            *reinterpret_cast<uint4 *>(o + (int64_t)r * p.o_row_stride + c * 8) = val;
-        }
-    }
+    store_output<KT>(acc, sm, s_q, warp_row0, static_cast<Elem *>(p.o) + (int64_t)(seq_begin + m0) * p.o_row_stride +
+                                                   head * p.head_stride,
+                     p.o_row_stride, len - m0, lane);
 }
 
 } // namespace sutra_flash

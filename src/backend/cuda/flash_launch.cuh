@@ -69,12 +69,14 @@ inline bool no_image(cudaError_t err) {
     return err == cudaErrorInvalidDeviceFunction || err == cudaErrorNoKernelImageForDevice;
 }
 
-template <class KT, class Elem>
-sutra_status flash_fwd_launch(const flash_fwd_params &p, cudaStream_t stream) {
-    auto kernel = flash_fwd_kernel<KT, Elem>;
-    /* Above 48 KB a kernel must opt in to dynamic shared memory. The setting is per device, so
-     * it is made on every launch: a host-side driver call of about a microsecond, and the
-     * first call that would fail on a GPU this build has no code for. */
+/* Launches kernel (either flash kernel, tile traits KT: one CTA per query block, head and
+ * sequence) and checks the launch; `what` names the kernel in errors. Above 48 KB a kernel
+ * must opt in to dynamic shared memory. The setting is per device, so it is made on every
+ * launch: a host-side driver call of about a microsecond, and the first call that would fail
+ * on a GPU this build has no code for. */
+template <class KT>
+sutra_status flash_launch_checked(void (*kernel)(flash_fwd_params), const flash_fwd_params &p, cudaStream_t stream,
+                                  const char *what) {
     cudaError_t err = cudaSuccess;
     if (KT::SMEM_BYTES > 48 * 1024)
         err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, KT::SMEM_BYTES);
@@ -86,12 +88,17 @@ sutra_status flash_fwd_launch(const flash_fwd_params &p, cudaStream_t stream) {
         cudaGetLastError();
     }
     if (no_image(err))
-        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: no kernel image for this GPU (%s)",
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: no kernel image for this GPU (%s)", what,
                                cudaGetErrorString(err));
     if (err != cudaSuccess)
-        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "flash attention launch (D=%d, %d bytes of shared memory): %s",
-                               KT::D, KT::SMEM_BYTES, cudaGetErrorString(err));
+        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "%s launch (D=%d, %d bytes of shared memory): %s", what, KT::D,
+                               KT::SMEM_BYTES, cudaGetErrorString(err));
     return SUTRA_OK;
+}
+
+template <class KT, class Elem>
+sutra_status flash_fwd_launch(const flash_fwd_params &p, cudaStream_t stream) {
+    return flash_launch_checked<KT>(flash_fwd_kernel<KT, Elem>, p, stream, "flash attention");
 }
 
 /* The instance for head dim D and element type Elem, defined in flash_fwd_d<D>_<dtype>.cu:

@@ -171,40 +171,13 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_sm90_ke
         fence_operand(acc_flat);
     }
 
-    /* ---- Epilogue (flash_kernel.cuh's, for one m16 tile per warp) ---------------------------
+    /* ---- Epilogue: store_output (flash_kernel.cuh), one m16 tile per warp ----------------------
      * The warpgroup's last S product read all 64 of its Q rows; a barrier before any warp
      * overwrites its rows keeps that obviously safe (one barrier per CTA, at the end). */
     __syncthreads();
-    const int g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const float inv = sm.inv_sum(0, h);
-        const int r = warp_row0 + g + 8 * h;
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) {
-            const uint32_t val = pack2<Elem>(acc[0][dt][2 * h] * inv, acc[0][dt][2 * h + 1] * inv);
-            const uint32_t addr = s_q + B::offset(r, dt) + 4 * t;
-            asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(val) : "memory");
-        }
-    }
-    __syncwarp();
-
-    Elem *o = static_cast<Elem *>(p.o) + (int64_t)(seq_begin + m0) * p.o_row_stride + head * p.head_stride;
-    constexpr int PER_LANE = 16 * B::CHUNKS / 32;
-#pragma unroll
-    for (int i = 0; i < PER_LANE; ++i) {
-        const int id = i * 32 + lane;
-        const int r = warp_row0 + id / B::CHUNKS;
-        const int c = id % B::CHUNKS;
-        if (m0 + r < len) {
-            uint4 val;
-            asm volatile("ld.shared.v4.b32 {%0,%1,%2,%3}, [%4];\n"
-                         : "=r"(val.x), "=r"(val.y), "=r"(val.z), "=r"(val.w)
-                         : "r"(s_q + B::offset(r, c))
-                         : "memory");
-            *reinterpret_cast<uint4 *>(o + (int64_t)r * p.o_row_stride + c * 8) = val;
-        }
-    }
+    store_output<B>(acc, sm, s_q, warp_row0,
+                    static_cast<Elem *>(p.o) + (int64_t)(seq_begin + m0) * p.o_row_stride + head * p.head_stride,
+                    p.o_row_stride, len - m0, lane);
 #else
     (void)p;
 #endif

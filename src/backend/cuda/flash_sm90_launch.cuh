@@ -47,24 +47,7 @@ inline int flash_sm90_pick_rows(int max_seqlen, int heads, int batch, int sm_cou
 
 template <class KT, class Elem>
 sutra_status flash_fwd_sm90_launch(const flash_fwd_params &p, cudaStream_t stream) {
-    auto kernel = flash_fwd_sm90_kernel<KT, Elem>;
-    cudaError_t err = cudaSuccess;
-    if (KT::SMEM_BYTES > 48 * 1024)
-        err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, KT::SMEM_BYTES);
-    if (err == cudaSuccess) {
-        const dim3 grid((p.max_seqlen + KT::BM - 1) / KT::BM, p.heads, p.batch);
-        kernel<<<grid, KT::THREADS, KT::SMEM_BYTES, stream>>>(p);
-        err = cudaGetLastError();
-    } else {
-        cudaGetLastError();
-    }
-    if (no_image(err))
-        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention (sm90): no kernel image for this GPU (%s)",
-                               cudaGetErrorString(err));
-    if (err != cudaSuccess)
-        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "flash attention (sm90) launch (D=%d, %d bytes of shared memory): %s",
-                               KT::D, KT::SMEM_BYTES, cudaGetErrorString(err));
-    return SUTRA_OK;
+    return flash_launch_checked<KT>(flash_fwd_sm90_kernel<KT, Elem>, p, stream, "flash attention (sm90)");
 }
 
 /* The instance for head dim D and element type Elem, in flash_fwd_sm90_d<D>_<dtype>.cu:
