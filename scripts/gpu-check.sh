@@ -25,6 +25,11 @@
 #   serve    `sutra serve --device cuda` on a random-initialised MiniLM-shaped model: its vectors
 #            against `sutra embed --device cpu` (cosine), then bench/server_bench.sh (wrk at
 #            concurrency 1, 16, 64, short and long inputs; wrk comes prebuilt from the pack)
+#   gemm     bench/cuda/gemm_bench (GEMM_BENCH_ARGS, default --quick; packed with GEMM_BENCH=1):
+#            the CUTLASS variants beside cuBLASLt; with GEMM_NCU=1 and ncu on the machine, also
+#            ncu's speed-of-light, pipe and warp-state sections of each FFN-up + GELU variant
+#   profile  nsys on encoder_bench (PROFILE_ROWS, default bert-base:64x512,bert-base:1x512): the
+#            GPU time of every kernel inside the replayed CUDA graphs, summed by kernel name
 #   pack     (on a build machine without a GPU, before calling the device tool) fetches the
 #            CUTLASS headers (scripts/fetch-cutlass.sh), builds the CUDA tests, attn_bench and
 #            encoder_bench (and gemm_bench, the CUTLASS variants, with GEMM_BENCH=1), and packs them with the shared libraries a
@@ -180,6 +185,42 @@ stage_encoder() {
     "$bin" --json "$OUTDIR/encoder_bench.json" ${ENCODER_BENCH_ARGS:---fast-gelu} >"$OUTDIR/encoder_bench.txt" 2>&1 ||
         { say "encoder: FAILED"; tail -20 "$OUTDIR/encoder_bench.txt"; return 1; }
     cat "$OUTDIR/encoder_bench.txt" >>"$LOG"
+}
+
+stage_gemm() {
+    use_prebuilt || { say "gemm: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin ncu
+    bin="$(find_bin gemm_bench)" || { say "gemm: gemm_bench not built (GEMM_BENCH=1 at pack time)"; return 1; }
+    say "gemm: $bin ${GEMM_BENCH_ARGS:---quick}"
+    # shellcheck disable=SC2086
+    "$bin" ${GEMM_BENCH_ARGS:---quick} >"$OUTDIR/gemm_bench.txt" 2>&1 ||
+        { say "gemm: FAILED"; tail -20 "$OUTDIR/gemm_bench.txt"; return 1; }
+    grep -E "best CUTLASS|gelu +32768|gelu +512" "$OUTDIR/gemm_bench.txt" | head -60
+    [ "${GEMM_NCU:-0}" = 1 ] || return 0
+    ncu="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
+    if [ -n "$ncu" ]; then
+        say "gemm: $ncu on gemm_bench --profile"
+        "$ncu" --section SpeedOfLight --section ComputeWorkloadAnalysis --section WarpStateStats \
+            --section SchedulerStats "$bin" --profile >"$OUTDIR/gemm_ncu.txt" 2>&1 || say "gemm: ncu failed (see gemm_ncu.txt)"
+    else
+        say "gemm: no ncu here"
+    fi
+}
+
+stage_profile() {
+    use_prebuilt || { say "profile: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin nsys rows="${PROFILE_ROWS:-bert-base:64x512,bert-base:1x512}" r
+    bin="$(find_bin encoder_bench)" || { say "profile: encoder_bench not built"; return 1; }
+    nsys="$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)"
+    [ -n "$nsys" ] || { say "profile: no nsys here"; return 1; }
+    for r in ${rows//,/ }; do
+        say "profile: $nsys on encoder_bench --rows $r"
+        "$nsys" profile --cuda-graph-trace=node -t cuda,nvtx -o "$OUTDIR/nsys-${r//[:x]/_}" --force-overwrite true \
+            "$bin" --rows "$r" --reps 20 --no-standard --no-gemm >>"$LOG" 2>&1 || { say "profile: nsys failed"; return 1; }
+        "$nsys" stats --report cuda_gpu_kern_sum --format csv "$OUTDIR/nsys-${r//[:x]/_}.nsys-rep" \
+            >"$OUTDIR/kernels-${r//[:x]/_}.csv" 2>>"$LOG"
+        rm -f "$OUTDIR/nsys-${r//[:x]/_}.nsys-rep" "$OUTDIR/nsys-${r//[:x]/_}.sqlite"
+    done
 }
 
 RANDOM_MINILM="${TMPDIR:-/tmp}/sutra-minilm-random"
@@ -354,8 +395,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve pack)"; exit 2 ;;
+    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | gemm | profile | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve gemm profile pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1

@@ -20,7 +20,7 @@
  * Also: host microseconds per eager call (descriptor building and launch) at T = 512.
  *
  * Built only with -DSUTRA_GEMM_BENCH=ON and CUTLASS present (its compile takes minutes).
- * Usage: gemm_bench [--quick]   (--quick: T = 512 and 32768 only)
+ * Usage: gemm_bench [--quick | --profile]   (--quick: fewer T, see main; --profile: see main)
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,14 +35,15 @@
 #include "backend/cuda/gemm_sm90.cuh"
 #include "gemm_bench.h"
 
-#define GELU(TM, TN, TK, CM, S)                                                                   \
-    { #S " " #TM "x" #TN "x" #TK " c" #CM "x1", sutra_sm90::run<cutlass::half_t, TM, TN, TK, CM, sutra_sm90::S, true> }
-
+/* The exact-GELU variants, first half (the other half is in gemm_bench_gelu_b.cu, so that the two
+ * sets compile in parallel): the library's large-product kernels, the pingpong one without the
+ * GELU (the floor), and its epilogue sub-tile width and output-buffer count varied. */
 const gemm_variant GELU_VARIANTS[] = {
-    GELU(128, 256, 64, 1, cooperative), GELU(128, 256, 64, 2, cooperative), GELU(256, 128, 64, 1, cooperative),
-    GELU(256, 128, 64, 2, cooperative), GELU(128, 128, 64, 1, cooperative), GELU(64, 256, 64, 1, pingpong),
-    GELU(128, 128, 64, 1, pingpong),    GELU(64, 128, 64, 1, pingpong),     GELU(64, 256, 64, 2, pingpong),
-    GELU(64, 256, 128, 1, pingpong),    GELU(256, 128, 128, 1, cooperative),
+    GEMM_VARIANT("pingpong 128x128 e64 D4 (lib)", true, 128, 128, 64, 1, pingpong, 64, 4),
+    GEMM_VARIANT("pingpong 128x128 e64 D4 no GELU", false, 128, 128, 64, 1, pingpong, 64, 4),
+    GEMM_VARIANT("pingpong 128x128 e128 D2", true, 128, 128, 64, 1, pingpong, 128, 2),
+    GEMM_VARIANT("pingpong 128x128 e64 D6", true, 128, 128, 64, 1, pingpong, 64, 6),
+    GEMM_VARIANT("coop 256x128 c2 e64 D4 (lib short K)", true, 256, 128, 64, 2, cooperative, 64, 4),
 };
 const int N_GELU_VARIANTS = (int)(sizeof GELU_VARIANTS / sizeof GELU_VARIANTS[0]);
 
@@ -184,6 +185,7 @@ double host_us_per_call(const impl &m, const operands &o, int T, int N, int K, c
 
 int main(int argc, char **argv) {
     const bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+    const bool profile = argc > 1 && !strcmp(argv[1], "--profile");
     cudaDeviceProp prop;
     if (cudaGetDevice(&g_device) != cudaSuccess || cudaGetDeviceProperties(&prop, g_device) != cudaSuccess) {
         printf("SKIP: no CUDA device\n");
@@ -207,6 +209,32 @@ int main(int argc, char **argv) {
            prop.name, prop.major, prop.minor, g_sms, REPS, BURST);
     printf("library handle uses CUTLASS: %d\n", sutra_cuda_gemm_uses_cutlass(lib));
 
+    if (profile) {
+        /* For a profiler (ncu): bert-base's FFN-up at T = 32768, each GELU variant once, in the
+         * order listed, then cuBLASLt's bias-only product. */
+        const int T = 32768, N = 3072, K = 768;
+        void *p[4];
+        CK(cudaMalloc(&p[0], (size_t)T * K * 2));
+        CK(cudaMalloc(&p[1], (size_t)N * K * 2));
+        CK(cudaMalloc(&p[2], (size_t)N * 2));
+        CK(cudaMalloc(&p[3], (size_t)T * N * 2));
+        fill(p[0], (size_t)T * K, 1, 1.f);
+        fill(p[1], (size_t)N * K, 2, 1.7f / sqrtf((float)K));
+        fill(p[2], N, 3, 0.8f);
+        std::vector<gemm_variant> vs(GELU_VARIANTS, GELU_VARIANTS + N_GELU_VARIANTS);
+        vs.insert(vs.end(), GELU_VARIANTS_B, GELU_VARIANTS_B + N_GELU_VARIANTS_B);
+        int k = 0;
+        for (const gemm_variant &v : vs) {
+            if (v.fn(p[3], p[0], p[1], p[2], T, N, K, g_ws, WS_BYTES, g_device, g_sms, s) != cudaSuccess) continue;
+            printf("profile: launch %d = %s\n", k++, v.name);
+        }
+        CK(sutra_cuda_gemm_run(lt, p[3], p[0], p[1], p[2], T, N, K, SUTRA_ACT_NONE, s) == SUTRA_OK ? cudaSuccess
+                                                                                                   : cudaErrorUnknown);
+        printf("profile: launch %d = cublaslt bias only\n", k);
+        CK(cudaStreamSynchronize(s));
+        return 0;
+    }
+
     struct bcase {
         const char *name;
         int N, K;
@@ -219,7 +247,10 @@ int main(int argc, char **argv) {
                                 {"attn_out", 768, 768, false, plain_T},      {"ffn_down", 768, 3072, false, plain_T},
                                 {"minilm_up+gelu", 1536, 384, true, big_T}, {"xlmr_up+gelu", 4096, 1024, true, big_T}};
     if (quick)
-        for (bcase &c : cases) c.Ts = {512, 32768};
+        for (bcase &c : cases)
+            c.Ts = !c.gelu ? std::vector<int>{512, 32768}
+                   : c.N == 3072 ? std::vector<int>{256, 384, 512, 1024, 32768}
+                                 : std::vector<int>{512, 1024, 32768};
 
     printf("%-14s %6s %-28s %9s %7s %9s\n", "product", "T", "impl", "us", "TF/s", "relL2/lt");
     for (const bcase &c : cases) {
@@ -242,9 +273,15 @@ int main(int argc, char **argv) {
             std::vector<impl> impls = {{"cublaslt", lt, c.gelu ? SUTRA_ACT_GELU : SUTRA_ACT_NONE, nullptr},
                                        {"library", lib, c.gelu ? SUTRA_ACT_GELU : SUTRA_ACT_NONE, nullptr}};
             if (c.gelu) impls.push_back({"cublaslt-bias (no gelu)", lt, SUTRA_ACT_NONE, nullptr});
-            const gemm_variant *vs = c.gelu ? GELU_VARIANTS : PLAIN_VARIANTS;
-            const int nv = c.gelu ? N_GELU_VARIANTS : N_PLAIN_VARIANTS;
-            for (int v = 0; v < nv; v++) impls.push_back({vs[v].name, nullptr, SUTRA_ACT_NONE, vs[v].fn});
+            if (c.gelu) {
+                for (int v = 0; v < N_GELU_VARIANTS; v++)
+                    impls.push_back({GELU_VARIANTS[v].name, nullptr, SUTRA_ACT_NONE, GELU_VARIANTS[v].fn});
+                for (int v = 0; v < N_GELU_VARIANTS_B; v++)
+                    impls.push_back({GELU_VARIANTS_B[v].name, nullptr, SUTRA_ACT_NONE, GELU_VARIANTS_B[v].fn});
+            } else {
+                for (int v = 0; v < N_PLAIN_VARIANTS; v++)
+                    impls.push_back({PLAIN_VARIANTS[v].name, nullptr, SUTRA_ACT_NONE, PLAIN_VARIANTS[v].fn});
+            }
 
             CK(call(impls[0], o.out[0], o.inp[0], o.w[0], o.bias[0], T, c.N, c.K, s));
             CK(cudaStreamSynchronize(s));

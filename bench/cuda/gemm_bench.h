@@ -22,7 +22,15 @@ struct gemm_variant {
 
 extern const gemm_variant GELU_VARIANTS[];
 extern const int N_GELU_VARIANTS;
+extern const gemm_variant GELU_VARIANTS_B[];
+extern const int N_GELU_VARIANTS_B;
 extern const gemm_variant PLAIN_VARIANTS[];
 extern const int N_PLAIN_VARIANTS;
+
+#ifdef SUTRA_GEMM_SM90_CUH
+/* name: schedule, tile, cluster[, epilogue sub-tile and output buffers]; GELU: true or false */
+#define GEMM_VARIANT(NAME, GELU, TM, TN, TK, CM, S, EPI_N, STAGES_D)                               \
+    { NAME, sutra_sm90::run<cutlass::half_t, TM, TN, TK, CM, sutra_sm90::S, GELU, EPI_N, STAGES_D> }
+#endif
 
 #endif /* SUTRA_GEMM_BENCH_H */

@@ -5,11 +5,10 @@
 #include "backend/cuda/gemm_sm90.cuh"
 #include "gemm_bench.h"
 
-#define PLAIN(TM, TN, TK, CM, S)                                                                  \
-    { #S " " #TM "x" #TN "x" #TK " c" #CM "x1", sutra_sm90::run<cutlass::half_t, TM, TN, TK, CM, sutra_sm90::S, false> }
-
+/* The library's plain kernel (pingpong 128 x 128, epilogue sub-tiles of 64 columns, 4 buffers) and
+ * the same with CUTLASS's epilogue (32 columns, 2 buffers). */
 const gemm_variant PLAIN_VARIANTS[] = {
-    PLAIN(128, 256, 64, 1, cooperative), PLAIN(256, 128, 64, 1, cooperative), PLAIN(128, 128, 64, 1, cooperative),
-    PLAIN(128, 128, 64, 1, pingpong),    PLAIN(64, 128, 64, 1, pingpong),
+    GEMM_VARIANT("pingpong 128x128 e64 D4 (lib)", false, 128, 128, 64, 1, pingpong, 64, 4),
+    GEMM_VARIANT("pingpong 128x128 e32 D2", false, 128, 128, 64, 1, pingpong, 0, 0),
 };
 const int N_PLAIN_VARIANTS = (int)(sizeof PLAIN_VARIANTS / sizeof PLAIN_VARIANTS[0]);

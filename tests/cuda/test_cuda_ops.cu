@@ -406,11 +406,12 @@ static void test_matmul(rig &r, int T, int N, int K, int with_bias, sutra_act ac
 
 /* A matrix product below the backend, out (T,N) = act(x (T,K) @ w^T + b) with act = exact GELU
  * (bert-base's FFN-up: N 3072, K 768) or none (its attention output: N = K = 768), against a
- * float64 reference. Four runs: the library's default handle (`dflt`: on an sm_90 device in a
+ * float64 reference. Runs: the library's default handle (`dflt`: on an sm_90 device in a
  * build with CUTLASS, the CUTLASS kernel for the shapes it is chosen for, the GELU fused into
  * its epilogue and rounded once; `must_fuse`: this shape is one of them), a cuBLASLt-only
  * handle (`lt`: BIAS epilogue, then the GELU pass), the CUTLASS kernel called directly at every
- * T (when `fused` says it exists here), and the default handle with out shifted by one element
+ * T (when `fused` says it exists here; for GELU, each of the four GELU kernels),
+ * and the default handle with out shifted by one element
  * (2 bytes), which the CUTLASS path must decline (TMA needs 16-byte alignment). Tolerances in
  * the file comment. */
 static void test_product_paths(const char *name, int T, int N, int K, bool gelu, bool with_bias, bool must_fuse,
@@ -456,24 +457,31 @@ static void test_product_paths(const char *name, int T, int N, int K, bool gelu,
     CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
     const sutra_cuda_dtype dt = g_bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
     const sutra_act act = gelu ? SUTRA_ACT_GELU : SUTRA_ACT_NONE;
-    static const char *runs[] = {"default", "cuBLASLt only", "CUTLASS kernel", "out misaligned"};
-    for (int run = 0; run < 4; run++) {
-        if (run == 2 && !fused) continue;
+    static const char *runs[] = {"default", "cuBLASLt only", "CUTLASS kernel", "out misaligned",
+                                 "CUTLASS short-K kernel", "CUTLASS wave kernel", "CUTLASS half-wave kernel"};
+    static const sutra_sm90_kernel gelu_kinds[] = {SUTRA_SM90_GELU, SUTRA_SM90_GELU, SUTRA_SM90_GELU, SUTRA_SM90_GELU,
+                                                   SUTRA_SM90_GELU_SHORT_K, SUTRA_SM90_GELU_WAVE,
+                                                   SUTRA_SM90_GELU_HALF_WAVE};
+    for (int run = 0; run < 7; run++) {
+        const bool direct = run == 2 || run >= 4; /* a CUTLASS kernel called directly */
+        if (direct && !fused) continue;
+        if (run >= 4 && !gelu) continue;
         sutra_cuda_gemm *g = run == 1 ? lt : dflt;
         void *out = (uint16_t *)gout + (run == 3 ? 1 : 0);
         long c0, l0, c1, l1;
         sutra_cuda_gemm_counts(g, &c0, &l0);
         CUDA_OK(cudaMemset(gout, 0xff, out_bytes));
         sutra_status st = SUTRA_OK;
-        if (run == 2) {
-            const cudaError_t e = sutra_cuda_sm90_gemm(dt, gelu, out, gx, gw, gb, T, N, K, ws, ws_bytes, device, sms, s);
+        if (direct) {
+            const sutra_sm90_kernel kind = gelu ? gelu_kinds[run] : SUTRA_SM90_BIAS;
+            const cudaError_t e = sutra_cuda_sm90_gemm(dt, kind, out, gx, gw, gb, T, N, K, ws, ws_bytes, device, sms, s);
             if (e != cudaSuccess) st = sutra_cuda_fail(SUTRA_ERR_INTERNAL, "sutra_cuda_sm90_gemm: %s", cudaGetErrorString(e));
         } else {
             st = sutra_cuda_gemm_run(g, out, gx, gw, gb, T, N, K, act, s);
         }
         CUDA_OK(cudaStreamSynchronize(s));
         sutra_cuda_gemm_counts(g, &c1, &l1);
-        const bool ran_fused = run == 2 || c1 > c0;
+        const bool ran_fused = direct || c1 > c0;
         char what[128];
         snprintf(what, sizeof what, "%s T %d%s %s (%s)", name, T, with_bias ? "" : " no bias", runs[run],
                  ran_fused ? "CUTLASS" : gelu ? "cuBLASLt + pass" : "cuBLASLt");
@@ -797,11 +805,19 @@ int main(int argc, char **argv) {
                 const bool fused = sutra_cuda_gemm_uses_cutlass(dflt);
                 printf("products below the backend: the CUTLASS kernels are %s\n",
                        fused ? "here (sm_90, CUTLASS built)" : "not here (not sm_90, or built without CUTLASS)");
-                /* the library picks CUTLASS for the exact-GELU product from 2.5 tiles per SM
-                 * (bert-base's FFN-up at T = 4097: 408 tiles, enough for any sm_90 part up to
-                 * 163 SMs) and for products with N, K <= 1024 from T = 16384 (cuda_gemm.cu) */
-                for (int T : {1, 7, 64, 129, 512, 4097})
-                    test_product_paths("ffn_up+gelu", T, 3072, 768, true, true, T >= 4096, dflt, lt, fused, ws,
+                /* the library picks CUTLASS for the exact-GELU product from 2.5 tiles of 256 x 128
+                 * per SM (bert-base's FFN-up at T = 4097: 408 tiles, enough for any sm_90 part up
+                 * to 163 SMs) or between half a wave and a wave of 128 x 128 tiles (T = 512: 96),
+                 * and for products with N, K <= 1024 from T = 16384 (cuda_gemm.cu); T = 129 may
+                 * take the half-wave kernel (72 tiles of 64 x 128) on parts of up to 108 SMs */
+                int dev = 0, sms = 0;
+                CUDA_OK(cudaGetDevice(&dev));
+                CUDA_OK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+                for (int T : {1, 7, 64, 129, 256, 512, 4097})
+                    test_product_paths("ffn_up+gelu", T, 3072, 768, true, true,
+                                       T >= 4096 || (T == 512 && 2 * 96 > sms && 96 <= sms) ||
+                                           (T == 256 && 2 * 48 <= sms && 3 * 96 >= 2 * sms),
+                                       dflt, lt, fused, ws,
                                        ws_bytes, s);
                 for (int T : {7, 129, 16387})
                     test_product_paths("attn_out", T, 768, 768, false, T != 129, T >= 16384, dflt, lt, fused, ws,

@@ -597,6 +597,13 @@ int env_flag(const char *name, int dflt) {
     return strcmp(v, "0") != 0;
 }
 
+/* A small non-negative level: "0", "1", "2", ...; unset, empty or anything else: dflt. */
+int env_level(const char *name, int dflt) {
+    const char *v = getenv(name);
+    if (!v || v[0] < '0' || v[0] > '9' || v[1]) return dflt;
+    return v[0] - '0';
+}
+
 /* The device, its properties, and whether this build can run on it. */
 sutra_status open_device(int device, cudaDeviceProp *prop, char *err, size_t errcap) {
     int n = 0;
@@ -727,7 +734,7 @@ extern "C" sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes
     if (c->st == SUTRA_OK) dev_alloc(c, &c->gemm_ws, GEMM_WORKSPACE, "the cuBLASLt workspace");
     if (c->st == SUTRA_OK)
         note(c, sutra_cuda_gemm_create(&c->gemm, c->gemm_ws, GEMM_WORKSPACE, c->dt, env_flag("SUTRA_CUDA_FAST_GELU", 0),
-                                       env_flag("SUTRA_CUDA_CUTLASS", 1)));
+                                       env_level("SUTRA_CUDA_CUTLASS", 1)));
     /* batch inputs for the tokens the arena can hold at 4 KB per token (any model of hidden size
      * 256 or more needs at least that); a larger batch grows them */
     if (c->st == SUTRA_OK) ensure_batch_buffers(c, (int)(arena_bytes / 4096 < (1u << 30) ? arena_bytes / 4096 + 1 : 1u << 30), 1024);

@@ -39,9 +39,10 @@ extern "C" {
  * eager); SUTRA_CUDA_FAST_GELU=1 runs exact-GELU layers with cuBLASLt's tanh-GELU epilogue
  * instead of a separate erf pass (8% faster at bert-base 64 x 512 than that pass, and still
  * faster than the fused exact GELU below; a different function, see cuda_gemm.cu);
- * SUTRA_CUDA_CUTLASS=0 keeps every product on cuBLASLt on an sm_90 device too (by default,
- * there, large exact-GELU products run through CUTLASS with the GELU fused into the product,
- * 3% faster at bert-base 64 x 512, and large products with N, K <= 1024 through CUTLASS). */
+ * SUTRA_CUDA_CUTLASS=0 keeps every product on cuBLASLt on an sm_90 device too (by default, =1,
+ * there, exact-GELU products of about one wave of tiles or more run through CUTLASS with the GELU
+ * fused into the product, and large products with N, K <= 1024 through CUTLASS; =2 also sends
+ * the other plain products of 16384 tokens or more to CUTLASS, for comparisons). */
 sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes, int std_max_seqlen, int head_dim, int use_bf16,
                                        sutra_backend **out, char *err, size_t errcap);
 

@@ -47,22 +47,33 @@ __device__ __forceinline__ void store8(E *p, const float f[8]) {
 /* BERT's "gelu", x * Phi(x) = x * (1 - erfc(x / sqrt 2) / 2), and the tanh approximation
  * ("gelu_new", "gelu_pytorch_tanh").
  *
- * gelu_erf takes erfc from Abramowitz & Stegun 7.1.26: for z >= 0, t = 1 / (1 + p z) and
- * erfc(z) = t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) exp(-z^2), |error| <= 1.5e-7; Phi(-|x|) is
- * half of that and Phi(x) = 1 - Phi(-x) for x >= 0. Measured in fp32 over [-12, 12] (2M points):
- * within 4.2e-7 of the float64 function, i.e. below a thousandth of an fp16 ulp at 1, so the
- * rounded output is that of the exact function except where the exact value sits within that
- * distance of a rounding boundary. It is branch-free and costs about a dozen FMA-pipe
- * instructions and two MUFU ones (rcp, ex2), where erff takes about 30 with a branch: that is
- * what the GELU costs inside a product's epilogue (gemm_sm90.cuh), where it runs on the same
- * SM as the tensor-core main loop. */
+ * gelu_erf: for z = |x|, Phi(-z) = exp(-z^2 / 2) Q(z), where Q (Mills' ratio over sqrt(2 pi)) is
+ * smooth; on [0, 6] it is a degree-8 polynomial, fitted with the weight z exp(-z^2 / 2) so that
+ * the error is even in the output x Phi(x) (scripts/fit_gelu_mills.py); past z = 6 the
+ * exponential is below 2e-8 and Q is held at Q(6). Then x Phi(x) = max(x, 0) - z Phi(-z) for
+ * either sign (that z also held at 6, so that +-inf give inf and 0, and NaN stays NaN through
+ * the ex2). Measured in fp32 over [-12, 12] (2M points): within 1.4e-6 of the float64 GELU, a
+ * 350th of an fp16 ulp at 1, so the rounded output is that of the exact function except where
+ * the exact value sits within that distance of a rounding boundary. Branch-free: 14 FMA-pipe
+ * instructions and one MUFU (ex2). That is what the GELU costs inside a product's epilogue
+ * (gemm_sm90.cuh), where it runs on the SM beside the tensor-core main loop: erff (~30
+ * instructions with a branch) cost ~100 us per bert-base FFN-up at T = 32768 there, and the
+ * Abramowitz-Stegun erfc used before this (rcp and ex2: two MUFU) 30 us more than this form
+ * (bench/results/h100-gemm-epilogue-2026-11-25.txt). */
 __device__ __forceinline__ float gelu_erf(float x) {
-    const float z = fabsf(x) * 0.70710678118654752f;
-    const float t = __fdividef(1.f, fmaf(0.3275911f, z, 1.f));
-    const float poly = t * fmaf(t, fmaf(t, fmaf(t, fmaf(t, 1.061405429f, -1.453152027f), 1.421413741f), -0.284496736f),
-                                0.254829592f);
-    const float lower = 0.5f * poly * __expf(-z * z); /* Phi(-|x|) */
-    return x * (x >= 0.f ? 1.f - lower : lower);
+    const float z = fabsf(x), zc = fminf(z, 6.f);
+    float q = 2.569117714301683e-05f;
+    q = fmaf(q, zc, -0.0004584922280628234f);
+    q = fmaf(q, zc, 0.003595060436055064f);
+    q = fmaf(q, zc, -0.01670948788523674f);
+    q = fmaf(q, zc, 0.05310942977666855f);
+    q = fmaf(q, zc, -0.1276230812072754f);
+    q = fmaf(q, zc, 0.24839180707931519f);
+    q = fmaf(q, zc, -0.39874839782714844f);
+    q = fmaf(q, zc, 0.4999960958957672f);
+    float e; /* exp(-z^2 / 2) = 2^(-z^2 log2(e) / 2); ex2.approx flushes to 0 below 2^-126 */
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(-0.72134752044448170f * (z * z)));
+    return fmaf(-zc, e * q, fmaxf(x, 0.f));
 }
 __device__ __forceinline__ float gelu_tanh(float x) {
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */

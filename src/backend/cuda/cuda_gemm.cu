@@ -1,7 +1,7 @@
 /*
  * cuda_gemm.cu - matrix products through cuBLASLt, with the bias (and tanh-GELU) fused into the
  * product's epilogue, plus the activation kernel for the exact GELU; on an sm_90 device, some
- * products go to CUTLASS kernels instead (gemm_sm90.cuh), the exact GELU fused into one of them.
+ * products go to CUTLASS kernels instead (gemm_sm90.cuh), the exact GELU fused into them.
  *
  * Shapes: out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)), all row-major. cuBLASLt is
  * column-major, so the product is computed as out^T (N,T) = w^T' (N,K) * inp^T (K,T): A = w
@@ -21,35 +21,35 @@
  * the exact pass (which rounds twice); all-MiniLM-L6-v2 end to end, min cosine against the CPU
  * 0.9999979 vs 0.9999991; bert-base 64 x 512 13.8 ms vs 15.0 ms, 1 x 512 0.656 vs 0.677 ms.
  *
- * The exact GELU fused (sm_90, a build with CUTLASS, not SUTRA_CUDA_CUTLASS=0): a CUTLASS
- * cooperative TMA kernel, 256 x 128 x 64 tiles, clusters of 2 along T, whose epilogue adds the
- * bias and applies the erf GELU in fp32 before the one rounding (relative L2 against float64
- * 2.1e-4, cuBLASLt + pass 3.2e-4). Numbers from one H100 (bench/results/h100-cutlass-gelu-
- * 2026-11-24.txt; per product: us in CUDA graphs, operands cycled through HBM, the variants
- * taking turns; identical kernels there still differ by up to ~8% between rows, so only larger
- * gaps count). bert-base's FFN-up: T = 4096 45 us vs 52 (cuBLASLt 36 + pass); T = 32768 348-378
- * vs 400, while cuBLASLt's product without any GELU takes 251: the fused GELU is not free. Its
- * erff is ~30 fp32 instructions per output (SASS), ~100 us of issue at T = 32768 that the
- * cooperative schedule cannot hide behind the tensor cores (the pingpong schedule, which
- * should, measured slower: 128 x 128 405 us, 64 x 256 385). Below ~2.5 tiles per SM the fused
- * product lost (T = 2048: 29.3 us vs 25.8; T <= 512: 16-17 us vs 7-11), hence the tile rule in
- * sm90_wanted(). Whole encoders, median of 3 alternating passes, CUTLASS on vs off: bert-base
- * 64 x 512 14.27 vs 14.75 ms, 1 x 4096 3.80 vs 3.88, 1 x 512 0.639 both (cuBLASLt there),
- * all-MiniLM-shaped 128 x 256 2.57 vs 2.77, xlm-roberta-large 64 x 512 45.2 vs 46.4. So the
- * fusion takes back ~0.5 of the pass's ~1.6 ms at bert-base 64 x 512; the tanh epilogue
- * (~300 us a product there) stays faster but is not the exact function.
- * The epilogue then took the library's branch-free erf GELU (cuda_elem.cuh, ~12 instructions
- * and two MUFU ones, within 4.2e-7 of the exact function) instead of CUTLASS's erff one
- * (bench/results/h100-cutlass-gelu-fast-2026-11-24.txt): FFN-up + GELU at T = 32768 344-351 us
- * (cooperative 256 x 128, clusters of 2, still the fastest of 11 variants; pingpong 362-438),
- * cuBLASLt + pass 386-405, the bare product 249: the rest of the gap is the epilogue's own
- * stores, which the schedules do not hide. End to end with the wgmma attention, CUTLASS on vs
- * off, two alternating passes each: bert-base 64 x 512 13.60 / 13.73 vs 14.24 / 14.22 ms,
- * 1 x 4096 3.22 / 3.26 vs 3.32 / 3.33, MiniLM 1024 x 32 2.93 / 2.98 vs 3.23 / 3.20.
- * Plain products: tried on QKV, attention output and FFN-down at T = 512 .. 32768; cuBLASLt won
- * or tied everywhere except the attention output (768 x 768) from T = 16384, where CUTLASS's
- * pingpong 128 x 128 kernel took 33 us vs 41 and 65 vs 77 (T = 32768), so only such small
- * products go to it.
+ * The exact GELU fused (sm_90, a build with CUTLASS, not SUTRA_CUDA_CUTLASS=0): CUTLASS TMA
+ * kernels (gemm_sm90.cuh) whose epilogue adds the bias and applies the library's erf GELU
+ * (cuda_elem.cuh) in fp32 before the one rounding (relative L2 against float64 2.1e-4,
+ * cuBLASLt + pass 3.2e-4). How it got here (bench/results/h100-cutlass-gelu-2026-11-24.txt,
+ * h100-cutlass-gelu-fast-2026-11-24.txt, h100-gemm-epilogue-2026-11-25.txt; us per product in
+ * CUDA graphs, operands cycled through HBM, variants taking turns; identical kernels still
+ * differ by up to ~8% between rows of one run, so only larger gaps count), bert-base's FFN-up
+ * at T = 32768, where cuBLASLt + the pass takes ~400 and cuBLASLt's product alone ~255:
+ *   - cooperative 256 x 128 with CUTLASS's erff GELU: 348-378; its erff is ~30 instructions
+ *     per output, issued while the cooperative schedule's tensor cores wait;
+ *   - the same with an Abramowitz-Stegun erfc (rcp + ex2): 344-371;
+ *   - with the one-ex2 Mills-ratio form now in cuda_elem.cuh: 341; with epilogue sub-tiles of
+ *     128 x 64 and 4 output buffers instead of 128 x 32 and 2: 318-332;
+ *   - pingpong 128 x 128, whose epilogue overlaps the other warpgroup's main loop: 341 with
+ *     CUTLASS's epilogue sub-tiles (64 x 32, 2 buffers), but 277 with 64 x 64 and 4 buffers,
+ *     exactly its time without the GELU. That is the kernel now (SUTRA_SM90_GELU), for K >= 768;
+ *     at MiniLM's K = 384 its 128 x 128 main loop is too short to hide the epilogue (124 vs
+ *     107 for the cooperative kernel, which stays for K < 768).
+ * Below 2.5 large tiles per SM, see sm90_kernel_for(): the 128 x 128 and 64 x 128 kernels take
+ * products of one wave or less, where one kernel instead of product + pass saved ~0.6-1.2 us of
+ * 7-13. Whole encoders (h100-gemm-epilogue-2026-11-25.txt, two passes each, CUTLASS on vs off):
+ * bert-base 64 x 512 13.45 / 13.47 vs 14.25 / 14.41 ms, 1 x 512 0.612 / 0.609 vs 0.618 / 0.616,
+ * xlm-roberta-large 64 x 512 42.5 / 42.2 vs 45.2 / 45.3, MiniLM 1024 x 32 2.88 / 2.87 vs 3.17 /
+ * 3.19.
+ * Plain products: cuBLASLt won or tied everywhere except the attention output (768 x 768) from
+ * T = 16384, where the pingpong 128 x 128 kernel took 66 us vs 78 (T = 32768), so only such
+ * small products go to CUTLASS by default. For QKV and FFN-down at T = 32768 the same kernel
+ * measured 1.05-1.13x cuBLASLt alone, but end to end (SUTRA_CUDA_CUTLASS=2) it gained nothing at
+ * bert-base 64 x 512 (13.42 / 13.47 ms), 2% on MiniLM 1024 x 32 and lost 2.5% on the mixed batch.
  *
  * Rules: a plan (descriptors, layouts, the heuristic's first algorithm) is made once per (T, N,
  * K, epilogue, operand alignment) and cached; making one is host work only, so a product may be
@@ -81,23 +81,43 @@ namespace {
 constexpr int MAX_PLANS = 512;
 
 /* Where the CUTLASS products (sm_90) replace cuBLASLt, from gemm_bench's timings (see the file
- * comment). The exact-GELU product: when its 256 x 128 tiles number at least 2.5 per
- * multiprocessor; with fewer (bert-base's FFN-up at T = 2048: 192 tiles on 132 SMs; MiniLM's at
- * T = 4096, the same) the last wave leaves the GPU half idle and cuBLASLt + the GELU pass was
- * as fast or faster; from 384 tiles (bert-base, T = 4096) the fused product won by 15%. A plain
- * product: only a small one (N and K <= 1024, as bert-base's attention output) from T = 16384,
- * where CUTLASS's pingpong kernel beat cuBLASLt's heuristic choice by 20%; on the larger plain
- * products neither won consistently. */
+ * comment; bench/results/h100-gemm-epilogue-2026-11-25.txt). The exact-GELU product, by the
+ * number of tiles it makes (132 SMs on an H100 SXM):
+ *   - at least 2.5 tiles of 256 x 128 per SM: the large kernel (pingpong for K >= 768, else the
+ *     cooperative one). With fewer, up to one wave of 128 x 128 tiles, cuBLASLt + the GELU pass
+ *     was as fast or faster (bert-base's FFN-up at T = 2048, 192 tiles: 25.8 us vs 26.3).
+ *   - more than half a wave and at most one wave of 128 x 128 tiles: the cooperative 128 x 128
+ *     kernel (bert-base T = 512, 96 tiles: 9.4 us vs 10.0; xlm-roberta-large T = 512: 11.1 vs
+ *     12.8; MiniLM T = 1024: 7.6 vs 8.7);
+ *   - at most half a wave of 128 x 128 tiles but two thirds of a wave or more of 64 x 128 ones:
+ *     the pingpong 64 x 128 kernel (bert-base T = 256: 7.6 vs 8.6; MiniLM T = 512: 6.3 vs 7.6).
+ *     Fewer tokens (T = 1 .. 64) stay on cuBLASLt, which was 1.2-1.5 us faster there.
+ * A plain product: one with N and K <= 1024 (bert-base's attention output) from T = 16384,
+ * where CUTLASS's pingpong kernel beat cuBLASLt's heuristic choice by 20%; the larger plain
+ * products (QKV, FFN-down) from T = 16384 only with SUTRA_CUDA_CUTLASS=2 (see below). Returns
+ * -1 for cuBLASLt. */
 constexpr int SM90_GELU_MIN_TILES_PER_SM_X2 = 5;
+constexpr int SM90_GELU_PINGPONG_MIN_K = 768;
 constexpr int SM90_PLAIN_MIN_T = 16384, SM90_PLAIN_MAX_NK = 1024;
 
-bool sm90_wanted(sutra_act act, int T, int N, int K, int sm_count) {
+long tiles_of(int T, int N, int tile_t) {
+    return (long)((T + tile_t - 1) / tile_t) * ((N + SUTRA_SM90_TILE_N - 1) / SUTRA_SM90_TILE_N);
+}
+
+int sm90_kernel_for(sutra_act act, int T, int N, int K, int sm_count, int level) {
     if (act == SUTRA_ACT_GELU) {
-        const long tiles = (long)((T + SUTRA_SM90_GELU_TILE_T - 1) / SUTRA_SM90_GELU_TILE_T) *
-                           ((N + SUTRA_SM90_GELU_TILE_N - 1) / SUTRA_SM90_GELU_TILE_N);
-        return 2 * tiles >= (long)SM90_GELU_MIN_TILES_PER_SM_X2 * sm_count;
+        if (2 * tiles_of(T, N, SUTRA_SM90_LARGE_TILE_T) >= (long)SM90_GELU_MIN_TILES_PER_SM_X2 * sm_count)
+            return K >= SM90_GELU_PINGPONG_MIN_K ? SUTRA_SM90_GELU : SUTRA_SM90_GELU_SHORT_K;
+        const long wave = tiles_of(T, N, SUTRA_SM90_WAVE_TILE_T);
+        if (2 * wave > sm_count && wave <= sm_count) return SUTRA_SM90_GELU_WAVE;
+        if (2 * wave <= sm_count && 3 * tiles_of(T, N, SUTRA_SM90_HALF_WAVE_TILE_T) >= 2L * sm_count)
+            return SUTRA_SM90_GELU_HALF_WAVE;
+        return -1;
     }
-    return act == SUTRA_ACT_NONE && T >= SM90_PLAIN_MIN_T && N <= SM90_PLAIN_MAX_NK && K <= SM90_PLAIN_MAX_NK;
+    if (act == SUTRA_ACT_NONE && T >= SM90_PLAIN_MIN_T &&
+        (level >= 2 || (N <= SM90_PLAIN_MAX_NK && K <= SM90_PLAIN_MAX_NK)))
+        return SUTRA_SM90_BIAS;
+    return -1;
 }
 
 struct gemm_plan {
@@ -117,7 +137,8 @@ struct sutra_cuda_gemm {
     size_t workspace_bytes;
     sutra_cuda_dtype dt;
     int fast_gelu;
-    int sm90;                /* the CUTLASS products of gemm_sm90.cuh may run (built, sm_90, allowed) */
+    int sm90;                /* the CUTLASS products of gemm_sm90.cuh may run (built, sm_90, allowed): 0, or
+                                the use_cutlass level (1 default, 2 the large plain products too) */
     int device, sm_count;
     long n_sm90, n_lt;       /* products run by each path (tests check which one ran) */
     gemm_plan plans[MAX_PLANS];
@@ -306,7 +327,7 @@ sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, g->device) == cudaSuccess &&
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, g->device) == cudaSuccess &&
         cudaDeviceGetAttribute(&g->sm_count, cudaDevAttrMultiProcessorCount, g->device) == cudaSuccess)
-        g->sm90 = major == 9 && minor == 0; /* sm_90a machine code runs on 9.0 alone */
+        g->sm90 = major == 9 && minor == 0 ? use_cutlass : 0; /* sm_90a machine code runs on 9.0 alone */
     cudaGetLastError();
     *out = g;
     return SUTRA_OK;
@@ -335,10 +356,11 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "matmul: unknown act %d", (int)act);
     if (T == 0) return SUTRA_OK;
     const bool exact_gelu = act == SUTRA_ACT_GELU && !g->fast_gelu;
-    if (g->sm90 && (act == SUTRA_ACT_NONE || exact_gelu) && sm90_wanted(act, T, N, K, g->sm_count) &&
-        sm90_fits(out, inp, w, bias, N, K)) {
-        const cudaError_t e = sutra_cuda_sm90_gemm(g->dt, exact_gelu, out, inp, w, bias, T, N, K, g->workspace,
-                                                   g->workspace_bytes, g->device, g->sm_count, stream);
+    const int kind = g->sm90 && (act == SUTRA_ACT_NONE || exact_gelu) ? sm90_kernel_for(act, T, N, K, g->sm_count, g->sm90)
+                                                                     : -1;
+    if (kind >= 0 && sm90_fits(out, inp, w, bias, N, K)) {
+        const cudaError_t e = sutra_cuda_sm90_gemm(g->dt, (sutra_sm90_kernel)kind, out, inp, w, bias, T, N, K,
+                                                   g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);
         if (e == cudaSuccess) {
             g->n_sm90++;
             return SUTRA_OK;

@@ -45,9 +45,11 @@ typedef struct sutra_cuda_gemm sutra_cuda_gemm;
  * a cache of matrix-product plans per shape, for the current device. fast_gelu: use cuBLASLt's
  * tanh-GELU epilogue for SUTRA_ACT_GELU too (off: exact erf GELU). use_cutlass: on an sm_90
  * device, in a build with CUTLASS, run the products it was measured faster for through CUTLASS
- * (gemm_sm90.cuh; cuda_gemm.cu says which): large exact-GELU products (bert-base's FFN-up from
- * T = 4096), with the GELU in the epilogue, and small plain products of 16384 tokens or more;
- * off, elsewhere, or for other products: cuBLASLt, and the exact GELU as a separate pass. */
+ * (gemm_sm90.cuh; cuda_gemm.cu says which): exact-GELU products of about one wave of tiles or
+ * more (bert-base's FFN-up at T = 384 .. 512 and from T = 4096), with the GELU in the epilogue,
+ * and small plain products of 16384 tokens or more; use_cutlass = 2: every plain product of
+ * 16384 tokens or more too. Off, elsewhere, or for other products: cuBLASLt, and the exact GELU
+ * as a separate pass. */
 sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size_t workspace_bytes,
                                     sutra_cuda_dtype dt, int fast_gelu, int use_cutlass);
 void sutra_cuda_gemm_destroy(sutra_cuda_gemm *g);

@@ -55,9 +55,8 @@ struct cooperative {
 
 template <int X> using C_ = cute::Int<X>;
 
-/* The epilogue's GELU: the library's own erf GELU (cuda_elem.cuh), in the functor shape CUTLASS's
- * Sm90Compute applies to each fragment. CUTLASS's GELU calls erff (~30 instructions with a
- * branch); at T = 32768 that cost ~100 us a product on top of the main loop. */
+/* The epilogue's GELU: the library's erf GELU (cuda_elem.cuh gelu_erf), in the functor shape
+ * CUTLASS's Sm90Compute applies to each fragment. (CUTLASS's own GELU calls erff.) */
 template <class T>
 struct gelu_erf_op;
 template <>
@@ -76,13 +75,16 @@ struct gelu_erf_op<cutlass::Array<float, N>> {
     }
 };
 
-/* E: cutlass::half_t or cutlass::bfloat16_t. Tile TM x TN x TK, cluster CM x 1. */
-template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU>
+/* E: cutlass::half_t or cutlass::bfloat16_t. Tile TM x TN x TK, cluster CM x 1. EPI_N: the
+ * epilogue sub-tile's columns (0: CUTLASS's choice, 32), STAGES_D: its output buffers in shared
+ * memory (0: CUTLASS's choice, 2). */
+template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU, int EPI_N = 0, int STAGES_D = 0>
 struct kernel_config {
     using Tile = Shape<C_<TM>, C_<TN>, C_<TK>>;
     using Cluster = Shape<C_<CM>, _1, _1>;
     static constexpr int ALIGN = 8; /* elements in 16 bytes */
     static constexpr auto RN = cutlass::FloatRoundStyle::round_to_nearest;
+    static constexpr bool COOP = cute::is_same_v<Sched, cooperative>;
 
     using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, Tile, E, float, Stride<_0, _1, _0>, ALIGN>;
     using AccPlusBias = cutlass::epilogue::fusion::Sm90EVT<
@@ -95,12 +97,23 @@ struct kernel_config {
         cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
     using Fusion = cute::conditional_t<GELU, WithGelu, Plain>;
 
-    using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
-        cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Tile, Cluster,
-        cutlass::epilogue::collective::EpilogueTileAuto, float, float,
+    /* The epilogue collective as CUTLASS's builder makes it, with the sub-tile and the number of
+     * output buffers open to override. */
+    using EpiSched = typename Sched::epilogue;
+    using EpiTileType = cute::conditional_t<EPI_N == 0, cutlass::epilogue::collective::EpilogueTileAuto,
+                                            Shape<C_<(COOP ? 128 : 64)>, C_<(EPI_N ? EPI_N : 32)>>>;
+    using EpiTile = decltype(cutlass::epilogue::collective::detail::sm90_compute_tile_shape_or_override<
+                             E, EpiTileType, EpiSched, Tile>());
+    using BasePolicy = decltype(cutlass::epilogue::collective::detail::sm90_get_tma_dispatch_policy<
+                                Tile, EpiTile, void, E, EpiSched>());
+    using EpiPolicy = cutlass::epilogue::Sm90TmaWarpSpecialized<
+        BasePolicy::StagesC, (STAGES_D ? STAGES_D : BasePolicy::StagesD), BasePolicy::FragmentSize,
+        BasePolicy::ReuseSmemC, BasePolicy::DelayTmaStore>;
+    using Epilogue = typename cutlass::epilogue::collective::detail::Sm90TmaBuilderImpl<
+        Tile, EpiTile, float, float,
         void, cutlass::layout::RowMajor, ALIGN,    /* C: not read */
         E, cutlass::layout::RowMajor, ALIGN,       /* D */
-        typename Sched::epilogue, Fusion>::CollectiveOp;
+        Fusion, EpiPolicy>::CollectiveOp;
 
     using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
         cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp,
@@ -129,12 +142,12 @@ template <class Cfg> struct fusion_args<Cfg, false> {
     }
 };
 
-/* Runs one product. Returns cudaErrorNotSupported (nothing launched) when CUTLASS refuses the
- * shape or alignment or needs more workspace than ws_bytes, else the launch's error. */
-template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU>
+/* Runs one product. Returns cudaErrorNotSupported (nothing launched) when CUTLASS refuses the shape or
+ * alignment or needs more workspace than ws_bytes, else the launch's error. */
+template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU, int EPI_N = 0, int STAGES_D = 0>
 cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int T, int N, int K, void *ws,
                 size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
-    using Cfg = kernel_config<E, TM, TN, TK, CM, Sched, GELU>;
+    using Cfg = kernel_config<E, TM, TN, TK, CM, Sched, GELU, EPI_N, STAGES_D>;
     using Gemm = typename Cfg::Gemm;
     using Kernel = typename Cfg::Kernel;
     const auto dA = cute::make_stride((int64_t)K, _1{}, (int64_t)T * K);
@@ -161,15 +174,39 @@ cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int
 }
 
 /* The library's kernel per product; cuda_gemm.cu decides for which shapes each is used, from
- * the timings of bench/cuda/gemm_bench.cu (see cuda_gemm.cu's file comment). */
+ * the timings of bench/cuda/gemm_bench.cu (bench/results/h100-gemm-epilogue-2026-11-25.txt).
+ * Every large one writes its output in epilogue sub-tiles of 64 columns through 4 shared-memory
+ * buffers, instead of CUTLASS's default 32 columns and 2 buffers: with the default, the pingpong
+ * kernel's GELU epilogue did not hide behind the other warpgroup's main loop (bert-base FFN-up,
+ * T = 32768: 341 us, 279 without the GELU); with this, it does (277 us either way).
+ *   SUTRA_SM90_GELU            pingpong 128 x 128 x 64
+ *   SUTRA_SM90_GELU_SHORT_K    cooperative 256 x 128 x 64, clusters of 2 along T: for K < 768,
+ *                              where a 128 x 128 tile's main loop is too short to hide a GELU
+ *                              epilogue (MiniLM's FFN-up, K = 384: 107 us vs pingpong's 124)
+ *   SUTRA_SM90_GELU_WAVE       cooperative 128 x 128 x 64 (CUTLASS's epilogue), about one wave
+ *   SUTRA_SM90_GELU_HALF_WAVE  pingpong 64 x 128 x 64 (CUTLASS's epilogue), half a wave or less
+ *   SUTRA_SM90_BIAS            pingpong 128 x 128 x 64, bias only */
 template <class E>
-cudaError_t dispatch(int gelu, void *out, const void *inp, const void *w, const void *bias, int T, int N, int K,
-                     void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
-    if (gelu)
-        return run<E, SUTRA_SM90_GELU_TILE_T, SUTRA_SM90_GELU_TILE_N, 64, 2, cooperative, true>(
+cudaError_t dispatch(sutra_sm90_kernel kind, void *out, const void *inp, const void *w, const void *bias, int T,
+                     int N, int K, void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    switch (kind) {
+    case SUTRA_SM90_GELU:
+        return run<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, true, 64, 4>(out, inp, w, bias, T, N, K, ws,
+                                                                            ws_bytes, device, sm_count, stream);
+    case SUTRA_SM90_GELU_SHORT_K:
+        return run<E, SUTRA_SM90_LARGE_TILE_T, SUTRA_SM90_TILE_N, 64, 2, cooperative, true, 64, 4>(
             out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);
-    return run<E, 128, 128, 64, 1, pingpong, false>(out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count,
-                                                     stream);
+    case SUTRA_SM90_GELU_WAVE:
+        return run<E, SUTRA_SM90_WAVE_TILE_T, SUTRA_SM90_TILE_N, 64, 1, cooperative, true>(
+            out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);
+    case SUTRA_SM90_GELU_HALF_WAVE:
+        return run<E, SUTRA_SM90_HALF_WAVE_TILE_T, SUTRA_SM90_TILE_N, 64, 1, pingpong, true>(
+            out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);
+    case SUTRA_SM90_BIAS:
+        return run<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, false, 64, 4>(out, inp, w, bias, T, N, K, ws,
+                                                                             ws_bytes, device, sm_count, stream);
+    }
+    return cudaErrorNotSupported;
 }
 
 } // namespace sutra_sm90
