@@ -181,10 +181,43 @@ stage_encoder() {
     local bin
     bin="$(find_bin encoder_bench)" || { say "encoder: encoder_bench not built"; return 1; }
     say "encoder: $bin ${ENCODER_BENCH_ARGS:---fast-gelu}"
+    # the SM clock, power draw and throttle reasons every 100 ms, matched to the rows afterwards
+    # (the throughput rows run at the board's power cap, below the top clock)
+    local smi=""
+    if command -v nvidia-smi >/dev/null; then
+        nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active \
+            --format=csv,noheader,nounits -lms 100 >"$OUTDIR/encoder_clocks.csv" 2>/dev/null &
+        smi=$!
+    fi
     # shellcheck disable=SC2086
-    "$bin" --json "$OUTDIR/encoder_bench.json" ${ENCODER_BENCH_ARGS:---fast-gelu} >"$OUTDIR/encoder_bench.txt" 2>&1 ||
-        { say "encoder: FAILED"; tail -20 "$OUTDIR/encoder_bench.txt"; return 1; }
+    "$bin" --json "$OUTDIR/encoder_bench.json" ${ENCODER_BENCH_ARGS:---fast-gelu} >"$OUTDIR/encoder_bench.txt" 2>&1
+    local rc=$?
+    [ -n "$smi" ] && kill "$smi" 2>/dev/null
+    [ $rc -eq 0 ] || { say "encoder: FAILED"; tail -20 "$OUTDIR/encoder_bench.txt"; return 1; }
     cat "$OUTDIR/encoder_bench.txt" >>"$LOG"
+    [ -n "$smi" ] && python3 - "$OUTDIR/encoder_bench.json" "$OUTDIR/encoder_clocks.csv" <<'EOF' | tee "$OUTDIR/encoder_clocks.txt"
+import json, statistics, sys
+from datetime import datetime
+rows = json.load(open(sys.argv[1]))["rows"]
+samples = []
+for line in open(sys.argv[2]):
+    f = [x.strip() for x in line.split(",")]
+    try:
+        t = datetime.strptime(f[0], "%Y/%m/%d %H:%M:%S.%f").timestamp()
+        samples.append((t, float(f[1]), float(f[2]), f[4]))
+    except (ValueError, IndexError):
+        pass
+print("SM clock during each row's timed passes (nvidia-smi every 100 ms; host clock, local time)")
+print(f"{'model':<11} {'row':<12} {'path':<9} {'n':>4} {'MHz med':>8} {'MHz min':>8} {'W max':>6}  power-capped")
+for r in rows:
+    s = [x for x in samples if r.get("t0", 0) <= x[0] <= r.get("t1", 0)]
+    if not s:
+        continue
+    label = f"mixed({r['B']})" if r["mixed"] else f"{r['B']}x{r['N']}"
+    capped = sum(1 for x in s if int(x[3], 16) & 0x4)
+    print(f"{r['model']:<11} {label:<12} {r['path'] + ('+tg' if r['fast_gelu'] else ''):<9} {len(s):>4} "
+          f"{statistics.median(x[1] for x in s):>8.0f} {min(x[1] for x in s):>8.0f} {max(x[2] for x in s):>6.0f}  {capped}/{len(s)}")
+EOF
 }
 
 stage_gemm() {
