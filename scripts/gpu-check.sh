@@ -195,7 +195,8 @@ stage_encoder() {
     [ -n "$smi" ] && kill "$smi" 2>/dev/null
     [ $rc -eq 0 ] || { say "encoder: FAILED"; tail -20 "$OUTDIR/encoder_bench.txt"; return 1; }
     cat "$OUTDIR/encoder_bench.txt" >>"$LOG"
-    [ -n "$smi" ] && python3 - "$OUTDIR/encoder_bench.json" "$OUTDIR/encoder_clocks.csv" <<'EOF' | tee "$OUTDIR/encoder_clocks.txt"
+    [ -n "$smi" ] || return 0
+    python3 - "$OUTDIR/encoder_bench.json" "$OUTDIR/encoder_clocks.csv" <<'EOF' | tee "$OUTDIR/encoder_clocks.txt"
 import json, statistics, sys
 from datetime import datetime
 rows = json.load(open(sys.argv[1]))["rows"]
@@ -218,6 +219,7 @@ for r in rows:
     print(f"{r['model']:<11} {label:<12} {r['path'] + ('+tg' if r['fast_gelu'] else ''):<9} {len(s):>4} "
           f"{statistics.median(x[1] for x in s):>8.0f} {min(x[1] for x in s):>8.0f} {max(x[2] for x in s):>6.0f}  {capped}/{len(s)}")
 EOF
+    return 0 # the clock table is a note beside the numbers, not a check
 }
 
 stage_gemm() {
