@@ -819,6 +819,10 @@ int main(int argc, char **argv) {
                                            (T == 256 && 2 * 48 <= sms && 3 * 96 >= 2 * sms),
                                        dflt, lt, fused, ws,
                                        ws_bytes, s);
+                /* MiniLM's FFN-up (K = 384 < 768): the cooperative short-K kernel, 33 x 12 = 396
+                 * tiles of 256 x 128 at T = 8193 */
+                test_product_paths("minilm_up+gelu", 8193, 1536, 384, true, true, 2 * 396 >= 5 * sms, dflt, lt, fused,
+                                   ws, ws_bytes, s);
                 for (int T : {7, 129, 16387})
                     test_product_paths("attn_out", T, 768, 768, false, T != 129, T >= 16384, dflt, lt, fused, ws,
                                        ws_bytes, s);
