@@ -28,8 +28,6 @@
 #   gemm     bench/cuda/gemm_bench (GEMM_BENCH_ARGS, default --quick; packed with GEMM_BENCH=1):
 #            the CUTLASS variants beside cuBLASLt; with GEMM_NCU=1 and ncu on the machine, also
 #            ncu's speed-of-light, pipe and warp-state sections of each FFN-up + GELU variant
-#   profile  nsys on encoder_bench (PROFILE_ROWS, default bert-base:64x512,bert-base:1x512): the
-#            GPU time of every kernel inside the replayed CUDA graphs, summed by kernel name
 #   pack     (on a build machine without a GPU, before calling the device tool) fetches the
 #            CUTLASS headers (scripts/fetch-cutlass.sh), builds the CUDA tests, attn_bench and
 #            encoder_bench (and gemm_bench, the CUTLASS variants, with GEMM_BENCH=1), and packs them with the shared libraries a
@@ -242,22 +240,6 @@ stage_gemm() {
     fi
 }
 
-stage_profile() {
-    use_prebuilt || { say "profile: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
-    local bin nsys rows="${PROFILE_ROWS:-bert-base:64x512,bert-base:1x512}" r
-    bin="$(find_bin encoder_bench)" || { say "profile: encoder_bench not built"; return 1; }
-    nsys="$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys 2>/dev/null | head -1)"
-    [ -n "$nsys" ] || { say "profile: no nsys here"; return 1; }
-    for r in ${rows//,/ }; do
-        say "profile: $nsys on encoder_bench --rows $r"
-        "$nsys" profile --cuda-graph-trace=node -t cuda,nvtx -o "$OUTDIR/nsys-${r//[:x]/_}" --force-overwrite true \
-            "$bin" --rows "$r" --reps 20 --no-standard --no-gemm >>"$LOG" 2>&1 || { say "profile: nsys failed"; return 1; }
-        "$nsys" stats --report cuda_gpu_kern_sum --format csv "$OUTDIR/nsys-${r//[:x]/_}.nsys-rep" \
-            >"$OUTDIR/kernels-${r//[:x]/_}.csv" 2>>"$LOG"
-        rm -f "$OUTDIR/nsys-${r//[:x]/_}.nsys-rep" "$OUTDIR/nsys-${r//[:x]/_}.sqlite"
-    done
-}
-
 RANDOM_MINILM="${TMPDIR:-/tmp}/sutra-minilm-random"
 make_random_minilm() { # a MiniLM-shaped model with random weights and the real tokenizer, made once
     [ -s "$RANDOM_MINILM/model.safetensors" ] ||
@@ -430,8 +412,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | gemm | profile | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve gemm profile pack)"; exit 2 ;;
+    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | gemm | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve gemm pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1

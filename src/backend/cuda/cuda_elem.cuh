@@ -26,13 +26,17 @@ __device__ __forceinline__ __half from_f32<__half>(float x) { return __float2hal
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
-/* 8 elements <-> 8 floats through one 16-byte access. */
+/* 8 elements <-> 8 floats through one 16-byte access (unpack8: the widening alone, for a vector
+ * loaded earlier). */
 template <class E>
-__device__ __forceinline__ void load8(const E *p, float f[8]) {
-    const uint4 u = *reinterpret_cast<const uint4 *>(p);
+__device__ __forceinline__ void unpack8(const uint4 &u, float f[8]) {
     const E *e = reinterpret_cast<const E *>(&u);
 #pragma unroll
     for (int i = 0; i < 8; ++i) f[i] = to_f32(e[i]);
+}
+template <class E>
+__device__ __forceinline__ void load8(const E *p, float f[8]) {
+    unpack8<E>(*reinterpret_cast<const uint4 *>(p), f);
 }
 
 template <class E>

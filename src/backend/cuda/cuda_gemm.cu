@@ -36,7 +36,7 @@
  *     128 x 64 and 4 output buffers instead of 128 x 32 and 2: 318-332;
  *   - pingpong 128 x 128, whose epilogue overlaps the other warpgroup's main loop: 341 with
  *     CUTLASS's epilogue sub-tiles (64 x 32, 2 buffers), but 277 with 64 x 64 and 4 buffers,
- *     exactly its time without the GELU. That is the kernel now (SUTRA_SM90_GELU), for K >= 768;
+ *     its time without the GELU in that run (299-319 vs 286 in the next). That is the kernel now (SUTRA_SM90_GELU), for K >= 768;
  *     at MiniLM's K = 384 its 128 x 128 main loop is too short to hide the epilogue (124 vs
  *     107 for the cooperative kernel, which stays for K < 768).
  * Below 2.5 large tiles per SM, see sm90_kernel_for(): the 128 x 128 and 64 x 128 kernels take
@@ -356,8 +356,8 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "matmul: unknown act %d", (int)act);
     if (T == 0) return SUTRA_OK;
     const bool exact_gelu = act == SUTRA_ACT_GELU && !g->fast_gelu;
-    const int kind = g->sm90 && (act == SUTRA_ACT_NONE || exact_gelu) ? sm90_kernel_for(act, T, N, K, g->sm_count, g->sm90)
-                                                                     : -1;
+    const int kind =
+        g->sm90 && (act == SUTRA_ACT_NONE || exact_gelu) ? sm90_kernel_for(act, T, N, K, g->sm_count, g->sm90) : -1;
     if (kind >= 0 && sm90_fits(out, inp, w, bias, N, K)) {
         const cudaError_t e = sutra_cuda_sm90_gemm(g->dt, (sutra_sm90_kernel)kind, out, inp, w, bias, T, N, K,
                                                    g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);

@@ -46,10 +46,10 @@ template <class E, int VPL>
 __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const E *w, const E *b, int C, float eps,
                                                int lane) {
     constexpr bool EARLY = VPL <= 4;
-    uint4 wr[EARLY ? VPL : 1], br[EARLY ? VPL : 1];
-    if (EARLY) {
+    uint4 wr[VPL], br[VPL]; /* used only when EARLY */
+    if constexpr (EARLY) {
 #pragma unroll
-        for (int v = 0; v < (EARLY ? VPL : 1); ++v) {
+        for (int v = 0; v < VPL; ++v) {
             const int c = (lane + 32 * v) * 8;
             wr[v] = br[v] = make_uint4(0u, 0u, 0u, 0u); /* zero bits: 0 in fp16 and bf16 */
             if (c < C) {
@@ -81,11 +81,9 @@ __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const
         const int c = (lane + 32 * v) * 8;
         if (c < C) {
             float wf[8], bf[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f}, y[8];
-            if (EARLY) {
-                const E *we = reinterpret_cast<const E *>(&wr[EARLY ? v : 0]);
-                const E *be = reinterpret_cast<const E *>(&br[EARLY ? v : 0]);
-#pragma unroll
-                for (int i = 0; i < 8; ++i) wf[i] = to_f32(we[i]), bf[i] = to_f32(be[i]);
+            if constexpr (EARLY) {
+                unpack8<E>(wr[v], wf);
+                unpack8<E>(br[v], bf);
             } else {
                 load8(w + c, wf);
                 if (b) load8(b + c, bf);

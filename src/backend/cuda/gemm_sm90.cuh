@@ -142,8 +142,8 @@ template <class Cfg> struct fusion_args<Cfg, false> {
     }
 };
 
-/* Runs one product. Returns cudaErrorNotSupported (nothing launched) when CUTLASS refuses the shape or
- * alignment or needs more workspace than ws_bytes, else the launch's error. */
+/* Runs one product. Returns cudaErrorNotSupported (nothing launched) when CUTLASS refuses the
+ * shape or alignment or needs more workspace than ws_bytes, else the launch's error. */
 template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU, int EPI_N = 0, int STAGES_D = 0>
 cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int T, int N, int K, void *ws,
                 size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
@@ -178,7 +178,8 @@ cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int
  * Every large one writes its output in epilogue sub-tiles of 64 columns through 4 shared-memory
  * buffers, instead of CUTLASS's default 32 columns and 2 buffers: with the default, the pingpong
  * kernel's GELU epilogue did not hide behind the other warpgroup's main loop (bert-base FFN-up,
- * T = 32768: 341 us, 279 without the GELU); with this, it does (277 us either way).
+ * T = 32768: 341 us, 279 without the GELU); with this, it did in one run (277 us either way) and
+ * nearly in the next (299-319 vs 286).
  *   SUTRA_SM90_GELU            pingpong 128 x 128 x 64
  *   SUTRA_SM90_GELU_SHORT_K    cooperative 256 x 128 x 64, clusters of 2 along T: for K < 768,
  *                              where a 128 x 128 tile's main loop is too short to hide a GELU

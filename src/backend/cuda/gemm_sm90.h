@@ -29,7 +29,12 @@ typedef enum {
 } sutra_sm90_kernel;
 
 /* Tile sizes (tokens x output features) the caller counts tiles with to choose a kernel. */
-enum { SUTRA_SM90_TILE_N = 128, SUTRA_SM90_LARGE_TILE_T = 256, SUTRA_SM90_WAVE_TILE_T = 128, SUTRA_SM90_HALF_WAVE_TILE_T = 64 };
+enum {
+    SUTRA_SM90_TILE_N = 128,
+    SUTRA_SM90_LARGE_TILE_T = 256,
+    SUTRA_SM90_WAVE_TILE_T = 128,
+    SUTRA_SM90_HALF_WAVE_TILE_T = 64
+};
 
 /* 1 when this build holds the sm_90a CUTLASS products (SUTRA_HAVE_CUTLASS), else 0. */
 static inline int sutra_cuda_sm90_gemm_built(void) {
@@ -41,21 +46,22 @@ static inline int sutra_cuda_sm90_gemm_built(void) {
 }
 
 /* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)) by the kernel `kind`, act = the exact erf
- * GELU for the two GELU kinds, else none; bias may be NULL. Needs T >= 1, N and K multiples of 8, and out, inp, w, bias 16-byte
- * aligned (what TMA needs); ws is scratch device memory of ws_bytes (these kernels need none
+ * GELU for the four GELU kinds, none for SUTRA_SM90_BIAS; bias may be NULL. Needs T >= 1, N and
+ * K multiples of 8, and out, inp, w, bias 16-byte aligned (what TMA needs); ws is scratch device memory of ws_bytes (these kernels need none
  * today; CUTLASS is asked). sm_count: the device's multiprocessors (sizes the persistent grid).
  * Returns cudaErrorNotSupported, having launched nothing, when the build or CUTLASS cannot do
  * this product; otherwise the launch's error. Host work only before the launch: graph-safe. */
-cudaError_t sutra_cuda_sm90_gemm_f16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w, const void *bias, int T,
-                                     int N, int K, void *ws, size_t ws_bytes, int device, int sm_count,
-                                     cudaStream_t stream);
-cudaError_t sutra_cuda_sm90_gemm_bf16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w, const void *bias, int T,
-                                      int N, int K, void *ws, size_t ws_bytes, int device, int sm_count,
-                                      cudaStream_t stream);
+cudaError_t sutra_cuda_sm90_gemm_f16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w,
+                                     const void *bias, int T, int N, int K, void *ws, size_t ws_bytes, int device,
+                                     int sm_count, cudaStream_t stream);
+cudaError_t sutra_cuda_sm90_gemm_bf16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w,
+                                      const void *bias, int T, int N, int K, void *ws, size_t ws_bytes, int device,
+                                      int sm_count, cudaStream_t stream);
 
-static inline cudaError_t sutra_cuda_sm90_gemm(sutra_cuda_dtype dt, sutra_sm90_kernel kind, void *out, const void *inp,
-                                               const void *w, const void *bias, int T, int N, int K, void *ws,
-                                               size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+static inline cudaError_t sutra_cuda_sm90_gemm(sutra_cuda_dtype dt, sutra_sm90_kernel kind, void *out,
+                                               const void *inp, const void *w, const void *bias, int T, int N, int K,
+                                               void *ws, size_t ws_bytes, int device, int sm_count,
+                                               cudaStream_t stream) {
     return dt == SUTRA_CUDA_DTYPE_BF16
                ? sutra_cuda_sm90_gemm_bf16(kind, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream)
                : sutra_cuda_sm90_gemm_f16(kind, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);

@@ -8,9 +8,9 @@
 #include "backend/cuda/gemm_sm90.cuh"
 #endif
 
-cudaError_t sutra_cuda_sm90_gemm_bf16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w, const void *bias, int T,
-                                      int N, int K, void *ws, size_t ws_bytes, int device, int sm_count,
-                                      cudaStream_t stream) {
+cudaError_t sutra_cuda_sm90_gemm_bf16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w,
+                                      const void *bias, int T, int N, int K, void *ws, size_t ws_bytes, int device,
+                                      int sm_count, cudaStream_t stream) {
 #ifdef SUTRA_HAVE_CUTLASS
     return sutra_sm90::dispatch<cutlass::bfloat16_t>(kind, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count,
                                                      stream);
