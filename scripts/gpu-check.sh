@@ -28,6 +28,10 @@
 #   gemm     bench/cuda/gemm_bench (GEMM_BENCH_ARGS, default --quick; packed with GEMM_BENCH=1):
 #            the CUTLASS variants beside cuBLASLt; with GEMM_NCU=1 and ncu on the machine, also
 #            ncu's speed-of-light, pipe and warp-state sections of each FFN-up + GELU variant
+#   ab       encoder_bench rows under several environment settings in turns (AB_SETTINGS,
+#            AB_ROWS, AB_ROUNDS, AB_REPS; see stage_ab), a median per setting and row
+#   optimes  encoder_bench rows with SUTRA_CUDA_OP_TIMES=1 (OPTIMES_ROWS): each op's total time
+#            in a sustained, eager forward (the GPU as busy and as power-capped as when timed)
 #   pack     (on a build machine without a GPU, before calling the device tool) fetches the
 #            CUTLASS headers (scripts/fetch-cutlass.sh), builds the CUDA tests, attn_bench and
 #            encoder_bench (and gemm_bench, the CUTLASS variants, with GEMM_BENCH=1), and packs them with the shared libraries a
@@ -218,6 +222,59 @@ for r in rows:
           f"{statistics.median(x[1] for x in s):>8.0f} {min(x[1] for x in s):>8.0f} {max(x[2] for x in s):>6.0f}  {capped}/{len(s)}")
 EOF
     return 0 # the clock table is a note beside the numbers, not a check
+}
+
+# Settings compared in turns: AB_SETTINGS="label:VAR=v,VAR=v;label2:..." (an empty assignment
+# list runs the defaults), AB_ROUNDS rounds (default 3) of encoder_bench on AB_ROWS, each
+# setting once per round, so that every setting sees the card's warm and capped states alike.
+stage_ab() {
+    use_prebuilt || { say "ab: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin rows="${AB_ROWS:-bert-base:64x512,bert-base:1x512,minilm:1024x32}" rounds="${AB_ROUNDS:-3}" round set
+    bin="$(find_bin encoder_bench)" || { say "ab: encoder_bench not built"; return 1; }
+    local -a sets
+    IFS=';' read -ra sets <<<"${AB_SETTINGS:-default:}"
+    say "ab: $rounds rounds of ${#sets[@]} settings on $rows"
+    for round in $(seq 1 "$rounds"); do
+        for set in "${sets[@]}"; do
+            local label="${set%%:*}" assigns="${set#*:}"
+            local -a envs=()
+            [ -n "$assigns" ] && IFS=',' read -ra envs <<<"$assigns"
+            env "${envs[@]}" "$bin" --rows "$rows" --no-standard --no-gemm --reps "${AB_REPS:-40}" \
+                --json "$OUTDIR/ab-$label-$round.json" >"$OUTDIR/ab-$label-$round.txt" 2>&1 ||
+                { say "ab: $label round $round FAILED"; tail -20 "$OUTDIR/ab-$label-$round.txt"; return 1; }
+        done
+    done
+    python3 - "$OUTDIR" "${AB_SETTINGS:-default:}" <<'EOF' | tee "$OUTDIR/ab.txt"
+import glob, json, os, statistics, sys
+out, sets = sys.argv[1], [s.split(":", 1) for s in sys.argv[2].split(";")]
+print("encoder_bench ms per row (median of each run's timed passes), one column per round, settings in turns")
+base = {}
+for label, assigns in sets:
+    runs = sorted(glob.glob(os.path.join(out, f"ab-{label}-*.json")), key=lambda f: int(f.rsplit("-", 1)[1][:-5]))
+    per = {}
+    for f in runs:
+        for r in json.load(open(f))["rows"]:
+            key = f"{r['model']} " + (f"mixed({r['B']})" if r["mixed"] else f"{r['B']}x{r['N']}")
+            per.setdefault(key, []).append(r["ms"])
+    for key, v in per.items():
+        med = statistics.median(v)
+        base.setdefault(key, med)
+        print(f"{label:<14} {key:<22} " + " ".join(f"{x:8.3f}" for x in v) +
+              f"  median {med:8.3f}  vs first {med / base[key]:6.3f}   {assigns}")
+EOF
+}
+
+# Each op's share of the forward under a real, sustained workload (SUTRA_CUDA_OP_TIMES=1: eager,
+# an event after every op; see cuda_backend.cu), on OPTIMES_ROWS.
+stage_optimes() {
+    use_prebuilt || { say "optimes: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin rows="${OPTIMES_ROWS:-bert-base:64x512,bert-base:1x512,bert-base:1x4096,minilm:1024x32}"
+    bin="$(find_bin encoder_bench)" || { say "optimes: encoder_bench not built"; return 1; }
+    say "optimes: $bin --rows $rows (SUTRA_CUDA_OP_TIMES=1)"
+    # the backend prints its table to stderr when destroyed, just before the row's line
+    SUTRA_CUDA_OP_TIMES=1 "$bin" --rows "$rows" --no-standard --no-gemm --reps "${OPTIMES_REPS:-40}" \
+        >"$OUTDIR/optimes.txt" 2>&1 || { say "optimes: FAILED"; tail -20 "$OUTDIR/optimes.txt"; return 1; }
+    grep -vE '^\s*$' "$OUTDIR/optimes.txt" | tee -a "$LOG"
 }
 
 stage_gemm() {
@@ -412,8 +469,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | gemm | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve gemm pack)"; exit 2 ;;
+    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | gemm | ab | optimes | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve gemm ab optimes pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1

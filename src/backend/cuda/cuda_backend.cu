@@ -39,6 +39,8 @@ constexpr size_t STAGE_FLOATS = 4u << 20;         /* weight upload chunk: 16 MB 
 constexpr size_t STD_WS_LIMIT = 512u << 20;       /* standard-attention workspace growth limit: past it, heads go in groups */
 constexpr int STD_WS_FIRST_HEADS = 16;            /* the first workspace holds this many heads of one std_max_seqlen sequence */
 constexpr int MAX_GRAPHS = 32;
+constexpr int OP_KINDS = 48;                      /* op timer: distinct op names kept */
+constexpr int OP_MARKS = 256;                     /* op timer: events between two synchronisations */
 
 size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
@@ -47,6 +49,25 @@ struct graph_entry {
     uint64_t last_use;
     cudaGraphExec_t exec; /* NULL until captured */
     int no_graph;         /* capture failed once: always eager */
+};
+
+/* The op timer (SUTRA_CUDA_OP_TIMES=1, for profiling under a real workload): graphs off, an event
+ * recorded after every op inside run(), and the time between consecutive events added to the
+ * op's name when run() ends (one synchronisation per run, or per OP_MARKS ops). Unlike a
+ * profiler that serialises kernels, the GPU stays as busy (and as power-capped) as in a timed
+ * run; the span of an op includes any wait for the host to issue it, so the first op of a run
+ * also carries the launch latency after the previous run's synchronisation. */
+struct op_stat {
+    char name[40];
+    double ms;
+    long n;
+};
+struct op_timer {
+    op_stat stat[OP_KINDS];
+    int nstat;
+    cudaEvent_t ev[OP_MARKS + 1];
+    int which[OP_MARKS + 1]; /* ev[i] ends an op of stat[which[i]] (i >= 1) */
+    int nmarks;              /* events recorded since the last flush (ev[0] starts them) */
 };
 
 struct cuda_ctx {
@@ -85,6 +106,7 @@ struct cuda_ctx {
     int ngraphs;
     uint64_t tick;
     int graphs_on, capturing;
+    op_timer *timer; /* NULL unless SUTRA_CUDA_OP_TIMES=1 */
 
     sutra_status st;
     int fatal;
@@ -331,12 +353,98 @@ sutra_status cuda_begin_batch(sutra_backend *be, const int32_t *ids, const int32
     return SUTRA_OK;
 }
 
+/* ---- op timer ------------------------------------------------------------------------------ */
+
+/* Adds the spans between the recorded events to their ops (synchronises). */
+void timer_flush(cuda_ctx *c) {
+    op_timer *t = c->timer;
+    if (!t || t->nmarks == 0) return;
+    if (cudaEventSynchronize(t->ev[t->nmarks]) == cudaSuccess)
+        for (int i = 1; i <= t->nmarks; i++) {
+            float ms = 0.f;
+            if (cudaEventElapsedTime(&ms, t->ev[i - 1], t->ev[i]) == cudaSuccess) {
+                t->stat[t->which[i]].ms += ms;
+                t->stat[t->which[i]].n++;
+            }
+        }
+    cudaGetLastError();
+    t->nmarks = 0;
+}
+
+void timer_start(cuda_ctx *c) {
+    if (!c->timer) return;
+    timer_flush(c);
+    if (cudaEventRecord(c->timer->ev[0], c->stream) != cudaSuccess) cudaGetLastError();
+}
+
+/* Marks the end of an op named by fmt (the name is cut to 39 characters). */
+void timer_mark(cuda_ctx *c, const char *fmt, ...) {
+    op_timer *t = c->timer;
+    if (!t || c->st != SUTRA_OK) return;
+    char name[sizeof t->stat[0].name];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int k = 0;
+    while (k < t->nstat && strcmp(t->stat[k].name, name)) k++;
+    if (k == t->nstat) {
+        if (t->nstat == OP_KINDS) return;
+        memcpy(t->stat[k].name, name, sizeof name);
+        t->nstat++;
+    }
+    t->nmarks++;
+    t->which[t->nmarks] = k;
+    if (cudaEventRecord(t->ev[t->nmarks], c->stream) != cudaSuccess) {
+        cudaGetLastError();
+        t->nmarks--;
+    }
+    if (t->nmarks == OP_MARKS) { /* full: add them up, and go on from here (nothing ran since) */
+        timer_flush(c);
+        if (cudaEventRecord(t->ev[0], c->stream) != cudaSuccess) cudaGetLastError();
+    }
+}
+
+/* The timer's table, the ops by total time. */
+void timer_print(cuda_ctx *c, FILE *f) {
+    op_timer *t = c->timer;
+    timer_flush(c);
+    double total = 0;
+    for (int k = 0; k < t->nstat; k++) total += t->stat[k].ms;
+    if (total <= 0) return;
+    int order[OP_KINDS];
+    for (int k = 0; k < t->nstat; k++) order[k] = k;
+    for (int i = 1; i < t->nstat; i++) /* insertion sort, largest total first */
+        for (int j = i; j > 0 && t->stat[order[j]].ms > t->stat[order[j - 1]].ms; j--) {
+            const int x = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = x;
+        }
+    fprintf(f, "op times (SUTRA_CUDA_OP_TIMES=1: eager, an event after every op), %.3f ms in all\n", total);
+    fprintf(f, "  %-40s %7s %11s %10s %6s\n", "op", "calls", "total ms", "mean us", "share");
+    for (int i = 0; i < t->nstat; i++) {
+        const op_stat &o = t->stat[order[i]];
+        fprintf(f, "  %-40s %7ld %11.3f %10.2f %5.1f%%\n", o.name, o.n, o.ms, o.n ? o.ms * 1e3 / o.n : 0.0,
+                100.0 * o.ms / total);
+    }
+}
+
+const char *act_name(sutra_act act) {
+    return act == SUTRA_ACT_GELU ? " gelu" : act == SUTRA_ACT_GELU_TANH ? " gelu-tanh" : "";
+}
+
 sutra_status cuda_run(sutra_backend *be, uint64_t key, sutra_status (*fn)(void *ctx), void *ctx) {
     cuda_ctx *c = ctx_of(be);
     if (c->fatal) return take_error(c, c->st);
     cudaSetDevice(c->device);
     if (c->st != SUTRA_OK) return take_error(c, c->st); /* an op called outside run() failed */
     c->msg[0] = '\0';
+    if (c->timer) {
+        timer_start(c);
+        const sutra_status st = fn(ctx);
+        timer_flush(c);
+        return take_error(c, st);
+    }
     if (!c->graphs_on) return take_error(c, fn(ctx));
 
     graph_entry *g = find_graph(c, key);
@@ -379,6 +487,7 @@ void cuda_embed_layernorm(sutra_backend *be, void *out, const int32_t *ids, cons
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
     note(c, sutra_cuda_embed_layernorm(out, ids, pos, wte, wpe, wtt, ln_w, ln_b, T, C, eps, c->dt, c->stream));
+    timer_mark(c, "embed+LN");
 }
 
 void cuda_matmul(sutra_backend *be, void *out, const void *inp, const void *w, const void *bias, int T, int N, int K,
@@ -386,6 +495,7 @@ void cuda_matmul(sutra_backend *be, void *out, const void *inp, const void *w, c
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
     note(c, sutra_cuda_gemm_run(c->gemm, out, inp, w, bias, T, N, K, act, c->stream));
+    timer_mark(c, "matmul N %d K %d%s", N, K, act_name(act));
 }
 
 void cuda_add_layernorm(sutra_backend *be, void *out, const void *inp, const void *residual, const void *w,
@@ -393,6 +503,7 @@ void cuda_add_layernorm(sutra_backend *be, void *out, const void *inp, const voi
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
     note(c, sutra_cuda_add_layernorm(out, nullptr, inp, residual, w, b, T, C, eps, c->dt, c->stream));
+    timer_mark(c, residual ? "add+LN" : "LN");
 }
 
 void cuda_residual_layernorm(sutra_backend *be, void *sum, void *norm, const void *x, const void *res, const void *w,
@@ -404,18 +515,21 @@ void cuda_residual_layernorm(sutra_backend *be, void *sum, void *norm, const voi
         return;
     }
     note(c, sutra_cuda_add_layernorm(norm, sum, x, res, w, b, T, C, eps, c->dt, c->stream));
+    timer_mark(c, "residual+LN");
 }
 
 void cuda_rope(sutra_backend *be, void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta) {
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
     note(c, sutra_cuda_rope(qkv, pos, T, H, D, stride, theta, c->dt, c->stream));
+    timer_mark(c, "rope");
 }
 
 void cuda_glu(sutra_backend *be, void *out, const void *inp, int T, int F, sutra_act act) {
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
     note(c, sutra_cuda_glu(out, inp, T, F, act, c->dt, c->stream));
+    timer_mark(c, "glu");
 }
 
 /* host (n floats) = src (n activations): widened on the device, copied, waited for. */
@@ -461,8 +575,17 @@ sutra_status grow_attn_workspace(cuda_ctx *c, size_t need_one, size_t need_all) 
     return SUTRA_OK;
 }
 
+sutra_status attention_op(cuda_ctx *c, const sutra_attn_params *p, sutra_attn_path path, bool *flash_ran);
+
 sutra_status cuda_attention(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path) {
     cuda_ctx *c = ctx_of(be);
+    bool flash_ran = false;
+    const sutra_status st = attention_op(c, p, path, &flash_ran);
+    if (p) timer_mark(c, "attention %s d %d", flash_ran ? "flash" : "standard", p->head_dim);
+    return st;
+}
+
+sutra_status attention_op(cuda_ctx *c, const sutra_attn_params *p, sutra_attn_path path, bool *flash_ran) {
     if (c->st != SUTRA_OK) return c->st;
     if (!p) return fail(c, SUTRA_ERR_INVALID_ARGUMENT, "attention: NULL params");
     const int flash_ok = sutra_cuda_flash_supported(p->head_dim, c->cc_major, c->cc_minor);
@@ -480,6 +603,7 @@ sutra_status cuda_attention(sutra_backend *be, const sutra_attn_params *p, sutra
     }
     if (flash) {
         const sutra_status st = sutra_cuda_flash_attention(p, c->dt, c->stream);
+        *flash_ran = st == SUTRA_OK;
         if (st != SUTRA_ERR_UNSUPPORTED || c->std_max_seqlen == 0) return note(c, st);
         c->flash_to_std++; /* misaligned strides, or no code for this GPU: the standard path takes it */
     }
@@ -572,6 +696,11 @@ void cuda_destroy(sutra_backend *be) {
         cudaSetDevice(c->device);
         if (c->stream) cudaStreamSynchronize(c->stream);
         drop_graphs(c);
+        if (c->timer) {
+            timer_print(c, stderr);
+            for (int i = 0; i <= OP_MARKS; i++) cudaEventDestroy(c->timer->ev[i]);
+            free(c->timer);
+        }
         sutra_cuda_gemm_destroy(c->gemm);
         cudaFree(c->gemm_ws);
         cudaFree(c->wslab);
@@ -725,6 +854,17 @@ extern "C" sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes
     c->head_dim = head_dim;
     c->attn_ws_limit = STD_WS_LIMIT;
     c->graphs_on = env_flag("SUTRA_CUDA_GRAPHS", 1);
+    if (env_flag("SUTRA_CUDA_OP_TIMES", 0)) {
+        c->timer = (op_timer *)calloc(1, sizeof *c->timer);
+        for (int i = 0; c->timer && i <= OP_MARKS; i++)
+            if (cudaEventCreate(&c->timer->ev[i]) != cudaSuccess) {
+                cudaGetLastError();
+                while (i-- > 0) cudaEventDestroy(c->timer->ev[i]);
+                free(c->timer);
+                c->timer = nullptr;
+            }
+        if (!c->timer) fprintf(stderr, "sutra: SUTRA_CUDA_OP_TIMES: could not make the timer's events; timing off\n");
+    }
 
     e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess) e = cudaEventCreateWithFlags(&c->staged, cudaEventDisableTiming);

@@ -42,7 +42,9 @@ extern "C" {
  * SUTRA_CUDA_CUTLASS=0 keeps every product on cuBLASLt on an sm_90 device too (by default, =1,
  * there, exact-GELU products of about one wave of tiles or more run through CUTLASS with the GELU
  * fused into the product, and large products with N, K <= 1024 through CUTLASS; =2 also sends
- * the other plain products of 16384 tokens or more to CUTLASS, for comparisons). */
+ * the other plain products of 16384 tokens or more to CUTLASS, for comparisons);
+ * SUTRA_CUDA_OP_TIMES=1 runs eagerly with an event after every op and prints each op's total
+ * time to stderr when the backend is destroyed (profiling under a real workload). */
 sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes, int std_max_seqlen, int head_dim, int use_bf16,
                                        sutra_backend **out, char *err, size_t errcap);
 
