@@ -775,7 +775,11 @@ int main(int argc, char **argv) {
         const int Cs[] = {384, 768, 1024, 100, 4104};
         for (int C : Cs) test_embed_layernorm(r, C, 301);
         for (int C : Cs) test_add_layernorm(r, C, 257);
+        /* more rows than the grid's warps (at most a wave of resident blocks): each warp strides
+         * over rows, loading the next while normalising the current */
+        test_add_layernorm(r, 768, 20011);
         for (int C : {768, 100}) test_residual_layernorm(r, C, 129);
+        test_residual_layernorm(r, 768, 20011);
         test_rope(r, 12, 64, 160000.f);
         test_rope(r, 16, 32, 10000.f);
         test_glu(r, 100, 1152, SUTRA_ACT_GELU);
