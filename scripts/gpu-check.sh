@@ -234,6 +234,12 @@ stage_ab() {
     local -a sets
     IFS=';' read -ra sets <<<"${AB_SETTINGS:-default:}"
     say "ab: $rounds rounds of ${#sets[@]} settings on $rows"
+    local smi=""
+    if command -v nvidia-smi >/dev/null; then # a card that throttles for other reasons shows here
+        nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_throttle_reasons.active \
+            --format=csv,noheader,nounits -lms 200 >"$OUTDIR/ab_clocks.csv" 2>/dev/null &
+        smi=$!
+    fi
     for round in $(seq 1 "$rounds"); do
         for set in "${sets[@]}"; do
             local label="${set%%:*}" assigns="${set#*:}"
@@ -241,9 +247,10 @@ stage_ab() {
             [ -n "$assigns" ] && IFS=',' read -ra envs <<<"$assigns"
             env "${envs[@]}" "$bin" --rows "$rows" --no-standard --no-gemm --reps "${AB_REPS:-40}" \
                 --json "$OUTDIR/ab-$label-$round.json" >"$OUTDIR/ab-$label-$round.txt" 2>&1 ||
-                { say "ab: $label round $round FAILED"; tail -20 "$OUTDIR/ab-$label-$round.txt"; return 1; }
+                { say "ab: $label round $round FAILED"; tail -20 "$OUTDIR/ab-$label-$round.txt"; [ -n "$smi" ] && kill "$smi"; return 1; }
         done
     done
+    [ -n "$smi" ] && kill "$smi" 2>/dev/null
     python3 - "$OUTDIR" "${AB_SETTINGS:-default:}" <<'EOF' | tee "$OUTDIR/ab.txt"
 import glob, json, os, statistics, sys
 out, sets = sys.argv[1], [s.split(":", 1) for s in sys.argv[2].split(";")]
@@ -261,6 +268,17 @@ for label, assigns in sets:
         base.setdefault(key, med)
         print(f"{label:<14} {key:<22} " + " ".join(f"{x:8.3f}" for x in v) +
               f"  median {med:8.3f}  vs first {med / base[key]:6.3f}   {assigns}")
+try:
+    smp = [l.split(",") for l in open(os.path.join(out, "ab_clocks.csv"))]
+    mhz = sorted(float(x[1]) for x in smp if len(x) > 4)
+    reasons = {}
+    for x in smp:
+        if len(x) > 4:
+            reasons[x[4].strip()] = reasons.get(x[4].strip(), 0) + 1
+    print(f"SM clock over the stage: median {statistics.median(mhz):.0f} MHz, min {mhz[0]:.0f}; throttle reasons "
+          f"(nvidia-smi bit masks, samples): {dict(sorted(reasons.items()))}")
+except (OSError, ValueError, IndexError):
+    pass
 EOF
 }
 

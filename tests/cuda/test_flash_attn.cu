@@ -416,6 +416,15 @@ static void argument_checks(void) {
     p.batch = 64;
     check_status("flash block rows, 64 x 512 x 12 heads, 132 SMs",
                  sutra_cuda_flash_block_rows(&p, 132) == 128 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.batch = 1024;
+    p.max_seqlen = 64;
+    check_status("flash block rows, 1024 x 64 x 12 heads, 132 SMs",
+                 sutra_cuda_flash_block_rows(&p, 132) == 64 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.max_seqlen = 65;
+    check_status("flash block rows, 1024 x 65 x 12 heads, 132 SMs",
+                 sutra_cuda_flash_block_rows(&p, 132) == 128 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.batch = 64;
+    p.max_seqlen = 512;
     /* the pick on an H100 (cc 9.0, 132 SMs) and on an A100 (8.0, 108 SMs): 64 x 512 x 12 heads of 64 */
     p.head_dim = 64;
     check_status("flash pick, 64 x 512 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_128

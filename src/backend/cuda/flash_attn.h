@@ -48,7 +48,8 @@ sutra_status sutra_cuda_flash_attention(const sutra_attn_params *p, sutra_cuda_d
 
 /* Query rows per CTA that sutra_cuda_flash_attention picks for p on a GPU of sm_count
  * multiprocessors: 64 when blocks of 128 would give fewer CTAs than there are SMs (short
- * batches, where each warp's serial chain sets the time), else 128 (flash_launch.cuh). */
+ * batches, where each warp's serial chain sets the time) or when no sequence is longer than 64
+ * (a 128-row block would be at least half empty), else 128 (flash_launch.cuh). */
 int sutra_cuda_flash_block_rows(const sutra_attn_params *p, int sm_count);
 
 /* Which flash kernel a call runs. */

@@ -120,6 +120,7 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(
     const int lane = tid & 31;
     const int warp = tid >> 5;
     const int warp_row0 = warp * KT::ROWS_PER_WARP; /* first query row of this warp in the block */
+    const bool live = warp_row0 < len - m0; /* some of this warp's rows are in the sequence (warp-uniform) */
 
     const Elem *q = static_cast<const Elem *>(p.q) + (int64_t)(seq_begin + m0) * p.q_row_stride + head * p.head_stride;
     const Elem *k = static_cast<const Elem *>(p.k) + (int64_t)seq_begin * p.k_row_stride + head * p.head_stride;
@@ -200,65 +201,71 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(
             cp_async_commit();
         }
 
-        /* S = Q K^T for this warp's 16*MT rows and the tile's BN keys. */
-        float s[MT][NT][4];
+        /* A warp whose rows all lie past the sequence (a short sequence in a tall block) only
+         * loads and waits at the barriers: its math would be masked out anyway. */
+        uint32_t pa[MT][KT::KN][4];
+        if (live) {
+            /* S = Q K^T for this warp's 16*MT rows and the tile's BN keys. */
+            float s[MT][NT][4];
 #pragma unroll
-        for (int mt = 0; mt < MT; ++mt)
+            for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-            for (int nt = 0; nt < NT; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.f;
+                for (int nt = 0; nt < NT; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.f;
 #pragma unroll
-        for (int ks = 0; ks < KT::KD; ++ks) {
-            uint32_t a[MT][4];
-#pragma unroll
-            for (int mt = 0; mt < MT; ++mt) {
-                if (KT::Q_IN_REGS) {
-#pragma unroll
-                    for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[KT::Q_IN_REGS ? mt : 0][KT::Q_IN_REGS ? ks : 0][i];
-                } else {
-                    ldmatrix_x4(a[mt], s_q + (q_row + mt * 16) * KT::ROW_BYTES + ((ks * 2 + q_chunk) ^ swz) * 16);
-                }
-            }
-#pragma unroll
-            for (int np = 0; np < NT / 2; ++np) {
-                uint32_t b[4];
-                ldmatrix_x4(b, s_k_cur + (np * 16 + k_row) * KT::ROW_BYTES + ((ks * 2 + k_chunk) ^ swz) * 16);
+            for (int ks = 0; ks < KT::KD; ++ks) {
+                uint32_t a[MT][4];
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
-                    mma_16816<Elem>(s[mt][2 * np], a[mt], b[0], b[1]);
-                    mma_16816<Elem>(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+                    if (KT::Q_IN_REGS) {
+#pragma unroll
+                        for (int i = 0; i < 4; ++i) a[mt][i] = q_frag[KT::Q_IN_REGS ? mt : 0][KT::Q_IN_REGS ? ks : 0][i];
+                    } else {
+                        ldmatrix_x4(a[mt], s_q + (q_row + mt * 16) * KT::ROW_BYTES + ((ks * 2 + q_chunk) ^ swz) * 16);
+                    }
+                }
+#pragma unroll
+                for (int np = 0; np < NT / 2; ++np) {
+                    uint32_t b[4];
+                    ldmatrix_x4(b, s_k_cur + (np * 16 + k_row) * KT::ROW_BYTES + ((ks * 2 + k_chunk) ^ swz) * 16);
+#pragma unroll
+                    for (int mt = 0; mt < MT; ++mt) {
+                        mma_16816<Elem>(s[mt][2 * np], a[mt], b[0], b[1]);
+                        mma_16816<Elem>(s[mt][2 * np + 1], a[mt], b[2], b[3]);
+                    }
                 }
             }
+
+            if (tile_needs_mask(m0, BM, n0, BN, len, p.window_left, p.window_right))
+                apply_mask<MT, NT>(s, m0 + warp_row0, n0, len, p.window_left, p.window_right, lane);
+
+            sm.template update<NT, DT>(s, acc, p.scale_log2);
+
+            /* P as A fragments, all at once: the fp32 scores die here, which leaves the P V phase
+             * half their registers. */
+            sm.template pack<Elem, NT>(s, pa);
         }
-
-        if (tile_needs_mask(m0, BM, n0, BN, len, p.window_left, p.window_right))
-            apply_mask<MT, NT>(s, m0 + warp_row0, n0, len, p.window_left, p.window_right, lane);
-
-        sm.template update<NT, DT>(s, acc, p.scale_log2);
-
-        /* P as A fragments, all at once: the fp32 scores die here, which leaves the P V phase
-         * half their registers. */
-        uint32_t pa[MT][KT::KN][4];
-        sm.template pack<Elem, NT>(s, pa);
 
         cp_async_wait<2>(); /* all but the two groups of tile it+1: V[it] landed */
         __syncthreads();
 
         /* O += P V */
+        if (live) {
 #pragma unroll
-        for (int kk = 0; kk < KT::KN; ++kk) {
+            for (int kk = 0; kk < KT::KN; ++kk) {
 #pragma unroll
-            for (int dp = 0; dp < DT / 2; ++dp) {
-                uint32_t b[4];
-                ldmatrix_x4_trans(b, s_v_cur + (kk * 16 + v_row) * KT::ROW_BYTES + ((dp * 2 + v_chunk) ^ swz) * 16);
+                for (int dp = 0; dp < DT / 2; ++dp) {
+                    uint32_t b[4];
+                    ldmatrix_x4_trans(b, s_v_cur + (kk * 16 + v_row) * KT::ROW_BYTES + ((dp * 2 + v_chunk) ^ swz) * 16);
 #pragma unroll
-                for (int mt = 0; mt < MT; ++mt) {
-                    mma_16816<Elem>(acc[mt][2 * dp], pa[mt][kk], b[0], b[1]);
-                    mma_16816<Elem>(acc[mt][2 * dp + 1], pa[mt][kk], b[2], b[3]);
+                    for (int mt = 0; mt < MT; ++mt) {
+                        mma_16816<Elem>(acc[mt][2 * dp], pa[mt][kk], b[0], b[1]);
+                        mma_16816<Elem>(acc[mt][2 * dp + 1], pa[mt][kk], b[2], b[3]);
+                    }
                 }
-            }
-            /* l += P 1: the row sums of the rounded weights, on the tensor cores. */
+                /* l += P 1: the row sums of the rounded weights, on the tensor cores. */
 #pragma unroll
-            for (int mt = 0; mt < MT; ++mt) mma_16816<Elem>(sm.l[mt], pa[mt][kk], ones2<Elem>(), ones2<Elem>());
+                for (int mt = 0; mt < MT; ++mt) mma_16816<Elem>(sm.l[mt], pa[mt][kk], ones2<Elem>(), ones2<Elem>());
+            }
         }
     }
 

@@ -45,7 +45,11 @@ namespace sutra_flash {
  * 1024 (D = 64, 12 heads), 0.67x at D = 128 up to 1024; at N >= 2048 (from 192 blocks) 64-row
  * blocks were 1.10-1.24x slower, hence the rule of one 128-row block per SM. (Splitting the keys of a block over several CTAs
  * instead, with the partial results merged by the last CTA to finish, was measured and
- * dropped: the merge's chain of L2 round trips cost as much as the tiles it saved.) */
+ * dropped: the merge's chain of L2 round trips cost as much as the tiles it saved.) The small
+ * blocks also take every batch whose sequences are all 64 tokens or shorter, and in either tile
+ * a warp whose rows all lie past its sequence skips the math (flash_kernel.cuh): MiniLM's
+ * 1024 x 32 spent 132 us a layer in attention with 128-row blocks, 115 with the skip and 79 with
+ * both (bench/results/h100-short-seqs-2026-11-25.txt; whole forward 3.00 -> 2.71 ms). */
 template <int D>
 struct flash_tiles;
 template <>
