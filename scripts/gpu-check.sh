@@ -233,6 +233,9 @@ stage_ab() {
     bin="$(find_bin encoder_bench)" || { say "ab: encoder_bench not built"; return 1; }
     local -a sets
     IFS=';' read -ra sets <<<"${AB_SETTINGS:-default:}"
+    for set in "${sets[@]}"; do
+        case "$set" in *:*) ;; *) say "ab: setting '$set' has no 'label:' (AB_SETTINGS=\"label:VAR=v,...;...\")"; return 1 ;; esac
+    done
     say "ab: $rounds rounds of ${#sets[@]} settings on $rows"
     local smi=""
     if command -v nvidia-smi >/dev/null; then # a card that throttles for other reasons shows here
@@ -250,14 +253,14 @@ stage_ab() {
                 { say "ab: $label round $round FAILED"; tail -20 "$OUTDIR/ab-$label-$round.txt"; [ -n "$smi" ] && kill "$smi"; return 1; }
         done
     done
-    [ -n "$smi" ] && kill "$smi" 2>/dev/null
+    [ -n "$smi" ] && { kill "$smi" 2>/dev/null; wait "$smi" 2>/dev/null; }
     python3 - "$OUTDIR" "${AB_SETTINGS:-default:}" <<'EOF' | tee "$OUTDIR/ab.txt"
 import glob, json, os, statistics, sys
-out, sets = sys.argv[1], [s.split(":", 1) for s in sys.argv[2].split(";")]
+out, sets = sys.argv[1], [s.split(":", 1) for s in sys.argv[2].split(";") if s]
 print("encoder_bench ms per row (median of each run's timed passes), one column per round, settings in turns")
 base = {}
 for label, assigns in sets:
-    runs = sorted(glob.glob(os.path.join(out, f"ab-{label}-*.json")), key=lambda f: int(f.rsplit("-", 1)[1][:-5]))
+    runs = sorted(glob.glob(os.path.join(out, f"ab-{label}-[0-9]*.json")), key=lambda f: int(f.rsplit("-", 1)[1][:-5]))
     per = {}
     for f in runs:
         for r in json.load(open(f))["rows"]:
@@ -270,7 +273,7 @@ for label, assigns in sets:
               f"  median {med:8.3f}  vs first {med / base[key]:6.3f}   {assigns}")
 try:
     smp = [l.split(",") for l in open(os.path.join(out, "ab_clocks.csv"))]
-    mhz = sorted(float(x[1]) for x in smp if len(x) > 4)
+    mhz = sorted(float(x[1]) for x in smp if len(x) > 4 and x[1].strip().replace(".", "", 1).isdigit())
     reasons = {}
     for x in smp:
         if len(x) > 4:

@@ -443,6 +443,7 @@ sutra_status cuda_run(sutra_backend *be, uint64_t key, sutra_status (*fn)(void *
         timer_start(c);
         const sutra_status st = fn(ctx);
         timer_flush(c);
+        timer_start(c); /* ops called outside run() then count from here, not from this run's start */
         return take_error(c, st);
     }
     if (!c->graphs_on) return take_error(c, fn(ctx));

@@ -87,8 +87,8 @@ extern "C" sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, 
 
 extern "C" int sutra_cuda_flash_block_rows(const sutra_attn_params *p, int sm_count) {
     if (!p || p->max_seqlen < 1 || p->heads < 1 || p->batch < 1) return 128;
-    const long long blocks = (long long)((p->max_seqlen + 127) / 128) * p->heads * p->batch;
     if (p->max_seqlen <= 64) return 64; /* a 128-row block would be at least half empty */
+    const long long blocks = (long long)((p->max_seqlen + 127) / 128) * p->heads * p->batch;
     return blocks < sm_count ? 64 : 128;
 }
 
