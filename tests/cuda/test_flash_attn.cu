@@ -409,20 +409,17 @@ static void argument_checks(void) {
     p = base;
     check_status("flash block_rows 96", sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, 96, NULL),
                  SUTRA_ERR_INVALID_ARGUMENT);
-    p.max_seqlen = 512;
     p.heads = 12;
-    check_status("flash block rows, 1 x 512 x 12 heads, 132 SMs",
-                 sutra_cuda_flash_block_rows(&p, 132) == 64 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
-    p.batch = 64;
-    check_status("flash block rows, 64 x 512 x 12 heads, 132 SMs",
-                 sutra_cuda_flash_block_rows(&p, 132) == 128 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
-    p.batch = 1024;
-    p.max_seqlen = 64;
-    check_status("flash block rows, 1024 x 64 x 12 heads, 132 SMs",
-                 sutra_cuda_flash_block_rows(&p, 132) == 64 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
-    p.max_seqlen = 65;
-    check_status("flash block rows, 1024 x 65 x 12 heads, 132 SMs",
-                 sutra_cuda_flash_block_rows(&p, 132) == 128 ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    /* the block rule: 64 rows when 128-row blocks would not fill 132 SMs, or no sequence exceeds 64 */
+    static const struct { int batch, max_seqlen, rows; } rule[] = {
+        {1, 512, 64}, {64, 512, 128}, {1024, 64, 64}, {1024, 65, 128}};
+    for (const auto &r : rule) {
+        p.batch = r.batch;
+        p.max_seqlen = r.max_seqlen;
+        char what[96];
+        snprintf(what, sizeof what, "flash block rows, %d x %d x 12 heads, 132 SMs", r.batch, r.max_seqlen);
+        check_status(what, sutra_cuda_flash_block_rows(&p, 132) == r.rows ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    }
     p.batch = 64;
     p.max_seqlen = 512;
     /* the pick on an H100 (cc 9.0, 132 SMs) and on an A100 (8.0, 108 SMs): 64 x 512 x 12 heads of 64 */

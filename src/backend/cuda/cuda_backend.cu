@@ -371,6 +371,7 @@ void timer_flush(cuda_ctx *c) {
     t->nmarks = 0;
 }
 
+/* Adds up what is recorded, then starts the next span here. */
 void timer_start(cuda_ctx *c) {
     if (!c->timer) return;
     timer_flush(c);
@@ -399,10 +400,7 @@ void timer_mark(cuda_ctx *c, const char *fmt, ...) {
         cudaGetLastError();
         t->nmarks--;
     }
-    if (t->nmarks == OP_MARKS) { /* full: add them up, and go on from here (nothing ran since) */
-        timer_flush(c);
-        if (cudaEventRecord(t->ev[0], c->stream) != cudaSuccess) cudaGetLastError();
-    }
+    if (t->nmarks == OP_MARKS) timer_start(c); /* full: add them up, go on from here (nothing ran since) */
 }
 
 /* The timer's table, the ops by total time. */
@@ -442,8 +440,7 @@ sutra_status cuda_run(sutra_backend *be, uint64_t key, sutra_status (*fn)(void *
     if (c->timer) {
         timer_start(c);
         const sutra_status st = fn(ctx);
-        timer_flush(c);
-        timer_start(c); /* ops called outside run() then count from here, not from this run's start */
+        timer_start(c); /* this run's ops added up; ops called outside run() count from here */
         return take_error(c, st);
     }
     if (!c->graphs_on) return take_error(c, fn(ctx));
