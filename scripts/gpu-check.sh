@@ -473,10 +473,16 @@ stage_pack() {
     # instead of 14.5, which keeps the working tree, the trimmed model and this under the device
     # tool's 64 MiB per call
     tar cf - -C "$pre" bin lib | xz -9 -T1 >"$CARRY/prebuilt.tar.xz" || return 1
+    # numpy for the trimming: the project's test environment (scripts/install-pydeps.sh) has it
+    local py="${SUTRA_VENV:-$HOME/.cache/sutra/venv}/bin/python"
+    [ -x "$py" ] || py=python3
+    "$py" -c "import numpy, safetensors" 2>/dev/null ||
+        "$py" -m pip install --quiet --disable-pip-version-check "safetensors==0.6.2" "numpy==2.3.5" >>"$LOG" 2>&1 ||
+        { say "pack: cannot install numpy and safetensors for $py"; return 1; }
     src="${SUTRA_MODELS_DIR:-$HOME/.cache/sutra/models}/all-MiniLM-L6-v2"
     [ "$src" = "$CARRY/models/all-MiniLM-L6-v2" ] && src="$HOME/.cache/sutra/models/all-MiniLM-L6-v2"
     "$pre/bin/test_cuda_model" --print-ids "$src" >"$build/ids.txt" &&
-        python3 "$ROOT/tests/cuda/make_carry_model.py" "$src" "$CARRY/models/all-MiniLM-L6-v2" "$build/ids.txt" ||
+        "$py" "$ROOT/tests/cuda/make_carry_model.py" "$src" "$CARRY/models/all-MiniLM-L6-v2" "$build/ids.txt" ||
         { say "pack: trimming the model FAILED"; return 1; }
     local exclude # in a linked worktree .git is a file; git knows where the shared exclude file is
     exclude="$(git -C "$ROOT" rev-parse --path-format=absolute --git-path info/exclude 2>/dev/null || echo "$ROOT/.git/info/exclude")"

@@ -36,6 +36,14 @@ typedef struct bert_layer {
     const void *ffn_up_w, *ffn_up_b;     /* (F, C), (F) */
     const void *ffn_down_w, *ffn_down_b; /* (C, F), (C) */
     const void *ln2_w, *ln2_b;           /* (C) */
+    /* LayerNorm folding (backend.h ln_fold_tokens; only when the backend offers it): the vectors
+     * that let each product take the LayerNorm before it, computed at load in float64 from the
+     * weights above. "prev" is the LayerNorm ahead of the layer: the previous layer's second one,
+     * or none for layer 0 (its input is normalised already: g = 1, b = 0). */
+    const void *qkv_s, *qkv_c;           /* (3C): qkv_w g_prev, qkv_w b_prev + qkv_b */
+    const void *attn_out_d;              /* (C): attn_out_b + b_prev */
+    const void *ffn_up_s, *ffn_up_c;     /* (F): ffn_up_w ln1_w, ffn_up_w ln1_b + ffn_up_b */
+    const void *ffn_down_d;              /* (C): ffn_down_b + ln1_b */
 } bert_layer;
 
 typedef struct bert_encoder {
@@ -46,6 +54,7 @@ typedef struct bert_encoder {
     const void *emb_ln_w, *emb_ln_b;
     bert_layer *layers;
     float *slab;
+    int fold; /* the layers carry the LayerNorm-folding vectors */
 } bert_encoder;
 
 /* Every weight of the model with its element count, for upload. */
@@ -58,6 +67,9 @@ typedef struct bert_encoder {
     X((L)->qkv_w, 3 * (C) * (C)) X((L)->qkv_b, 3 * (C)) X((L)->attn_out_w, (C) * (C)) X((L)->attn_out_b, (C))      \
     X((L)->ln1_w, (C)) X((L)->ln1_b, (C)) X((L)->ffn_up_w, (F) * (C)) X((L)->ffn_up_b, (F))                         \
     X((L)->ffn_down_w, (C) * (F)) X((L)->ffn_down_b, (C)) X((L)->ln2_w, (C)) X((L)->ln2_b, (C))
+#define BERT_FOLD_WEIGHTS(X, L, C, F)                                                                               \
+    X((L)->qkv_s, 3 * (C)) X((L)->qkv_c, 3 * (C)) X((L)->attn_out_d, (C)) X((L)->ffn_up_s, (F))                     \
+    X((L)->ffn_up_c, (F)) X((L)->ffn_down_d, (C))
 
 static sutra_status upload_weights(bert_encoder *e, sutra_backend *be, char *err, size_t errcap) {
     const sutra_model_config *c = &e->base.cfg;
@@ -69,10 +81,12 @@ static sutra_status upload_weights(bert_encoder *e, sutra_backend *be, char *err
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s backend: weight upload failed", be->name);
     BERT_EMBED_WEIGHTS(COUNT, e, c)
     for (int l = 0; l < c->num_layers; l++) { BERT_LAYER_WEIGHTS(COUNT, &e->layers[l], C, F) }
+    for (int l = 0; e->fold && l < c->num_layers; l++) { BERT_FOLD_WEIGHTS(COUNT, &e->layers[l], C, F) }
     sutra_status st = be->weights_reserve(be, total);
     if (st) return sutra_errf(st, err, errcap, "%s backend: cannot reserve %zu weights", be->name, total);
     BERT_EMBED_WEIGHTS(UPLOAD, e, c)
     for (int l = 0; l < c->num_layers; l++) { BERT_LAYER_WEIGHTS(UPLOAD, &e->layers[l], C, F) }
+    for (int l = 0; e->fold && l < c->num_layers; l++) { BERT_FOLD_WEIGHTS(UPLOAD, &e->layers[l], C, F) }
 #undef COUNT
 #undef UPLOAD
     return SUTRA_OK;
@@ -127,6 +141,48 @@ static void bind_all(bert_encoder *e, sutra_binder *b) {
     }
 }
 
+/* s (N) = W g and c (N) = W b + bias, for W (N, K), in float64; g NULL: ones, b NULL: zeros. */
+static void fold_matrix(float *s, float *c, const float *W, const float *bias, const float *g, const float *b, int N,
+                        int K) {
+    for (int n = 0; n < N; n++) {
+        const float *w = W + (size_t)n * K;
+        double ss = 0, cc = 0;
+        for (int k = 0; k < K; k++) {
+            ss += (double)w[k] * (g ? g[k] : 1.0);
+            cc += b ? (double)w[k] * b[k] : 0.0;
+        }
+        s[n] = (float)ss;
+        c[n] = (float)(cc + (bias ? bias[n] : 0.0));
+    }
+}
+
+/* out (n) = x + y (y NULL: zeros) */
+static void add_vec(float *out, const float *x, const float *y, int n) {
+    for (int i = 0; i < n; i++) out[i] = x[i] + (y ? y[i] : 0.f);
+}
+
+/* The LayerNorm-folding vectors of every layer (bert_layer), from the bound host weights. With
+ * b->slab NULL it only counts their room. */
+static void bind_fold(bert_encoder *e, sutra_binder *b) {
+    const sutra_model_config *c = &e->base.cfg;
+    const int C = c->hidden_size, F = c->intermediate_size;
+    for (int l = 0; l < c->num_layers; l++) {
+        bert_layer *L = &e->layers[l];
+        float *qs = sutra_bind_fused_alloc(b, 3 * (size_t)C), *qc = sutra_bind_fused_alloc(b, 3 * (size_t)C);
+        float *od = sutra_bind_fused_alloc(b, (size_t)C);
+        float *us = sutra_bind_fused_alloc(b, (size_t)F), *uc = sutra_bind_fused_alloc(b, (size_t)F);
+        float *dd = sutra_bind_fused_alloc(b, (size_t)C);
+        if (!b->slab || b->failed) continue;
+        const float *g_prev = l ? (const float *)e->layers[l - 1].ln2_w : NULL;
+        const float *b_prev = l ? (const float *)e->layers[l - 1].ln2_b : NULL;
+        fold_matrix(qs, qc, L->qkv_w, L->qkv_b, g_prev, b_prev, 3 * C, C);
+        add_vec(od, L->attn_out_b, b_prev, C);
+        fold_matrix(us, uc, L->ffn_up_w, L->ffn_up_b, L->ln1_w, L->ln1_b, F, C);
+        add_vec(dd, L->ffn_down_b, L->ln1_b, C);
+        L->qkv_s = qs, L->qkv_c = qc, L->attn_out_d = od, L->ffn_up_s = us, L->ffn_up_c = uc, L->ffn_down_d = dd;
+    }
+}
+
 static void bert_destroy(sutra_encoder *base) {
     bert_encoder *e = (bert_encoder *)base;
     free(e->layers);
@@ -145,8 +201,12 @@ static sutra_status bert_create(const sutra_model_config *cfg, const sutra_st_fi
         bert_destroy(&e->base);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
     }
+    /* the folded forward needs the backend's ops for it and the exact GELU its products fuse */
+    e->fold = be->ln_fold_tokens > 0 && be->matmul_ln && be->matmul_residual_ln && be->ln_apply &&
+              cfg->hidden_act == SUTRA_ACT_GELU;
     sutra_binder b = {.file = weights, .prefix = detect_prefix(weights), .err = err, .errcap = errcap};
     bind_all(e, &b); /* counting pass */
+    if (e->fold) bind_fold(e, &b);
     if (b.failed) {
         bert_destroy(&e->base);
         return SUTRA_ERR_MODEL;
@@ -160,6 +220,7 @@ static sutra_status bert_create(const sutra_model_config *cfg, const sutra_st_fi
     b.slab = e->slab;
     b.slab_used = 0;
     bind_all(e, &b); /* filling pass */
+    if (e->fold) bind_fold(e, &b);
     e->base.dtype = b.dtype ? b.dtype : "F32";
     sutra_status st = upload_weights(e, be, err, errcap);
     if (st) {
@@ -172,9 +233,10 @@ static sutra_status bert_create(const sutra_model_config *cfg, const sutra_st_fi
 
 static size_t bert_arena_bytes(const sutra_model_config *cfg, int max_tokens, size_t act_bytes) {
     const size_t C = (size_t)cfg->hidden_size, F = (size_t)cfg->intermediate_size, T = (size_t)max_tokens;
-    /* x, qkv, attn, proj, ffn; each rounded up to 256 bytes by the arena. The long-input layout
-     * (bert_forward) needs less: at most max(4C, 2C + F) per token. */
-    return T * (C + 3 * C + C + C + F) * act_bytes + 5 * 256;
+    /* x, qkv, attn, proj, ffn, and two LayerNorm-folding statistics buffers; each rounded up to
+     * 256 bytes by the arena. The long-input layout (bert_forward) needs less: at most
+     * max(4C, 2C + F) per token. */
+    return T * (C + 3 * C + C + C + F) * act_bytes + 2 * SUTRA_LN_STATS_FLOATS(T, C) * sizeof(float) + 7 * 256;
 }
 
 /* Rows per chunk of the token-wise steps in the long-input layout. BLAS packs the whole weight
@@ -192,6 +254,7 @@ typedef struct bert_pass {
     int T;
     sutra_attn_path path;
     void *x, *qkv, *attn, *proj, *ffn; /* (T,C), (T,3C), (T,C), (T,C), (T,F) */
+    float *stats[2];                   /* LayerNorm folding: the statistics of proj and of x */
     sutra_attn_params ap;
     /* long-input layout only: heads per attention call; scratch right after attn; rows per
      * chunk of the output projection and of the FFN */
@@ -221,6 +284,39 @@ static sutra_status bert_layers(void *arg) {
         be->matmul(be, p->proj, p->ffn, L->ffn_down_w, L->ffn_down_b, T, C, F, SUTRA_ACT_NONE);
         be->add_layernorm(be, p->x, p->proj, p->x, L->ln2_w, L->ln2_b, T, C, eps);
     }
+    return SUTRA_OK;
+}
+
+/* The same layers with every LayerNorm folded into the products around it (backend.h,
+ * ln_fold_tokens): the residual stream stays un-normalised, alternating between proj (after the
+ * attention block, statistics stats[0]) and x (after the FFN, stats[1]); one LayerNorm pass
+ * remains, at the end. Layer 0 reads the normalised embeddings (no statistics). */
+static sutra_status bert_layers_folded(void *arg) {
+    bert_pass *p = arg;
+    const bert_encoder *e = p->e;
+    const sutra_model_config *c = &e->base.cfg;
+    sutra_backend *be = p->be;
+    const int T = p->T, C = c->hidden_size, F = c->intermediate_size;
+    const float eps = c->layer_norm_eps;
+    be->embed_layernorm(be, p->x, p->io->ids, p->io->pos, e->wte, e->wpe, e->wtt, e->emb_ln_w, e->emb_ln_b, T, C, eps);
+    const float *stats = NULL; /* of x */
+    const void *g = NULL;      /* the weight x's LayerNorm has */
+    for (int l = 0; l < c->num_layers; l++) {
+        const bert_layer *L = &e->layers[l];
+        be->matmul_ln(be, p->qkv, p->x, stats, L->qkv_w, L->qkv_s, L->qkv_c, T, 3 * C, C, SUTRA_ACT_NONE);
+        sutra_status st = be->attention(be, &p->ap, p->path);
+        if (st) return sutra_errf(st, p->err, p->errcap, "layer %d: attention failed: %s", l, sutra_status_str(st));
+        be->matmul_residual_ln(be, p->proj, p->stats[0], p->attn, L->attn_out_w, L->attn_out_d, p->x, stats, g,
+                               L->ln1_w, T, C, C, eps);
+        be->matmul_ln(be, p->ffn, p->proj, p->stats[0], L->ffn_up_w, L->ffn_up_s, L->ffn_up_c, T, F, C,
+                      c->hidden_act);
+        be->matmul_residual_ln(be, p->x, p->stats[1], p->ffn, L->ffn_down_w, L->ffn_down_d, p->proj, p->stats[0],
+                               L->ln1_w, L->ln2_w, T, C, F, eps);
+        stats = p->stats[1];
+        g = L->ln2_w;
+    }
+    const bert_layer *last = &e->layers[c->num_layers - 1];
+    if (c->num_layers > 0) be->ln_apply(be, p->x, p->x, stats, last->ln2_w, last->ln2_b, T, C);
     return SUTRA_OK;
 }
 
@@ -321,8 +417,12 @@ static sutra_status bert_forward(sutra_encoder *base, sutra_backend *be, const s
     p.ffn = be->arena_alloc(be, (size_t)T * F * ab);
     if (!p.x || !p.qkv || !p.attn || !p.proj || !p.ffn)
         return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "activation arena too small for %d tokens", T);
+    const int fold = e->fold && T >= be->ln_fold_tokens;
+    for (int i = 0; fold && i < 2; i++)
+        if (!(p.stats[i] = be->arena_alloc(be, SUTRA_LN_STATS_FLOATS(T, C) * sizeof(float))))
+            return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "activation arena too small for %d tokens", T);
     p.ap = sutra_arch_fused_attn(c, batch, io, p.qkv, p.attn, ab);
-    sutra_status st = be->run(be, sutra_arch_shape_key(batch, path), bert_layers, &p);
+    sutra_status st = be->run(be, sutra_arch_shape_key(batch, path), fold ? bert_layers_folded : bert_layers, &p);
     *final = p.x;
     return st;
 }

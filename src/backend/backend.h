@@ -49,6 +49,12 @@ typedef struct sutra_attn_params {
     int window_right;          /* ... and j - i <= window_right (-1: no limit) */
 } sutra_attn_params;
 
+/* Rows and floats of a LayerNorm-folding statistics buffer (ln_fold_tokens below) for T rows of
+ * width C: mu and r per row, then the per-row partial sums a backend may accumulate over column
+ * tiles of 128. */
+#define SUTRA_LN_STATS_ROWS(T) (((size_t)(T) + 127) / 128 * 128)
+#define SUTRA_LN_STATS_FLOATS(T, C) (SUTRA_LN_STATS_ROWS(T) * (2 + 2 * (((size_t)(C) + 127) / 128)))
+
 /* A backend: a table of ops plus its private state. An architecture drives it like this:
  *
  *   weights_reserve(total floats); p = weights_upload(host fp32 tensor)   once, at load
@@ -145,6 +151,26 @@ struct sutra_backend {
      * (bias bqkv (3C), may be NULL). */
     void (*project_heads)(sutra_backend *be, void *q, int64_t ldq, void *k, void *v, int64_t ldkv, const void *x,
                           const void *wqkv, const void *bqkv, int T, int C, int D, int h0, int g);
+
+    /* Optional LayerNorm folding for post-norm encoders (a backend sets these where it is faster
+     * than a LayerNorm pass; 0 / NULL: never). For a batch of at least ln_fold_tokens tokens an
+     * architecture may keep its residual stream un-normalised: per row z = y * g (y the residual
+     * sum, g the weight of the LayerNorm after it) plus float statistics of y (mean mu, and r =
+     * 1/sqrt(var + eps)) in a buffer of SUTRA_LN_STATS_FLOATS(T, C) floats; LN(y) = r (z - mu g)
+     * + b. stats NULL: mu 0, r 1 (z already normalised). Vectors (s, c, d, g, b) are weights.
+     *   matmul_ln: out (T,N) = act(LN(y) @ w^T + bias), given s = w g and c = w b + bias (N)
+     *   matmul_residual_ln: y' = inp (T,K) @ w (N,K)^T + d + LN(y_prev), d = bias + b_prev,
+     *     LN(y_prev) from z_prev, stats_prev, g_prev; writes z_out = y' * g_next and stats_out
+     *     (outputs distinct from the inputs)
+     *   ln_apply: out (T,C) = LN(y) from z, stats, g, b; out may alias z */
+    int ln_fold_tokens;
+    void (*matmul_ln)(sutra_backend *be, void *out, const void *z, const float *stats, const void *w, const void *s,
+                      const void *c, int T, int N, int K, sutra_act act);
+    void (*matmul_residual_ln)(sutra_backend *be, void *z_out, float *stats_out, const void *inp, const void *w,
+                               const void *d, const void *z_prev, const float *stats_prev, const void *g_prev,
+                               const void *g_next, int T, int N, int K, float eps);
+    void (*ln_apply)(sutra_backend *be, void *out, const void *z, const float *stats, const void *g, const void *b,
+                     int T, int C);
 
     /* out (B,C) host floats = pooling of inp (T,C) over each sequence; cu_seqlens from io,
      * host_cu the same offsets on the host. Waits for the work before it. */

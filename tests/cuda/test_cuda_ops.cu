@@ -7,7 +7,9 @@
  * cls, max, last), run() with CUDA-graph capture and replay, batch staging, and the errors the
  * backend reports. Also, below the backend: bert-base's FFN-up product with the exact GELU and
  * its attention-output product through each of cuda_gemm.cu's paths (CUTLASS with the GELU in
- * the epilogue, cuBLASLt with the GELU pass) against float64.
+ * the epilogue, cuBLASLt with the GELU pass) against float64, and the LayerNorm-folded products
+ * (matmul_ln, matmul_residual_ln, ln_apply: cuda_ops.h) through both paths (test_ln_fold says
+ * its bounds).
  *
  * Inputs: fresh random values every run (seed printed; SUTRA_TEST_SEED repeats one), rounded to
  * the GPU's element type first, so that both backends see the very same numbers and the
@@ -735,6 +737,171 @@ static void test_errors(rig &r) {
     check(gpu_status(gpu) == SUTRA_OK, "the next run() starts clean");
 }
 
+/* Device copy of v in the element type (cudaMalloc; the caller frees). */
+static void *dev_put(const std::vector<float> &v) {
+    void *p = nullptr;
+    CUDA_OK(cudaMalloc(&p, v.size() * 2 + 16));
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); i++) h[i] = to_bits(v[i]);
+    CUDA_OK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    return p;
+}
+
+/* ref (T, N) = x (T, K) @ w (N, K)^T in float64, over the machine's threads. */
+static std::vector<double> ref_product(const std::vector<float> &x, const std::vector<float> &w, int T, int N, int K) {
+    std::vector<double> ref((size_t)T * N);
+    const unsigned nth = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (unsigned th = 0; th < nth; th++)
+        pool.emplace_back([&, th] {
+            for (int t = (int)th; t < T; t += (int)nth)
+                for (int n = 0; n < N; n++) {
+                    const float *xr = &x[(size_t)t * K], *wr = &w[(size_t)n * K];
+                    double a = 0;
+                    for (int k = 0; k < K; k++) a += (double)xr[k] * wr[k];
+                    ref[(size_t)t * N + n] = a;
+                }
+        });
+    for (auto &th : pool) th.join();
+    return ref;
+}
+
+/* The LayerNorm-folded products (cuda_ops.h), through both paths of cuda_gemm.cu (dflt: CUTLASS
+ * with the LayerNorm in the epilogue where this is sm_90 with CUTLASS; lt: cuBLASLt and a pass),
+ * against float64 of the same rounded inputs:
+ *   matmul_ln: out = act(r (z @ w^T - mu s) + c), with and without statistics (NULL: 0 and 1);
+ *   matmul_residual_ln: y = inp @ w^T + d + r_p (z_p - mu_p g_p), z_out = y g_n, and mean and
+ *   1/sqrt(var + eps) of y.
+ * Bounds: the outputs as the CUTLASS products above (one rounding: per element 2^-11 |ref| +
+ * 1e-4 [bf16 2^-8, 1e-3], relative L2 5e-4 [4e-3]); through cuBLASLt + pass the output is
+ * rounded twice (the product, then the pass): relative L2 1e-3 [8e-3], no per-element bound.
+ * Statistics, from fp32 y: |mu - ref| <= 1e-4 sd + 1e-6 and |r / ref - 1| <= 1e-4 (the fp32 sums
+ * of 768 terms agree to ~1e-6; E[y^2] - mu^2 loses nothing at |mu| < sd), but through the pass
+ * the product is rounded to the element type before its statistics are taken, which moves
+ * them by up to 2^-11 [2^-8] of sd / sqrt(N): bound 2e-4 [2e-3] there. */
+static void test_ln_fold(const char *name, int T, int N, int K, bool residual, sutra_act act, bool with_stats,
+                         sutra_cuda_gemm *dflt, sutra_cuda_gemm *lt, bool fused, cudaStream_t s) {
+    const float eps = 1e-12f;
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    std::vector<float> x = randn((size_t)T * K, 1.f), w = randn((size_t)N * K, 1.f / sqrtf((float)K));
+    std::vector<float> mu(Tr, 0.f), rs(Tr, 1.f);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    std::uniform_real_distribution<float> ud(0.5f, 2.f);
+    for (int t = 0; t < T && with_stats; t++) mu[t] = 0.2f * nd(g_rng), rs[t] = ud(g_rng);
+    std::vector<double> acc = ref_product(x, w, T, N, K);
+    std::vector<float> ref((size_t)T * N), ref_mu(T), ref_rs(T);
+    std::vector<float> v1, v2, v3, zp; /* matmul_ln: s, c; residual: d, g_prev, g_next, z_prev */
+    if (!residual) {
+        v1 = randn(N, 1.f), v2 = randn(N, 0.5f);
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) {
+                const double v = rs[t] * (acc[(size_t)t * N + n] - (double)mu[t] * v1[n]) + v2[n];
+                ref[(size_t)t * N + n] = (float)(act == SUTRA_ACT_GELU ? 0.5 * v * (1.0 + erf(v / sqrt(2.0))) : v);
+            }
+    } else {
+        v1 = randn(N, 0.3f), v2 = rnd(N, 0.5f, 1.5f), v3 = rnd(N, 0.5f, 1.5f), zp = randn((size_t)T * N, 1.f);
+        for (int t = 0; t < T; t++) {
+            std::vector<double> y(N);
+            double sum = 0;
+            for (int n = 0; n < N; n++) {
+                const size_t i = (size_t)t * N + n;
+                y[n] = acc[i] + v1[n] + rs[t] * (zp[i] - (double)mu[t] * (with_stats ? v2[n] : 0.0));
+                sum += y[n];
+            }
+            const double m = sum / N;
+            double var = 0;
+            for (int n = 0; n < N; n++) var += (y[n] - m) * (y[n] - m);
+            ref_mu[t] = (float)m;
+            ref_rs[t] = (float)(1.0 / sqrt(var / N + eps));
+            for (int n = 0; n < N; n++) ref[(size_t)t * N + n] = (float)(y[n] * v3[n]);
+        }
+    }
+    void *gx = dev_put(x), *gw = dev_put(w), *g1 = dev_put(v1), *g2 = dev_put(v2);
+    void *g3 = residual ? dev_put(v3) : nullptr, *gzp = residual ? dev_put(zp) : nullptr, *gout = nullptr;
+    float *gstats = nullptr, *gstats_out = nullptr;
+    const size_t out_bytes = ((size_t)T * N + 8) * 2, nstats = sutra_cuda_ln_stats_floats(T, N);
+    CUDA_OK(cudaMalloc(&gout, out_bytes));
+    CUDA_OK(cudaMalloc(&gstats, nstats * sizeof(float)));
+    CUDA_OK(cudaMalloc(&gstats_out, nstats * sizeof(float)));
+    CUDA_OK(cudaMemcpy(gstats, mu.data(), Tr * sizeof(float), cudaMemcpyHostToDevice));
+    CUDA_OK(cudaMemcpy(gstats + Tr, rs.data(), Tr * sizeof(float), cudaMemcpyHostToDevice));
+    const float *st_in = with_stats ? gstats : nullptr;
+    for (int run = 0; run < 2; run++) {
+        sutra_cuda_gemm *g = run ? lt : dflt;
+        long c0, l0, c1, l1;
+        sutra_cuda_gemm_counts(g, &c0, &l0);
+        CUDA_OK(cudaMemset(gout, 0xff, out_bytes));
+        CUDA_OK(cudaMemset(gstats_out, 0xff, nstats * sizeof(float)));
+        const sutra_status st =
+            residual ? sutra_cuda_matmul_residual_ln(g, gout, gstats_out, gx, gw, g1, gzp, st_in, g2, g3, T, N, K, eps, s)
+                     : sutra_cuda_matmul_ln(g, gout, gx, st_in, gw, g1, g2, T, N, K, act, s);
+        CUDA_OK(cudaStreamSynchronize(s));
+        sutra_cuda_gemm_counts(g, &c1, &l1);
+        const bool ran_fused = c1 > c0;
+        char what[160];
+        snprintf(what, sizeof what, "%s T %d%s (%s)", name, T, with_stats ? "" : " no stats",
+                 ran_fused ? "CUTLASS" : "cuBLASLt + pass");
+        if (st != SUTRA_OK) {
+            check(false, "%s: %s", what, sutra_cuda_last_error());
+            continue;
+        }
+        if (run == 0 && fused && !ran_fused) check(false, "%s: the CUTLASS path did not run", what);
+        std::vector<float> got = gpu_get(gout, (size_t)T * N);
+        if (ran_fused)
+            report(what, compare(got, ref, g_bf16 ? 1.0 / 256 : 1.0 / 2048, g_bf16 ? 1e-3 : 1e-4), got, ref,
+                   g_bf16 ? 4e-3 : 5e-4);
+        else
+            report(what, compare(got, ref, -1, 0), got, ref, g_bf16 ? 8e-3 : 1e-3);
+        if (residual) {
+            std::vector<float> gm(T), gr(T);
+            CUDA_OK(cudaMemcpy(gm.data(), gstats_out, T * sizeof(float), cudaMemcpyDeviceToHost));
+            CUDA_OK(cudaMemcpy(gr.data(), gstats_out + Tr, T * sizeof(float), cudaMemcpyDeviceToHost));
+            const double tol = ran_fused ? 1e-4 : g_bf16 ? 2e-3 : 2e-4;
+            double worst_m = 0, worst_r = 0;
+            long bad = 0;
+            for (int t = 0; t < T; t++) {
+                const double sd = 1.0 / ref_rs[t], dm = fabs((double)gm[t] - ref_mu[t]) / sd,
+                             dr = fabs((double)gr[t] / ref_rs[t] - 1.0);
+                if (!(dm <= tol) || !(dr <= tol)) bad++;
+                if (dm > worst_m || !std::isfinite(dm)) worst_m = dm;
+                if (dr > worst_r || !std::isfinite(dr)) worst_r = dr;
+            }
+            check(bad == 0, "%-44s stats: max |dmu|/sd %.3g, max |dr|/r %.3g (<= %.3g)%s", what, worst_m, worst_r, tol,
+                  bad ? ", some over" : "");
+        }
+    }
+    cudaFree(gx), cudaFree(gw), cudaFree(g1), cudaFree(g2), cudaFree(g3), cudaFree(gzp), cudaFree(gout);
+    cudaFree(gstats), cudaFree(gstats_out);
+}
+
+/* ln_apply: out = r (z - mu g) + b, per element against float64 (one rounding). */
+static void test_ln_apply(int T, int C, cudaStream_t s) {
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    std::vector<float> z = randn((size_t)T * C, 2.f), g = rnd(C, 0.5f, 1.5f), b = randn(C, 0.2f), st(2 * Tr, 0.f);
+    std::uniform_real_distribution<float> ud(0.5f, 2.f);
+    for (int t = 0; t < T; t++) st[t] = 0.1f * (float)(t % 7) - 0.3f, st[Tr + t] = ud(g_rng);
+    std::vector<float> ref((size_t)T * C);
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++)
+            ref[(size_t)t * C + c] =
+                (float)(st[Tr + t] * ((double)z[(size_t)t * C + c] - (double)st[t] * g[c]) + b[c]);
+    void *gz = dev_put(z), *gg = dev_put(g), *gb = dev_put(b);
+    float *gst = nullptr;
+    CUDA_OK(cudaMalloc(&gst, st.size() * sizeof(float)));
+    CUDA_OK(cudaMemcpy(gst, st.data(), st.size() * sizeof(float), cudaMemcpyHostToDevice));
+    const sutra_cuda_dtype dt = g_bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
+    const sutra_status rc = sutra_cuda_ln_apply(gz, gz, gst, gg, gb, T, C, dt, s); /* in place */
+    CUDA_OK(cudaStreamSynchronize(s));
+    char what[96];
+    snprintf(what, sizeof what, "ln_apply T %d C %d (in place)", T, C);
+    if (rc != SUTRA_OK) check(false, "%s: %s", what, sutra_cuda_last_error());
+    else {
+        std::vector<float> got = gpu_get(gz, (size_t)T * C);
+        report(what, compare(got, ref, ln_rel(), ln_abs()), got, ref, g_bf16 ? 4e-3 : 5e-4);
+    }
+    cudaFree(gz), cudaFree(gg), cudaFree(gb), cudaFree(gst);
+}
+
 int main(int argc, char **argv) {
     sutra_cuda_device_info info;
     char err[512] = "";
@@ -830,6 +997,18 @@ int main(int argc, char **argv) {
                 for (int T : {7, 129, 16387})
                     test_product_paths("attn_out", T, 768, 768, false, T != 129, T >= 16384, dflt, lt, fused, ws,
                                        ws_bytes, s);
+                /* the LayerNorm-folded products at bert-base's and MiniLM's shapes (the GELU one at
+                 * K = 384 takes the cooperative short-K kernel), rows not a multiple of 128 */
+                for (int T : {1, 77, 2053}) {
+                    test_ln_fold("qkv+LN-in", T, 2304, 768, false, SUTRA_ACT_NONE, T != 1, dflt, lt, fused, s);
+                    test_ln_fold("ffn_up+LN-in+gelu", T, 3072, 768, false, SUTRA_ACT_GELU, true, dflt, lt, fused, s);
+                    test_ln_fold("attn_out+res+LN", T, 768, 768, true, SUTRA_ACT_NONE, T != 77, dflt, lt, fused, s);
+                    test_ln_fold("ffn_down+res+LN", T, 768, 3072, true, SUTRA_ACT_NONE, true, dflt, lt, fused, s);
+                }
+                test_ln_fold("minilm_up+LN-in+gelu", 1029, 1536, 384, false, SUTRA_ACT_GELU, true, dflt, lt, fused, s);
+                test_ln_fold("minilm_down+res+LN", 1029, 384, 1536, true, SUTRA_ACT_NONE, true, dflt, lt, fused, s);
+                test_ln_fold("odd_width+res+LN", 300, 200, 64, true, SUTRA_ACT_NONE, true, dflt, lt, fused, s);
+                test_ln_apply(300, 768, s);
             }
             sutra_cuda_gemm_destroy(dflt);
             sutra_cuda_gemm_destroy(lt);

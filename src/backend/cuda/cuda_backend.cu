@@ -38,6 +38,10 @@ constexpr size_t GEMM_WORKSPACE = 32u << 20;      /* cuBLASLt's recommendation f
 constexpr size_t STAGE_FLOATS = 4u << 20;         /* weight upload chunk: 16 MB of fp32 */
 constexpr size_t STD_WS_LIMIT = 512u << 20;       /* standard-attention workspace growth limit: past it, heads go in groups */
 constexpr int STD_WS_FIRST_HEADS = 16;            /* the first workspace holds this many heads of one std_max_seqlen sequence */
+/* Batches of at least this many tokens keep a post-norm encoder's residual stream un-normalised
+ * (backend.h's ln_fold_tokens) where the Hopper products can take the LayerNorm into their
+ * epilogues: bench/results/h100-ln-fold-2026-11-25.txt. */
+constexpr long LN_FOLD_MIN_TOKENS = 16384;
 constexpr int MAX_GRAPHS = 32;
 constexpr int OP_KINDS = 48;                      /* op timer: distinct op names kept */
 constexpr int OP_MARKS = 256;                     /* op timer: events between two synchronisations */
@@ -516,6 +520,32 @@ void cuda_residual_layernorm(sutra_backend *be, void *sum, void *norm, const voi
     timer_mark(c, "residual+LN");
 }
 
+void cuda_matmul_ln(sutra_backend *be, void *out, const void *z, const float *stats, const void *w, const void *s,
+                    const void *cv, int T, int N, int K, sutra_act act) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    note(c, sutra_cuda_matmul_ln(c->gemm, out, z, stats, w, s, cv, T, N, K, act, c->stream));
+    timer_mark(c, "matmul+LN-in N %d K %d%s", N, K, act_name(act));
+}
+
+void cuda_matmul_residual_ln(sutra_backend *be, void *z_out, float *stats_out, const void *inp, const void *w,
+                             const void *d, const void *z_prev, const float *stats_prev, const void *g_prev,
+                             const void *g_next, int T, int N, int K, float eps) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    note(c, sutra_cuda_matmul_residual_ln(c->gemm, z_out, stats_out, inp, w, d, z_prev, stats_prev, g_prev, g_next,
+                                          T, N, K, eps, c->stream));
+    timer_mark(c, "matmul+res+LN-stats N %d K %d", N, K);
+}
+
+void cuda_ln_apply(sutra_backend *be, void *out, const void *z, const float *stats, const void *g, const void *b,
+                   int T, int C) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    note(c, sutra_cuda_ln_apply(out, z, stats, g, b, T, C, c->dt, c->stream));
+    timer_mark(c, "LN apply");
+}
+
 void cuda_rope(sutra_backend *be, void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta) {
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
@@ -836,6 +866,9 @@ extern "C" sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes
     be->matmul = cuda_matmul;
     be->add_layernorm = cuda_add_layernorm;
     be->residual_layernorm = cuda_residual_layernorm;
+    be->matmul_ln = cuda_matmul_ln;
+    be->matmul_residual_ln = cuda_matmul_residual_ln;
+    be->ln_apply = cuda_ln_apply;
     be->rope = cuda_rope;
     be->glu = cuda_glu;
     be->download = cuda_download;
@@ -875,6 +908,14 @@ extern "C" sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes
     if (c->st == SUTRA_OK)
         note(c, sutra_cuda_gemm_create(&c->gemm, c->gemm_ws, GEMM_WORKSPACE, c->dt, env_flag("SUTRA_CUDA_FAST_GELU", 0),
                                        env_level("SUTRA_CUDA_CUTLASS", 1)));
+    /* LayerNorm folding (backend.h): where the products run on CUTLASS with the LayerNorm in their
+     * epilogues, from LN_FOLD_MIN_TOKENS; SUTRA_CUDA_LN_FOLD=0 turns it off, =N (a count of
+     * tokens) moves the threshold */
+    if (c->st == SUTRA_OK && sutra_cuda_gemm_uses_cutlass(c->gemm)) {
+        const char *v = getenv("SUTRA_CUDA_LN_FOLD");
+        const long n = v && *v ? strtol(v, nullptr, 10) : LN_FOLD_MIN_TOKENS;
+        be->ln_fold_tokens = n > 0 && n < (1L << 30) ? (int)n : 0;
+    }
     /* batch inputs for the tokens the arena can hold at 4 KB per token (any model of hidden size
      * 256 or more needs at least that); a larger batch grows them */
     if (c->st == SUTRA_OK) ensure_batch_buffers(c, (int)(arena_bytes / 4096 < (1u << 30) ? arena_bytes / 4096 + 1 : 1u << 30), 1024);

@@ -395,3 +395,79 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
     if (act == SUTRA_ACT_GELU && !epi_gelu) return sutra_cuda_activation(out, (size_t)T * N, act, g->dt, stream);
     return SUTRA_OK;
 }
+
+/* ---- LayerNorm folded into the products (cuda_ops.h; the algebra is in gemm_sm90.cuh) ------ */
+
+sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, const float *stats, const void *w,
+                                  const void *s, const void *c, int T, int N, int K, sutra_act act,
+                                  cudaStream_t stream) {
+    if (T < 0 || N < 1 || K < 1)
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "matmul_ln: T %d, N %d, K %d", T, N, K);
+    if (!g || !out || !z || !w || !s) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "matmul_ln: NULL pointer");
+    if (out == z) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "matmul_ln: the output aliases the input");
+    if (act != SUTRA_ACT_NONE && act != SUTRA_ACT_GELU && act != SUTRA_ACT_GELU_TANH)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "matmul_ln: unknown act %d", (int)act);
+    if (T == 0) return SUTRA_OK;
+    const bool exact_gelu = act == SUTRA_ACT_GELU && !g->fast_gelu;
+    int kind = -1;
+    if (g->sm90 && act == SUTRA_ACT_NONE) kind = SUTRA_SM90_LN_IN;
+    else if (g->sm90 && exact_gelu)
+        kind = K >= SM90_GELU_PINGPONG_MIN_K ? SUTRA_SM90_LN_IN_GELU : SUTRA_SM90_LN_IN_GELU_SHORT_K;
+    if (kind >= 0 && sm90_fits(out, z, w, c, N, K) && aligned16(s) && aligned16(stats)) {
+        const size_t Tr = sutra_cuda_ln_stats_rows(T);
+        sutra_sm90_ln ln = {};
+        ln.mu = stats;
+        ln.rs = stats ? stats + Tr : nullptr;
+        ln.s = s;
+        const cudaError_t e = sutra_cuda_sm90_gemm_ln(g->dt, (sutra_sm90_kernel)kind, out, z, w, c, &ln, T, N, K,
+                                                      g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);
+        if (e == cudaSuccess) {
+            g->n_sm90++;
+            return SUTRA_OK;
+        }
+        if (e != cudaErrorNotSupported)
+            return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "matmul_ln T %d N %d K %d (CUTLASS sm90): %s", T, N, K,
+                                   cudaGetErrorString(e));
+    }
+    const sutra_status st = sutra_cuda_gemm_run(g, out, z, w, nullptr, T, N, K, SUTRA_ACT_NONE, stream);
+    if (st != SUTRA_OK) return st;
+    const sutra_act pass_act = act == SUTRA_ACT_GELU && g->fast_gelu ? SUTRA_ACT_GELU_TANH : act;
+    return sutra_cuda_ln_in_pass(out, stats, s, c, T, N, pass_act, g->dt, stream);
+}
+
+sutra_status sutra_cuda_matmul_residual_ln(sutra_cuda_gemm *g, void *z_out, float *stats_out, const void *inp,
+                                           const void *w, const void *d, const void *z_prev, const float *stats_prev,
+                                           const void *g_prev, const void *g_next, int T, int N, int K, float eps,
+                                           cudaStream_t stream) {
+    if (T < 0 || N < 1 || K < 1)
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "matmul_residual_ln: T %d, N %d, K %d", T, N, K);
+    if (!g || !z_out || !stats_out || !inp || !w || !z_prev || !g_next || (stats_prev && !g_prev))
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "matmul_residual_ln: NULL pointer");
+    if (z_out == z_prev || z_out == inp || stats_out == stats_prev)
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "matmul_residual_ln: an output aliases an input");
+    if (T == 0) return SUTRA_OK;
+    if (g->sm90 && sm90_fits(z_out, inp, w, d, N, K) && aligned16(z_prev) && aligned16(g_prev) && aligned16(g_next) &&
+        aligned16(stats_out) && aligned16(stats_prev)) {
+        const size_t Tr = sutra_cuda_ln_stats_rows(T), nt = (size_t)(N + SUTRA_SM90_TILE_N - 1) / SUTRA_SM90_TILE_N;
+        sutra_sm90_ln ln = {};
+        ln.mu = stats_prev;
+        ln.rs = stats_prev ? stats_prev + Tr : nullptr;
+        ln.res = z_prev;
+        ln.g_prev = g_prev;
+        ln.g_next = g_next;
+        ln.part_sum = stats_out + 2 * Tr;
+        ln.part_sq = ln.part_sum + nt * Tr;
+        const cudaError_t e = sutra_cuda_sm90_gemm_ln(g->dt, SUTRA_SM90_RES_LN, z_out, inp, w, d, &ln, T, N, K,
+                                                      g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);
+        if (e == cudaSuccess) {
+            g->n_sm90++;
+            return sutra_cuda_ln_stats(stats_out, T, N, eps, stream);
+        }
+        if (e != cudaErrorNotSupported)
+            return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "matmul_residual_ln T %d N %d K %d (CUTLASS sm90): %s", T, N,
+                                   K, cudaGetErrorString(e));
+    }
+    const sutra_status st = sutra_cuda_gemm_run(g, z_out, inp, w, nullptr, T, N, K, SUTRA_ACT_NONE, stream);
+    if (st != SUTRA_OK) return st;
+    return sutra_cuda_res_ln_pass(z_out, stats_out, d, z_prev, stats_prev, g_prev, g_next, T, N, eps, g->dt, stream);
+}

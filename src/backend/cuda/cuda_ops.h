@@ -68,6 +68,50 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
 /* x (n) = act(x) in place, act GELU (erf) or GELU_TANH. */
 sutra_status sutra_cuda_activation(void *x, size_t n, sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream);
 
+/* ---- LayerNorm folded into the products (cuda_gemm.cu, cuda_lnfold.cu) --------------------
+ *
+ * A post-norm residual stream kept un-normalised: per row, z = y * g in the activation type (y
+ * the residual sum, g the weight of the LayerNorm that follows it) and fp32 statistics of y in a
+ * stats buffer of sutra_cuda_ln_stats_floats(T, N) floats: mu (the mean) at [0, Tr), r (1 /
+ * sqrt(var + eps)) at [Tr, 2 Tr), then room for the Hopper product's partial sums; Tr =
+ * sutra_cuda_ln_stats_rows(T). LN(y) = r (z - mu g) + b. A NULL stats means mu = 0 and r = 1
+ * (an input that is already normalised, with g = 1 and b = 0). The algebra is in gemm_sm90.cuh.
+ * On an sm_90 device with CUTLASS each product runs as one kernel with the rest in its epilogue
+ * (the residual one plus a statistics kernel); elsewhere cuBLASLt runs the product and a pass of
+ * cuda_lnfold.cu the rest. */
+size_t sutra_cuda_ln_stats_rows(int T);
+size_t sutra_cuda_ln_stats_floats(int T, int N);
+
+/* out (T,N) = act(LN(y) @ w (N,K)^T + bias) computed from z (T,K) as act(r (z @ w^T - mu s) + c)
+ * with s = w g and c = w b + bias (N, activation type). out must not alias z. */
+sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, const float *stats, const void *w,
+                                  const void *s, const void *c, int T, int N, int K, sutra_act act,
+                                  cudaStream_t stream);
+
+/* The product that closes a residual block: y' = inp (T,K) @ w (N,K)^T + d + LN(y_prev), i.e.
+ * acc + d + r_prev (z_prev - mu_prev g_prev) with d = bias + b_prev; writes z_out = y' * g_next
+ * and stats_out (of y', with eps). z_out must not alias z_prev or inp; stats_out must not be
+ * stats_prev. g_prev may be NULL only with stats_prev NULL. */
+sutra_status sutra_cuda_matmul_residual_ln(sutra_cuda_gemm *g, void *z_out, float *stats_out, const void *inp,
+                                           const void *w, const void *d, const void *z_prev, const float *stats_prev,
+                                           const void *g_prev, const void *g_next, int T, int N, int K, float eps,
+                                           cudaStream_t stream);
+
+/* out (T,C) = r (z - mu g) + b (b may be NULL); out may alias z. */
+sutra_status sutra_cuda_ln_apply(void *out, const void *z, const float *stats, const void *g, const void *b, int T,
+                                 int C, sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* The pieces the two products are made of (cuda_lnfold.cu): mu and r from the partial sums
+ * (column-tile-major, Tr apart) the Hopper residual product leaves in stats; the consumer's
+ * epilogue as a pass over out (= z @ w^T); the residual product's epilogue as a row pass over
+ * z (= inp @ w^T, in place), which also writes the statistics. */
+sutra_status sutra_cuda_ln_stats(float *stats, int T, int N, float eps, cudaStream_t stream);
+sutra_status sutra_cuda_ln_in_pass(void *x, const float *stats, const void *s, const void *c, int T, int N,
+                                   sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream);
+sutra_status sutra_cuda_res_ln_pass(void *z, float *stats, const void *d, const void *res, const float *stats_prev,
+                                    const void *g_prev, const void *g_next, int T, int N, float eps,
+                                    sutra_cuda_dtype dt, cudaStream_t stream);
+
 /* ---- cuda_elementwise.cu ------------------------------------------------------------------ */
 
 /* Rotary embedding in place on the first 2*H*D columns of qkv (T rows, row stride `stride`

@@ -75,44 +75,34 @@ struct gelu_erf_op<cutlass::Array<float, N>> {
     }
 };
 
-/* E: cutlass::half_t or cutlass::bfloat16_t. Tile TM x TN x TK, cluster CM x 1. EPI_N: the
- * epilogue sub-tile's columns (0: CUTLASS's choice, 32), STAGES_D: its output buffers in shared
- * memory (0: CUTLASS's choice, 2). */
-template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU, int EPI_N = 0, int STAGES_D = 0>
-struct kernel_config {
+/* The kernel around an epilogue fusion tree: E cutlass::half_t or cutlass::bfloat16_t, tile TM x
+ * TN x TK, cluster CM x 1, ElementC the C operand's type (void: none read). EPI_N: the epilogue
+ * sub-tile's columns (0: CUTLASS's choice, 32), STAGES_D: its output buffers in shared memory (0:
+ * CUTLASS's choice, 2). With C read, its sub-tiles are loaded into the buffers D is then stored
+ * from (CUTLASS's ReuseSmemC), which needs more C buffers than D ones. */
+template <class E, int TM, int TN, int TK, int CM, class Sched, class Fusion, class ElementC, int EPI_N, int STAGES_D>
+struct gemm_kernel {
     using Tile = Shape<C_<TM>, C_<TN>, C_<TK>>;
     using Cluster = Shape<C_<CM>, _1, _1>;
     static constexpr int ALIGN = 8; /* elements in 16 bytes */
-    static constexpr auto RN = cutlass::FloatRoundStyle::round_to_nearest;
     static constexpr bool COOP = cute::is_same_v<Sched, cooperative>;
 
-    using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, Tile, E, float, Stride<_0, _1, _0>, ALIGN>;
-    using AccPlusBias = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, RN>,
-        cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
-    using WithGelu = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<gelu_erf_op, E, float, RN>, AccPlusBias>;
-    using Plain = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, E, float, RN>,
-        cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
-    using Fusion = cute::conditional_t<GELU, WithGelu, Plain>;
-
-    /* The epilogue collective as CUTLASS's builder makes it, with the sub-tile and the number of
-     * output buffers open to override. */
     using EpiSched = typename Sched::epilogue;
     using EpiTileType = cute::conditional_t<EPI_N == 0, cutlass::epilogue::collective::EpilogueTileAuto,
                                             Shape<C_<(COOP ? 128 : 64)>, C_<(EPI_N ? EPI_N : 32)>>>;
     using EpiTile = decltype(cutlass::epilogue::collective::detail::sm90_compute_tile_shape_or_override<
                              E, EpiTileType, EpiSched, Tile>());
     using BasePolicy = decltype(cutlass::epilogue::collective::detail::sm90_get_tma_dispatch_policy<
-                                Tile, EpiTile, void, E, EpiSched>());
-    using EpiPolicy = cutlass::epilogue::Sm90TmaWarpSpecialized<
-        BasePolicy::StagesC, (STAGES_D ? STAGES_D : BasePolicy::StagesD), BasePolicy::FragmentSize,
-        BasePolicy::ReuseSmemC, BasePolicy::DelayTmaStore>;
+                                Tile, EpiTile, ElementC, E, EpiSched>());
+    static constexpr int StagesD = STAGES_D ? STAGES_D : BasePolicy::StagesD;
+    static constexpr int StagesC =
+        BasePolicy::ReuseSmemC && BasePolicy::StagesC <= StagesD ? StagesD + 1 : BasePolicy::StagesC;
+    using EpiPolicy = cutlass::epilogue::Sm90TmaWarpSpecialized<StagesC, StagesD, BasePolicy::FragmentSize,
+                                                               BasePolicy::ReuseSmemC, BasePolicy::DelayTmaStore>;
     using Epilogue = typename cutlass::epilogue::collective::detail::Sm90TmaBuilderImpl<
         Tile, EpiTile, float, float,
-        void, cutlass::layout::RowMajor, ALIGN,    /* C: not read */
-        E, cutlass::layout::RowMajor, ALIGN,       /* D */
+        ElementC, cutlass::layout::RowMajor, ALIGN, /* C */
+        E, cutlass::layout::RowMajor, ALIGN,        /* D */
         Fusion, EpiPolicy>::CollectiveOp;
 
     using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
@@ -128,6 +118,29 @@ struct kernel_config {
     using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
 };
 
+/* E: cutlass::half_t or cutlass::bfloat16_t; the bias (+ GELU) epilogue, no C. */
+template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU, int EPI_N = 0, int STAGES_D = 0>
+struct kernel_config {
+    using Tile = Shape<C_<TM>, C_<TN>, C_<TK>>;
+    static constexpr int ALIGN = 8;
+    static constexpr auto RN = cutlass::FloatRoundStyle::round_to_nearest;
+
+    using Bias = cutlass::epilogue::fusion::Sm90RowBroadcast<0, Tile, E, float, Stride<_0, _1, _0>, ALIGN>;
+    using AccPlusBias = cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, RN>,
+        cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
+    using WithGelu = cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<gelu_erf_op, E, float, RN>, AccPlusBias>;
+    using Plain = cutlass::epilogue::fusion::Sm90EVT<
+        cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, E, float, RN>,
+        cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
+    using Fusion = cute::conditional_t<GELU, WithGelu, Plain>;
+
+    using K = gemm_kernel<E, TM, TN, TK, CM, Sched, Fusion, void, EPI_N, STAGES_D>;
+    using Kernel = typename K::Kernel;
+    using Gemm = typename K::Gemm;
+};
+
 /* Fusion arguments: the tree's argument structs nest as the tree does, children first, then the
  * node's own operation (empty for plus and GELU). */
 template <class Cfg, bool GELU> struct fusion_args;
@@ -141,6 +154,166 @@ template <class Cfg> struct fusion_args<Cfg, false> {
         return {{}, {bias, E(0), {}}, {}};
     }
 };
+
+/* ---- LayerNorm folded into the products (sutra_cuda_matmul_ln / _residual_ln, cuda_lnfold.cu) ----
+ *
+ * A row y of the residual stream is kept as z = y * g (g the LayerNorm's weight) with its mean mu
+ * and inverse deviation r; LN(y) = r (z - mu g) + b. The consumer product then needs no
+ * normalised copy: LN(y) @ W^T + bias = r (z @ W^T) - r mu (W g) + (W b + bias), so its epilogue
+ * takes per-row mu, r (column vectors) and per-column s = W g, c = W b + bias (row vectors):
+ *   LN_IN       D = r (acc - mu s) + c
+ *   LN_IN_GELU  D = gelu_erf(r (acc - mu s) + c)
+ * The product that closes a residual block reads the previous stream z_prev as C and writes the
+ * next one:
+ *   RES_LN      y = acc + d + r_prev (C - mu_prev g_prev)   (d = bias + b_prev, all fp32)
+ *               D = y * g_next; per row and 128-column tile, the partial sums of y and y^2
+ *               (two column reductions, written unreduced: sutra_cuda_ln_stats finishes them)
+ * mu and r may be NULL (read as 0 and 1: an input already normalised, the first layer). */
+
+/* The functors Sm90Compute applies to each fragment (fp32): a scalar form, and the fragment form
+ * that applies it element by element. */
+template <template <class> class Op, int N, class... A>
+__device__ __forceinline__ cutlass::Array<float, N> per_element(A const &...a) {
+    cutlass::Array<float, N> out;
+    CUTLASS_PRAGMA_UNROLL
+    for (int i = 0; i < N; ++i) out[i] = Op<float>{}(a[i]...);
+    return out;
+}
+
+/* ln_in(acc, mu, r, s, c) = r (acc - mu s) + c, and its GELU */
+template <class T> struct ln_in_op {
+    __device__ T operator()(T acc, T mu, T r, T s, T c) const { return r * (acc - mu * s) + c; }
+};
+template <class T> struct ln_in_gelu_op {
+    __device__ T operator()(T acc, T mu, T r, T s, T c) const {
+        return sutra_cuda::gelu_erf(r * (acc - mu * s) + c);
+    }
+};
+/* res_ln(acc, C, mu, r, d, g) = acc + d + r (C - mu g) */
+template <class T> struct res_ln_op {
+    __device__ T operator()(T acc, T src, T mu, T r, T d, T g) const { return acc + d + r * (src - mu * g); }
+};
+template <int N> struct ln_in_op<cutlass::Array<float, N>> {
+    template <class... A> __device__ cutlass::Array<float, N> operator()(A const &...a) const {
+        return per_element<::sutra_sm90::ln_in_op, N>(a...);
+    }
+};
+template <int N> struct ln_in_gelu_op<cutlass::Array<float, N>> {
+    template <class... A> __device__ cutlass::Array<float, N> operator()(A const &...a) const {
+        return per_element<::sutra_sm90::ln_in_gelu_op, N>(a...);
+    }
+};
+template <int N> struct res_ln_op<cutlass::Array<float, N>> {
+    template <class... A> __device__ cutlass::Array<float, N> operator()(A const &...a) const {
+        return per_element<::sutra_sm90::res_ln_op, N>(a...);
+    }
+};
+
+/* The register step of the sum-of-squares reduction: running total + x^2 (the later steps add
+ * totals: plus). */
+template <class T> struct plus_sq {
+    __device__ T operator()(T const &total, T const &x) const { return total + x * x; }
+};
+
+enum ln_epi { LN_IN = 0, LN_IN_GELU = 1, RES_LN = 2 };
+
+template <class E, int TM, int TN, int TK, int CM, class Sched, int EPI, int EPI_N, int STAGES_D>
+struct ln_config {
+    using Tile = Shape<C_<TM>, C_<TN>, C_<TK>>;
+    static constexpr int ALIGN = 8;
+    static constexpr auto RN = cutlass::FloatRoundStyle::round_to_nearest;
+    template <class Op, class... Ch> using EVT = cutlass::epilogue::fusion::Sm90EVT<Op, Ch...>;
+    template <template <class> class Fn, class Out>
+    using Compute = cutlass::epilogue::fusion::Sm90Compute<Fn, Out, float, RN>;
+    using Acc = cutlass::epilogue::fusion::Sm90AccFetch;
+    using Row = cutlass::epilogue::fusion::Sm90RowBroadcast<0, Tile, E, float, Stride<_0, _1, _0>, ALIGN>;
+    using Col = cutlass::epilogue::fusion::Sm90ColBroadcast<0, Tile, float, float, Stride<_1, _0, _0>, 4>;
+    template <template <class> class Reg>
+    using Partial = cutlass::epilogue::fusion::Sm90ColReduction<Reg, cutlass::plus, cutlass::plus, 0, Tile, float,
+                                                                float, RN, Stride<_1, _0, _0>, 4, true, false>;
+
+    using LnIn = EVT<Compute<ln_in_op, E>, Acc, Col, Col, Row, Row>;
+    using LnInGelu = EVT<Compute<ln_in_gelu_op, E>, Acc, Col, Col, Row, Row>;
+    using Y = EVT<Compute<res_ln_op, float>, Acc, cutlass::epilogue::fusion::Sm90SrcFetch<E>, Col, Col, Row, Row>;
+    using ResLn = EVT<Compute<cutlass::multiplies, E>, EVT<Partial<plus_sq>, EVT<Partial<cutlass::plus>, Y>>, Row>;
+    using Fusion = cute::conditional_t<EPI == LN_IN, LnIn, cute::conditional_t<EPI == LN_IN_GELU, LnInGelu, ResLn>>;
+
+    using K = gemm_kernel<E, TM, TN, TK, CM, Sched, Fusion, cute::conditional_t<EPI == RES_LN, E, void>, EPI_N,
+                          STAGES_D>;
+    using Kernel = typename K::Kernel;
+    using Gemm = typename K::Gemm;
+
+    static typename Fusion::Arguments args(const E *bias, const sutra_sm90_ln &ln) {
+        const typename Col::Arguments mu{ln.mu, 0.f, {}}, r{ln.rs, 1.f, {}};
+        if constexpr (EPI == RES_LN) {
+            typename Y::Arguments y{{}, {}, mu, r, {bias, E(0), {}}, {(const E *)ln.g_prev, E(0), {}}, {}};
+            return {{{y, {ln.part_sum, 0.f, {}}}, {ln.part_sq, 0.f, {}}}, {(const E *)ln.g_next, E(1), {}}, {}};
+        } else {
+            return {{}, mu, r, {(const E *)ln.s, E(0), {}}, {bias, E(0), {}}, {}};
+        }
+    }
+};
+
+/* Launches a configured product; cudaErrorNotSupported (nothing launched) when CUTLASS refuses the
+ * shape or alignment or needs more workspace than ws_bytes, else the launch's error. */
+template <class Gemm>
+cudaError_t launch_gemm(typename Gemm::Arguments const &args, void *ws, size_t ws_bytes, cudaStream_t stream) {
+    if (Gemm::can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
+    if (Gemm::get_workspace_size(args) > ws_bytes) return cudaErrorNotSupported;
+    Gemm gemm;
+    if (gemm.initialize(args, ws, stream) != cutlass::Status::kSuccess) {
+        const cudaError_t e = cudaGetLastError();
+        return e != cudaSuccess ? e : cudaErrorLaunchFailure;
+    }
+    const cutlass::Status s = gemm.run(stream);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+    return s == cutlass::Status::kSuccess ? cudaSuccess : cudaErrorLaunchFailure;
+}
+
+template <class E, int TM, int TN, int TK, int CM, class Sched, int EPI, int EPI_N = 64, int STAGES_D = 4>
+cudaError_t run_ln(void *out, const void *inp, const void *w, const void *bias, const sutra_sm90_ln &ln, int T, int N,
+                   int K, void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    using Cfg = ln_config<E, TM, TN, TK, CM, Sched, EPI, EPI_N, STAGES_D>;
+    using Gemm = typename Cfg::Gemm;
+    using Kernel = typename Cfg::Kernel;
+    const auto dA = cute::make_stride((int64_t)K, _1{}, (int64_t)T * K);
+    const auto dB = cute::make_stride((int64_t)K, _1{}, (int64_t)N * K);
+    const auto dD = cute::make_stride((int64_t)N, _1{}, (int64_t)T * N);
+    typename Gemm::Arguments args{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {T, N, K, 1},
+        {(const E *)inp, typename Kernel::StrideA(dA), (const E *)w, typename Kernel::StrideB(dB)},
+        {Cfg::args((const E *)bias, ln), EPI == RES_LN ? (const E *)ln.res : nullptr, typename Kernel::StrideC(dD),
+         (E *)out, typename Kernel::StrideD(dD)},
+        cutlass::KernelHardwareInfo{device, sm_count}};
+    return launch_gemm<Gemm>(args, ws, ws_bytes, stream);
+}
+
+/* The LayerNorm-folded products (sutra_sm90_kernel's LN kinds): pingpong 128 x 128 x 64 with
+ * epilogue sub-tiles of 64 columns through 4 buffers, as SUTRA_SM90_GELU and _BIAS; for the GELU
+ * one with K < 768 the cooperative 256 x 128 kernel in clusters of 2, as SUTRA_SM90_GELU_SHORT_K. */
+template <class E>
+cudaError_t dispatch_ln(sutra_sm90_kernel kind, void *out, const void *inp, const void *w, const void *bias,
+                        const sutra_sm90_ln &ln, int T, int N, int K, void *ws, size_t ws_bytes, int device,
+                        int sm_count, cudaStream_t stream) {
+    switch (kind) {
+    case SUTRA_SM90_LN_IN:
+        return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, LN_IN>(out, inp, w, bias, ln, T, N, K, ws, ws_bytes,
+                                                                          device, sm_count, stream);
+    case SUTRA_SM90_LN_IN_GELU:
+        return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, LN_IN_GELU>(out, inp, w, bias, ln, T, N, K, ws,
+                                                                               ws_bytes, device, sm_count, stream);
+    case SUTRA_SM90_LN_IN_GELU_SHORT_K:
+        return run_ln<E, SUTRA_SM90_LARGE_TILE_T, SUTRA_SM90_TILE_N, 64, 2, cooperative, LN_IN_GELU>(
+            out, inp, w, bias, ln, T, N, K, ws, ws_bytes, device, sm_count, stream);
+    case SUTRA_SM90_RES_LN:
+        return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, RES_LN, 64, 0>(out, inp, w, bias, ln, T, N, K, ws,
+                                                                                  ws_bytes, device, sm_count, stream);
+    default:
+        return cudaErrorNotSupported;
+    }
+}
 
 /* Runs one product. Returns cudaErrorNotSupported (nothing launched) when CUTLASS refuses the
  * shape or alignment or needs more workspace than ws_bytes, else the launch's error. */
@@ -160,17 +333,7 @@ cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int
         {fusion_args<Cfg, GELU>::make((const E *)bias), nullptr, typename Kernel::StrideC(dD), (E *)out,
          typename Kernel::StrideD(dD)},
         cutlass::KernelHardwareInfo{device, sm_count}};
-    if (Gemm::can_implement(args) != cutlass::Status::kSuccess) return cudaErrorNotSupported;
-    if (Gemm::get_workspace_size(args) > ws_bytes) return cudaErrorNotSupported;
-    Gemm gemm;
-    if (gemm.initialize(args, ws, stream) != cutlass::Status::kSuccess) {
-        const cudaError_t e = cudaGetLastError();
-        return e != cudaSuccess ? e : cudaErrorLaunchFailure;
-    }
-    const cutlass::Status s = gemm.run(stream);
-    const cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return e;
-    return s == cutlass::Status::kSuccess ? cudaSuccess : cudaErrorLaunchFailure;
+    return launch_gemm<Gemm>(args, ws, ws_bytes, stream);
 }
 
 /* The library's kernel per product; cuda_gemm.cu decides for which shapes each is used, from

@@ -25,8 +25,23 @@ typedef enum {
     SUTRA_SM90_GELU = 1,
     SUTRA_SM90_GELU_SHORT_K = 2,
     SUTRA_SM90_GELU_WAVE = 3,
-    SUTRA_SM90_GELU_HALF_WAVE = 4
+    SUTRA_SM90_GELU_HALF_WAVE = 4,
+    /* LayerNorm folded in (gemm_sm90.cuh, "LayerNorm folded into the products"): */
+    SUTRA_SM90_LN_IN = 5,              /* r (acc - mu s) + c */
+    SUTRA_SM90_LN_IN_GELU = 6,         /* gelu_erf of that, K >= 768 */
+    SUTRA_SM90_LN_IN_GELU_SHORT_K = 7, /* the same, K < 768 */
+    SUTRA_SM90_RES_LN = 8              /* (acc + d + r (C - mu g_prev)) g_next, with row partial sums */
 } sutra_sm90_kernel;
+
+/* The extra operands of the LN kinds (the bias argument is c for LN_IN*, d for RES_LN). Vectors
+ * s, g_prev, g_next are in the activation type; mu, rs (T floats each) may be NULL (0 and 1).
+ * part_sum, part_sq: (ceil(N / 128), round_up(T, 128)) floats each, column-tile-major. */
+typedef struct sutra_sm90_ln {
+    const float *mu, *rs;
+    const void *s;
+    const void *res, *g_prev, *g_next;
+    float *part_sum, *part_sq;
+} sutra_sm90_ln;
 
 /* Tile sizes (tokens x output features) the caller counts tiles with to choose a kernel. */
 enum {
@@ -58,6 +73,14 @@ cudaError_t sutra_cuda_sm90_gemm_bf16(sutra_sm90_kernel kind, void *out, const v
                                       const void *bias, int T, int N, int K, void *ws, size_t ws_bytes, int device,
                                       int sm_count, cudaStream_t stream);
 
+/* The LN kinds (ln: their operands; same rules as above). gemm_sm90_ln_{f16,bf16}.cu. */
+cudaError_t sutra_cuda_sm90_gemm_ln_f16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w,
+                                        const void *bias, const sutra_sm90_ln *ln, int T, int N, int K, void *ws,
+                                        size_t ws_bytes, int device, int sm_count, cudaStream_t stream);
+cudaError_t sutra_cuda_sm90_gemm_ln_bf16(sutra_sm90_kernel kind, void *out, const void *inp, const void *w,
+                                         const void *bias, const sutra_sm90_ln *ln, int T, int N, int K, void *ws,
+                                         size_t ws_bytes, int device, int sm_count, cudaStream_t stream);
+
 static inline cudaError_t sutra_cuda_sm90_gemm(sutra_cuda_dtype dt, sutra_sm90_kernel kind, void *out,
                                                const void *inp, const void *w, const void *bias, int T, int N, int K,
                                                void *ws, size_t ws_bytes, int device, int sm_count,
@@ -65,6 +88,17 @@ static inline cudaError_t sutra_cuda_sm90_gemm(sutra_cuda_dtype dt, sutra_sm90_k
     return dt == SUTRA_CUDA_DTYPE_BF16
                ? sutra_cuda_sm90_gemm_bf16(kind, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream)
                : sutra_cuda_sm90_gemm_f16(kind, out, inp, w, bias, T, N, K, ws, ws_bytes, device, sm_count, stream);
+}
+
+static inline cudaError_t sutra_cuda_sm90_gemm_ln(sutra_cuda_dtype dt, sutra_sm90_kernel kind, void *out,
+                                                  const void *inp, const void *w, const void *bias,
+                                                  const sutra_sm90_ln *ln, int T, int N, int K, void *ws,
+                                                  size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    return dt == SUTRA_CUDA_DTYPE_BF16
+               ? sutra_cuda_sm90_gemm_ln_bf16(kind, out, inp, w, bias, ln, T, N, K, ws, ws_bytes, device, sm_count,
+                                              stream)
+               : sutra_cuda_sm90_gemm_ln_f16(kind, out, inp, w, bias, ln, T, N, K, ws, ws_bytes, device, sm_count,
+                                             stream);
 }
 
 #endif /* SUTRA_GEMM_SM90_H */

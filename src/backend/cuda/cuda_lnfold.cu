@@ -1,0 +1,209 @@
+/*
+ * cuda_lnfold.cu - the kernels around the LayerNorm-folded products (cuda_gemm.cu's
+ * sutra_cuda_matmul_ln and sutra_cuda_matmul_residual_ln; the algebra is in gemm_sm90.cuh):
+ * the row statistics from the Hopper product's partial sums, the epilogues of both products as
+ * passes of their own for when cuBLASLt ran the product (no sm_90, no CUTLASS, a shape CUTLASS
+ * declines), and the final normalisation.
+ *
+ * The residual stream of a folded forward: per row, z = y * g (fp16/bf16; y the un-normalised
+ * sum, g the LayerNorm weight that follows) and stats: mu (mean of y) and r = 1/sqrt(var(y) +
+ * eps), fp32, in one buffer laid out as sutra_cuda_ln_stats_floats describes. LN(y) = r (z - mu
+ * g) + b.
+ *
+ * Numerics: the Hopper path accumulates each row's sum and sum of squares in fp32 (per 128-column
+ * tile, then over tiles here) and takes var = E[y^2] - mu^2, clamped at 0. That loses digits
+ * only when |mu| is large against the row's spread; on the default model |mu| / std <= 0.08
+ * (scripts/study_ln_fold.py). The fallback row pass takes the two-pass variance over fp32 y, as
+ * cuda_layernorm.cu does. Kernels first, then the launchers.
+ */
+#include <math.h>
+#include <stdint.h>
+
+#include "backend/cuda/cuda_elem.cuh"
+#include "backend/cuda/cuda_ops.h"
+
+using namespace sutra_cuda;
+
+namespace {
+
+constexpr int ROW_THREADS = 256;
+constexpr int MAX_ROW_C = 12288; /* 48 KB of fp32 row in shared memory */
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ float block_sum(float v, float *scratch) {
+    v = warp_sum(v);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < ROW_THREADS / 32; ++i) s += scratch[i];
+    return s;
+}
+
+/* mu[m], rs[m] from nt partial sums and sums of squares per row (column-tile-major, rows Tr
+ * apart). One thread per row. */
+__global__ void ln_stats_kernel(float *mu, float *rs, const float *psum, const float *psq, int T, int Tr, int nt,
+                                float inv_n, float eps) {
+    const int m = blockIdx.x * blockDim.x + threadIdx.x;
+    if (m >= T) return;
+    float s = 0.f, q = 0.f;
+    for (int j = 0; j < nt; ++j) {
+        s += psum[(size_t)j * Tr + m];
+        q += psq[(size_t)j * Tr + m];
+    }
+    const float mean = s * inv_n;
+    const float var = fmaxf(q * inv_n - mean * mean, 0.f);
+    mu[m] = mean;
+    rs[m] = 1.f / sqrtf(var + eps);
+}
+
+/* x (T,N) = act(r (x - mu s) + c) in place; mu, rs NULL: 0 and 1. Grid-stride over elements. */
+template <class E>
+__global__ void ln_in_kernel(E *x, const float *mu, const float *rs, const E *s, const E *c, int T, int N,
+                             sutra_act act) {
+    const size_t n = (size_t)T * N;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t row = i / N, col = i % N;
+        const float m = mu ? mu[row] : 0.f, r = rs ? rs[row] : 1.f;
+        float v = r * (to_f32(x[i]) - m * to_f32(s[col])) + (c ? to_f32(c[col]) : 0.f);
+        if (act == SUTRA_ACT_GELU) v = gelu_erf(v);
+        else if (act == SUTRA_ACT_GELU_TANH) v = gelu_tanh(v);
+        x[i] = from_f32<E>(v);
+    }
+}
+
+/* One row per block: y = acc + d + r_prev (res - mu_prev g_prev) over fp32, its mean and inverse
+ * deviation (two passes), then z (in place of acc) = y * g_next. Dynamic shared memory: N floats. */
+template <class E>
+__global__ void __launch_bounds__(ROW_THREADS)
+    res_ln_kernel(E *z, float *mu, float *rs, const E *d, const E *res, const float *mu_prev, const float *rs_prev,
+                  const E *g_prev, const E *g_next, int N, float eps) {
+    extern __shared__ float ys[];
+    __shared__ float scratch[ROW_THREADS / 32];
+    const size_t row = blockIdx.x, off = row * (size_t)N;
+    const float mp = mu_prev ? mu_prev[row] : 0.f, rp = rs_prev ? rs_prev[row] : 1.f;
+    float sum = 0.f;
+    for (int j = threadIdx.x; j < N; j += ROW_THREADS) {
+        const float gp = g_prev ? to_f32(g_prev[j]) : 0.f;
+        const float y = to_f32(z[off + j]) + (d ? to_f32(d[j]) : 0.f) + rp * (to_f32(res[off + j]) - mp * gp);
+        ys[j] = y;
+        sum += y;
+    }
+    const float mean = block_sum(sum, scratch) / (float)N;
+    float var = 0.f;
+    for (int j = threadIdx.x; j < N; j += ROW_THREADS) {
+        const float t = ys[j] - mean;
+        var += t * t;
+    }
+    const float r = 1.f / sqrtf(block_sum(var, scratch) / (float)N + eps);
+    for (int j = threadIdx.x; j < N; j += ROW_THREADS) z[off + j] = from_f32<E>(ys[j] * to_f32(g_next[j]));
+    if (threadIdx.x == 0) {
+        mu[row] = mean;
+        rs[row] = r;
+    }
+}
+
+/* out (T,C) = r (z - mu g) + b; out may alias z. Grid-stride over elements. */
+template <class E>
+__global__ void ln_apply_kernel(E *out, const E *z, const float *mu, const float *rs, const E *g, const E *b, int T,
+                                int C) {
+    const size_t n = (size_t)T * C;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const size_t row = i / C, col = i % C;
+        const float m = mu ? mu[row] : 0.f, r = rs ? rs[row] : 1.f;
+        out[i] = from_f32<E>(r * (to_f32(z[i]) - m * to_f32(g[col])) + (b ? to_f32(b[col]) : 0.f));
+    }
+}
+
+unsigned grid_for(size_t n, int threads) {
+    const size_t b = (n + threads - 1) / threads;
+    return (unsigned)(b < 8192 ? (b ? b : 1) : 8192);
+}
+
+sutra_status launched(const char *who, int T, int N) {
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "%s launch (T %d, N %d): %s", who, T, N, cudaGetErrorString(e));
+    return SUTRA_OK;
+}
+
+} // namespace
+
+size_t sutra_cuda_ln_stats_rows(int T) { return SUTRA_LN_STATS_ROWS(T > 0 ? T : 0); }
+
+size_t sutra_cuda_ln_stats_floats(int T, int N) { return SUTRA_LN_STATS_FLOATS(T > 0 ? T : 0, N > 0 ? N : 0); }
+
+sutra_status sutra_cuda_ln_stats(float *stats, int T, int N, float eps, cudaStream_t stream) {
+    if (T < 0 || N < 1) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "ln_stats: T %d, N %d", T, N);
+    if (T == 0) return SUTRA_OK;
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    const int nt = (N + 127) / 128;
+    float *mu = stats, *rs = stats + Tr, *psum = stats + 2 * Tr, *psq = psum + (size_t)nt * Tr;
+    ln_stats_kernel<<<(unsigned)((T + 255) / 256), 256, 0, stream>>>(mu, rs, psum, psq, T, (int)Tr, nt,
+                                                                       1.f / (float)N, eps);
+    return launched("ln_stats", T, N);
+}
+
+sutra_status sutra_cuda_ln_in_pass(void *x, const float *stats, const void *s, const void *c, int T, int N,
+                                   sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream) {
+    if (T == 0) return SUTRA_OK;
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    const float *mu = stats, *rs = stats ? stats + Tr : nullptr;
+    const unsigned grid = grid_for((size_t)T * N, 256);
+    if (dt == SUTRA_CUDA_DTYPE_BF16)
+        ln_in_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>((__nv_bfloat16 *)x, mu, rs, (const __nv_bfloat16 *)s,
+                                                              (const __nv_bfloat16 *)c, T, N, act);
+    else
+        ln_in_kernel<__half><<<grid, 256, 0, stream>>>((__half *)x, mu, rs, (const __half *)s, (const __half *)c, T, N,
+                                                       act);
+    return launched("matmul_ln pass", T, N);
+}
+
+sutra_status sutra_cuda_res_ln_pass(void *z, float *stats, const void *d, const void *res, const float *stats_prev,
+                                    const void *g_prev, const void *g_next, int T, int N, float eps,
+                                    sutra_cuda_dtype dt, cudaStream_t stream) {
+    if (T == 0) return SUTRA_OK;
+    if (N > MAX_ROW_C)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "matmul_residual_ln: width %d over %d", N, MAX_ROW_C);
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    const float *mp = stats_prev, *rp = stats_prev ? stats_prev + Tr : nullptr;
+    const size_t smem = (size_t)N * sizeof(float);
+#define SUTRA_RES_LN(E)                                                                                           \
+    do {                                                                                                          \
+        if (smem > 48 * 1024 && cudaFuncSetAttribute(res_ln_kernel<E>, cudaFuncAttributeMaxDynamicSharedMemorySize, \
+                                                     (int)smem) != cudaSuccess)                                   \
+            return launched("matmul_residual_ln pass", T, N);                                                     \
+        res_ln_kernel<E><<<(unsigned)T, ROW_THREADS, smem, stream>>>((E *)z, stats, stats + Tr, (const E *)d,       \
+                                                                     (const E *)res, mp, rp, (const E *)g_prev,   \
+                                                                     (const E *)g_next, N, eps);                  \
+    } while (0)
+    if (dt == SUTRA_CUDA_DTYPE_BF16) SUTRA_RES_LN(__nv_bfloat16);
+    else SUTRA_RES_LN(__half);
+#undef SUTRA_RES_LN
+    return launched("matmul_residual_ln pass", T, N);
+}
+
+sutra_status sutra_cuda_ln_apply(void *out, const void *z, const float *stats, const void *g, const void *b, int T,
+                                 int C, sutra_cuda_dtype dt, cudaStream_t stream) {
+    if (T < 0 || C < 1) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "ln_apply: T %d, C %d", T, C);
+    if (!out || !z || !g) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "ln_apply: NULL pointer");
+    if (T == 0) return SUTRA_OK;
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    const float *mu = stats, *rs = stats ? stats + Tr : nullptr;
+    const unsigned grid = grid_for((size_t)T * C, 256);
+    if (dt == SUTRA_CUDA_DTYPE_BF16)
+        ln_apply_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)z, mu,
+                                                                 rs, (const __nv_bfloat16 *)g,
+                                                                 (const __nv_bfloat16 *)b, T, C);
+    else
+        ln_apply_kernel<__half><<<grid, 256, 0, stream>>>((__half *)out, (const __half *)z, mu, rs, (const __half *)g,
+                                                          (const __half *)b, T, C);
+    return launched("ln_apply", T, C);
+}
