@@ -40,7 +40,8 @@ constexpr size_t STD_WS_LIMIT = 512u << 20;       /* standard-attention workspac
 constexpr int STD_WS_FIRST_HEADS = 16;            /* the first workspace holds this many heads of one std_max_seqlen sequence */
 /* Batches of at least this many tokens keep a post-norm encoder's residual stream un-normalised
  * (backend.h's ln_fold_tokens) where the Hopper products can take the LayerNorm into their
- * epilogues: bench/results/h100-ln-fold-2026-11-25.txt. */
+ * epilogues: bench/results/h100-ln-fold-2026-12-06.txt (bert-base 64x512 2.0%
+ * faster on an H100, MiniLM 1024x32 5.5%; batch 1 up to 30% slower, level at 8192). */
 constexpr long LN_FOLD_MIN_TOKENS = 16384;
 constexpr int MAX_GRAPHS = 32;
 constexpr int OP_KINDS = 48;                      /* op timer: distinct op names kept */
@@ -905,13 +906,16 @@ extern "C" sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes
         dev_alloc(c, (void **)&c->arena, c->arena_cap, "the activation arena");
     }
     if (c->st == SUTRA_OK) dev_alloc(c, &c->gemm_ws, GEMM_WORKSPACE, "the cuBLASLt workspace");
+    const int fast_gelu = env_flag("SUTRA_CUDA_FAST_GELU", 0);
     if (c->st == SUTRA_OK)
-        note(c, sutra_cuda_gemm_create(&c->gemm, c->gemm_ws, GEMM_WORKSPACE, c->dt, env_flag("SUTRA_CUDA_FAST_GELU", 0),
+        note(c, sutra_cuda_gemm_create(&c->gemm, c->gemm_ws, GEMM_WORKSPACE, c->dt, fast_gelu,
                                        env_level("SUTRA_CUDA_CUTLASS", 1)));
     /* LayerNorm folding (backend.h): where the products run on CUTLASS with the LayerNorm in their
      * epilogues, from LN_FOLD_MIN_TOKENS; SUTRA_CUDA_LN_FOLD=0 turns it off, =N (a count of
-     * tokens) moves the threshold */
-    if (c->st == SUTRA_OK && sutra_cuda_gemm_uses_cutlass(c->gemm)) {
+     * tokens) moves the threshold. Not with the tanh GELU: the folded kernels fuse only the exact
+     * one, and cuBLASLt + the folding pass is slower than no folding (bert-base 64x512 17.0 ms
+     * against 13.1) */
+    if (c->st == SUTRA_OK && sutra_cuda_gemm_uses_cutlass(c->gemm) && !fast_gelu) {
         const char *v = getenv("SUTRA_CUDA_LN_FOLD");
         const long n = v && *v ? strtol(v, nullptr, 10) : LN_FOLD_MIN_TOKENS;
         be->ln_fold_tokens = n > 0 && n < (1L << 30) ? (int)n : 0;
