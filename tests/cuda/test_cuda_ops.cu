@@ -406,6 +406,42 @@ static void test_matmul(rig &r, int T, int N, int K, int with_bias, sutra_act ac
     }
 }
 
+/* Device copy of v in the element type (cudaMalloc; the caller frees). */
+static void *dev_put(const std::vector<float> &v) {
+    void *p = nullptr;
+    CUDA_OK(cudaMalloc(&p, v.size() * 2 + 16));
+    std::vector<uint16_t> h(v.size());
+    for (size_t i = 0; i < v.size(); i++) h[i] = to_bits(v[i]);
+    CUDA_OK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    return p;
+}
+
+/* ref (T, N) = x (T, K) @ w (N, K)^T in float64, over the machine's threads. */
+static std::vector<double> ref_product(const std::vector<float> &x, const std::vector<float> &w, int T, int N, int K) {
+    std::vector<double> ref((size_t)T * N);
+    const unsigned nth = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (unsigned th = 0; th < nth; th++)
+        pool.emplace_back([&, th] {
+            for (int t = (int)th; t < T; t += (int)nth)
+                for (int n = 0; n < N; n++) {
+                    const float *xr = &x[(size_t)t * K], *wr = &w[(size_t)n * K];
+                    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+                    int k = 0;
+                    for (; k + 4 <= K; k += 4) {
+                        a0 += (double)xr[k] * wr[k];
+                        a1 += (double)xr[k + 1] * wr[k + 1];
+                        a2 += (double)xr[k + 2] * wr[k + 2];
+                        a3 += (double)xr[k + 3] * wr[k + 3];
+                    }
+                    for (; k < K; k++) a0 += (double)xr[k] * wr[k];
+                    ref[(size_t)t * N + n] = a0 + a1 + a2 + a3;
+                }
+        });
+    for (auto &th : pool) th.join();
+    return ref;
+}
+
 /* A matrix product below the backend, out (T,N) = act(x (T,K) @ w^T + b) with act = exact GELU
  * (bert-base's FFN-up: N 3072, K 768) or none (its attention output: N = K = 768), against a
  * float64 reference. Runs: the library's default handle (`dflt`: on an sm_90 device in a
@@ -421,37 +457,14 @@ static void test_product_paths(const char *name, int T, int N, int K, bool gelu,
                                cudaStream_t s) {
     std::vector<float> x = randn((size_t)T * K, 1.f), w = randn((size_t)N * K, 1.f / sqrtf((float)K)),
                        b = randn(N, 0.5f);
-    std::vector<double> ref((size_t)T * N);
-    const unsigned nth = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    for (unsigned th = 0; th < nth; th++)
-        pool.emplace_back([&, th] {
-            for (int t = (int)th; t < T; t += (int)nth)
-                for (int n = 0; n < N; n++) {
-                    const float *xr = &x[(size_t)t * K], *wr = &w[(size_t)n * K];
-                    double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    for (int k = 0; k < K; k += 4) {
-                        a0 += (double)xr[k] * wr[k];
-                        a1 += (double)xr[k + 1] * wr[k + 1];
-                        a2 += (double)xr[k + 2] * wr[k + 2];
-                        a3 += (double)xr[k + 3] * wr[k + 3];
-                    }
-                    const double v = a0 + a1 + a2 + a3 + (with_bias ? b[n] : 0.0);
-                    ref[(size_t)t * N + n] = gelu ? 0.5 * v * (1.0 + erf(v / sqrt(2.0))) : v;
-                }
-        });
-    for (auto &th : pool) th.join();
+    std::vector<double> ref = ref_product(x, w, T, N, K);
+    for (size_t i = 0; i < ref.size(); i++) {
+        const double v = ref[i] + (with_bias ? b[i % N] : 0.0);
+        ref[i] = gelu ? 0.5 * v * (1.0 + erf(v / sqrt(2.0))) : v;
+    }
     std::vector<float> reff(ref.begin(), ref.end());
 
-    auto up = [](const std::vector<float> &v) {
-        void *p = nullptr;
-        CUDA_OK(cudaMalloc(&p, v.size() * 2));
-        std::vector<uint16_t> h(v.size());
-        for (size_t i = 0; i < v.size(); i++) h[i] = to_bits(v[i]);
-        CUDA_OK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
-        return p;
-    };
-    void *gx = up(x), *gw = up(w), *gb = with_bias ? up(b) : nullptr, *gout = nullptr;
+    void *gx = dev_put(x), *gw = dev_put(w), *gb = with_bias ? dev_put(b) : nullptr, *gout = nullptr;
     const size_t out_bytes = ((size_t)T * N + 8) * 2;
     CUDA_OK(cudaMalloc(&gout, out_bytes));
     int device = 0, sms = 0;
@@ -735,35 +748,6 @@ static void test_errors(rig &r) {
     }, args);
     check(st == SUTRA_ERR_INVALID_ARGUMENT, "run() reports an op's failure (%d: %s)", st, sutra_cuda_backend_error(gpu));
     check(gpu_status(gpu) == SUTRA_OK, "the next run() starts clean");
-}
-
-/* Device copy of v in the element type (cudaMalloc; the caller frees). */
-static void *dev_put(const std::vector<float> &v) {
-    void *p = nullptr;
-    CUDA_OK(cudaMalloc(&p, v.size() * 2 + 16));
-    std::vector<uint16_t> h(v.size());
-    for (size_t i = 0; i < v.size(); i++) h[i] = to_bits(v[i]);
-    CUDA_OK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
-    return p;
-}
-
-/* ref (T, N) = x (T, K) @ w (N, K)^T in float64, over the machine's threads. */
-static std::vector<double> ref_product(const std::vector<float> &x, const std::vector<float> &w, int T, int N, int K) {
-    std::vector<double> ref((size_t)T * N);
-    const unsigned nth = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    for (unsigned th = 0; th < nth; th++)
-        pool.emplace_back([&, th] {
-            for (int t = (int)th; t < T; t += (int)nth)
-                for (int n = 0; n < N; n++) {
-                    const float *xr = &x[(size_t)t * K], *wr = &w[(size_t)n * K];
-                    double a = 0;
-                    for (int k = 0; k < K; k++) a += (double)xr[k] * wr[k];
-                    ref[(size_t)t * N + n] = a;
-                }
-        });
-    for (auto &th : pool) th.join();
-    return ref;
 }
 
 /* The LayerNorm-folded products (cuda_ops.h), through both paths of cuda_gemm.cu (dflt: CUTLASS

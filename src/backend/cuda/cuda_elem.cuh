@@ -1,6 +1,7 @@
 /*
  * cuda_elem.cuh - element helpers for the backend's own kernels: fp16/bf16 <-> fp32 and 16-byte
- * vectors of 8 elements, so every kernel reads and writes activations 16 bytes per thread.
+ * vectors of 8 elements, so every kernel reads and writes activations 16 bytes per thread; the
+ * GELUs; warp and block sums.
  *
  * Rule: a vec8 load or store needs a 16-byte aligned address; launchers check alignment (and fall
  * back to scalar kernels) before any kernel relies on it.
@@ -88,6 +89,28 @@ __device__ __forceinline__ float gelu_tanh(float x) {
 }
 
 __host__ __device__ __forceinline__ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+/* Sum over the warp; every lane gets the result. */
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Sum over a block of THREADS threads (a multiple of 32); every thread gets the result. scratch:
+ * THREADS / 32 floats of shared memory, free to reuse once every thread has returned. */
+template <int THREADS>
+__device__ float block_sum(float v, float *scratch) {
+    v = warp_sum(v);
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    __syncthreads(); /* scratch may still be read from the previous call */
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    float s = 0.f;
+#pragma unroll
+    for (int i = 0; i < THREADS / 32; ++i) s += scratch[i];
+    return s;
+}
 
 } // namespace sutra_cuda
 

@@ -186,6 +186,20 @@ bool sm90_fits(const void *out, const void *inp, const void *w, const void *bias
     return N % 8 == 0 && K % 8 == 0 && aligned16(out) && aligned16(inp) && aligned16(w) && (!bias || aligned16(bias));
 }
 
+/* The outcome of a Hopper product's launch: true when it ran (counted; *st = OK) or failed (*st
+ * says how), false when CUTLASS declined the shape and nothing was launched (cuBLASLt next). */
+bool sm90_done(sutra_cuda_gemm *g, cudaError_t e, const char *what, int T, int N, int K, sutra_status *st) {
+    *st = SUTRA_OK;
+    if (e == cudaSuccess) {
+        g->n_sm90++;
+        return true;
+    }
+    if (e == cudaErrorNotSupported) return false;
+    *st = sutra_cuda_fail(SUTRA_ERR_INTERNAL, "%s T %d N %d K %d (CUTLASS sm90): %s", what, T, N, K,
+                          cudaGetErrorString(e));
+    return true;
+}
+
 void plan_free(gemm_plan *p) {
     if (p->lc) cublasLtMatrixLayoutDestroy(p->lc);
     if (p->lb) cublasLtMatrixLayoutDestroy(p->lb);
@@ -361,13 +375,8 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
     if (kind >= 0 && sm90_fits(out, inp, w, bias, N, K)) {
         const cudaError_t e = sutra_cuda_sm90_gemm(g->dt, (sutra_sm90_kernel)kind, out, inp, w, bias, T, N, K,
                                                    g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);
-        if (e == cudaSuccess) {
-            g->n_sm90++;
-            return SUTRA_OK;
-        }
-        if (e != cudaErrorNotSupported)
-            return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "matmul T %d N %d K %d (CUTLASS sm90): %s", T, N, K,
-                                   cudaGetErrorString(e));
+        sutra_status st;
+        if (sm90_done(g, e, "matmul", T, N, K, &st)) return st;
         /* declined (a shape CUTLASS refuses): cuBLASLt below */
     }
     const bool epi_gelu = act == SUTRA_ACT_GELU_TANH || (act == SUTRA_ACT_GELU && g->fast_gelu);
@@ -421,13 +430,8 @@ sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, 
         ln.s = s;
         const cudaError_t e = sutra_cuda_sm90_gemm_ln(g->dt, (sutra_sm90_kernel)kind, out, z, w, c, &ln, T, N, K,
                                                       g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);
-        if (e == cudaSuccess) {
-            g->n_sm90++;
-            return SUTRA_OK;
-        }
-        if (e != cudaErrorNotSupported)
-            return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "matmul_ln T %d N %d K %d (CUTLASS sm90): %s", T, N, K,
-                                   cudaGetErrorString(e));
+        sutra_status st;
+        if (sm90_done(g, e, "matmul_ln", T, N, K, &st)) return st;
     }
     const sutra_status st = sutra_cuda_gemm_run(g, out, z, w, nullptr, T, N, K, SUTRA_ACT_NONE, stream);
     if (st != SUTRA_OK) return st;
@@ -459,13 +463,9 @@ sutra_status sutra_cuda_matmul_residual_ln(sutra_cuda_gemm *g, void *z_out, floa
         ln.part_sq = ln.part_sum + nt * Tr;
         const cudaError_t e = sutra_cuda_sm90_gemm_ln(g->dt, SUTRA_SM90_RES_LN, z_out, inp, w, d, &ln, T, N, K,
                                                       g->workspace, g->workspace_bytes, g->device, g->sm_count, stream);
-        if (e == cudaSuccess) {
-            g->n_sm90++;
-            return sutra_cuda_ln_stats(stats_out, T, N, eps, stream);
-        }
-        if (e != cudaErrorNotSupported)
-            return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "matmul_residual_ln T %d N %d K %d (CUTLASS sm90): %s", T, N,
-                                   K, cudaGetErrorString(e));
+        sutra_status st;
+        if (sm90_done(g, e, "matmul_residual_ln", T, N, K, &st))
+            return st != SUTRA_OK ? st : sutra_cuda_ln_stats(stats_out, T, N, eps, stream);
     }
     const sutra_status st = sutra_cuda_gemm_run(g, z_out, inp, w, nullptr, T, N, K, SUTRA_ACT_NONE, stream);
     if (st != SUTRA_OK) return st;

@@ -31,12 +31,6 @@ constexpr int MAX_FAST_C = 4096;  /* VPL 16: 128 fp32 values per lane, still no 
 constexpr int MAX_GENERAL_C = 12288; /* 48 KB of fp32 row in shared memory */
 constexpr int GENERAL_THREADS = 256;
 
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
 /* Normalises the row held in x (VPL vectors per lane, vector index lane + 32 v) and writes it.
  * For rows of up to 1024 (VPL <= 4) the weight and bias loads are issued first, so that their
  * latency overlaps the row's (still in flight from the caller) and the two reductions instead of
@@ -157,19 +151,6 @@ __global__ void __launch_bounds__(32 * WARPS)
     ln_finish_warp<E, VPL>(out + (size_t)row * C, x, w, b, C, eps, lane);
 }
 
-/* Sum over the block (GENERAL_THREADS threads); every thread gets the result. */
-__device__ float block_sum(float v, float *scratch) {
-    v = warp_sum(v);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    __syncthreads(); /* scratch may still be read from the previous call */
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    float s = 0.f;
-#pragma unroll
-    for (int i = 0; i < GENERAL_THREADS / 32; ++i) s += scratch[i];
-    return s;
-}
-
 /* General path: one block per row, any C up to MAX_GENERAL_C, any alignment. The input row is
  * either wte[ids]+wpe[pos]+wtt[0] (ids != NULL) or inp + res. Dynamic shared memory: C floats. */
 template <class E>
@@ -198,13 +179,13 @@ __global__ void __launch_bounds__(GENERAL_THREADS)
         xs[c] = x;
         sum += x;
     }
-    const float mean = block_sum(sum, scratch) / (float)C;
+    const float mean = block_sum<GENERAL_THREADS>(sum, scratch) / (float)C;
     float var = 0.f;
     for (int c = threadIdx.x; c < C; c += GENERAL_THREADS) {
         const float d = xs[c] - mean;
         var += d * d;
     }
-    const float rstd = 1.f / sqrtf(block_sum(var, scratch) / (float)C + eps);
+    const float rstd = 1.f / sqrtf(block_sum<GENERAL_THREADS>(var, scratch) / (float)C + eps);
     for (int c = threadIdx.x; c < C; c += GENERAL_THREADS)
         out[off + c] = from_f32<E>((xs[c] - mean) * rstd * to_f32(w[c]) + (b ? to_f32(b[c]) : 0.f));
 }

@@ -29,24 +29,6 @@ namespace {
 constexpr int ROW_THREADS = 256;
 constexpr int MAX_ROW_C = 12288; /* 48 KB of fp32 row in shared memory */
 
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-__device__ float block_sum(float v, float *scratch) {
-    v = warp_sum(v);
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    __syncthreads();
-    if (lane == 0) scratch[warp] = v;
-    __syncthreads();
-    float s = 0.f;
-#pragma unroll
-    for (int i = 0; i < ROW_THREADS / 32; ++i) s += scratch[i];
-    return s;
-}
-
 /* mu[m], rs[m] from nt partial sums and sums of squares per row (column-tile-major, rows Tr
  * apart). One thread per row. */
 __global__ void ln_stats_kernel(float *mu, float *rs, const float *psum, const float *psq, int T, int Tr, int nt,
@@ -96,13 +78,13 @@ __global__ void __launch_bounds__(ROW_THREADS)
         ys[j] = y;
         sum += y;
     }
-    const float mean = block_sum(sum, scratch) / (float)N;
+    const float mean = block_sum<ROW_THREADS>(sum, scratch) / (float)N;
     float var = 0.f;
     for (int j = threadIdx.x; j < N; j += ROW_THREADS) {
         const float t = ys[j] - mean;
         var += t * t;
     }
-    const float r = 1.f / sqrtf(block_sum(var, scratch) / (float)N + eps);
+    const float r = 1.f / sqrtf(block_sum<ROW_THREADS>(var, scratch) / (float)N + eps);
     for (int j = threadIdx.x; j < N; j += ROW_THREADS) z[off + j] = from_f32<E>(ys[j] * to_f32(g_next[j]));
     if (threadIdx.x == 0) {
         mu[row] = mean;

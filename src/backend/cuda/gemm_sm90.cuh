@@ -271,10 +271,11 @@ cudaError_t launch_gemm(typename Gemm::Arguments const &args, void *ws, size_t w
     return s == cutlass::Status::kSuccess ? cudaSuccess : cudaErrorLaunchFailure;
 }
 
-template <class E, int TM, int TN, int TK, int CM, class Sched, int EPI, int EPI_N = 64, int STAGES_D = 4>
-cudaError_t run_ln(void *out, const void *inp, const void *w, const void *bias, const sutra_sm90_ln &ln, int T, int N,
-                   int K, void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
-    using Cfg = ln_config<E, TM, TN, TK, CM, Sched, EPI, EPI_N, STAGES_D>;
+/* out (T,N) = epilogue(inp (T,K) @ w (N,K)^T, c (T,N) or NULL) through the configured kernel Cfg
+ * (row-major operands, the mapping at the top of this file), with the epilogue's arguments fa. */
+template <class Cfg, class E, class FusionArgs>
+cudaError_t run_tn(const FusionArgs &fa, const void *c, void *out, const void *inp, const void *w, int T, int N, int K,
+                   void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
     using Gemm = typename Cfg::Gemm;
     using Kernel = typename Cfg::Kernel;
     const auto dA = cute::make_stride((int64_t)K, _1{}, (int64_t)T * K);
@@ -284,10 +285,17 @@ cudaError_t run_ln(void *out, const void *inp, const void *w, const void *bias, 
         cutlass::gemm::GemmUniversalMode::kGemm,
         {T, N, K, 1},
         {(const E *)inp, typename Kernel::StrideA(dA), (const E *)w, typename Kernel::StrideB(dB)},
-        {Cfg::args((const E *)bias, ln), EPI == RES_LN ? (const E *)ln.res : nullptr, typename Kernel::StrideC(dD),
-         (E *)out, typename Kernel::StrideD(dD)},
+        {fa, (const E *)c, typename Kernel::StrideC(dD), (E *)out, typename Kernel::StrideD(dD)},
         cutlass::KernelHardwareInfo{device, sm_count}};
     return launch_gemm<Gemm>(args, ws, ws_bytes, stream);
+}
+
+template <class E, int TM, int TN, int TK, int CM, class Sched, int EPI, int EPI_N = 64, int STAGES_D = 4>
+cudaError_t run_ln(void *out, const void *inp, const void *w, const void *bias, const sutra_sm90_ln &ln, int T, int N,
+                   int K, void *ws, size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
+    using Cfg = ln_config<E, TM, TN, TK, CM, Sched, EPI, EPI_N, STAGES_D>;
+    return run_tn<Cfg, E>(Cfg::args((const E *)bias, ln), EPI == RES_LN ? ln.res : nullptr, out, inp, w, T, N, K, ws,
+                          ws_bytes, device, sm_count, stream);
 }
 
 /* The LayerNorm-folded products (sutra_sm90_kernel's LN kinds): pingpong 128 x 128 x 64 with
@@ -321,19 +329,8 @@ template <class E, int TM, int TN, int TK, int CM, class Sched, bool GELU, int E
 cudaError_t run(void *out, const void *inp, const void *w, const void *bias, int T, int N, int K, void *ws,
                 size_t ws_bytes, int device, int sm_count, cudaStream_t stream) {
     using Cfg = kernel_config<E, TM, TN, TK, CM, Sched, GELU, EPI_N, STAGES_D>;
-    using Gemm = typename Cfg::Gemm;
-    using Kernel = typename Cfg::Kernel;
-    const auto dA = cute::make_stride((int64_t)K, _1{}, (int64_t)T * K);
-    const auto dB = cute::make_stride((int64_t)K, _1{}, (int64_t)N * K);
-    const auto dD = cute::make_stride((int64_t)N, _1{}, (int64_t)T * N);
-    typename Gemm::Arguments args{
-        cutlass::gemm::GemmUniversalMode::kGemm,
-        {T, N, K, 1},
-        {(const E *)inp, typename Kernel::StrideA(dA), (const E *)w, typename Kernel::StrideB(dB)},
-        {fusion_args<Cfg, GELU>::make((const E *)bias), nullptr, typename Kernel::StrideC(dD), (E *)out,
-         typename Kernel::StrideD(dD)},
-        cutlass::KernelHardwareInfo{device, sm_count}};
-    return launch_gemm<Gemm>(args, ws, ws_bytes, stream);
+    return run_tn<Cfg, E>(fusion_args<Cfg, GELU>::make((const E *)bias), nullptr, out, inp, w, T, N, K, ws, ws_bytes,
+                          device, sm_count, stream);
 }
 
 /* The library's kernel per product; cuda_gemm.cu decides for which shapes each is used, from
