@@ -315,8 +315,8 @@ static sutra_status bert_layers_folded(void *arg) {
         stats = p->stats[1];
         g = L->ln2_w;
     }
-    const bert_layer *last = &e->layers[c->num_layers - 1];
-    if (c->num_layers > 0) be->ln_apply(be, p->x, p->x, stats, last->ln2_w, last->ln2_b, T, C);
+    const bert_layer *last = &e->layers[c->num_layers - 1]; /* the config has at least one layer */
+    be->ln_apply(be, p->x, p->x, stats, last->ln2_w, last->ln2_b, T, C);
     return SUTRA_OK;
 }
 

@@ -407,6 +407,11 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
 
 /* ---- LayerNorm folded into the products (cuda_ops.h; the algebra is in gemm_sm90.cuh) ------ */
 
+/* backend.h sizes the statistics buffer for the residual product's partial sums: one per row
+ * rounded up to its 128-row tiles, per 128-column tile. */
+static_assert(SUTRA_SM90_TILE_N == 128 && SUTRA_LN_STATS_ROWS(1) == 128,
+              "SUTRA_LN_STATS_FLOATS (backend.h) assumes the RES_LN kernel's 128 x 128 tiles");
+
 sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, const float *stats, const void *w,
                                   const void *s, const void *c, int T, int N, int K, sutra_act act,
                                   cudaStream_t stream) {

@@ -170,42 +170,32 @@ template <class Cfg> struct fusion_args<Cfg, false> {
  *               (two column reductions, written unreduced: sutra_cuda_ln_stats finishes them)
  * mu and r may be NULL (read as 0 and 1: an input already normalised, the first layer). */
 
-/* The functors Sm90Compute applies to each fragment (fp32): a scalar form, and the fragment form
- * that applies it element by element. */
-template <template <class> class Op, int N, class... A>
-__device__ __forceinline__ cutlass::Array<float, N> per_element(A const &...a) {
-    cutlass::Array<float, N> out;
-    CUTLASS_PRAGMA_UNROLL
-    for (int i = 0; i < N; ++i) out[i] = Op<float>{}(a[i]...);
-    return out;
-}
+/* Sm90Compute applies its functor to whole fragments (cutlass::Array<float, N>); elementwise<F>::op
+ * lifts a scalar fp32 functor F to them, element by element. */
+template <class F> struct elementwise {
+    template <class Frag> struct op {
+        template <class... A> __device__ Frag operator()(A const &...a) const {
+            Frag out;
+            CUTLASS_PRAGMA_UNROLL
+            for (int i = 0; i < Frag::kElements; ++i) out[i] = F{}(a[i]...);
+            return out;
+        }
+    };
+};
 
 /* ln_in(acc, mu, r, s, c) = r (acc - mu s) + c, and its GELU */
-template <class T> struct ln_in_op {
-    __device__ T operator()(T acc, T mu, T r, T s, T c) const { return r * (acc - mu * s) + c; }
+struct ln_in_f {
+    __device__ float operator()(float acc, float mu, float r, float s, float c) const { return r * (acc - mu * s) + c; }
 };
-template <class T> struct ln_in_gelu_op {
-    __device__ T operator()(T acc, T mu, T r, T s, T c) const {
-        return sutra_cuda::gelu_erf(r * (acc - mu * s) + c);
+struct ln_in_gelu_f {
+    __device__ float operator()(float acc, float mu, float r, float s, float c) const {
+        return sutra_cuda::gelu_erf(ln_in_f{}(acc, mu, r, s, c));
     }
 };
 /* res_ln(acc, C, mu, r, d, g) = acc + d + r (C - mu g) */
-template <class T> struct res_ln_op {
-    __device__ T operator()(T acc, T src, T mu, T r, T d, T g) const { return acc + d + r * (src - mu * g); }
-};
-template <int N> struct ln_in_op<cutlass::Array<float, N>> {
-    template <class... A> __device__ cutlass::Array<float, N> operator()(A const &...a) const {
-        return per_element<::sutra_sm90::ln_in_op, N>(a...);
-    }
-};
-template <int N> struct ln_in_gelu_op<cutlass::Array<float, N>> {
-    template <class... A> __device__ cutlass::Array<float, N> operator()(A const &...a) const {
-        return per_element<::sutra_sm90::ln_in_gelu_op, N>(a...);
-    }
-};
-template <int N> struct res_ln_op<cutlass::Array<float, N>> {
-    template <class... A> __device__ cutlass::Array<float, N> operator()(A const &...a) const {
-        return per_element<::sutra_sm90::res_ln_op, N>(a...);
+struct res_ln_f {
+    __device__ float operator()(float acc, float src, float mu, float r, float d, float g) const {
+        return acc + d + r * (src - mu * g);
     }
 };
 
@@ -232,9 +222,10 @@ struct ln_config {
     using Partial = cutlass::epilogue::fusion::Sm90ColReduction<Reg, cutlass::plus, cutlass::plus, 0, Tile, float,
                                                                 float, RN, Stride<_1, _0, _0>, 4, true, false>;
 
-    using LnIn = EVT<Compute<ln_in_op, E>, Acc, Col, Col, Row, Row>;
-    using LnInGelu = EVT<Compute<ln_in_gelu_op, E>, Acc, Col, Col, Row, Row>;
-    using Y = EVT<Compute<res_ln_op, float>, Acc, cutlass::epilogue::fusion::Sm90SrcFetch<E>, Col, Col, Row, Row>;
+    using LnIn = EVT<Compute<elementwise<ln_in_f>::template op, E>, Acc, Col, Col, Row, Row>;
+    using LnInGelu = EVT<Compute<elementwise<ln_in_gelu_f>::template op, E>, Acc, Col, Col, Row, Row>;
+    using Y = EVT<Compute<elementwise<res_ln_f>::template op, float>, Acc, cutlass::epilogue::fusion::Sm90SrcFetch<E>,
+                  Col, Col, Row, Row>;
     using ResLn = EVT<Compute<cutlass::multiplies, E>, EVT<Partial<plus_sq>, EVT<Partial<cutlass::plus>, Y>>, Row>;
     using Fusion = cute::conditional_t<EPI == LN_IN, LnIn, cute::conditional_t<EPI == LN_IN_GELU, LnInGelu, ResLn>>;
 
