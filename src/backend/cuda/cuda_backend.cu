@@ -40,8 +40,8 @@ constexpr size_t STD_WS_LIMIT = 512u << 20;       /* standard-attention workspac
 constexpr int STD_WS_FIRST_HEADS = 16;            /* the first workspace holds this many heads of one std_max_seqlen sequence */
 /* Batches of at least this many tokens keep a post-norm encoder's residual stream un-normalised
  * (backend.h's ln_fold_tokens) where the Hopper products can take the LayerNorm into their
- * epilogues: bench/results/h100-ln-fold-2026-12-06.txt (bert-base 64x512 2.0%
- * faster on an H100, MiniLM 1024x32 5.5%; batch 1 up to 30% slower, level at 8192). */
+ * epilogues: bench/results/h100-ln-fold-2026-12-06.txt (bert-base 64x512 1.5-3.3%
+ * faster on H100s, MiniLM 1024x32 4.5-5.5%; batch 1 up to 30% slower, level at 8192). */
 constexpr long LN_FOLD_MIN_TOKENS = 16384;
 constexpr int MAX_GRAPHS = 32;
 constexpr int OP_KINDS = 48;                      /* op timer: distinct op names kept */
