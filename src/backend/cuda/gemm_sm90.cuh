@@ -291,17 +291,26 @@ cudaError_t run_ln(void *out, const void *inp, const void *w, const void *bias, 
 
 /* The LayerNorm-folded products (sutra_sm90_kernel's LN kinds): pingpong 128 x 128 x 64 with
  * epilogue sub-tiles of 64 columns through 4 buffers, as SUTRA_SM90_GELU and _BIAS; for the GELU
- * one with K < 768 the cooperative 256 x 128 kernel in clusters of 2, as SUTRA_SM90_GELU_SHORT_K. */
+ * one with K < 768 the cooperative 256 x 128 kernel in clusters of 2, as SUTRA_SM90_GELU_SHORT_K.
+ * The two LN-in products with K >= 768 (bert-base's QKV and FFN-up) run in clusters of 2 along T,
+ * each weight tile multicast by TMA to both token tiles: at bert-base 64x512 on the H100 QKV took
+ * 191-196 us instead of 210 and FFN-up 326-329 instead of 331, the forward 1.3-2.2% less
+ * (bench/results/h100-ln-cluster-2026-12-06.txt). The same clusters slowed both residual products
+ * (FFN-down 272 us vs 252) and MiniLM's (K = 384) by 2.9%; clusters of 1 x 2, 4 x 1 and 2 x 2 were
+ * no better or slower, so those keep clusters of 1. */
 template <class E>
 cudaError_t dispatch_ln(sutra_sm90_kernel kind, void *out, const void *inp, const void *w, const void *bias,
                         const sutra_sm90_ln &ln, int T, int N, int K, void *ws, size_t ws_bytes, int device,
                         int sm_count, cudaStream_t stream) {
     switch (kind) {
     case SUTRA_SM90_LN_IN:
+        if (K >= SUTRA_SM90_LN_CLUSTER_MIN_K)
+            return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 2, pingpong, LN_IN>(out, inp, w, bias, ln, T, N, K, ws,
+                                                                              ws_bytes, device, sm_count, stream);
         return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, LN_IN>(out, inp, w, bias, ln, T, N, K, ws, ws_bytes,
                                                                           device, sm_count, stream);
-    case SUTRA_SM90_LN_IN_GELU:
-        return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 1, pingpong, LN_IN_GELU>(out, inp, w, bias, ln, T, N, K, ws,
+    case SUTRA_SM90_LN_IN_GELU: /* K >= 768 (the caller's rule for this kind) */
+        return run_ln<E, 128, SUTRA_SM90_TILE_N, 64, 2, pingpong, LN_IN_GELU>(out, inp, w, bias, ln, T, N, K, ws,
                                                                                ws_bytes, device, sm_count, stream);
     case SUTRA_SM90_LN_IN_GELU_SHORT_K:
         return run_ln<E, SUTRA_SM90_LARGE_TILE_T, SUTRA_SM90_TILE_N, 64, 2, cooperative, LN_IN_GELU>(

@@ -48,7 +48,8 @@ enum {
     SUTRA_SM90_TILE_N = 128,
     SUTRA_SM90_LARGE_TILE_T = 256,
     SUTRA_SM90_WAVE_TILE_T = 128,
-    SUTRA_SM90_HALF_WAVE_TILE_T = 64
+    SUTRA_SM90_HALF_WAVE_TILE_T = 64,
+    SUTRA_SM90_LN_CLUSTER_MIN_K = 768 /* LN_IN in clusters of 2 from this K (gemm_sm90.cuh dispatch_ln) */
 };
 
 /* 1 when this build holds the sm_90a CUTLASS products (SUTRA_HAVE_CUTLASS), else 0. */
