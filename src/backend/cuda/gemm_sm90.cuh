@@ -55,24 +55,23 @@ struct cooperative {
 
 template <int X> using C_ = cute::Int<X>;
 
-/* The epilogue's GELU: the library's erf GELU (cuda_elem.cuh gelu_erf), in the functor shape
- * CUTLASS's Sm90Compute applies to each fragment. (CUTLASS's own GELU calls erff.) */
-template <class T>
-struct gelu_erf_op;
-template <>
-struct gelu_erf_op<float> {
-    static const bool kIsHeavy = true;
-    __device__ float operator()(float const &x) const { return sutra_cuda::gelu_erf(x); }
+/* Sm90Compute applies its functor to whole fragments (cutlass::Array<float, N>); elementwise<F>::op
+ * lifts a scalar fp32 functor F to them, element by element. */
+template <class F> struct elementwise {
+    template <class Frag> struct op {
+        template <class... A> __device__ Frag operator()(A const &...a) const {
+            Frag out;
+            CUTLASS_PRAGMA_UNROLL
+            for (int i = 0; i < Frag::kElements; ++i) out[i] = F{}(a[i]...);
+            return out;
+        }
+    };
 };
-template <int N>
-struct gelu_erf_op<cutlass::Array<float, N>> {
-    static const bool kIsHeavy = true;
-    __device__ cutlass::Array<float, N> operator()(cutlass::Array<float, N> const &x) const {
-        cutlass::Array<float, N> y;
-        CUTLASS_PRAGMA_UNROLL
-        for (int i = 0; i < N; ++i) y[i] = sutra_cuda::gelu_erf(x[i]);
-        return y;
-    }
+
+/* The epilogue's GELU: the library's erf GELU (cuda_elem.cuh gelu_erf; CUTLASS's own GELU calls
+ * erff), lifted to fragments. */
+struct gelu_erf_f {
+    __device__ float operator()(float x) const { return sutra_cuda::gelu_erf(x); }
 };
 
 /* The kernel around an epilogue fusion tree: E cutlass::half_t or cutlass::bfloat16_t, tile TM x
@@ -130,7 +129,7 @@ struct kernel_config {
         cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, float, float, RN>,
         cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
     using WithGelu = cutlass::epilogue::fusion::Sm90EVT<
-        cutlass::epilogue::fusion::Sm90Compute<gelu_erf_op, E, float, RN>, AccPlusBias>;
+        cutlass::epilogue::fusion::Sm90Compute<elementwise<gelu_erf_f>::template op, E, float, RN>, AccPlusBias>;
     using Plain = cutlass::epilogue::fusion::Sm90EVT<
         cutlass::epilogue::fusion::Sm90Compute<cutlass::plus, E, float, RN>,
         cutlass::epilogue::fusion::Sm90AccFetch, Bias>;
@@ -169,19 +168,6 @@ template <class Cfg> struct fusion_args<Cfg, false> {
  *               D = y * g_next; per row and 128-column tile, the partial sums of y and y^2
  *               (two column reductions, written unreduced: sutra_cuda_ln_stats finishes them)
  * mu and r may be NULL (read as 0 and 1: an input already normalised, the first layer). */
-
-/* Sm90Compute applies its functor to whole fragments (cutlass::Array<float, N>); elementwise<F>::op
- * lifts a scalar fp32 functor F to them, element by element. */
-template <class F> struct elementwise {
-    template <class Frag> struct op {
-        template <class... A> __device__ Frag operator()(A const &...a) const {
-            Frag out;
-            CUTLASS_PRAGMA_UNROLL
-            for (int i = 0; i < Frag::kElements; ++i) out[i] = F{}(a[i]...);
-            return out;
-        }
-    };
-};
 
 /* ln_in(acc, mu, r, s, c) = r (acc - mu s) + c, and its GELU */
 struct ln_in_f {
