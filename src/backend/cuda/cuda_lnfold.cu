@@ -62,21 +62,6 @@ __global__ void __launch_bounds__(STATS_THREADS) ln_stats_kernel(float *mu, floa
     rs[m] = 1.f / sqrtf(var + eps);
 }
 
-/* x (T,N) = act(r (x - mu s) + c) in place; mu, rs NULL: 0 and 1. Grid-stride over elements. */
-template <class E>
-__global__ void ln_in_kernel(E *x, const float *mu, const float *rs, const E *s, const E *c, int T, int N,
-                             sutra_act act) {
-    const size_t n = (size_t)T * N;
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const size_t row = i / N, col = i % N;
-        const float m = mu ? mu[row] : 0.f, r = rs ? rs[row] : 1.f;
-        float v = r * (to_f32(x[i]) - m * to_f32(s[col])) + (c ? to_f32(c[col]) : 0.f);
-        if (act == SUTRA_ACT_GELU) v = gelu_erf(v);
-        else if (act == SUTRA_ACT_GELU_TANH) v = gelu_tanh(v);
-        x[i] = from_f32<E>(v);
-    }
-}
-
 /* One row per block: y = acc + d + r_prev (res - mu_prev g_prev) over fp32, its mean and inverse
  * deviation (two passes), then z (in place of acc) = y * g_next. Dynamic shared memory: N floats. */
 template <class E>
@@ -108,35 +93,43 @@ __global__ void __launch_bounds__(ROW_THREADS)
     }
 }
 
-/* out (T,C) = r (z - mu g) + b; out may alias z. Grid-stride over elements. */
+/* out (T,N) = act(r (x - mu s) + c): the LN-in epilogue as a pass (s = W g, c = W b + bias) and
+ * the final LayerNorm (s = g, c = b, no act). out may alias x; mu, rs NULL: 0 and 1; c NULL: 0. */
+__device__ __forceinline__ float ln_affine(float x, float m, float r, float s, float c, sutra_act act) {
+    const float v = r * (x - m * s) + c;
+    return act == SUTRA_ACT_GELU ? gelu_erf(v) : act == SUTRA_ACT_GELU_TANH ? gelu_tanh(v) : v;
+}
+
+/* One element per thread and step, any width and alignment. Grid-stride over elements. */
 template <class E>
-__global__ void ln_apply_kernel(E *out, const E *z, const float *mu, const float *rs, const E *g, const E *b, int T,
-                                int C) {
-    const size_t n = (size_t)T * C;
+__global__ void ln_affine_kernel(E *out, const E *x, const float *mu, const float *rs, const E *s, const E *c, int T,
+                                 int N, sutra_act act) {
+    const size_t n = (size_t)T * N;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const size_t row = i / C, col = i % C;
-        const float m = mu ? mu[row] : 0.f, r = rs ? rs[row] : 1.f;
-        out[i] = from_f32<E>(r * (to_f32(z[i]) - m * to_f32(g[col])) + (b ? to_f32(b[col]) : 0.f));
+        const size_t row = i / N, col = i % N;
+        out[i] = from_f32<E>(ln_affine(to_f32(x[i]), mu ? mu[row] : 0.f, rs ? rs[row] : 1.f, to_f32(s[col]),
+                                       c ? to_f32(c[col]) : 0.f, act));
     }
 }
 
-/* The same, 8 elements per thread through 16-byte accesses (C8 = C / 8; out, z, g, b 16-byte
- * aligned; T * C8 < 2^31, so the row is a 32-bit division). The scalar kernel above spends most
- * of its time in 64-bit divisions (bert-base 64x512 on the H100: 106 us per call; this one 58).
- * Grid-stride over vectors; the launcher gives each thread one. */
+/* The same, 8 elements per thread through 16-byte accesses (N8 = N / 8; out, x, s, c 16-byte
+ * aligned; T * N8 < 2^31, so the row is a 32-bit division). The scalar kernel above spends most
+ * of its time in 64-bit divisions (the final LayerNorm at bert-base 64x512 on the H100: 106 us per
+ * call; this one 58). Grid-stride over vectors; the launcher gives each thread one. */
 template <class E>
-__global__ void __launch_bounds__(256) ln_apply_vec_kernel(E *out, const E *z, const float *mu, const float *rs,
-                                                           const E *g, const E *b, unsigned n8, unsigned C8) {
+__global__ void __launch_bounds__(256) ln_affine_vec_kernel(E *out, const E *x, const float *mu, const float *rs,
+                                                            const E *s, const E *c, unsigned n8, unsigned N8,
+                                                            sutra_act act) {
     for (unsigned v = blockIdx.x * blockDim.x + threadIdx.x; v < n8; v += gridDim.x * blockDim.x) {
-        const unsigned row = v / C8, col = (v - row * C8) * 8;
+        const unsigned row = v / N8, col = (v - row * N8) * 8;
         const float m = mu ? mu[row] : 0.f, r = rs ? rs[row] : 1.f;
-        float x[8], gf[8], bf[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-        load8(z + (size_t)v * 8, x);
-        load8(g + col, gf);
-        if (b) load8(b + col, bf);
+        float xf[8], sf[8], cf[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        load8(x + (size_t)v * 8, xf);
+        load8(s + col, sf);
+        if (c) load8(c + col, cf);
 #pragma unroll
-        for (int i = 0; i < 8; ++i) x[i] = r * (x[i] - m * gf[i]) + bf[i];
-        store8(out + (size_t)v * 8, x);
+        for (int i = 0; i < 8; ++i) xf[i] = ln_affine(xf[i], m, r, sf[i], cf[i], act);
+        store8(out + (size_t)v * 8, xf);
     }
 }
 
@@ -150,6 +143,28 @@ sutra_status launched(const char *who, int T, int N) {
     if (e != cudaSuccess)
         return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "%s launch (T %d, N %d): %s", who, T, N, cudaGetErrorString(e));
     return SUTRA_OK;
+}
+
+template <class E>
+void launch_ln_affine(void *out, const void *x, const float *mu, const float *rs, const void *s, const void *c, int T,
+                      int N, sutra_act act, cudaStream_t stream) {
+    const size_t n8 = (size_t)T * N / 8;
+    if (N % 8 == 0 && n8 < ((size_t)1 << 31) && aligned16(out) && aligned16(x) && aligned16(s) && (!c || aligned16(c)))
+        ln_affine_vec_kernel<E><<<(unsigned)((n8 + 255) / 256), 256, 0, stream>>>(
+            (E *)out, (const E *)x, mu, rs, (const E *)s, (const E *)c, (unsigned)n8, (unsigned)(N / 8), act);
+    else
+        ln_affine_kernel<E><<<grid_for((size_t)T * N, 256), 256, 0, stream>>>((E *)out, (const E *)x, mu, rs,
+                                                                             (const E *)s, (const E *)c, T, N, act);
+}
+
+/* The launcher of both passes: stats laid out as sutra_cuda_ln_stats_floats describes (NULL: none). */
+sutra_status ln_affine_pass(const char *who, void *out, const void *x, const float *stats, const void *s,
+                            const void *c, int T, int N, sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream) {
+    const size_t Tr = sutra_cuda_ln_stats_rows(T);
+    const float *mu = stats, *rs = stats ? stats + Tr : nullptr;
+    if (dt == SUTRA_CUDA_DTYPE_BF16) launch_ln_affine<__nv_bfloat16>(out, x, mu, rs, s, c, T, N, act, stream);
+    else launch_ln_affine<__half>(out, x, mu, rs, s, c, T, N, act, stream);
+    return launched(who, T, N);
 }
 
 } // namespace
@@ -172,16 +187,7 @@ sutra_status sutra_cuda_ln_stats(float *stats, int T, int N, float eps, cudaStre
 sutra_status sutra_cuda_ln_in_pass(void *x, const float *stats, const void *s, const void *c, int T, int N,
                                    sutra_act act, sutra_cuda_dtype dt, cudaStream_t stream) {
     if (T == 0) return SUTRA_OK;
-    const size_t Tr = sutra_cuda_ln_stats_rows(T);
-    const float *mu = stats, *rs = stats ? stats + Tr : nullptr;
-    const unsigned grid = grid_for((size_t)T * N, 256);
-    if (dt == SUTRA_CUDA_DTYPE_BF16)
-        ln_in_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>((__nv_bfloat16 *)x, mu, rs, (const __nv_bfloat16 *)s,
-                                                              (const __nv_bfloat16 *)c, T, N, act);
-    else
-        ln_in_kernel<__half><<<grid, 256, 0, stream>>>((__half *)x, mu, rs, (const __half *)s, (const __half *)c, T, N,
-                                                       act);
-    return launched("matmul_ln pass", T, N);
+    return ln_affine_pass("matmul_ln pass", x, x, stats, s, c, T, N, act, dt, stream);
 }
 
 sutra_status sutra_cuda_res_ln_pass(void *z, float *stats, const void *d, const void *res, const float *stats_prev,
@@ -213,28 +219,5 @@ sutra_status sutra_cuda_ln_apply(void *out, const void *z, const float *stats, c
     if (T < 0 || C < 1) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "ln_apply: T %d, C %d", T, C);
     if (!out || !z || !g) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "ln_apply: NULL pointer");
     if (T == 0) return SUTRA_OK;
-    const size_t Tr = sutra_cuda_ln_stats_rows(T);
-    const float *mu = stats, *rs = stats ? stats + Tr : nullptr;
-    const size_t n8 = (size_t)T * C / 8;
-    if (C % 8 == 0 && n8 < ((size_t)1 << 31) && aligned16(out) && aligned16(z) && aligned16(g) && (!b || aligned16(b))) {
-        const unsigned grid = (unsigned)((n8 + 255) / 256), c8 = (unsigned)(C / 8); /* one vector per thread */
-        if (dt == SUTRA_CUDA_DTYPE_BF16)
-            ln_apply_vec_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>(
-                (__nv_bfloat16 *)out, (const __nv_bfloat16 *)z, mu, rs, (const __nv_bfloat16 *)g,
-                (const __nv_bfloat16 *)b, (unsigned)n8, c8);
-        else
-            ln_apply_vec_kernel<__half><<<grid, 256, 0, stream>>>((__half *)out, (const __half *)z, mu, rs,
-                                                                  (const __half *)g, (const __half *)b, (unsigned)n8,
-                                                                  c8);
-        return launched("ln_apply", T, C);
-    }
-    const unsigned grid = grid_for((size_t)T * C, 256);
-    if (dt == SUTRA_CUDA_DTYPE_BF16)
-        ln_apply_kernel<__nv_bfloat16><<<grid, 256, 0, stream>>>((__nv_bfloat16 *)out, (const __nv_bfloat16 *)z, mu,
-                                                                 rs, (const __nv_bfloat16 *)g,
-                                                                 (const __nv_bfloat16 *)b, T, C);
-    else
-        ln_apply_kernel<__half><<<grid, 256, 0, stream>>>((__half *)out, (const __half *)z, mu, rs, (const __half *)g,
-                                                          (const __half *)b, T, C);
-    return launched("ln_apply", T, C);
+    return ln_affine_pass("ln_apply", out, z, stats, g, b, T, C, SUTRA_ACT_NONE, dt, stream);
 }
