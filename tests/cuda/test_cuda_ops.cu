@@ -9,7 +9,8 @@
  * its attention-output product through each of cuda_gemm.cu's paths (CUTLASS with the GELU in
  * the epilogue, cuBLASLt with the GELU pass) against float64, and the LayerNorm-folded products
  * (matmul_ln, matmul_residual_ln, ln_apply: cuda_ops.h) through both paths (test_ln_fold says
- * its bounds).
+ * its bounds). And the fp32 GELU every GELU path applies (cuda_elem.cuh gelu_erf) on every float32
+ * of [-12, 12] against float64 (test_gelu_erf says its bounds).
  *
  * Inputs: fresh random values every run (seed printed; SUTRA_TEST_SEED repeats one), rounded to
  * the GPU's element type first, so that both backends see the very same numbers and the
@@ -65,6 +66,7 @@ extern "C" {
 #include "backend/cpu/cpu_backend.h" /* a C header without its own extern "C" */
 }
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_elem.cuh"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/gemm_sm90.h"
 
@@ -886,6 +888,68 @@ static void test_ln_apply(int T, int C, cudaStream_t s) {
     cudaFree(gz), cudaFree(gg), cudaFree(gb), cudaFree(gst);
 }
 
+/* gelu_erf (cuda_elem.cuh), the fp32 function every GELU path applies (the pass, the folding
+ * pass, the products' epilogues), against the float64 GELU 0.5 x erfc(-x / sqrt 2) on every
+ * float32 of [-12, 12], both signs (2.2e9 inputs; the reference on the GPU too, a few ms).
+ * Bounds: 8e-7 absolute (the fit's 7.2e-7 plus the ex2's error), 2e-5 relative on [-3, -1e-6]
+ * (the fit's 1.3e-5; the output there is small), and the special values. */
+__global__ void gelu_sweep_kernel(uint32_t n, unsigned long long *worst) {
+    double abs_err = 0.0, rel_err = 0.0;
+    unsigned long long bad = 0;
+    for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        for (int sign = 0; sign < 2; ++sign) {
+            const float x = __uint_as_float(i | (sign ? 0x80000000u : 0u));
+            const float g = sutra_cuda::gelu_erf(x);
+            const double xd = x, ref = 0.5 * xd * erfc(-xd * 0.70710678118654752440);
+            const double d = fabs((double)g - ref);
+            if (!(d <= 1.0)) ++bad; /* also NaN */
+            abs_err = fmax(abs_err, d);
+            if (sign && x <= -1e-6f && x >= -3.f) rel_err = fmax(rel_err, d / fabs(ref));
+        }
+    }
+    /* non-negative doubles order as their bit patterns */
+    atomicMax(&worst[0], (unsigned long long)__double_as_longlong(abs_err));
+    atomicMax(&worst[1], (unsigned long long)__double_as_longlong(rel_err));
+    if (bad) atomicAdd(&worst[2], bad);
+}
+
+__global__ void gelu_special_kernel(const float *x, float *y, int n) {
+    const int i = threadIdx.x;
+    if (i < n) y[i] = sutra_cuda::gelu_erf(x[i]);
+}
+
+static void test_gelu_erf(void) {
+    unsigned long long *d = nullptr, h[3] = {0, 0, 0};
+    CUDA_OK(cudaMalloc(&d, sizeof h));
+    CUDA_OK(cudaMemset(d, 0, sizeof h));
+    const uint32_t n = 0x41400001u; /* the bit patterns of 0 .. 12.0 */
+    gelu_sweep_kernel<<<4096, 256>>>(n, d);
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaMemcpy(h, d, sizeof h, cudaMemcpyDeviceToHost));
+    double abs_err, rel_err;
+    memcpy(&abs_err, &h[0], 8);
+    memcpy(&rel_err, &h[1], 8);
+    check(h[2] == 0 && abs_err <= 8e-7 && rel_err <= 2e-5,
+          "gelu_erf on every float32 of [-12, 12]: max |error| %.3g (<= 8e-7), relative on [-3, -1e-6] %.3g "
+          "(<= 2e-5), %llu off by more than 1",
+          abs_err, rel_err, h[2]);
+    const float xs[6] = {NAN, INFINITY, -INFINITY, 0.f, -0.f, 1e30f};
+    float *dx = nullptr, *dy = nullptr, y[6];
+    CUDA_OK(cudaMalloc(&dx, sizeof xs));
+    CUDA_OK(cudaMalloc(&dy, sizeof y));
+    CUDA_OK(cudaMemcpy(dx, xs, sizeof xs, cudaMemcpyHostToDevice));
+    gelu_special_kernel<<<1, 32>>>(dx, dy, 6);
+    CUDA_OK(cudaGetLastError());
+    CUDA_OK(cudaMemcpy(y, dy, sizeof y, cudaMemcpyDeviceToHost));
+    check(isnan(y[0]) && y[1] == INFINITY && y[2] <= 0.f && y[2] >= -1e-8f && y[3] == 0.f && y[4] == 0.f &&
+              y[5] == 1e30f,
+          "gelu_erf special values: NaN -> %g, inf -> %g, -inf -> %g, +-0 -> %g %g, 1e30 -> %g", y[0], y[1], y[2],
+          y[3], y[4], y[5]);
+    CUDA_OK(cudaFree(dx));
+    CUDA_OK(cudaFree(dy));
+    CUDA_OK(cudaFree(d));
+}
+
 int main(int argc, char **argv) {
     sutra_cuda_device_info info;
     char err[512] = "";
@@ -899,6 +963,7 @@ int main(int argc, char **argv) {
     printf("device: %s (sm_%d%d, %.1f GiB), flash head dims mask 0x%x, seed %llu\n", info.name, info.cc_major,
            info.cc_minor, info.total_bytes / 1073741824.0, info.flash_head_dims_mask, (unsigned long long)seed);
 
+    test_gelu_erf();
     for (g_bf16 = 0; g_bf16 < 2; g_bf16++) {
         printf("== %s\n", g_bf16 ? "bf16" : "fp16");
         rig r = {};

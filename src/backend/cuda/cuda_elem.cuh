@@ -52,36 +52,37 @@ __device__ __forceinline__ void store8(E *p, const float f[8]) {
 /* BERT's "gelu", x * Phi(x) = x * (1 - erfc(x / sqrt 2) / 2), and the tanh approximation
  * ("gelu_new", "gelu_pytorch_tanh").
  *
- * gelu_erf: for z = |x|, Phi(-z) = exp(-z^2 / 2) Q(z), where Q (Mills' ratio over sqrt(2 pi)) is
- * smooth; on [0, 6] it is a degree-8 polynomial, fitted with the weight z exp(-z^2 / 2) so that
- * the error is even in the output x Phi(x) (scripts/fit_gelu_mills.py). Then x Phi(x) =
- * max(x, 0) - z Phi(-z) for either sign, with z held at 6 in Q and in that product (+-inf give
- * inf and 0, and NaN stays NaN through the ex2). Measured in fp32 over [-12, 12] (2M points, and
- * every float32 on an H100): within 1.4e-6 of the float64 GELU, a 350th of an fp16 ulp at 1.
- * The bound is absolute: in the negative tail it is a growing part of the value (relative error
- * 3e-4 on [-3, -2], 5e-3 on [-4, -3], 7% on [-4.5, -4], 67% on [-5, -4.5], where the output is
- * 1e-6 to 2e-5, and more towards -6), so there the rounded output is not the exact function's;
- * the next product, which sums such values with others of size 1, cannot tell. A degree-10 fit that also bounds the tail's relative error
- * (7.6e-4) costs two more FMAs, and the FFN-up epilogue then stopped hiding fully in one H100
- * run, so this one stays. Branch-free: 14 FMA-pipe instructions and one MUFU (ex2). That is what
- * the GELU costs inside a product's epilogue (gemm_sm90.cuh), on the SM beside the tensor-core
- * main loop: erff (~30 instructions with a branch) cost ~100 us per bert-base FFN-up at
- * T = 32768 there, and the Abramowitz-Stegun erfc used before this (rcp and ex2: two MUFU) 30 us
- * more than this form (bench/results/h100-gemm-epilogue-2026-11-25.txt). */
+ * gelu_erf: for z = |x|, x Phi(x) = max(x, 0) - z Phi(-z) for either sign, and log2 Phi(-z) is
+ * smooth on [0, 6] (about -1 - 1.15 z - 0.46 z^2 at first, -z^2 / (2 ln 2) - log2 z - 1.3
+ * towards the end): a degree-5 polynomial p, Horner in fp32, and one ex2 give Phi(-z) = 2^p(z).
+ * An error d in p is the relative error d ln 2 in Phi(-z), so in the output for x < 0, and
+ * z Phi(-z) d ln 2 absolute; p is fitted (scripts/fit_gelu.py, weighted minimax) for both: an
+ * absolute error below 2e-6 and a relative one below 4e-5 up to z = 3. z is held at 6
+ * (Phi(-6) = 1e-9: for |x| > 6 the output is max(x, 0) within 6e-9) by min.NaN, which keeps a
+ * NaN input NaN (fminf would give 6); +-inf give inf and -6e-9. Checked against float64 on every
+ * float32 of [-12, 12] on the GPU (test_cuda_ops): within 7.2e-7 absolute, 1.3e-5 relative on
+ * [-3, 0), 0.4% on [-4, 0) (outputs of 1e-4 and less) and 16% further out (outputs below 2e-7).
+ * Branch-free: 6 FFMA, 2 FMNMX and one MUFU (ex2). That is what the GELU costs inside a
+ * product's epilogue (gemm_sm90.cuh), on the SM beside the tensor-core main loop, where each
+ * instruction per output counts: bert-base's FFN-up + LN-in at 64x512 on the H100 took 301 us a
+ * layer with this, 306 with degree 6 and 334 with the form before it
+ * (bench/results/h100-gelu-log2-2026-12-06.txt). Earlier forms: erff (~30 instructions with a
+ * branch) cost ~100 us per bert-base FFN-up at T = 32768; an Abramowitz-Stegun erfc (rcp and
+ * ex2: two MUFU) 30 us more than the next; the Mills-ratio form (Phi(-z) = exp(-z^2 / 2) Q(z),
+ * Q of degree 8: 9 FFMA, 3 FMUL, 2 FMNMX, ex2; within 1.4e-6, but 67% relative near -5)
+ * (bench/results/h100-gemm-epilogue-2026-11-25.txt). */
 __device__ __forceinline__ float gelu_erf(float x) {
-    const float z = fabsf(x), zc = fminf(z, 6.f);
-    float q = 2.569117714301683e-05f;
-    q = fmaf(q, zc, -0.0004584922280628234f);
-    q = fmaf(q, zc, 0.003595060436055064f);
-    q = fmaf(q, zc, -0.01670948788523674f);
-    q = fmaf(q, zc, 0.05310942977666855f);
-    q = fmaf(q, zc, -0.1276230812072754f);
-    q = fmaf(q, zc, 0.24839180707931519f);
-    q = fmaf(q, zc, -0.39874839782714844f);
-    q = fmaf(q, zc, 0.4999960958957672f);
-    float e; /* exp(-z^2 / 2) = 2^(-z^2 log2(e) / 2); ex2.approx flushes to 0 below 2^-126 */
-    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(-0.72134752044448170f * (z * z)));
-    return fmaf(-zc, e * q, fmaxf(x, 0.f));
+    float zc; /* min(|x|, 6), NaN kept */
+    asm("min.NaN.f32 %0, %1, 0f40C00000;" : "=f"(zc) : "f"(fabsf(x)));
+    float p = -0.0004770450759679079f;
+    p = fmaf(p, zc, 0.007108169607818127f);
+    p = fmaf(p, zc, -0.0518980473279953f);
+    p = fmaf(p, zc, -0.45987972617149353f);
+    p = fmaf(p, zc, -1.150869607925415f);
+    p = fmaf(p, zc, -1.0000182390213013f);
+    float e; /* Phi(-zc) = 2^p, in [1e-9, 0.5] */
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(p));
+    return fmaf(-zc, e, fmaxf(x, 0.f));
 }
 __device__ __forceinline__ float gelu_tanh(float x) {
     const float k = 0.7978845608028654f; /* sqrt(2/pi) */
