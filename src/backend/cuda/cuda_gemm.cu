@@ -32,7 +32,7 @@
  *   - cooperative 256 x 128 with CUTLASS's erff GELU: 348-378; its erff is ~30 instructions
  *     per output, issued while the cooperative schedule's tensor cores wait;
  *   - the same with an Abramowitz-Stegun erfc (rcp + ex2): 344-371;
- *   - with the one-ex2 Mills-ratio form now in cuda_elem.cuh: 341; with epilogue sub-tiles of
+ *   - with the one-ex2 Mills-ratio form (cuda_elem.cuh's before the log2 one): 341; with sub-tiles of
  *     128 x 64 and 4 output buffers instead of 128 x 32 and 2: 318-332;
  *   - pingpong 128 x 128, whose epilogue overlaps the other warpgroup's main loop: 341 with
  *     CUTLASS's epilogue sub-tiles (64 x 32, 2 buffers), but 277 with 64 x 64 and 4 buffers,
