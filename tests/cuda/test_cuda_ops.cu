@@ -1058,7 +1058,7 @@ int main(int argc, char **argv) {
                 test_ln_fold("minilm_down+res+LN", 1029, 384, 1536, true, SUTRA_ACT_NONE, true, dflt, lt, fused, s);
                 test_ln_fold("odd_width+res+LN", 300, 200, 64, true, SUTRA_ACT_NONE, true, dflt, lt, fused, s);
                 test_ln_apply(300, 768, s);   /* 8 elements per thread */
-                test_ln_apply(30011, 768, s); /* more vectors than the grid's threads */
+                test_ln_apply(30011, 768, s); /* an odd row count over 11,255 blocks, the last one partial */
                 test_ln_apply(77, 100, s);    /* a width not a multiple of 8: the scalar kernel */
             }
             sutra_cuda_gemm_destroy(dflt);
