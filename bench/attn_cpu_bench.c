@@ -27,6 +27,7 @@
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/attention_flash.h"
+#include "backend/cpu/cpu_isa.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -41,15 +42,15 @@ static int cmp_double(const void *a, const void *b) {
 
 /* Median ms per call of one path; NAN if the call fails. */
 static double time_path(const sutra_attn_params *p, sutra_attn_path path, int threads, void *ws, size_t wsb,
-                        double seconds) {
+                        double seconds, sutra_cpu_isa isa) {
     enum { MAX_REPS = 1000 };
     static double ms[MAX_REPS];
-    if (sutra_cpu_attention(p, path, threads, ws, wsb) != SUTRA_OK) return NAN;
+    if (sutra_cpu_attention(p, path, threads, ws, wsb, isa) != SUTRA_OK) return NAN;
     int n = 0;
     const double start = now_s();
     while (n < MAX_REPS && (n < 5 || now_s() - start < seconds)) {
         const double t0 = now_s();
-        sutra_cpu_attention(p, path, threads, ws, wsb);
+        sutra_cpu_attention(p, path, threads, ws, wsb, isa);
         ms[n++] = (now_s() - t0) * 1e3;
     }
     qsort(ms, (size_t)n, sizeof ms[0], cmp_double);
@@ -63,6 +64,7 @@ static void usage(void) {
 
 int main(int argc, char **argv) {
     int threads = 2, H = 12, D = 64, window = -1, max_n = 8192, B = 1;
+    sutra_cpu_isa isa = sutra_cpu_isa_best();
     double seconds = 0.3;
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) {
@@ -78,11 +80,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--batch")) B = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--isa")) {
             const char *name = argv[++i];
-            const sutra_cpu_flash_isa isa = !strcmp(name, "scalar") ? SUTRA_CPU_FLASH_ISA_SCALAR
-                                            : !strcmp(name, "avx2") ? SUTRA_CPU_FLASH_ISA_AVX2
-                                            : !strcmp(name, "avx512") ? SUTRA_CPU_FLASH_ISA_AVX512
-                                                                       : SUTRA_CPU_FLASH_ISA_AUTO;
-            if (isa == SUTRA_CPU_FLASH_ISA_AUTO || !sutra_cpu_flash_set_isa(isa)) {
+            const sutra_cpu_isa want = !strcmp(name, "scalar") ? SUTRA_CPU_ISA_SCALAR
+                                       : !strcmp(name, "avx2") ? SUTRA_CPU_ISA_AVX2
+                                       : !strcmp(name, "avx512") ? SUTRA_CPU_ISA_AVX512
+                                                                  : SUTRA_CPU_ISA_AUTO;
+            if (want == SUTRA_CPU_ISA_AUTO || sutra_cpu_isa_resolve(want, &isa) != SUTRA_OK) {
                 fprintf(stderr, "attn_cpu_bench: kernel family '%s' unknown or not supported here\n", name);
                 return 2;
             }
@@ -98,7 +100,7 @@ int main(int argc, char **argv) {
     }
     const int64_t HD = (int64_t)H * D;
     printf("attention, %d sequence(s) of N tokens, H=%d D=%d, window %d, %d threads, flash kernels %s\n", B, H, D,
-           window, threads, sutra_cpu_flash_isa_name());
+           window, threads, sutra_cpu_isa_name(isa));
     printf("%6s | %10s %8s %12s | %10s %8s %12s | %7s\n", "N", "std ms", "GFLOP/s", "std ws", "flash ms",
            "GFLOP/s", "flash ws", "std/fl");
 
@@ -118,8 +120,10 @@ int main(int argc, char **argv) {
             x[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * 3.4f;
         }
         for (int b = 0; b <= B; b++) cu[b] = (int32_t)((int64_t)b * N);
-        const sutra_attn_params p = {x, x + HD, x + 2 * HD, out, 3 * HD, 3 * HD, 3 * HD, HD, cu, B, N, H, D,
-                                     1.0f / sqrtf((float)D), window, window};
+        const sutra_attn_params p = {.q = x, .k = x + HD, .v = x + 2 * HD, .out = out, .q_stride = 3 * HD,
+                                     .k_stride = 3 * HD, .v_stride = 3 * HD, .o_stride = HD, .cu_seqlens = cu,
+                                     .batch = B, .max_seqlen = N, .heads = H, .head_dim = D,
+                                     .scale = 1.0f / sqrtf((float)D), .window_left = window, .window_right = window};
         const double flops = 4.0 * B * N * (double)N * H * D;
 
         double ms[2] = {NAN, NAN};
@@ -129,7 +133,7 @@ int main(int argc, char **argv) {
             if (wsb[path] > ((size_t)2 << 30)) continue;
             void *ws = malloc(wsb[path]);
             if (!ws) continue;
-            ms[path] = time_path(&p, (sutra_attn_path)path, threads, ws, wsb[path], seconds);
+            ms[path] = time_path(&p, (sutra_attn_path)path, threads, ws, wsb[path], seconds, isa);
             free(ws);
         }
         printf("%6d | %10.3f %8.1f %12zu | %10.3f %8.1f %12zu | %7.2f\n", N, ms[0], flops / ms[0] * 1e-6, wsb[0],

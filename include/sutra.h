@@ -30,11 +30,11 @@ extern "C" {
 #endif
 
 #define SUTRA_VERSION_MAJOR 0
-#define SUTRA_VERSION_MINOR 1
+#define SUTRA_VERSION_MINOR 2
 #define SUTRA_VERSION_PATCH 0
 #define SUTRA_VERSION_NUMBER (SUTRA_VERSION_MAJOR * 10000 + SUTRA_VERSION_MINOR * 100 + SUTRA_VERSION_PATCH)
 
-/* Runtime version, e.g. "0.1.0". Static storage. */
+/* Runtime version, e.g. "0.2.0". Static storage. */
 SUTRA_API const char *sutra_version(void);
 
 /* ---- status codes ------------------------------------------------------------------------- */
@@ -77,6 +77,32 @@ typedef enum sutra_attention {
     SUTRA_ATTENTION_FLASH = 2,    /* always flash attention */
 } sutra_attention;
 
+/* The CPU's vector instruction set for Sutra's own kernels (bias and activation, norms, attention,
+ * few-row products); OpenBLAS picks its own. A set the CPU lacks is an error at create. */
+typedef enum sutra_cpu_isa {
+    SUTRA_CPU_ISA_AUTO = 0,   /* the widest this CPU has (default) */
+    SUTRA_CPU_ISA_SCALAR = 1, /* plain C */
+    SUTRA_CPU_ISA_AVX2 = 2,   /* AVX2 + FMA */
+    SUTRA_CPU_ISA_AVX512 = 3, /* AVX-512F */
+} sutra_cpu_isa;
+
+/* An on/off setting whose default the engine picks. */
+typedef enum sutra_switch {
+    SUTRA_SWITCH_AUTO = 0, /* the default (each field says which) */
+    SUTRA_SWITCH_ON = 1,
+    SUTRA_SWITCH_OFF = 2,
+} sutra_switch;
+
+/* Which library runs the GPU's matrix products. */
+typedef enum sutra_gpu_gemm {
+    SUTRA_GPU_GEMM_AUTO = 0,     /* cuBLASLt; on sm_90 with CUTLASS built, CUTLASS for the products it was
+                                  * measured faster on (exact-GELU products of about one wave of tiles or
+                                  * more, GELU fused; small plain products of 16384 tokens or more) */
+    SUTRA_GPU_GEMM_CUBLASLT = 1, /* every product through cuBLASLt */
+    SUTRA_GPU_GEMM_CUTLASS = 2,  /* AUTO, and every plain product of 16384 tokens or more on CUTLASS
+                                  * (measured no faster end to end; for comparisons) */
+} sutra_gpu_gemm;
+
 typedef enum sutra_device {
     SUTRA_DEVICE_AUTO = 0, /* the GPU when the build has CUDA and a supported GPU is present, else the CPU */
     SUTRA_DEVICE_CPU = 1,
@@ -104,9 +130,13 @@ typedef struct sutra_config {
      * to the token limit if that is larger. Sizes the activation memory planned at create. */
     int max_batch_tokens;
     /* Attention path selection. With use_flash_attention on (default 1) and attention AUTO, a
-     * batch whose longest sequence exceeds flash_attention_threshold tokens (default 512) runs
-     * flash attention (exact, O(N) memory); other batches run standard attention. With
-     * use_flash_attention 0, AUTO always means standard. attention STANDARD/FLASH force a path. */
+     * batch whose longest sequence exceeds flash_attention_threshold tokens runs flash attention
+     * (exact, O(N) memory); other batches run standard attention. A threshold of 0 means the
+     * device's own (sutra_model_info.flash_threshold): 512 on the CPU, flash at every length on
+     * the GPU, each as measured fastest (docs/BENCHMARKS.md). With use_flash_attention 0, AUTO
+     * always means standard. attention STANDARD/FLASH force a path. A path the device cannot run
+     * for this model (flash for a head dim without a kernel) gives way to the other, and
+     * sutra_model_info says so. */
     int use_flash_attention;
     int flash_attention_threshold;
     sutra_attention attention;
@@ -120,15 +150,42 @@ typedef struct sutra_config {
      * "query: "; an unknown name is an error), else the model's default_prompt_name, if any. */
     const char *prompt_name;
     const char *prompt;
+    /* Where model names are looked up; NULL: sutra_models_dir(). Copied at create. */
+    const char *models_dir;
+    /* 1: the tanh approximation of GELU where the model has the exact (erf) one, on every device:
+     * a different function (within 1e-3 of it per value), faster on the GPU where the exact GELU
+     * is not fused into the product. 0 (default): the model's own activation. */
+    int approximate_gelu;
+    /* The instruction set of the CPU kernels (AUTO: the widest the CPU has). */
+    sutra_cpu_isa cpu_isa;
+    /* GPU settings, each measured on the H100 (docs/BENCHMARKS.md):
+     *   gpu_graphs          CUDA graphs, one per batch shape (AUTO: on)
+     *   gpu_gemm            the matrix-product library (see sutra_gpu_gemm)
+     *   gpu_flash_wgmma     the Hopper (wgmma) flash kernel on sm_90 for head dim 64 (AUTO: on)
+     *   gpu_layernorm_fold  post-norm encoders (BERT, XLM-R) with the exact GELU keep their
+     *                       residual stream un-normalised and fold every LayerNorm into the matrix
+     *                       products around it, in batches of gpu_fold_min_tokens tokens or more
+     *                       (0: 16384), where the products take it in their epilogues (sm_90 with
+     *                       CUTLASS) (AUTO and ON: so; OFF: never) */
+    sutra_switch gpu_graphs;
+    sutra_gpu_gemm gpu_gemm;
+    sutra_switch gpu_flash_wgmma;
+    sutra_switch gpu_layernorm_fold;
+    int gpu_fold_min_tokens;
+    /* 1: time every kind of op (on the GPU the forward then runs without graphs, an event after
+     * each op: the GPU as busy as in a timed run); read with sutra_embedder_profile(). */
+    int profile;
 } sutra_config;
 
-/* Fills *config with defaults: use_flash_attention 1, flash_attention_threshold 512, everything
- * else 0 / AUTO / MODEL / NULL. config may not be NULL. */
+/* Fills *config with defaults: use_flash_attention 1, everything else 0 / AUTO / MODEL / NULL.
+ * config may not be NULL. */
 SUTRA_API void sutra_config_default(sutra_config *config);
 
-/* The directory where model names are looked up: $SUTRA_MODELS_DIR if set, else
- * $HOME/.cache/sutra/models. Static storage, computed on each call. */
-SUTRA_API const char *sutra_models_dir(void);
+/* Writes into buf (cap bytes, NUL-terminated, truncated if short) the default directory where
+ * model names are looked up: $SUTRA_MODELS_DIR if set, else $HOME/.cache/sutra/models. Returns the
+ * length of the whole path (without the NUL). These two variables are the only ones the library
+ * reads. */
+SUTRA_API size_t sutra_models_dir(char *buf, size_t cap);
 
 /* ---- embedder ----------------------------------------------------------------------------- */
 
@@ -238,15 +295,27 @@ typedef struct sutra_model_info {
     int normalize;             /* 1 if outputs are L2-normalised */
     const char *weights_dtype; /* dtype of the weights file ("F32", "F16", "BF16") */
     const char *tokenizer;     /* "wordpiece" */
-    const char *cpu_features;  /* e.g. "avx512f avx512bw avx512_bf16 avx2 fma" */
+    const char *cpu_features;  /* e.g. "avx512f avx512bw avx512bf16 avx2 fma" */
     int threads;
     const char *device;        /* "cpu" or "cuda" */
     const char *gpu_name;      /* "" on the CPU */
     int gpu_cc_major, gpu_cc_minor;
     const char *attention_kernels; /* which attention paths can run here, e.g. "standard flash(d=32,64,128)" */
-    const char *device_note;   /* why AUTO chose the CPU (e.g. "no CUDA device"), else "" */
+    const char *device_note;   /* why AUTO chose the CPU (e.g. "no CUDA device"), and an attention path that gave
+                                * way to the other on this device; else "" */
     size_t gpu_bytes;          /* device memory held by the engine (weights, arena, workspaces); 0 on the CPU */
     size_t gpu_peak_bytes;     /* most device memory held at once since create */
+    /* The attention decision as it is made on this device: "auto", "standard" or "flash", and for
+     * auto the threshold (flash when a batch's longest sequence exceeds it; 0: at every length). */
+    const char *attention;
+    int flash_threshold;
+    const char *cpu_isa;       /* the set the CPU kernels run: "avx512", "avx2", "scalar" */
+    const char *models_dir;
+    int approximate_gelu;      /* 1: tanh GELU in place of the exact one */
+    int profile;               /* 1: ops are timed (sutra_embedder_profile) */
+    /* The backend's settings in effect, e.g. "graphs on, products cuBLASLt + CUTLASS (sm_90),
+     * LayerNorm folding from 16384 tokens, flash wgmma on"; "" on the CPU. */
+    const char *backend_settings;
 } sutra_model_info;
 
 SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);
@@ -267,11 +336,26 @@ typedef struct sutra_stats {
     uint64_t batches_flash;    /* ... of which on the flash attention path */
     uint64_t truncated;        /* inputs that filled the token limit (and so may have been cut) */
     int last_path;             /* path of the latest batch: 0 standard, 1 flash, -1 none yet */
+    /* every count is of what ran: the backend runs the path it is given, never another */
     int last_batch_max_len;    /* longest sequence of the latest batch */
 } sutra_stats;
 
 SUTRA_API sutra_status sutra_embedder_stats(const sutra_embedder *embedder, sutra_stats *stats);
+/* Zeroes the counters and the profile. */
 SUTRA_API void sutra_embedder_stats_reset(sutra_embedder *embedder);
+
+/* One row of the profile: the time spent in one kind of op. */
+typedef struct sutra_op_time {
+    char name[48]; /* the op and its shape, e.g. "matmul N 2304 K 768" or "attention flash d 64" */
+    uint64_t calls;
+    double ms; /* in all, since create or the last reset */
+} sutra_op_time;
+
+/* With config.profile = 1: the ops timed so far, longest total first, into out (cap rows); *n
+ * receives how many there are (SUTRA_ERR_BUFFER_TOO_SMALL, with the first cap written, when
+ * more than cap). Without profiling: SUTRA_ERR_INVALID_ARGUMENT. */
+SUTRA_API sutra_status sutra_embedder_profile(const sutra_embedder *embedder, sutra_op_time *out, size_t cap,
+                                              size_t *n);
 
 /* ---- long documents ----------------------------------------------------------------------- */
 

@@ -13,8 +13,10 @@
 #   summary  the side-by-side table, from the two JSON files
 #   backend  the CUDA tests from the prebuilt binaries (see pack) or a build here: test_flash_attn
 #            (the attention kernels against a float64 reference), test_cuda_ops (every op against
-#            the CPU backend), test_cuda_model (the default model end to end, GPU against CPU) and
+#            the CPU backend), test_cuda_model (the default model end to end, GPU against CPU),
 #            test_cuda_longctx (the XLM-R / ModernBERT fixtures on the GPU against HF's outputs)
+#            and test_concurrency --gpu (embedders on the GPU and the CPU at once, each bit for bit
+#            as alone)
 #   encoder  bench/cuda/encoder_bench: whole encoders (MiniLM, bert-base, xlmr-large shapes)
 #   encpeer  bench/torch_encoder_peer.py: the same encoders through HF transformers, eager sdpa
 #            and torch.compile (not in the default list: compiling takes minutes)
@@ -28,17 +30,18 @@
 #   gemm     bench/cuda/gemm_bench (GEMM_BENCH_ARGS, default --quick; packed with GEMM_BENCH=1):
 #            the CUTLASS variants beside cuBLASLt; with GEMM_NCU=1 and ncu on the machine, also
 #            ncu's speed-of-light, pipe and warp-state sections of each FFN-up + GELU variant
-#   ab       encoder_bench rows under several environment settings in turns (AB_SETTINGS,
+#   ab       encoder_bench rows under several settings, or several builds, in turns (AB_SETTINGS,
 #            AB_ROWS, AB_ROUNDS, AB_REPS; see stage_ab), a median per setting and row
-#   optimes  encoder_bench rows with SUTRA_CUDA_OP_TIMES=1 (OPTIMES_ROWS): each op's total time
-#            in a sustained, eager forward (the GPU as busy and as power-capped as when timed)
+#   optimes  encoder_bench rows with --profile (OPTIMES_ROWS): each op's total time in a
+#            sustained, eager forward (the GPU as busy and as power-capped as when timed)
 #   pack     (on a build machine without a GPU, before calling the device tool) fetches the
 #            CUTLASS headers (scripts/fetch-cutlass.sh), builds the CUDA tests, attn_bench and
 #            encoder_bench (and gemm_bench, the CUTLASS variants, with GEMM_BENCH=1), and packs them with the shared libraries a
 #            bare GPU image lacks into .carry/prebuilt.tar.xz, and a trimmed default model (fp16, only
 #            the embedding rows test_cuda_model uses, ~22 MB) into .carry/models; pass ".carry"
 #            in the device tool's carry list. backend/encoder use those binaries when no build
-#            here made them.
+#            here made them. BASE_COMMIT=<rev> also builds encoder_bench at that commit (a git
+#            worktree) and packs it as encoder_bench_base, for ab against an earlier tree.
 # The default model is read from $SUTRA_MODELS_DIR, set to .carry/models when that exists.
 # Outputs go to $OUT when set (the device tool collects it), else bench/out/gpu-check. Each
 # stage is a function that reads only files earlier stages wrote, so stages can run alone and
@@ -166,13 +169,17 @@ use_prebuilt() {
 stage_backend() {
     use_prebuilt || { say "backend: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
     local rc=0 bin t r
-    for t in test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx; do
+    for t in test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx test_concurrency; do
         bin="$(find_bin $t)" || { say "backend: $t not built (build the whole project, or run the pack stage)"; rc=1; continue; }
         say "backend: $bin (SUTRA_MODELS_DIR=${SUTRA_MODELS_DIR:-unset})"
-        SUTRA_SOURCE_DIR="$ROOT" "$bin" >"$OUTDIR/$t.txt" 2>&1
+        # test_concurrency: its GPU pair (embedders on the GPU and the CPU at once), on the fixture
+        local args=()
+        [ $t = test_concurrency ] && args=(--gpu)
+        SUTRA_SOURCE_DIR="$ROOT" "$bin" "${args[@]}" >"$OUTDIR/$t.txt" 2>&1
         r=$?
         cat "$OUTDIR/$t.txt" >>"$LOG"
-        grep -E "^FAIL|SKIP|^device|checks,|^test_flash_attn:|^test_cuda_longctx:" "$OUTDIR/$t.txt" | head -30
+        grep -E "^FAIL|SKIP|^device|checks,|^test_flash_attn:|^test_cuda_longctx:|^test_concurrency|differ from it alone" \
+            "$OUTDIR/$t.txt" | head -30
         if [ $r -eq 77 ]; then say "backend: $t skipped"; elif [ $r -ne 0 ]; then say "backend: $t FAILED ($r)"; rc=1; fi
     done
     return $rc
@@ -224,17 +231,21 @@ EOF
     return 0 # the clock table is a note beside the numbers, not a check
 }
 
-# Settings compared in turns: AB_SETTINGS="label:VAR=v,VAR=v;label2:..." (an empty assignment
-# list runs the defaults), AB_ROUNDS rounds (default 3) of encoder_bench on AB_ROWS, each
-# setting once per round, so that every setting sees the card's warm and capped states alike.
+# Settings compared in turns: AB_SETTINGS="label:[bin=NAME ]FLAGS;label2:..." where FLAGS are
+# encoder_bench's own (--no-fold, --gemm cublaslt, --no-wgmma, --no-graphs, --fold-min N ...;
+# empty: the defaults) and bin=NAME runs another packed binary (encoder_bench_base: an earlier
+# tree, see pack); AB_ROUNDS rounds (default 3) of AB_ROWS, each setting once per round, so that
+# every setting sees the card's warm and capped states alike.
 stage_ab() {
     use_prebuilt || { say "ab: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
     local bin rows="${AB_ROWS:-bert-base:64x512,bert-base:1x512,minilm:1024x32}" rounds="${AB_ROUNDS:-3}" round set
-    bin="$(find_bin encoder_bench)" || { say "ab: encoder_bench not built"; return 1; }
     local -a sets
     IFS=';' read -ra sets <<<"${AB_SETTINGS:-default:}"
     for set in "${sets[@]}"; do
-        case "$set" in *:*) ;; *) say "ab: setting '$set' has no 'label:' (AB_SETTINGS=\"label:VAR=v,...;...\")"; return 1 ;; esac
+        case "$set" in *:*) ;; *) say "ab: setting '$set' has no 'label:' (AB_SETTINGS=\"label:[bin=NAME ]FLAGS;...\")"; return 1 ;; esac
+        local rest="${set#*:}" name=encoder_bench
+        case "$rest" in bin=*) name="${rest%% *}" name="${name#bin=}" ;; esac
+        find_bin "$name" >/dev/null || { say "ab: $name not built (BASE_COMMIT=... at pack time for encoder_bench_base)"; return 1; }
     done
     say "ab: $rounds rounds of ${#sets[@]} settings on $rows"
     local smi=""
@@ -245,10 +256,12 @@ stage_ab() {
     fi
     for round in $(seq 1 "$rounds"); do
         for set in "${sets[@]}"; do
-            local label="${set%%:*}" assigns="${set#*:}"
-            local -a envs=()
-            [ -n "$assigns" ] && IFS=',' read -ra envs <<<"$assigns"
-            env "${envs[@]}" "$bin" --rows "$rows" --no-standard --no-gemm --reps "${AB_REPS:-40}" \
+            local label="${set%%:*}" rest="${set#*:}" name=encoder_bench
+            case "$rest" in bin=*) name="${rest%% *}" name="${name#bin=}" rest="${rest#bin=$name}" ;; esac
+            bin="$(find_bin "$name")"
+            local -a flags=()
+            [ -n "${rest// /}" ] && read -ra flags <<<"$rest"
+            "$bin" --rows "$rows" --no-standard --no-gemm --reps "${AB_REPS:-40}" "${flags[@]}" \
                 --json "$OUTDIR/ab-$label-$round.json" >"$OUTDIR/ab-$label-$round.txt" 2>&1 ||
                 { say "ab: $label round $round FAILED"; tail -20 "$OUTDIR/ab-$label-$round.txt"; [ -n "$smi" ] && kill "$smi"; return 1; }
         done
@@ -264,12 +277,13 @@ for label, assigns in sets:
     per = {}
     for f in runs:
         for r in json.load(open(f))["rows"]:
-            key = f"{r['model']} " + (f"mixed({r['B']})" if r["mixed"] else f"{r['B']}x{r['N']}")
+            key = f"{r['model']} " + (f"mixed({r['B']})" if r["mixed"] else f"{r['B']}x{r['N']}") + \
+                  ("+tg" if r.get("fast_gelu") else "")
             per.setdefault(key, []).append(r["ms"])
     for key, v in per.items():
         med = statistics.median(v)
         base.setdefault(key, med)
-        print(f"{label:<14} {key:<22} " + " ".join(f"{x:8.3f}" for x in v) +
+        print(f"{label:<14} {key:<24} " + " ".join(f"{x:8.3f}" for x in v) +
               f"  median {med:8.3f}  vs first {med / base[key]:6.3f}   {assigns}")
 try:
     smp = [l.split(",") for l in open(os.path.join(out, "ab_clocks.csv"))]
@@ -285,15 +299,16 @@ except (OSError, ValueError, IndexError):
 EOF
 }
 
-# Each op's share of the forward under a real, sustained workload (SUTRA_CUDA_OP_TIMES=1: eager,
-# an event after every op; see cuda_backend.cu), on OPTIMES_ROWS.
+# Each op's share of the forward under a real, sustained workload (--profile: eager, an event
+# after every op; see cuda_profile.cu), on OPTIMES_ROWS.
 stage_optimes() {
     use_prebuilt || { say "optimes: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
     local bin rows="${OPTIMES_ROWS:-bert-base:64x512,bert-base:1x512,bert-base:1x4096,minilm:1024x32}"
     bin="$(find_bin encoder_bench)" || { say "optimes: encoder_bench not built"; return 1; }
-    say "optimes: $bin --rows $rows (SUTRA_CUDA_OP_TIMES=1)"
-    # the backend prints its table to stderr when destroyed, just before the row's line
-    SUTRA_CUDA_OP_TIMES=1 "$bin" --rows "$rows" --no-standard --no-gemm --reps "${OPTIMES_REPS:-40}" \
+    say "optimes: $bin --rows $rows --profile"
+    # each row's op table is printed just before the row's line
+    # shellcheck disable=SC2086
+    "$bin" --rows "$rows" --no-standard --no-gemm --reps "${OPTIMES_REPS:-40}" --profile ${OPTIMES_ARGS:-} \
         >"$OUTDIR/optimes.txt" 2>&1 || { say "optimes: FAILED"; tail -20 "$OUTDIR/optimes.txt"; return 1; }
     grep -vE '^\s*$' "$OUTDIR/optimes.txt" | tee -a "$LOG"
 }
@@ -455,14 +470,29 @@ stage_pack() {
     cmake -S "$ROOT" -B "$build" -DSUTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=OFF \
         -DSUTRA_GEMM_BENCH=$gemm_bench \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
-        cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx attn_bench encoder_bench \
-            sutra_cli $extra >>"$LOG" 2>&1 ||
+        cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx \
+            test_concurrency attn_bench encoder_bench sutra_cli $extra >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
-        "$build/tests/cuda/test_cuda_longctx" \
+        "$build/tests/cuda/test_cuda_longctx" "$build/tests/test_concurrency" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
     [ -n "$extra" ] && cp "$build/bench/cuda/gemm_bench" "$pre/bin/"
+    if [ -n "${BASE_COMMIT:-}" ]; then # encoder_bench of an earlier tree, for ab (built once per commit)
+        local wt="$ROOT/build-carry-base-src" bb="$ROOT/build-carry-base" rev
+        rev="$(git -C "$ROOT" rev-parse "$BASE_COMMIT")" || { say "pack: no commit $BASE_COMMIT"; return 1; }
+        say "pack: encoder_bench at $BASE_COMMIT in $bb"
+        [ -x "$bb/bench/cuda/encoder_bench" ] && [ "$(cat "$bb/.commit" 2>/dev/null)" = "$rev" ] &&
+            cp "$bb/bench/cuda/encoder_bench" "$pre/bin/encoder_bench_base" ||
+        { rm -rf "$wt" && git -C "$ROOT" worktree prune &&
+            git -C "$ROOT" worktree add --detach "$wt" "$BASE_COMMIT" >>"$LOG" 2>&1 &&
+            cmake -S "$wt" -B "$bb" -DSUTRA_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=OFF \
+                "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
+            cmake --build "$bb" -j "$JOBS" --target encoder_bench >>"$LOG" 2>&1 &&
+            cp "$bb/bench/cuda/encoder_bench" "$pre/bin/encoder_bench_base" && echo "$rev" >"$bb/.commit" &&
+            git -C "$ROOT" worktree remove --force "$wt" >>"$LOG" 2>&1; } ||
+            { say "pack: building encoder_bench at $BASE_COMMIT FAILED"; tail -40 "$LOG"; return 1; }
+    fi
     [ -x /usr/bin/wrk ] && cp /usr/bin/wrk "$pre/bin/" # for the serve stage (Debian's wrk)
     strip "$pre"/bin/* 2>/dev/null
     # what the binaries load from outside glibc, libstdc++ and the CUDA toolkit (which the GPU image has)

@@ -1,5 +1,8 @@
 /*
- * sutra.c - the public API: wires the tokenizer, model files, architecture and backend together.
+ * sutra.c - the public API's wiring: status strings, the config, create/destroy, tokenising,
+ * prompts, info, stats and the embedding calls that hand tokenised inputs to the packing
+ * (embed/pack.c). The device and the attention decision are device.c's; long documents are
+ * embed/longdoc.c's.
  *
  * Rules: validate every argument before doing work; every failure sets the handle's last error
  * (naming the input, file or tensor); no output is written unless the whole call succeeds.
@@ -13,49 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "arch/arch.h"
-#include "backend/cpu/cpu_backend.h"
-#ifdef SUTRA_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
-#include "embed/window.h"
-#include "model/config.h"
-#include "model/safetensors.h"
+#include "arch/family.h"
+#include "embedder.h"
 #include "tokenizer/template.h"
-#include "tokenizer/tokenizer.h"
-#include "util/common.h"
 
 #define DEFAULT_BATCH_TOKENS 8192
-#define DEFAULT_FLASH_THRESHOLD 512
 
-struct sutra_embedder {
-    sutra_config cfg;
-    sutra_model_config mcfg;
-    char name[256];
-    char path[4096];
-    sutra_tokenizer *tok;
-    sutra_st_file *weights;
-    sutra_encoder *enc;
-    sutra_backend *be;
-    int max_tokens;   /* per input, specials included */
-    int batch_tokens; /* per forward */
-    int dim;
-    int threads;
-    sutra_pooling pooling;
-    int normalize;
-    float *pooled;    /* (batch_tokens, hidden) scratch: at most one row per token */
-    sutra_stats stats;
-    sutra_prompts prompts;
-    char *prompt;     /* prepended to every input; NULL for none */
-    int on_gpu;
-    char gpu_name[256];
-    int gpu_cc_major, gpu_cc_minor;
-    char attention_kernels[128];
-    char device_note[512];
-    char last_error[1024];
-};
-
-const char *sutra_version(void) { return "0.1.0"; }
+const char *sutra_version(void) { return "0.2.0"; }
 
 const char *sutra_status_str(sutra_status s) {
     switch (s) {
@@ -77,19 +44,17 @@ void sutra_config_default(sutra_config *c) {
     if (!c) return;
     memset(c, 0, sizeof *c);
     c->use_flash_attention = 1;
-    c->flash_attention_threshold = DEFAULT_FLASH_THRESHOLD;
 }
 
-const char *sutra_models_dir(void) {
-    static char buf[4096];
-    const char *env = getenv("SUTRA_MODELS_DIR");
-    if (env && *env) snprintf(buf, sizeof buf, "%s", env);
-    else snprintf(buf, sizeof buf, "%s/.cache/sutra/models", getenv("HOME") ? getenv("HOME") : ".");
-    return buf;
+size_t sutra_models_dir(char *buf, size_t cap) {
+    const char *env = getenv("SUTRA_MODELS_DIR"), *home = getenv("HOME");
+    char tmp[1];
+    if (!buf || !cap) buf = tmp, cap = sizeof tmp;
+    int n = env && *env ? snprintf(buf, cap, "%s", env) : snprintf(buf, cap, "%s/.cache/sutra/models", home ? home : ".");
+    return n > 0 ? (size_t)n : 0;
 }
 
-static sutra_status set_error(sutra_embedder *e, sutra_status st, const char *fmt, ...) SUTRA_PRINTF(3, 4);
-static sutra_status set_error(sutra_embedder *e, sutra_status st, const char *fmt, ...) {
+sutra_status sutra_set_error(sutra_embedder *e, sutra_status st, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->last_error, sizeof e->last_error, fmt, ap);
@@ -99,7 +64,8 @@ static sutra_status set_error(sutra_embedder *e, sutra_status st, const char *fm
 
 /* A model argument is a directory if one exists at that path; otherwise a name in the models
  * directory. Names may not contain path separators or "..". */
-static sutra_status resolve_model(const char *model, char *path, size_t cap, char *err, size_t errcap) {
+static sutra_status resolve_model(const char *model, const char *dir, char *path, size_t cap, char *err,
+                                  size_t errcap) {
     if (sutra_dir_exists(model)) {
         if (!realpath(model, path) || strlen(path) >= cap)
             return sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: cannot resolve path", model);
@@ -107,11 +73,10 @@ static sutra_status resolve_model(const char *model, char *path, size_t cap, cha
     }
     if (strchr(model, '/') || strstr(model, "..") || !*model)
         return sutra_errf(SUTRA_ERR_IO, err, errcap, "model directory '%s' does not exist", model);
-    const char *dir = sutra_models_dir();
     if (!sutra_path_join(path, cap, dir, model) || !sutra_dir_exists(path))
         return sutra_errf(SUTRA_ERR_IO, err, errcap,
                           "model '%s' not found: no directory '%s' and no '%s' in the models directory %s "
-                          "(set SUTRA_MODELS_DIR, or run `make model`)",
+                          "(set config.models_dir or SUTRA_MODELS_DIR, or run `make model`)",
                           model, model, model, dir);
     return SUTRA_OK;
 }
@@ -119,64 +84,6 @@ static sutra_status resolve_model(const char *model, char *path, size_t cap, cha
 static int online_cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
-}
-
-#ifdef SUTRA_HAVE_CUDA
-/* Appends " label(d=32,64)" to buf (a string in cap bytes) for the head dims set in mask (bit
- * log2 d), truncating at cap; nothing for an empty mask. */
-static void append_head_dims(char *buf, size_t cap, const char *label, int mask) {
-    if (!mask) return;
-    size_t n = strlen(buf);
-    if (n < cap) n += (size_t)snprintf(buf + n, cap - n, " %s(d=", label);
-    for (int b = 0, first = 1; b < 16; b++)
-        if (mask & (1 << b)) {
-            if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "%s%d", first ? "" : ",", 1 << b);
-            first = 0;
-        }
-    if (n < cap) snprintf(buf + n, cap - n, ")");
-}
-#endif
-
-/* Picks and creates the backend: the GPU when asked or when AUTO finds a usable one, else the
- * CPU. AUTO records why it did not use a GPU in device_note (the CLI prints it). */
-static sutra_status create_backend(sutra_embedder *e, int std_len, char *err, size_t errcap) {
-    const sutra_model_config *m = &e->mcfg;
-    const int head_dim = m->hidden_size / m->num_heads;
-    snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard flash");
-#ifdef SUTRA_HAVE_CUDA
-    if (e->cfg.device != SUTRA_DEVICE_CPU) {
-        char why[512] = "";
-        sutra_cuda_device_info gi;
-        sutra_status st = sutra_cuda_device_query(e->cfg.gpu_index, &gi, why, sizeof why);
-        if (st == SUTRA_OK) {
-            size_t arena = sutra_encoder_arena_bytes(m, e->batch_tokens, 2);
-            st = sutra_cuda_backend_create(e->cfg.gpu_index, arena, std_len, head_dim, e->cfg.gpu_bf16, &e->be, why,
-                                           sizeof why);
-        }
-        if (st == SUTRA_OK) {
-            e->on_gpu = 1;
-            snprintf(e->gpu_name, sizeof e->gpu_name, "%s", gi.name);
-            e->gpu_cc_major = gi.cc_major;
-            e->gpu_cc_minor = gi.cc_minor;
-            snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard");
-            append_head_dims(e->attention_kernels, sizeof e->attention_kernels, "flash", gi.flash_head_dims_mask);
-            append_head_dims(e->attention_kernels, sizeof e->attention_kernels, "flash-wgmma", gi.wgmma_head_dims_mask);
-            int pow2 = head_dim > 0 && !(head_dim & (head_dim - 1)), bit = pow2 ? __builtin_ctz((unsigned)head_dim) : -1;
-            if (bit < 0 || bit > 30 || !(gi.flash_head_dims_mask & (1 << bit)))
-                snprintf(e->device_note, sizeof e->device_note,
-                         "flash attention has no GPU kernel for head dim %d: the standard path runs instead", head_dim);
-            return SUTRA_OK;
-        }
-        if (e->cfg.device == SUTRA_DEVICE_CUDA) return sutra_errf(st, err, errcap, "device cuda: %s", why);
-        snprintf(e->device_note, sizeof e->device_note, "running on the CPU: %s", why);
-    }
-#else
-    if (e->cfg.device == SUTRA_DEVICE_CUDA)
-        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "device cuda: this build has no CUDA backend "
-                                                              "(configure with -DSUTRA_CUDA=ON)");
-#endif
-    size_t arena = sutra_encoder_arena_bytes(m, e->batch_tokens, sizeof(float));
-    return sutra_cpu_backend_create(e->threads, arena, std_len, head_dim, &e->be, err, errcap);
 }
 
 sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **out, char *err, size_t errcap) {
@@ -187,13 +94,16 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
         config->max_batch_tokens < 0 || config->flash_attention_threshold < 0 ||
         (unsigned)config->pooling > SUTRA_POOLING_LAST || (unsigned)config->normalize > SUTRA_NORMALIZE_OFF ||
         (unsigned)config->attention > SUTRA_ATTENTION_FLASH || (unsigned)config->device > SUTRA_DEVICE_CUDA ||
-        config->gpu_index < 0)
+        config->gpu_index < 0 || (unsigned)config->cpu_isa > SUTRA_CPU_ISA_AVX512 ||
+        (unsigned)config->gpu_graphs > SUTRA_SWITCH_OFF || (unsigned)config->gpu_gemm > SUTRA_GPU_GEMM_CUTLASS ||
+        (unsigned)config->gpu_flash_wgmma > SUTRA_SWITCH_OFF || (unsigned)config->gpu_layernorm_fold > SUTRA_SWITCH_OFF ||
+        config->gpu_fold_min_tokens < 0)
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config has a negative or out-of-range field");
 
     sutra_embedder *e = calloc(1, sizeof *e);
     if (!e) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
     e->cfg = *config;
-    e->cfg.model = e->cfg.name = e->cfg.prompt = e->cfg.prompt_name = NULL; /* not kept: the caller's strings */
+    e->cfg.model = e->cfg.name = e->cfg.prompt = e->cfg.prompt_name = e->cfg.models_dir = NULL; /* the caller's */
     e->stats.last_path = -1;
     sutra_status st;
     char path[4096];
@@ -204,7 +114,9 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
         sutra_embedder_destroy(e);                                                                                  \
         return fail_st_;                                                                                            \
     } while (0)
-    if ((st = resolve_model(config->model, e->path, sizeof e->path, err, errcap))) FAIL(st);
+    if (config->models_dir) snprintf(e->models_dir, sizeof e->models_dir, "%s", config->models_dir);
+    else sutra_models_dir(e->models_dir, sizeof e->models_dir);
+    if ((st = resolve_model(config->model, e->models_dir, e->path, sizeof e->path, err, errcap))) FAIL(st);
     const char *base = strrchr(e->path, '/');
     snprintf(e->name, sizeof e->name, "%.255s", config->name ? config->name : (base ? base + 1 : e->path));
     if ((st = sutra_model_config_load(e->path, &e->mcfg, err, errcap))) FAIL(st);
@@ -219,9 +131,9 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
         FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "model path too long"));
     if ((st = sutra_st_open(path, &e->weights, err, errcap))) FAIL(st);
     if ((st = sutra_tokenizer_load_dir(e->path, &e->tok, err, errcap))) FAIL(st);
-    if (sutra_tokenizer_vocab_size(e->tok) > e->mcfg.vocab_size)
+    if (sutra_tokenizer_vocab_size(e->tok) > e->mcfg.shape.vocab)
         FAIL(sutra_errf(SUTRA_ERR_MODEL, err, errcap, "tokenizer has %d tokens but the model's vocab_size is %d",
-                        sutra_tokenizer_vocab_size(e->tok), e->mcfg.vocab_size));
+                        sutra_tokenizer_vocab_size(e->tok), e->mcfg.shape.vocab));
     const sutra_model_config *m = &e->mcfg;
     e->max_tokens = config->max_sequence_length ? config->max_sequence_length
                     : m->st_max_seq_length      ? m->st_max_seq_length
@@ -233,38 +145,19 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     if (e->max_tokens <= sutra_tokenizer_num_special(e->tok))
         FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "max_sequence_length %d leaves no room for text",
                         e->max_tokens));
-    if (config->dimensions > m->hidden_size)
+    if (config->dimensions > m->shape.C)
         FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "dimensions %d exceeds the model's %d",
-                        config->dimensions, m->hidden_size));
-    e->dim = config->dimensions ? config->dimensions : m->hidden_size;
+                        config->dimensions, m->shape.C));
+    e->dim = config->dimensions ? config->dimensions : m->shape.C;
     e->pooling = config->pooling != SUTRA_POOLING_MODEL ? config->pooling : m->pooling;
     e->normalize = config->normalize == SUTRA_NORMALIZE_MODEL ? m->normalize : config->normalize == SUTRA_NORMALIZE_ON;
     e->threads = config->threads ? config->threads : online_cores();
     e->batch_tokens = config->max_batch_tokens ? config->max_batch_tokens : DEFAULT_BATCH_TOKENS;
     if (e->batch_tokens < e->max_tokens) e->batch_tokens = e->max_tokens;
-    if (!e->cfg.flash_attention_threshold) e->cfg.flash_attention_threshold = DEFAULT_FLASH_THRESHOLD;
-
-    /* The standard path's scores only need room for sequences it can be given. */
-    int std_len = e->max_tokens;
-    if (config->attention == SUTRA_ATTENTION_FLASH) std_len = 1;
-    else if (config->attention == SUTRA_ATTENTION_AUTO && config->use_flash_attention &&
-             e->cfg.flash_attention_threshold < std_len)
-        std_len = e->cfg.flash_attention_threshold;
-    if ((st = create_backend(e, std_len, err, errcap))) FAIL(st);
-    st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap);
-    if (st == SUTRA_ERR_UNSUPPORTED && e->on_gpu && e->cfg.device == SUTRA_DEVICE_AUTO) {
-        /* the GPU backend lacks an op this architecture needs: run it on the CPU instead */
-        snprintf(e->device_note, sizeof e->device_note, "running on the CPU: %.400s", err);
-        e->be->destroy(e->be);
-        e->be = NULL;
-        e->on_gpu = 0;
-        e->cfg.device = SUTRA_DEVICE_CPU;
-        e->gpu_name[0] = '\0';
-        if ((st = create_backend(e, std_len, err, errcap))) FAIL(st);
-        st = sutra_encoder_create(m, e->weights, e->be, &e->enc, err, errcap);
-    }
+    if (config->approximate_gelu && e->mcfg.shape.act == SUTRA_ACT_GELU) e->mcfg.shape.act = SUTRA_ACT_GELU_TANH;
+    st = sutra_device_open(e, err, errcap);
     if (st) FAIL(st);
-    e->pooled = malloc((size_t)e->batch_tokens * m->hidden_size * sizeof(float));
+    e->pooled = malloc((size_t)e->batch_tokens * m->shape.C * sizeof(float));
     if (!e->pooled) FAIL(sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory"));
 #undef FAIL
     *out = e;
@@ -286,21 +179,6 @@ void sutra_embedder_destroy(sutra_embedder *e) {
 int sutra_embedder_dim(const sutra_embedder *e) { return e ? e->dim : 0; }
 int sutra_embedder_max_tokens(const sutra_embedder *e) { return e ? e->max_tokens : 0; }
 const char *sutra_embedder_last_error(const sutra_embedder *e) { return e ? e->last_error : "no embedder"; }
-
-static sutra_attn_path choose_path(const sutra_embedder *e, int max_len) {
-    switch (e->cfg.attention) {
-    case SUTRA_ATTENTION_STANDARD: return SUTRA_ATTN_STANDARD;
-    case SUTRA_ATTENTION_FLASH: return SUTRA_ATTN_FLASH;
-    default:
-        /* On the GPU the standard path is only the fallback: measured on the H100 it is 2.5-9x
-         * slower than the flash kernel at every length (docs/BENCHMARKS.md), so AUTO takes flash
-         * whenever it is enabled; the backend itself falls back where flash cannot run. */
-        if (e->on_gpu) return e->cfg.use_flash_attention ? SUTRA_ATTN_FLASH : SUTRA_ATTN_STANDARD;
-        return e->cfg.use_flash_attention && max_len > e->cfg.flash_attention_threshold ? SUTRA_ATTN_FLASH
-                                                                                         : SUTRA_ATTN_STANDARD;
-    }
-}
-
 void sutra_vector_finish(const float *pooled, int dims, int normalize, float *out) {
     memcpy(out, pooled, (size_t)dims * sizeof(float));
     if (!normalize) return;
@@ -313,86 +191,8 @@ void sutra_vector_finish(const float *pooled, int dims, int normalize, float *ou
 }
 
 /* Truncates a pooled vector to dim (Matryoshka) and L2-normalises it when the embedder does. */
-static void finish_vector(const sutra_embedder *e, const float *pooled, float *out) {
+void sutra_finish_vector(const sutra_embedder *e, const float *pooled, float *out) {
     sutra_vector_finish(pooled, e->dim, e->normalize, out);
-}
-
-typedef struct pending {
-    sutra_encoding enc;
-    size_t index;
-} pending;
-
-static int by_length_desc(const void *a, const void *b) {
-    const pending *x = a, *y = b;
-    if (x->enc.n != y->enc.n) return x->enc.n < y->enc.n ? 1 : -1;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* Receives each batch's final hidden states: hidden (T, C) for the B items packed by cu. */
-typedef struct hidden_sink {
-    void (*fn)(void *ctx, const pending *items, int B, const int32_t *cu, const float *hidden);
-    void *ctx;
-} hidden_sink;
-
-/* Embeds n tokenised inputs: sorted longest first, packed into batches of at most batch_tokens
- * tokens (no padding), results written to their original rows (out may be NULL when only sink
- * wants the batches). With a sink, each batch's hidden states go to it as well. raw: rows of
- * hidden_size pooled floats, neither truncated nor normalised. */
-static sutra_status run_encoded(sutra_embedder *e, pending *items, size_t n, float *out, int raw,
-                                const hidden_sink *sink) {
-    qsort(items, n, sizeof *items, by_length_desc);
-    const int C = e->mcfg.hidden_size;
-    int32_t *ids = malloc((size_t)e->batch_tokens * sizeof *ids);
-    int32_t *cu = malloc(((size_t)e->batch_tokens + 1) * sizeof *cu);
-    float *hidden = sink ? malloc((size_t)e->batch_tokens * C * sizeof *hidden) : NULL;
-    if (!ids || !cu || (sink && !hidden)) {
-        free(ids);
-        free(cu);
-        free(hidden);
-        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    sutra_status st = SUTRA_OK;
-    size_t i = 0;
-    while (i < n && st == SUTRA_OK) {
-        int T = 0, B = 0, max_len = (int)items[i].enc.n;
-        size_t first = i;
-        cu[0] = 0;
-        while (i < n && T + (int)items[i].enc.n <= e->batch_tokens) {
-            memcpy(ids + T, items[i].enc.ids, items[i].enc.n * sizeof *ids);
-            T += (int)items[i].enc.n;
-            cu[++B] = T;
-            i++;
-        }
-        sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
-        sutra_attn_path path = choose_path(e, max_len);
-        char err[512];
-        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, hidden, err, sizeof err);
-        if (st) {
-            set_error(e, st, "%s", err);
-            break;
-        }
-        for (int b = 0; out && b < B; b++) {
-            const float *row = e->pooled + (size_t)b * C;
-            if (raw) memcpy(out + items[first + b].index * (size_t)C, row, (size_t)C * sizeof(float));
-            else finish_vector(e, row, out + items[first + b].index * (size_t)e->dim);
-        }
-        if (sink) sink->fn(sink->ctx, items + first, B, cu, hidden);
-        e->stats.batches++;
-        e->stats.tokens += (uint64_t)T;
-        e->stats.texts += (uint64_t)B;
-        if (path == SUTRA_ATTN_FLASH) e->stats.batches_flash++;
-        else e->stats.batches_standard++;
-        e->stats.last_path = (int)path;
-        e->stats.last_batch_max_len = max_len;
-    }
-    free(ids);
-    free(cu);
-    free(hidden);
-    return st;
-}
-
-static sutra_status embed_encoded(sutra_embedder *e, pending *items, size_t n, float *out) {
-    return run_encoded(e, items, n, out, 0, NULL);
 }
 
 /* Tokenises prompt (NULL or "": none) + text with at most max_tokens tokens (0: all of it) and,
@@ -419,18 +219,18 @@ static sutra_status encode_joined(const sutra_tokenizer *tok, const char *prompt
 
 /* Tokenises text i after the embedder's prompt, if any (see encode_joined), counting it when it
  * fills the limit. */
-static sutra_status encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
-                                int want_offsets, sutra_encoding *enc) {
+sutra_status sutra_encode_text(sutra_embedder *e, const char *text, size_t len, size_t index, size_t max_tokens,
+                               int want_offsets, sutra_encoding *enc) {
     char err[512];
     sutra_status st = encode_joined(e->tok, e->prompt, text, len, max_tokens, want_offsets, enc, err, sizeof err);
-    if (st) return set_error(e, st, "text %zu: %s", index, err);
+    if (st) return sutra_set_error(e, st, "text %zu: %s", index, err);
     if (max_tokens && enc->n >= max_tokens) e->stats.truncated++;
     return SUTRA_OK;
 }
 
 /* Tokenises text i as embedding does: prompt, special tokens, truncation at the token limit. */
 static sutra_status encode_one(sutra_embedder *e, const char *text, size_t len, size_t index, sutra_encoding *enc) {
-    return encode_text(e, text, len, index, (size_t)e->max_tokens, 0, enc);
+    return sutra_encode_text(e, text, len, index, (size_t)e->max_tokens, 0, enc);
 }
 
 sutra_status sutra_embedder_set_prompt(sutra_embedder *e, const char *name, const char *prompt) {
@@ -446,7 +246,7 @@ sutra_status sutra_embedder_set_prompt(sutra_embedder *e, const char *name, cons
         return SUTRA_ERR_INVALID_ARGUMENT;
     }
     char *copy = text && *text ? strdup(text) : NULL;
-    if (text && *text && !copy) return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
+    if (text && *text && !copy) return sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
     free(e->prompt);
     e->prompt = copy;
     return SUTRA_OK;
@@ -454,30 +254,36 @@ sutra_status sutra_embedder_set_prompt(sutra_embedder *e, const char *name, cons
 
 const char *sutra_embedder_prompt(const sutra_embedder *e) { return e && e->prompt ? e->prompt : ""; }
 
+sutra_status sutra_check_texts(sutra_embedder *e, const char *const *texts, size_t n, const float *out, size_t out_cap,
+                               size_t *need) {
+    if (!texts || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
+    if (!sutra_mul_ok(n, (size_t)e->dim, need) || out_cap < *need)
+        return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
+                               n * (size_t)e->dim);
+    for (size_t i = 0; i < n; i++)
+        if (!texts[i]) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text %zu is NULL", i);
+    return SUTRA_OK;
+}
+
 sutra_status sutra_embed_batch(sutra_embedder *e, const char *const *texts, size_t n, float *out, size_t out_cap) {
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (n == 0) return SUTRA_OK;
-    if (!texts || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
     size_t need;
-    if (!sutra_mul_ok(n, (size_t)e->dim, &need) || out_cap < need)
-        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
-                         n * (size_t)e->dim);
-    for (size_t i = 0; i < n; i++)
-        if (!texts[i]) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text %zu is NULL", i);
-    pending *items = calloc(n, sizeof *items);
+    sutra_status st = sutra_check_texts(e, texts, n, out, out_cap, &need);
+    if (st) return st;
+    sutra_pending *items = calloc(n, sizeof *items);
     float *tmp = malloc(need * sizeof(float));
     if (!items || !tmp) {
         free(items);
         free(tmp);
-        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu texts", n);
+        return sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu texts", n);
     }
-    sutra_status st = SUTRA_OK;
     for (size_t i = 0; i < n && !st; i++) {
         items[i].index = i;
         st = encode_one(e, texts[i], (size_t)-1, i, &items[i].enc);
     }
-    if (!st) st = embed_encoded(e, items, n, tmp);
+    if (!st) st = sutra_run_encoded(e, items, n, tmp, 0, NULL);
     if (!st) memcpy(out, tmp, need * sizeof(float));
     for (size_t i = 0; i < n; i++) sutra_encoding_free(&items[i].enc);
     free(items);
@@ -488,14 +294,14 @@ sutra_status sutra_embed_batch(sutra_embedder *e, const char *const *texts, size
 sutra_status sutra_embed(sutra_embedder *e, const char *text, size_t len, float *out, size_t out_cap) {
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
-    if (!text || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and out are required");
+    if (!text || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and out are required");
     if (out_cap < (size_t)e->dim)
-        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, needs %d", out_cap, e->dim);
-    pending item = {.index = 0};
+        return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, needs %d", out_cap, e->dim);
+    sutra_pending item = {.index = 0};
     sutra_status st = encode_one(e, text, len, 0, &item.enc);
     float *tmp = malloc((size_t)e->dim * sizeof(float));
-    if (!st && !tmp) st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
-    if (!st) st = embed_encoded(e, &item, 1, tmp);
+    if (!st && !tmp) st = sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
+    if (!st) st = sutra_run_encoded(e, &item, 1, tmp, 0, NULL);
     if (!st) memcpy(out, tmp, (size_t)e->dim * sizeof(float));
     free(tmp);
     sutra_encoding_free(&item.enc);
@@ -507,7 +313,7 @@ sutra_status sutra_tokenize(sutra_embedder *e, const char *text, size_t len, int
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (!text || !n_ids || (!ids && ids_cap))
-        return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and n_ids are required");
+        return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and n_ids are required");
     sutra_encoding enc = {0};
     uint64_t truncated = e->stats.truncated;
     sutra_status st = encode_one(e, text, len, 0, &enc);
@@ -515,7 +321,7 @@ sutra_status sutra_tokenize(sutra_embedder *e, const char *text, size_t len, int
     if (!st) {
         *n_ids = enc.n;
         if (enc.n > ids_cap)
-            st = set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "ids holds %zu entries, needs %zu", ids_cap, enc.n);
+            st = sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "ids holds %zu entries, needs %zu", ids_cap, enc.n);
         else
             memcpy(ids, enc.ids, enc.n * sizeof *ids);
     }
@@ -591,34 +397,34 @@ sutra_status sutra_embed_tokens(sutra_embedder *e, const int32_t *const *ids, co
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (n == 0) return SUTRA_OK;
-    if (!ids || !n_ids || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and out are required");
-    size_t width = raw ? (size_t)e->mcfg.hidden_size : (size_t)e->dim, need;
+    if (!ids || !n_ids || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and out are required");
+    size_t width = raw ? (size_t)e->mcfg.shape.C : (size_t)e->dim, need;
     if (!sutra_mul_ok(n, width, &need) || out_cap < need)
-        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu sequences need %zu", out_cap, n,
+        return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu sequences need %zu", out_cap, n,
                          n * width);
     for (size_t i = 0; i < n; i++) {
         if (!ids[i] || n_ids[i] == 0 || n_ids[i] > (size_t)e->max_tokens)
-            return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sequence %zu: %zu tokens (1 .. %d allowed)", i,
+            return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sequence %zu: %zu tokens (1 .. %d allowed)", i,
                              ids[i] ? n_ids[i] : 0, e->max_tokens);
         for (size_t j = 0; j < n_ids[i]; j++)
-            if (ids[i][j] < 0 || ids[i][j] >= e->mcfg.vocab_size)
-                return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sequence %zu: token %zu is %d, outside [0, %d)", i,
-                                 j, (int)ids[i][j], e->mcfg.vocab_size);
+            if (ids[i][j] < 0 || ids[i][j] >= e->mcfg.shape.vocab)
+                return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sequence %zu: token %zu is %d, outside [0, %d)", i,
+                                 j, (int)ids[i][j], e->mcfg.shape.vocab);
     }
-    pending *items = calloc(n, sizeof *items);
+    sutra_pending *items = calloc(n, sizeof *items);
     float *tmp = malloc(need * sizeof(float));
     if (!items || !tmp) {
         free(items);
         free(tmp);
-        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu sequences", n);
+        return sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu sequences", n);
     }
-    /* The items borrow the caller's ids: run_encoded only reads them, and they are not freed here. */
+    /* The items borrow the caller's ids: the packing only reads them, and they are not freed here. */
     for (size_t i = 0; i < n; i++) {
         items[i].index = i;
         items[i].enc.ids = (int32_t *)ids[i];
         items[i].enc.n = n_ids[i];
     }
-    sutra_status st = run_encoded(e, items, n, tmp, raw, NULL);
+    sutra_status st = sutra_run_encoded(e, items, n, tmp, raw, NULL);
     if (!st) memcpy(out, tmp, need * sizeof(float));
     free(items);
     free(tmp);
@@ -634,6 +440,10 @@ static const char *pooling_name(sutra_pooling p) {
     }
 }
 
+static const char *attention_name(sutra_attention a) {
+    return a == SUTRA_ATTENTION_STANDARD ? "standard" : a == SUTRA_ATTENTION_FLASH ? "flash" : "auto";
+}
+
 sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info) {
     if (!e || !info) return SUTRA_ERR_INVALID_ARGUMENT;
     const sutra_model_config *m = &e->mcfg;
@@ -641,11 +451,11 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .name = e->name,
         .path = e->path,
         .architecture = m->model_type,
-        .hidden_size = m->hidden_size,
-        .num_layers = m->num_layers,
-        .num_heads = m->num_heads,
-        .intermediate_size = m->intermediate_size,
-        .vocab_size = m->vocab_size,
+        .hidden_size = m->shape.C,
+        .num_layers = m->shape.L,
+        .num_heads = m->shape.H,
+        .intermediate_size = m->shape.F,
+        .vocab_size = m->shape.vocab,
         .max_position_embeddings = m->max_position_embeddings,
         .max_tokens = e->max_tokens,
         .dim = e->dim,
@@ -653,7 +463,7 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .normalize = e->normalize,
         .weights_dtype = sutra_encoder_weights_dtype(e->enc),
         .tokenizer = sutra_tokenizer_kind(e->tok),
-        .cpu_features = sutra_cpu_features(),
+        .cpu_features = e->cpu_features,
         .threads = e->threads,
         .device = e->on_gpu ? "cuda" : "cpu",
         .gpu_name = e->gpu_name,
@@ -661,13 +471,15 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .gpu_cc_minor = e->gpu_cc_minor,
         .attention_kernels = e->attention_kernels,
         .device_note = e->device_note,
+        .attention = attention_name(e->attention),
+        .flash_threshold = e->flash_threshold,
+        .cpu_isa = e->cpu_isa,
+        .models_dir = e->models_dir,
+        .approximate_gelu = e->cfg.approximate_gelu,
+        .profile = e->cfg.profile,
+        .backend_settings = e->backend_settings,
     };
-#ifdef SUTRA_HAVE_CUDA
-    if (e->on_gpu) {
-        info->gpu_bytes = sutra_cuda_backend_held_bytes(e->be);
-        info->gpu_peak_bytes = sutra_cuda_backend_peak_bytes(e->be);
-    }
-#endif
+    sutra_device_memory(e, &info->gpu_bytes, &info->gpu_peak_bytes);
     return SUTRA_OK;
 }
 
@@ -681,186 +493,13 @@ void sutra_embedder_stats_reset(sutra_embedder *e) {
     if (!e) return;
     memset(&e->stats, 0, sizeof e->stats);
     e->stats.last_path = -1;
+    if (e->be->op_times) e->be->op_times(e->be, NULL, 0, 1);
 }
 
-/* ---- long documents: tokenising and running around src/embed/window.c ---------------------- */
-
-void sutra_window_default(const sutra_embedder *e, sutra_window *w) {
-    if (!w) return;
-    w->size = e ? e->max_tokens : 512;
-    w->overlap = w->size / 4;
-    w->aggregate = SUTRA_AGGREGATE_MEAN;
-}
-
-/* One document tokenised in full, seen as template + prompt + content, with its windows. */
-typedef struct long_doc {
-    sutra_encoding enc;
-    int32_t *shifted; /* content offsets in the caller's text (2N) */
-    sutra_doc_tokens doc;
-    sutra_window_plan plan;
-} long_doc;
-
-static void long_doc_free(long_doc *d) {
-    sutra_encoding_free(&d->enc);
-    free(d->shifted);
-}
-
-/* Checks window parameters before any text is read (the prompt's tokens are checked per text). */
-static sutra_status window_check(sutra_embedder *e, const sutra_window *window, sutra_window *w) {
-    if (window) *w = *window;
-    else sutra_window_default(e, w);
-    sutra_window_plan plan;
-    char err[512];
-    sutra_status st =
-        sutra_window_plan_make(&plan, w, e->max_tokens, (size_t)sutra_tokenizer_num_special(e->tok), err, sizeof err);
-    return st ? set_error(e, st, "%s", err) : SUTRA_OK;
-}
-
-static sutra_status long_doc_make(sutra_embedder *e, const char *text, size_t len, size_t index, const sutra_window *w,
-                                  long_doc *d) {
-    memset(d, 0, sizeof *d);
-    sutra_status st = encode_text(e, text, len, index, 0, 1, &d->enc);
-    if (st) return st;
-    if (!(d->shifted = malloc(2 * (d->enc.n ? d->enc.n : 1) * sizeof *d->shifted)))
-        return set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory", index);
-    const int32_t *pre, *post;
-    size_t n_pre, n_post;
-    sutra_tokenizer_template(e->tok, &pre, &n_pre, &post, &n_post);
-    sutra_doc_tokens_split(&d->doc, &d->enc, pre, n_pre, post, n_post, e->prompt ? strlen(e->prompt) : 0, d->shifted);
-    char err[512];
-    st = sutra_window_plan_make(&d->plan, w, e->max_tokens, n_pre + n_post + d->doc.n_prompt, err, sizeof err);
-    return st ? set_error(e, st, "text %zu: %s", index, err) : SUTRA_OK;
-}
-
-sutra_status sutra_embed_windowed(sutra_embedder *e, const char *const *texts, size_t n, const sutra_window *window,
-                                  float *out, size_t out_cap) {
-    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
-    e->last_error[0] = '\0';
-    sutra_window w;
-    sutra_status st = window_check(e, window, &w);
-    if (st || n == 0) return st;
-    if (!texts || !out) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
-    size_t need;
-    if (!sutra_mul_ok(n, (size_t)e->dim, &need) || out_cap < need)
-        return set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
-                         n * (size_t)e->dim);
-    for (size_t i = 0; i < n; i++)
-        if (!texts[i]) return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text %zu is NULL", i);
-    long_doc *docs = calloc(n, sizeof *docs);
-    size_t *first = calloc(n + 1, sizeof *first); /* doc i's windows are rows first[i] .. first[i+1] */
-    if (!docs || !first) st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu texts", n);
-    for (size_t i = 0; i < n && !st; i++) {
-        st = long_doc_make(e, texts[i], (size_t)-1, i, &w, &docs[i]);
-        if (!st) first[i + 1] = first[i] + sutra_window_count(&docs[i].plan, docs[i].doc.n_content);
-    }
-    pending *items = NULL;
-    size_t *weights = NULL, total = st ? 0 : first[n], rows_n = 0;
-    float *rows = NULL, *tmp = NULL;
-    if (!st) {
-        items = calloc(total, sizeof *items);
-        weights = malloc(total * sizeof *weights);
-        rows = sutra_mul_ok(total, (size_t)e->dim, &rows_n) ? malloc(rows_n * sizeof *rows) : NULL;
-        tmp = malloc(need * sizeof *tmp);
-        if (!items || !weights || !rows || !tmp)
-            st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu windows", total);
-    }
-    for (size_t i = 0; i < n && !st; i++)
-        for (size_t j = first[i]; j < first[i + 1] && !st; j++) {
-            size_t a, b;
-            sutra_window_span(&docs[i].plan, docs[i].doc.n_content, j - first[i], &a, &b);
-            weights[j] = b - a;
-            items[j].index = j;
-            if (sutra_window_encoding(&items[j].enc, &docs[i].doc, &docs[i].plan, j - first[i]))
-                st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "text %zu: out of memory for its windows", i);
-        }
-    /* All windows of all texts go through the one packing, so long and short texts share batches. */
-    if (!st) st = embed_encoded(e, items, total, rows);
-    for (size_t i = 0; i < n && !st; i++)
-        sutra_window_aggregate(tmp + i * (size_t)e->dim, rows + first[i] * (size_t)e->dim, weights + first[i],
-                               first[i + 1] - first[i], e->dim, w.aggregate, e->normalize);
-    if (!st) memcpy(out, tmp, need * sizeof *tmp);
-    for (size_t j = 0; items && j < total; j++) sutra_encoding_free(&items[j].enc);
-    for (size_t i = 0; docs && i < n; i++) long_doc_free(&docs[i]);
-    free(items);
-    free(weights);
-    free(rows);
-    free(tmp);
-    free(docs);
-    free(first);
-    return st;
-}
-
-typedef struct late_ctx {
-    const long_doc *d;
-    sutra_late *late;
-} late_ctx;
-
-static void late_sink(void *ctx, const pending *items, int B, const int32_t *cu, const float *hidden) {
-    late_ctx *c = ctx;
-    for (int b = 0; b < B; b++)
-        sutra_late_add(c->late, &c->d->doc, &c->d->plan, items[b].index, hidden + (size_t)cu[b] * c->late->C);
-}
-
-sutra_status sutra_embed_late_chunks(sutra_embedder *e, const char *text, size_t len, const size_t *chunk_starts,
-                                     size_t n_starts, int chunk_tokens, const sutra_window *window, float *out,
-                                     size_t out_cap, sutra_chunk *chunks, size_t chunks_cap, size_t *n_chunks) {
-    if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
-    e->last_error[0] = '\0';
-    if (!text || !n_chunks || (!out && out_cap) || (!chunks && chunks_cap))
-        return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and n_chunks are required, and out / chunks with a capacity");
-    *n_chunks = 0;
-    if (chunk_starts && chunk_tokens)
-        return set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "give chunk_starts or chunk_tokens, not both");
-    sutra_window w;
-    sutra_status st = window_check(e, window, &w);
-    if (st) return st;
-    if (len == (size_t)-1) len = strlen(text);
-    const int C = e->mcfg.hidden_size;
-    long_doc d;
-    sutra_late late = {0};
-    pending *items = NULL;
-    float *pooled = NULL;
-    size_t K = 0;
-    char err[512];
-    if ((st = long_doc_make(e, text, len, 0, &w, &d))) goto done;
-    if ((st = sutra_late_make(&late, &d.doc, &d.plan, len, chunk_starts, n_starts, chunk_tokens, C,
-                              e->pooling == SUTRA_POOLING_MAX, err, sizeof err))) {
-        set_error(e, st, "%s", err);
-        goto done;
-    }
-    *n_chunks = late.n_chunks;
-    size_t need;
-    if (!sutra_mul_ok(late.n_chunks, (size_t)e->dim, &need) || out_cap < need || (chunks && chunks_cap < late.n_chunks)) {
-        st = set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "%zu chunks need %zu floats in out (it holds %zu)%s",
-                       late.n_chunks, late.n_chunks * (size_t)e->dim, out_cap,
-                       chunks && chunks_cap < late.n_chunks ? " and as many entries in chunks" : "");
-        goto done;
-    }
-    if (late.n_chunks == 0) goto done;
-    K = sutra_window_count(&d.plan, d.doc.n_content);
-    items = calloc(K, sizeof *items);
-    pooled = malloc(late.n_chunks * (size_t)C * sizeof *pooled);
-    if (!items || !pooled) {
-        st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu chunks", late.n_chunks);
-        goto done;
-    }
-    for (size_t k = 0; k < K && !st; k++) {
-        items[k].index = k;
-        if (sutra_window_encoding(&items[k].enc, &d.doc, &d.plan, k))
-            st = set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for the document's windows");
-    }
-    late_ctx lc = {&d, &late};
-    hidden_sink sink = {late_sink, &lc};
-    if (!st) st = run_encoded(e, items, K, NULL, 0, &sink);
-    if (st) goto done;
-    sutra_late_pool(&late, pooled);
-    for (size_t c = 0; c < late.n_chunks; c++) finish_vector(e, pooled + c * (size_t)C, out + c * (size_t)e->dim);
-    if (chunks) memcpy(chunks, late.chunks, late.n_chunks * sizeof *chunks);
-done:
-    for (size_t k = 0; items && k < K; k++) sutra_encoding_free(&items[k].enc);
-    free(items);
-    free(pooled);
-    sutra_late_free(&late);
-    long_doc_free(&d);
-    return st;
+sutra_status sutra_embedder_profile(const sutra_embedder *e, sutra_op_time *out, size_t cap, size_t *n) {
+    if (!e || !n || (!out && cap)) return SUTRA_ERR_INVALID_ARGUMENT;
+    *n = 0;
+    if (!e->cfg.profile || !e->be->op_times) return SUTRA_ERR_INVALID_ARGUMENT;
+    *n = e->be->op_times(e->be, out, cap, 0);
+    return *n > cap ? SUTRA_ERR_BUFFER_TOO_SMALL : SUTRA_OK;
 }

@@ -35,6 +35,7 @@
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/attention_flash.h"
+#include "backend/cpu/cpu_isa.h"
 #include "testutil.h"
 
 /* ---- random inputs ------------------------------------------------------------------------ */
@@ -197,27 +198,30 @@ static void run_case(const attn_case *tc) {
     float *out[2];
     for (int i = 0; i < 2; i++) out[i] = malloc(sizeof(float) * (size_t)T * os);
 
-    sutra_attn_params p = {q, k, v, NULL, qs, ks, vs, os, cu, B, maxlen, H, D, 1.0f / sqrtf((float)D), tc->wl, tc->wr};
+    sutra_attn_params p = {.q = q, .k = k, .v = v, .q_stride = qs, .k_stride = ks, .v_stride = vs, .o_stride = os,
+                          .cu_seqlens = cu, .batch = B, .max_seqlen = maxlen, .heads = H, .head_dim = D,
+                          .scale = 1.0f / sqrtf((float)D), .window_left = tc->wl, .window_right = tc->wr};
     double *ref = malloc(sizeof(double) * (size_t)T * HD);
     reference(ref, &p, tc->ref_step > 0 ? tc->ref_step : 1);
 
     const double tol_rel = 1e-5;
     const double tol_abs = 2e-5 * vmax * fmax(1.0, sqrt(maxlen / 512.0));
     for (int path = 0; path < 2; path++) {
-        /* AUTO, or every family in turn (AUTO is one of them). */
+        /* the widest set, or every set this CPU runs in turn */
         const int all = path == SUTRA_ATTN_FLASH && tc->all_isas;
-        const int first = all ? SUTRA_CPU_FLASH_ISA_SCALAR : SUTRA_CPU_FLASH_ISA_AUTO;
-        const int last = all ? SUTRA_CPU_FLASH_ISA_AVX512 : SUTRA_CPU_FLASH_ISA_AUTO;
-        for (int isa = first; isa <= last; isa++) {
-            if (!sutra_cpu_flash_set_isa((sutra_cpu_flash_isa)isa)) continue;
+        const int first = all ? SUTRA_CPU_ISA_SCALAR : SUTRA_CPU_ISA_AUTO;
+        const int last = all ? SUTRA_CPU_ISA_AVX512 : SUTRA_CPU_ISA_AUTO;
+        for (int want = first; want <= last; want++) {
+            sutra_cpu_isa isa;
+            if (sutra_cpu_isa_resolve((sutra_cpu_isa)want, &isa) != SUTRA_OK) continue;
             const size_t wsb = sutra_cpu_attention_workspace((sutra_attn_path)path, maxlen, D, tc->threads);
             void *ws = malloc(wsb ? wsb : 1);
             poison(out[path], (size_t)T * os);
             p.out = out[path];
-            sutra_status st = sutra_cpu_attention(&p, (sutra_attn_path)path, tc->threads, ws, wsb);
+            sutra_status st = sutra_cpu_attention(&p, (sutra_attn_path)path, tc->threads, ws, wsb, isa);
             free(ws);
             const char *pname = path == SUTRA_ATTN_FLASH ? "flash" : "standard";
-            const char *iname = path == SUTRA_ATTN_FLASH ? sutra_cpu_flash_isa_name() : "blas";
+            const char *iname = sutra_cpu_isa_name(isa);
             TU_CHECK(st == SUTRA_OK, "%s %s/%s: status %d", tc->name, pname, iname, (int)st);
             err_stats e = compare(out[path], ref, T, HD, os);
             printf("  %-34s %-8s %-8s T=%-5d max_abs %.2e  rel_l2 %.2e\n", tc->name, pname, iname, T, e.max_abs,
@@ -232,7 +236,6 @@ static void run_case(const attn_case *tc) {
             if (e.rel_l2 > worst_rel_l2) worst_rel_l2 = e.rel_l2;
             if (e.max_abs / tol_abs > worst_abs_ratio) worst_abs_ratio = e.max_abs / tol_abs;
         }
-        sutra_cpu_flash_set_isa(SUTRA_CPU_FLASH_ISA_AUTO);
     }
 
     /* The two paths against each other: same tolerance, the reference's role taken by standard. */
@@ -270,27 +273,28 @@ static void run_flash_generic(int D, int n) {
         }
     float *out = malloc(sizeof(float) * (size_t)n * HD);
     double *ref = malloc(sizeof(double) * (size_t)n * HD);
-    sutra_attn_params p = {x, x + HD, x + 2 * HD, out, 3 * HD, 3 * HD, 3 * HD, HD, cu, 3, n - n / 3, H, D,
-                           1.0f / sqrtf((float)D), -1, -1};
+    sutra_attn_params p = {.q = x, .k = x + HD, .v = x + 2 * HD, .out = out, .q_stride = 3 * HD, .k_stride = 3 * HD,
+                           .v_stride = 3 * HD, .o_stride = HD, .cu_seqlens = cu, .batch = 3, .max_seqlen = n - n / 3,
+                           .heads = H, .head_dim = D, .scale = 1.0f / sqrtf((float)D), .window_left = -1,
+                           .window_right = -1};
     reference(ref, &p, 1);
-    for (int isa = SUTRA_CPU_FLASH_ISA_SCALAR; isa <= SUTRA_CPU_FLASH_ISA_AVX512; isa++) {
-        if (!sutra_cpu_flash_set_isa((sutra_cpu_flash_isa)isa)) continue;
+    for (int want = SUTRA_CPU_ISA_SCALAR; want <= SUTRA_CPU_ISA_AVX512; want++) {
+        sutra_cpu_isa isa;
+        if (sutra_cpu_isa_resolve((sutra_cpu_isa)want, &isa) != SUTRA_OK) continue;
+        const char *iname = sutra_cpu_isa_name(isa);
         const size_t wsb = sutra_cpu_flash_workspace(D, 2);
         void *ws = malloc(wsb);
         poison(out, (size_t)n * HD);
-        sutra_status st = sutra_cpu_flash_attention(&p, 2, ws, wsb);
+        sutra_status st = sutra_cpu_flash_attention(&p, 2, ws, wsb, isa);
         free(ws);
-        TU_CHECK(st == SUTRA_OK, "flash D=%d %s: status %d", D, sutra_cpu_flash_isa_name(), (int)st);
+        TU_CHECK(st == SUTRA_OK, "flash D=%d %s: status %d", D, iname, (int)st);
         err_stats e = compare(out, ref, n, HD, HD);
         char name[32];
         snprintf(name, sizeof name, "D=%d, flash directly", D);
-        printf("  %-34s %-8s %-8s T=%-5d max_abs %.2e  rel_l2 %.2e\n", name, "flash", sutra_cpu_flash_isa_name(), n,
-               e.max_abs, e.rel_l2);
+        printf("  %-34s %-8s %-8s T=%-5d max_abs %.2e  rel_l2 %.2e\n", name, "flash", iname, n, e.max_abs, e.rel_l2);
         TU_CHECK(e.unwritten == 0 && e.max_abs <= 2e-5 * vmax && e.rel_l2 <= 1e-5,
-                 "flash D=%d %s: %d unwritten, max abs %.3e, rel L2 %.3e", D, sutra_cpu_flash_isa_name(), e.unwritten,
-                 e.max_abs, e.rel_l2);
+                 "flash D=%d %s: %d unwritten, max abs %.3e, rel L2 %.3e", D, iname, e.unwritten, e.max_abs, e.rel_l2);
     }
-    sutra_cpu_flash_set_isa(SUTRA_CPU_FLASH_ISA_AUTO);
     free(ref);
     free(out);
     free(x);
@@ -312,24 +316,25 @@ static void test_exp2(void) {
     const size_t n = 1 << 20;
     float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
     for (size_t i = 0; i < n; i++) x[i] = -126.0f * (float)i / (float)(n - 1);
-    for (int isa = SUTRA_CPU_FLASH_ISA_SCALAR; isa <= SUTRA_CPU_FLASH_ISA_AVX512; isa++) {
-        if (!sutra_cpu_flash_set_isa((sutra_cpu_flash_isa)isa)) continue;
-        sutra_cpu_flash_exp2(y, x, n);
+    for (int want = SUTRA_CPU_ISA_SCALAR; want <= SUTRA_CPU_ISA_AVX512; want++) {
+        sutra_cpu_isa isa;
+        if (sutra_cpu_isa_resolve((sutra_cpu_isa)want, &isa) != SUTRA_OK) continue;
+        const char *iname = sutra_cpu_isa_name(isa);
+        sutra_cpu_flash_exp2(y, x, n, isa);
         int64_t worst = 0;
         for (size_t i = 0; i < n; i++) {
             const int64_t u = ulp_diff(y[i], exp2((double)x[i]));
             if (u > worst) worst = u;
         }
-        printf("  exp2 %-8s max error %lld ulp over [-126, 0]\n", sutra_cpu_flash_isa_name(), (long long)worst);
-        TU_CHECK(worst <= 2, "exp2 %s: %lld ulp", sutra_cpu_flash_isa_name(), (long long)worst);
+        printf("  exp2 %-8s max error %lld ulp over [-126, 0]\n", iname, (long long)worst);
+        TU_CHECK(worst <= 2, "exp2 %s: %lld ulp", iname, (long long)worst);
         float sx[32], sy[32];
         for (int i = 0; i < 32; i++) sx[i] = i % 4 == 0 ? 0.0f : i % 4 == 1 ? -INFINITY : i % 4 == 2 ? -200.0f : -1.0f;
-        sutra_cpu_flash_exp2(sy, sx, 32);
+        sutra_cpu_flash_exp2(sy, sx, 32, isa);
         int bad = 0;
         for (int i = 0; i < 32; i++) bad += sy[i] != (i % 4 == 0 ? 1.0f : i % 4 == 3 ? 0.5f : 0.0f);
-        TU_CHECK(bad == 0, "exp2 %s: exp2(0) != 1, exp2(-1) != 0.5 or exp2(-inf) != 0", sutra_cpu_flash_isa_name());
+        TU_CHECK(bad == 0, "exp2 %s: exp2(0) != 1, exp2(-1) != 0.5 or exp2(-inf) != 0", iname);
     }
-    sutra_cpu_flash_set_isa(SUTRA_CPU_FLASH_ISA_AUTO);
     free(x);
     free(y);
 }
@@ -342,8 +347,11 @@ static void test_invalid(void) {
     for (int i = 0; i < T * 3 * HD; i++) x[i] = rng_normal();
     float out[T * HD];
     int32_t good[3] = {0, 12, 20}, decreasing[3] = {0, 15, 10}, offset[3] = {2, 12, 20};
-    const sutra_attn_params base = {x, x + HD, x + 2 * HD, out, 3 * HD, 3 * HD, 3 * HD, HD, good, 2, 12, H, D,
-                                    0.1767767f, -1, -1};
+    const sutra_attn_params base = {.q = x, .k = x + HD, .v = x + 2 * HD, .out = out, .q_stride = 3 * HD,
+                                    .k_stride = 3 * HD, .v_stride = 3 * HD, .o_stride = HD, .cu_seqlens = good,
+                                    .batch = 2, .max_seqlen = 12, .heads = H, .head_dim = D, .scale = 0.1767767f,
+                                    .window_left = -1, .window_right = -1};
+    const sutra_cpu_isa best = sutra_cpu_isa_best();
     for (int path = 0; path < 2; path++) {
         const size_t wsb = sutra_cpu_attention_workspace((sutra_attn_path)path, 12, D, 2);
         void *ws = malloc(wsb + 4096);
@@ -370,7 +378,7 @@ static void test_invalid(void) {
         bad[6].p.k = NULL;
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             poison(out, T * HD);
-            sutra_status st = sutra_cpu_attention(&bad[i].p, (sutra_attn_path)path, 2, ws, bad[i].wsb);
+            sutra_status st = sutra_cpu_attention(&bad[i].p, (sutra_attn_path)path, 2, ws, bad[i].wsb, best);
             int touched = 0;
             for (int j = 0; j < T * HD; j++) touched += !is_poison(out + j);
             TU_CHECK(st == SUTRA_ERR_INVALID_ARGUMENT, "%s path, %s: status %d, want %d", path ? "flash" : "standard",
@@ -380,7 +388,7 @@ static void test_invalid(void) {
         }
         /* And the same workspace with the valid params works (the failures above were the params'). */
         poison(out, T * HD);
-        TU_CHECK(sutra_cpu_attention(&base, (sutra_attn_path)path, 2, ws, wsb) == SUTRA_OK, "%s path: valid call failed",
+        TU_CHECK(sutra_cpu_attention(&base, (sutra_attn_path)path, 2, ws, wsb, best) == SUTRA_OK, "%s path: valid call failed",
                  path ? "flash" : "standard");
         free(ws);
     }
@@ -389,13 +397,13 @@ static void test_invalid(void) {
     void *ws = malloc(wsb);
     sutra_attn_params p = base;
     p.head_dim = 0;
-    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb) == SUTRA_ERR_INVALID_ARGUMENT, "flash: head_dim 0 accepted");
+    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb, best) == SUTRA_ERR_INVALID_ARGUMENT, "flash: head_dim 0 accepted");
     p.head_dim = SUTRA_CPU_FLASH_MAX_HEAD_DIM + 1;
-    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb) == SUTRA_ERR_UNSUPPORTED, "flash: head_dim 257 not refused");
+    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb, best) == SUTRA_ERR_UNSUPPORTED, "flash: head_dim 257 not refused");
     p = base;
     p.cu_seqlens = decreasing;
-    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb) == SUTRA_ERR_INVALID_ARGUMENT, "flash: bad cu_seqlens accepted");
-    TU_CHECK(sutra_cpu_flash_attention(&base, 1, ws, wsb - 1) == SUTRA_ERR_INVALID_ARGUMENT,
+    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb, best) == SUTRA_ERR_INVALID_ARGUMENT, "flash: bad cu_seqlens accepted");
+    TU_CHECK(sutra_cpu_flash_attention(&base, 1, ws, wsb - 1, best) == SUTRA_ERR_INVALID_ARGUMENT,
              "flash: short workspace accepted");
     TU_CHECK(sutra_cpu_flash_workspace(0, 1) == 0 && sutra_cpu_flash_workspace(64, 0) == 0,
              "flash workspace: invalid sizes not 0");
@@ -408,7 +416,7 @@ static void test_invalid(void) {
 
 int main(void) {
     rng_state = 20240611;
-    printf("flash kernels: %s\n", sutra_cpu_flash_isa_name());
+    printf("widest instruction set: %s\n", sutra_cpu_isa_name(sutra_cpu_isa_best()));
     test_exp2();
     test_invalid();
 

@@ -3,7 +3,7 @@
  * random inputs, for shapes with partial panels and partial row blocks, with bias and GELU; and
  * the many-row product (sutra_gemm_rows) into several strided outputs, for row counts that end
  * mid-item and mid-group and segments that end mid-panel.
- * CTest also runs it pinned to AVX2 and scalar (SUTRA_CPU_ISA). Tolerance: fp32 accumulation over
+ * Every instruction set the CPU runs is checked in turn. Tolerance: fp32 accumulation over
  * K <= 1536 products of O(1) values: |error| <= 1e-5 * sqrt(K) * max(1, |ref|).
  */
 #include <math.h>
@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "backend/cpu/cpu_isa.h"
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm_small.h"
 #include "testutil.h"
@@ -21,8 +22,8 @@ static double uniform(void) {
     return (double)((rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-int main(void) {
-    printf("ISA in use: %s\n", sutra_isa_name(sutra_cpu_isa()));
+static void run_isa(sutra_cpu_isa isa) {
+    printf("instruction set: %s\n", sutra_cpu_isa_name(isa));
     const int shapes[][3] = {{1, 16, 8}, {7, 33, 5}, {8, 384, 384}, {9, 1152, 384}, {14, 1536, 384},
                              {48, 384, 1536}, {3, 100, 77}, {17, 48, 31}};
     double worst = 0;
@@ -37,7 +38,7 @@ int main(void) {
         TU_CHECK(p != NULL, "pack");
         for (int act = 0; act < 2 && p; act++) {
             for (int i = 0; i < T * N; i++) out[i] = NAN;
-            sutra_gemm_small(out, x, p, act ? b : NULL, T, N, K, act ? SUTRA_ACT_GELU : SUTRA_ACT_NONE, 2);
+            sutra_gemm_small(out, x, p, act ? b : NULL, T, N, K, act ? SUTRA_ACT_GELU : SUTRA_ACT_NONE, 2, isa);
             for (int t = 0; t < T; t++)
                 for (int n = 0; n < N; n++) {
                     double r = act ? b[n] : 0;
@@ -75,7 +76,7 @@ int main(void) {
             sutra_gemm_pack_into(ps, w + (size_t)s * N * K, N, K, 2);
             seg[s] = (sutra_gemm_seg){.out = dst[s], .ldo = ld[s], .packed = ps, .bias = s == 1 ? NULL : b + s * N, .N = N};
         }
-        sutra_gemm_rows(seg, 3, x, T, K, 2);
+        sutra_gemm_rows(seg, 3, x, T, K, 2, isa);
         for (int s = 0; s < 3; s++)
             for (int t = 0; t < T; t++)
                 for (int n = 0; n < N; n++) {
@@ -95,5 +96,13 @@ int main(void) {
         free(p), free(x), free(w), free(b), free(q), free(kv);
     }
     printf("worst relative error %.3g\n", worst);
+}
+
+int main(void) {
+    /* every instruction set this CPU runs, each in turn */
+    for (int want = SUTRA_CPU_ISA_SCALAR; want <= SUTRA_CPU_ISA_AVX512; want++) {
+        sutra_cpu_isa isa;
+        if (sutra_cpu_isa_resolve((sutra_cpu_isa)want, &isa) == SUTRA_OK) run_isa(isa);
+    }
     return tu_finish("test_gemm_small");
 }

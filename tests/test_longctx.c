@@ -16,7 +16,7 @@
 
 #include "arch/arch.h"
 #include "backend/cpu/cpu_backend.h"
-#include "model/config.h"
+#include "arch/family.h"
 #include "model/safetensors.h"
 #include "testutil.h"
 
@@ -42,16 +42,18 @@ static void check_model(const char *name) {
     snprintf(path, sizeof path, "%s/reference.safetensors", dir);
     TU_CHECK(sutra_st_open(path, &rf, err, sizeof err) == SUTRA_OK, "%s: reference: %s", name, err);
     if (!wf || !rf) return;
-    const int C = cfg.hidden_size, maxT = 8192;
+    const int C = cfg.shape.C, maxT = 8192;
     const char *cases[] = {"len1", "len100", "len513", "len2048", "len8192", "text"};
     for (int path_i = 0; path_i < 2; path_i++) {
         sutra_attn_path ap = path_i ? SUTRA_ATTN_FLASH : SUTRA_ATTN_STANDARD;
         sutra_backend *be = NULL;
-        st = sutra_cpu_backend_create(2, sutra_encoder_arena_bytes(&cfg, maxT, sizeof(float)), maxT,
-                                      C / cfg.num_heads, &be, err, sizeof err);
+        const sutra_cpu_options o = {.threads = 2};
+        st = sutra_cpu_backend_create(&o, &be, err, sizeof err);
         TU_CHECK(st == SUTRA_OK, "%s: backend: %s", name, err);
+        if (st) return;
         sutra_encoder *enc = NULL;
-        st = sutra_encoder_create(&cfg, wf, be, &enc, err, sizeof err);
+        const sutra_encoder_plan plan = {.max_tokens = maxT, .std_max_seqlen = maxT};
+        st = sutra_encoder_create(&cfg, wf, be, &plan, &enc, err, sizeof err);
         TU_CHECK(st == SUTRA_OK, "%s: encoder: %s", name, err);
         if (!enc) {
             be->destroy(be);

@@ -24,7 +24,7 @@
 
 #include "arch/arch.h"
 #include "backend/cpu/cpu_backend.h"
-#include "model/config.h"
+#include "arch/family.h"
 #include "model/safetensors.h"
 #include "sutra.h"
 #include "testutil.h"
@@ -54,11 +54,12 @@ static int ref_open(ref *r, const char *dir) {
     TU_CHECK(sutra_tokenizer_load_dir(dir, &r->tok, err, sizeof err) == SUTRA_OK, "reference tokenizer: %s", err);
     if (!r->wf || !r->tok) return 0;
     const int maxT = r->cfg.max_position_embeddings;
-    st = sutra_cpu_backend_create(2, sutra_encoder_arena_bytes(&r->cfg, maxT, sizeof(float)), maxT,
-                                  r->cfg.hidden_size / r->cfg.num_heads, &r->be, err, sizeof err);
+    const sutra_cpu_options o = {.threads = 2};
+    st = sutra_cpu_backend_create(&o, &r->be, err, sizeof err);
     TU_CHECK(st == SUTRA_OK, "reference backend: %s", err);
     if (st) return 0;
-    st = sutra_encoder_create(&r->cfg, r->wf, r->be, &r->enc, err, sizeof err);
+    const sutra_encoder_plan plan = {.max_tokens = maxT, .std_max_seqlen = maxT};
+    st = sutra_encoder_create(&r->cfg, r->wf, r->be, &plan, &r->enc, err, sizeof err);
     TU_CHECK(st == SUTRA_OK, "reference encoder: %s", err);
     return st == SUTRA_OK;
 }

@@ -189,7 +189,8 @@ static int small_section(int reps, int sms) {
             p.head_dim = d;
             p.scale = 1.f / sqrtf((float)d);
             p.window_left = p.window_right = -1;
-            const sutra_flash_kernel pick = sutra_cuda_flash_pick(&p, major, minor, sms);
+            const sutra_flash_device dev = {sms, major, minor, 1};
+            const sutra_flash_kernel pick = sutra_cuda_flash_pick(&p, &dev);
             printf("%-4d %-4d %-6d", d, H, N);
             float worst = 0.f;
             for (int i = 0; i < 4; ++i) {

@@ -1,6 +1,7 @@
 /*
  * encoder_bench.c - whole-encoder latency and throughput of the CUDA backend, through the same
- * encoder code the library runs (src/arch/bert.c): batch staging, the forward pass (a CUDA graph
+ * encoder code the library runs (src/arch: the BERT family, the shared forward, and the backend's
+ * own LayerNorm-folded layers where it takes them): batch staging, the forward pass (a CUDA graph
  * after two warm-up passes), pooling, and the copy of the pooled vectors back to the host.
  *
  * Models: random weights (uniform, std 0.02; LayerNorm weights 1 + that) in BERT's tensor
@@ -14,8 +15,8 @@
  * Rows: batch-1 latency for N = 128 .. 8192, throughput at B x N, and a mixed batch (lengths
  * log-uniform in 16..2048 from a fixed seed, ~32k tokens, packed without padding; tokens/s
  * counts real tokens). Each row runs flash attention; rows with N <= 512 also run the standard
- * path (the library's default below its 512-token threshold). --fast-gelu rows repeat some
- * bert-base rows with the tanh-GELU epilogue (SUTRA_CUDA_FAST_GELU=1).
+ * path. --fast-gelu rows repeat some bert-base rows with the tanh GELU (sutra_config's
+ * approximate_gelu: cuBLASLt's epilogue).
  *
  * Timing: CUDA events on the backend's stream around sutra_encoder_forward (inputs up,
  * forward, pooled vectors down), 3 warm-up passes (eager, capture, replay), then the median of
@@ -27,13 +28,17 @@
  * cross-check.
  *
  * A last section times bert-base's matrix products alone (T = 512, 4096 and 32768): the default
- * path, cuBLASLt only (SUTRA_CUDA_CUTLASS=0) and the tanh-GELU epilogue (--no-gemm skips it).
+ * path, cuBLASLt only (gpu_gemm CUBLASLT) and the tanh-GELU epilogue (--no-gemm skips it).
  *
  * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large]
  *                      [--rows LIST] [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
+ *                      [--gemm auto|cublaslt|cutlass] [--no-fold] [--fold-min N] [--no-graphs]
+ *                      [--no-wgmma] [--profile]
  * --standard-max N also times the standard path on inputs up to N tokens (default 512).
  * --rows keeps only the listed rows, each model:BxN or model:mixed (bert-base:1x512,...), for
- * profiling one row or comparing settings quickly.
+ * profiling one row or comparing settings quickly. The settings flags are the backend's
+ * (sutra_config's gpu_* fields); --profile runs eagerly with an event after every op and prints
+ * each row's op table (sutra_config.profile).
  */
 #include <math.h>
 #include <stdint.h>
@@ -46,8 +51,8 @@
 #include <nvtx3/nvToolsExt.h>
 
 #include "arch/arch.h"
+#include "arch/family.h"
 #include "backend/cuda/cuda_backend.h"
-#include "model/config.h"
 #include "model/safetensors.h"
 
 typedef struct shape {
@@ -200,24 +205,27 @@ static image make_image(const shape *sh) {
     return im;
 }
 
-static sutra_model_config make_config(const shape *sh) {
-    sutra_model_config c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.model_type, sizeof c.model_type, "%s", sh->model_type);
-    c.vocab_size = sh->vocab;
-    c.hidden_size = sh->hidden;
-    c.num_layers = sh->layers;
-    c.num_heads = sh->heads;
-    c.intermediate_size = sh->ffn;
-    c.max_position_embeddings = sh->positions;
-    c.type_vocab_size = sh->type_vocab;
-    c.pad_token_id = sh->pad_id;
-    c.pos_offset = strcmp(sh->model_type, "bert") ? sh->pad_id + 1 : 0; /* as config.c sets it */
-    c.layer_norm_eps = 1e-12f;
-    c.hidden_act = SUTRA_ACT_GELU;
-    c.pooling = SUTRA_POOLING_MEAN;
-    return c;
+/* The shape's config.json, read as the library reads one. */
+static int make_config(const shape *sh, sutra_model_config *cfg) {
+    char json[512], err[256];
+    const int n = snprintf(json, sizeof json,
+                           "{\"model_type\": \"%s\", \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, "
+                           "\"num_attention_heads\": %d, \"intermediate_size\": %d, \"max_position_embeddings\": %d, "
+                           "\"type_vocab_size\": %d, \"pad_token_id\": %d, \"layer_norm_eps\": 1e-12, "
+                           "\"hidden_act\": \"gelu\"}",
+                           sh->model_type, sh->vocab, sh->hidden, sh->layers, sh->heads, sh->ffn, sh->positions,
+                           sh->type_vocab, sh->pad_id);
+    if (sutra_model_config_parse(json, (size_t)n, "config.json", cfg, err, sizeof err) != SUTRA_OK) {
+        fprintf(stderr, "%s: %s\n", sh->name, err);
+        return 0;
+    }
+    cfg->pooling = SUTRA_POOLING_MEAN;
+    return 1;
 }
+
+/* The backend settings the command line chose. */
+static sutra_cuda_options g_opt = {.graphs = 1, .flash_wgmma = 1, .fold = 1};
+static int g_profile;
 
 /* ---- timing ------------------------------------------------------------------------------- */
 
@@ -256,23 +264,27 @@ static result run_case(const shape *sh, const sutra_model_config *cfg, const sut
     size_t free0, free1, total;
     CK(cudaDeviceSynchronize());
     CK(cudaMemGetInfo(&free0, &total));
-    if (fast_gelu) setenv("SUTRA_CUDA_FAST_GELU", "1", 1);
+    sutra_model_config c = *cfg;
+    if (fast_gelu) c.shape.act = SUTRA_ACT_GELU_TANH; /* sutra_config.approximate_gelu */
     sutra_backend *be = NULL;
     sutra_encoder *enc = NULL;
-    sutra_status s = sutra_cuda_backend_create(0, sutra_encoder_arena_bytes(cfg, T, 2), 512, sh->hidden / sh->heads, 0,
-                                               &be, err, sizeof err);
-    unsetenv("SUTRA_CUDA_FAST_GELU");
+    sutra_cuda_options o = g_opt;
+    o.profile = g_profile;
+    o.graphs = g_opt.graphs && !g_profile;
+    sutra_status s = sutra_cuda_backend_create(&o, &be, err, sizeof err);
     if (s != SUTRA_OK) {
         fprintf(stderr, "backend: %s\n", err);
         return r;
     }
-    const size_t held0 = sutra_cuda_backend_held_bytes(be);
-    if (sutra_encoder_create(cfg, st, be, &enc, err, sizeof err) != SUTRA_OK) {
+    const sutra_encoder_plan plan = {.max_tokens = T, .std_max_seqlen = 512};
+    if (sutra_encoder_create(&c, st, be, &plan, &enc, err, sizeof err) != SUTRA_OK) {
         fprintf(stderr, "encoder: %s\n", err);
         be->destroy(be);
         return r;
     }
-    const size_t weights = sutra_cuda_backend_held_bytes(be) - held0;
+    /* the slab and the upload's staging buffer, still held before the first batch: what the weights
+     * took beside the arena and workspaces (reserved inside sutra_encoder_create) */
+    const size_t weights = sutra_cuda_backend_weight_bytes(be);
     float *pooled = malloc((size_t)B * sh->hidden * sizeof *pooled);
     sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
     cudaStream_t stream = (cudaStream_t)sutra_cuda_backend_stream(be);
@@ -321,6 +333,17 @@ static result run_case(const shape *sh, const sutra_model_config *cfg, const sut
     r.memgetinfo_mib = ((double)free0 - (double)free1) / 1048576.0 - r.weights_mib;
     r.graphs = sutra_cuda_backend_graphs(be);
     r.ok = 1;
+    if (g_profile) { /* the op table of this row's passes, warm-up included */
+        sutra_op_time t[64];
+        const size_t n_ops = be->op_times(be, t, 64, 0);
+        double all = 0;
+        for (size_t i = 0; i < n_ops && i < 64; i++) all += t[i].ms;
+        printf("op times, %.3f ms in all (eager, an event after every op)\n  %-40s %7s %11s %10s %6s\n", all, "op",
+               "calls", "total ms", "mean us", "share");
+        for (size_t i = 0; i < n_ops && i < 64; i++)
+            printf("  %-40s %7llu %11.3f %10.2f %5.1f%%\n", t[i].name, (unsigned long long)t[i].calls, t[i].ms,
+                   t[i].calls ? t[i].ms * 1e3 / (double)t[i].calls : 0.0, all > 0 ? 100.0 * t[i].ms / all : 0.0);
+    }
 out:
     free(ms);
     free(host);
@@ -342,10 +365,9 @@ static sutra_status no_op(void *ctx) {
 /* bert-base's four products per layer at T = 512, 4096 and 32768, through the backend's matmul
  * op. Each time is a CUDA graph of 20 back-to-back calls divided by 20, as the forward replays
  * them (a lone call's time would be mostly its launch at T = 512); the operands stay the same,
- * so at T = 512 the weights come from L2. TFLOP/s = 2 T N K / time. Three backends: the default
+ * so at T = 512 the weights come from L2. TFLOP/s = 2 T N K / time. Three modes: the default
  * (on an sm_90 device with CUTLASS built, the exact GELU fused into the product), cuBLASLt only
- * (SUTRA_CUDA_CUTLASS=0: BIAS epilogue + the erf-GELU pass) and the tanh-GELU epilogue
- * (SUTRA_CUDA_FAST_GELU=1). */
+ * (gpu_gemm CUBLASLT: BIAS epilogue + the erf-GELU pass) and the tanh GELU (cuBLASLt's epilogue). */
 static void gemm_section(FILE *jf, int reps) {
     static const struct { int N, K; sutra_act act; const char *name; } G[] = {
         {2304, 768, SUTRA_ACT_NONE, "qkv"}, {768, 768, SUTRA_ACT_NONE, "attn_out"},
@@ -365,11 +387,10 @@ static void gemm_section(FILE *jf, int reps) {
     for (int mode = 0; mode < 3; mode++) { /* 0: default, 1: tanh-GELU epilogue, 2: cuBLASLt only */
         char err[512];
         sutra_backend *be = NULL;
-        if (mode == 1) setenv("SUTRA_CUDA_FAST_GELU", "1", 1);
-        if (mode == 2) setenv("SUTRA_CUDA_CUTLASS", "0", 1);
-        sutra_status st = sutra_cuda_backend_create(0, (size_t)256 << 20, 0, 64, 0, &be, err, sizeof err);
-        unsetenv("SUTRA_CUDA_FAST_GELU");
-        unsetenv("SUTRA_CUDA_CUTLASS");
+        sutra_cuda_options o = g_opt;
+        if (mode == 2) o.gemm = SUTRA_GPU_GEMM_CUBLASLT;
+        sutra_status st = sutra_cuda_backend_create(&o, &be, err, sizeof err);
+        if (st == SUTRA_OK) st = be->reserve(be, (size_t)256 << 20, 0, 64, err, sizeof err);
         if (st != SUTRA_OK || be->weights_reserve(be, in_floats + w_floats) != SUTRA_OK) {
             fprintf(stderr, "gemm section: %s\n", err);
             if (jf) fprintf(jf, "]");
@@ -378,7 +399,9 @@ static void gemm_section(FILE *jf, int reps) {
         }
         const void *inp = be->weights_upload(be, host, in_floats); /* random fp16 operands from the slab */
         const void *w[5], *bias[5];
+        sutra_act act[5];
         for (int g = 0; g < 5; g++) {
+            act[g] = mode == 1 && G[g].act == SUTRA_ACT_GELU ? SUTRA_ACT_GELU_TANH : G[g].act;
             w[g] = be->weights_upload(be, host + 1000, (size_t)G[g].N * G[g].K);
             bias[g] = be->weights_upload(be, host + 7, (size_t)G[g].N);
         }
@@ -394,9 +417,9 @@ static void gemm_section(FILE *jf, int reps) {
                 const int n = reps > 64 ? 64 : reps;
                 cudaGraph_t graph;
                 cudaGraphExec_t exec;
-                be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, G[g].act); /* plans it */
+                be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, act[g]); /* plans it */
                 CK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
-                for (int i = 0; i < BURST; i++) be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, G[g].act);
+                for (int i = 0; i < BURST; i++) be->matmul(be, out, inp, w[g], bias[g], Ts[ti], G[g].N, G[g].K, act[g]);
                 CK(cudaStreamEndCapture(stream, &graph));
                 CK(cudaGraphInstantiate(&exec, graph, 0));
                 for (int i = -3; i < n; i++) {
@@ -444,9 +467,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--standard-max") && i + 1 < argc) standard_max = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--fast-gelu")) fast_gelu = 1;
         else if (!strcmp(argv[i], "--no-gemm")) gemm = 0;
+        else if (!strcmp(argv[i], "--gemm") && i + 1 < argc) {
+            const char *v = argv[++i];
+            g_opt.gemm = !strcmp(v, "cublaslt") ? SUTRA_GPU_GEMM_CUBLASLT
+                         : !strcmp(v, "cutlass") ? SUTRA_GPU_GEMM_CUTLASS
+                                                 : SUTRA_GPU_GEMM_AUTO;
+        } else if (!strcmp(argv[i], "--no-fold")) g_opt.fold = 0;
+        else if (!strcmp(argv[i], "--fold-min") && i + 1 < argc) g_opt.fold_min_tokens = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-graphs")) g_opt.graphs = 0;
+        else if (!strcmp(argv[i], "--no-wgmma")) g_opt.flash_wgmma = 0;
+        else if (!strcmp(argv[i], "--profile")) g_profile = 1;
         else {
             fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--models a,b] [--rows model:BxN,...] [--no-standard] "
-                            "[--fast-gelu] [--no-gemm]\n",
+                            "[--fast-gelu] [--no-gemm] [--gemm auto|cublaslt|cutlass] [--no-fold] [--fold-min N] "
+                            "[--no-graphs] [--no-wgmma] [--profile]\n",
                     argv[0]);
             return 2;
         }
@@ -483,7 +517,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%s: synthetic image rejected: %s\n", sh->name, err);
             return 1;
         }
-        const sutra_model_config cfg = make_config(sh);
+        sutra_model_config cfg;
+        if (!make_config(sh, &cfg)) return 1;
         for (size_t ci = 0; ci < sizeof CASES / sizeof CASES[0]; ci++) {
             const bcase *bc = &CASES[ci];
             if (strcmp(bc->model, sh->name) || (bc->fast_gelu && !fast_gelu)) continue;

@@ -200,8 +200,8 @@ int main(int argc, char **argv) {
     cudaStream_t s;
     CK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     sutra_cuda_gemm *lt = nullptr, *lib = nullptr;
-    if (sutra_cuda_gemm_create(&lt, g_ws, WS_BYTES, SUTRA_CUDA_DTYPE_F16, 0, 0) != SUTRA_OK ||
-        sutra_cuda_gemm_create(&lib, g_ws, WS_BYTES, SUTRA_CUDA_DTYPE_F16, 0, 1) != SUTRA_OK) {
+    if (sutra_cuda_gemm_create(&lt, g_ws, WS_BYTES, SUTRA_CUDA_DTYPE_F16, 0) != SUTRA_OK ||
+        sutra_cuda_gemm_create(&lib, g_ws, WS_BYTES, SUTRA_CUDA_DTYPE_F16, 1) != SUTRA_OK) {
         fprintf(stderr, "gemm_bench: %s\n", sutra_cuda_last_error());
         return 1;
     }

@@ -1,38 +1,22 @@
 /*
  * config.h - what a Hugging Face / sentence-transformers model directory says about the model:
- * config.json (architecture and sizes) and the sentence-transformers files (modules.json,
- * the Pooling module's config, sentence_bert_config.json, a Normalize module).
+ * config.json (architecture and sizes, read by the model's family: src/arch/family.h) and the
+ * sentence-transformers files (modules.json, the Pooling module's config,
+ * sentence_bert_config.json, a Normalize module, prompts), read here.
  *
- * Rule: every field is validated here (types, ranges, consistency such as hidden_size being a
- * multiple of num_attention_heads), so architectures can trust the struct.
+ * Rule: every field is validated where it is read (types, ranges, consistency such as the hidden
+ * size being a multiple of the head count), so later stages can trust the struct.
  */
 #ifndef SUTRA_MODEL_CONFIG_H
 #define SUTRA_MODEL_CONFIG_H
 
-#include "backend/backend.h"
+#include "backend/net.h"
 #include "sutra.h"
 
 typedef struct sutra_model_config {
-    char model_type[32]; /* config.json model_type: "bert", ... */
-    int vocab_size;
-    int hidden_size;
-    int num_layers;
-    int num_heads;
-    int intermediate_size;
-    int max_position_embeddings;
-    int type_vocab_size;
-    int pad_token_id;
-    float layer_norm_eps;
-    sutra_act hidden_act;
-
-    /* xlm-roberta / roberta: position ids start at pad_token_id + 1 */
-    int pos_offset;
-    /* modernbert */
-    int norm_bias, attention_bias, mlp_bias; /* 1 if those layers carry biases */
-    int local_window;                        /* half-width of local layers' window (local_attention / 2) */
-    float rope_theta_global, rope_theta_local;
-#define SUTRA_MAX_LAYERS 1024
-    unsigned char layer_is_local[SUTRA_MAX_LAYERS]; /* 1: sliding-window layer */
+    char model_type[32];         /* config.json model_type: "bert", ... */
+    sutra_net_shape shape;       /* what the forward needs, as the family read it */
+    int max_position_embeddings; /* the model's position limit as config.json states it */
 
     /* sentence-transformers; defaults when the files are absent: mean pooling, no
      * normalisation, limit = max_position_embeddings. */
@@ -60,10 +44,7 @@ void sutra_prompts_free(sutra_prompts *p);
 /* The prompt text of a name, or NULL. */
 const char *sutra_prompts_find(const sutra_prompts *p, const char *name);
 
-sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap);
-
-/* Parses config.json text alone (for tests and fuzzing); the ST fields get their defaults. */
-sutra_status sutra_model_config_parse(const char *json, size_t len, const char *what, sutra_model_config *cfg,
-                                      char *err, size_t errcap);
+/* The sentence-transformers fields of cfg from the files in dir (absent files: the defaults). */
+sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap);
 
 #endif /* SUTRA_MODEL_CONFIG_H */

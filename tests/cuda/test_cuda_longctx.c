@@ -22,7 +22,7 @@
 
 #include "arch/arch.h"
 #include "backend/cuda/cuda_backend.h"
-#include "model/config.h"
+#include "arch/family.h"
 #include "model/safetensors.h"
 
 static int g_failures = 0;
@@ -70,16 +70,17 @@ static void check_model(const char *root, const char *name) {
         sutra_st_close(wf);
         return;
     }
-    const int C = cfg.hidden_size, D = C / cfg.num_heads, maxT = 8192;
+    const int C = cfg.shape.C, maxT = 8192;
     const char *cases[] = {"len1", "len100", "len513", "len2048", "len8192", "text"};
     for (int path_i = 0; path_i < 2; path_i++) {
         const sutra_attn_path ap = path_i ? SUTRA_ATTN_FLASH : SUTRA_ATTN_STANDARD;
         const char *pname = path_i ? "flash" : "standard";
         sutra_backend *be = NULL;
         sutra_encoder *enc = NULL;
-        if (sutra_cuda_backend_create(0, sutra_encoder_arena_bytes(&cfg, maxT, 2), maxT, D, 0, &be, err, sizeof err) !=
-                SUTRA_OK ||
-            sutra_encoder_create(&cfg, wf, be, &enc, err, sizeof err) != SUTRA_OK) {
+        const sutra_cuda_options o = {.graphs = 1, .flash_wgmma = 1, .fold = 1};
+        const sutra_encoder_plan plan = {.max_tokens = maxT, .std_max_seqlen = maxT};
+        if (sutra_cuda_backend_create(&o, &be, err, sizeof err) != SUTRA_OK ||
+            sutra_encoder_create(&cfg, wf, be, &plan, &enc, err, sizeof err) != SUTRA_OK) {
             printf("FAIL %s %s: backend / encoder: %s\n", name, pname, err);
             g_failures++;
             if (be) be->destroy(be);

@@ -406,6 +406,18 @@ static void argument_checks(void) {
     p = base;
     p.q = buf + 1;
     check_status("flash misaligned q", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
+    /* no kernel yet for causal masks or fewer key/value heads: refused, on both paths, not run */
+    p = base;
+    p.causal = 1;
+    check_status("flash causal", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
+    check_status("standard causal", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
+                 SUTRA_ERR_UNSUPPORTED);
+    p = base;
+    p.heads = 2;
+    p.kv_heads = 1;
+    p.o_stride = 128;
+    check_status("flash grouped kv heads", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_UNSUPPORTED);
     p = base;
     check_status("flash block_rows 96", sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, 96, NULL),
                  SUTRA_ERR_INVALID_ARGUMENT);
@@ -422,21 +434,26 @@ static void argument_checks(void) {
     }
     p.batch = 64;
     p.max_seqlen = 512;
-    /* the pick on an H100 (cc 9.0, 132 SMs) and on an A100 (8.0, 108 SMs): 64 x 512 x 12 heads of 64 */
+    /* the pick on an H100 (cc 9.0, 132 SMs) and on an A100 (8.0, 108 SMs): 64 x 512 x 12 heads of 64;
+     * with the wgmma kernel turned off (sutra_config.gpu_flash_wgmma), the mma.sync one */
+    const sutra_flash_device h100 = {132, 9, 0, 1}, a100 = {108, 8, 0, 1}, h100_no_wgmma = {132, 9, 0, 0};
     p.head_dim = 64;
-    check_status("flash pick, 64 x 512 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_128
+    check_status("flash pick, 64 x 512 x 12, H100", sutra_cuda_flash_pick(&p, &h100) == SUTRA_FLASH_KERNEL_SM90_128
                                                         ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
     p.batch = 1;
-    check_status("flash pick, 1 x 512 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_64
+    check_status("flash pick, 1 x 512 x 12, H100", sutra_cuda_flash_pick(&p, &h100) == SUTRA_FLASH_KERNEL_SM90_64
                                                        ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
     p.max_seqlen = 4096;
-    check_status("flash pick, 1 x 4096 x 12, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM90_128
+    check_status("flash pick, 1 x 4096 x 12, H100", sutra_cuda_flash_pick(&p, &h100) == SUTRA_FLASH_KERNEL_SM90_128
                                                         ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
-    check_status("flash pick, 1 x 4096 x 12, A100", sutra_cuda_flash_pick(&p, 8, 0, 108) == SUTRA_FLASH_KERNEL_SM80_128
+    check_status("flash pick, 1 x 4096 x 12, A100", sutra_cuda_flash_pick(&p, &a100) == SUTRA_FLASH_KERNEL_SM80_128
                                                         ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    check_status("flash pick, 1 x 4096 x 12, H100 without wgmma",
+                 sutra_cuda_flash_pick(&p, &h100_no_wgmma) == SUTRA_FLASH_KERNEL_SM80_128 ? SUTRA_OK : SUTRA_ERR_INTERNAL,
+                 SUTRA_OK);
     p.head_dim = 32;
     p.max_seqlen = 512;
-    check_status("flash pick, d 32, H100", sutra_cuda_flash_pick(&p, 9, 0, 132) == SUTRA_FLASH_KERNEL_SM80_64
+    check_status("flash pick, d 32, H100", sutra_cuda_flash_pick(&p, &h100) == SUTRA_FLASH_KERNEL_SM80_64
                                                ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
     p = base;
     p.window_left = -2;

@@ -11,8 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "file_cmd.h"
+#include "../common/engine_opts.h"
 #include "../server/serve.h"
+#include "file_cmd.h"
 #include "sutra.h"
 
 #define CHUNK_LINES 256
@@ -29,20 +30,13 @@ static void usage(FILE *f) {
             "\n"
             "options:\n"
             "  -m, --model M          model directory, or a name in the models directory\n"
-            "                         (default all-MiniLM-L6-v2; models directory: $SUTRA_MODELS_DIR,\n"
-            "                         else ~/.cache/sutra/models)\n"
+            "                         (default all-MiniLM-L6-v2; see --models-dir)\n"
             "  -d, --dimensions N     output dimensions (Matryoshka truncation, then re-normalisation)\n"
             "  -l, --max-length N     token limit per input (default: the model's)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "      --pooling P        model|mean|cls|max|last\n"
             "      --normalize B      model|on|off\n"
-            "      --attention A      auto|standard|flash (auto: flash above the threshold)\n"
-            "      --flash-threshold N  tokens above which auto picks flash attention (default 512)\n"
-            "      --no-flash         never pick flash attention automatically\n"
             "      --batch-tokens N   tokens per forward batch\n"
-            "      --device D         auto|cpu|cuda (auto: a supported GPU if the build has CUDA)\n"
-            "      --gpu N            CUDA device index\n"
-            "      --bf16             on a GPU, bf16 instead of fp16\n"
             "      --prompt-name NAME the model's prompt NAME (e.g. query, passage) before each text\n"
             "      --prompt TEXT      a raw prompt before each text\n"
             "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
@@ -61,7 +55,9 @@ static void usage(FILE *f) {
             "      --resume           skip ids the output already holds, append the rest\n"
             "      --on-error E       skip|fail: a bad line is reported and skipped (default), or stops the run\n"
             "  -v, --verbose          report batches, attention paths and timing on stderr\n"
-            "  -h, --help\n");
+            "  -h, --help\n"
+            "\n");
+    sutra_engine_usage(f);
 }
 
 static int parse_choice(const char *arg, const char *const *names, int n, const char *opt) {
@@ -214,7 +210,7 @@ static void tokenize_chunk(cli *c, char **texts, size_t n, float **keep, size_t 
     free(ids);
 }
 
-static void print_info(sutra_embedder *emb, const sutra_config *cfg) {
+static void print_info(sutra_embedder *emb) {
     sutra_model_info m;
     sutra_embedder_info(emb, &m);
     printf("{\n  \"sutra_version\": \"%s\",\n  \"model\": \"%s\",\n  \"path\": \"%s\",\n", sutra_version(), m.name,
@@ -229,14 +225,15 @@ static void print_info(sutra_embedder *emb, const sutra_config *cfg) {
     printf("  \"prompt\": \"");
     for (const char *p = sutra_embedder_prompt(emb); *p; p++) printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
     printf("\",\n");
-    static const char *att[] = {"auto", "standard", "flash"};
-    printf("  \"attention\": \"%s\",\n  \"use_flash_attention\": %s,\n  \"flash_attention_threshold\": %d,\n",
-           att[cfg->attention], cfg->use_flash_attention ? "true" : "false",
-           cfg->flash_attention_threshold ? cfg->flash_attention_threshold : 512);
+    printf("  \"attention\": \"%s\",\n  \"flash_threshold\": %d,\n", m.attention, m.flash_threshold);
     printf("  \"device\": \"%s\",\n  \"gpu\": \"%s\",\n  \"gpu_compute_capability\": \"%d.%d\",\n", m.device,
            m.gpu_name, m.gpu_cc_major, m.gpu_cc_minor);
     printf("  \"gpu_memory_bytes\": %zu,\n  \"attention_kernels\": \"%s\",\n", m.gpu_bytes, m.attention_kernels);
-    printf("  \"cpu_features\": \"%s\",\n  \"threads\": %d\n}\n", m.cpu_features, m.threads);
+    printf("  \"backend_settings\": \"%s\",\n  \"approximate_gelu\": %s,\n  \"profile\": %s,\n", m.backend_settings,
+           m.approximate_gelu ? "true" : "false", m.profile ? "true" : "false");
+    printf("  \"cpu_features\": \"%s\",\n  \"cpu_isa\": \"%s\",\n  \"threads\": %d,\n", m.cpu_features, m.cpu_isa,
+           m.threads);
+    printf("  \"models_dir\": \"%s\"\n}\n", m.models_dir);
 }
 
 int main(int argc, char **argv) {
@@ -255,24 +252,17 @@ int main(int argc, char **argv) {
     sutra_config_default(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     int verbose = 0, similarity = 0;
-    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_ATTENTION, OPT_THRESHOLD, OPT_NO_FLASH, OPT_BATCH, OPT_SIM, OPT_DEVICE,
-           OPT_GPU, OPT_BF16, OPT_PROMPT_NAME, OPT_PROMPT, OPT_INPUT, OPT_OUTPUT, OPT_TEXT_FIELD, OPT_ID_FIELD,
-           OPT_WINDOW, OPT_OVERLAP, OPT_AGGREGATE, OPT_CHUNK, OPT_RESUME, OPT_ON_ERROR };
-    static const struct option opts[] = {
+    enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_BATCH, OPT_SIM, OPT_PROMPT_NAME, OPT_PROMPT, OPT_INPUT, OPT_OUTPUT,
+           OPT_TEXT_FIELD, OPT_ID_FIELD, OPT_WINDOW, OPT_OVERLAP, OPT_AGGREGATE, OPT_CHUNK, OPT_RESUME, OPT_ON_ERROR };
+    static const struct option own[] = {
         {"model", required_argument, 0, 'm'},
         {"dimensions", required_argument, 0, 'd'},
         {"max-length", required_argument, 0, 'l'},
         {"threads", required_argument, 0, 't'},
         {"pooling", required_argument, 0, OPT_POOLING},
         {"normalize", required_argument, 0, OPT_NORMALIZE},
-        {"attention", required_argument, 0, OPT_ATTENTION},
-        {"flash-threshold", required_argument, 0, OPT_THRESHOLD},
-        {"no-flash", no_argument, 0, OPT_NO_FLASH},
         {"batch-tokens", required_argument, 0, OPT_BATCH},
         {"similarity", no_argument, 0, OPT_SIM},
-        {"device", required_argument, 0, OPT_DEVICE},
-        {"gpu", required_argument, 0, OPT_GPU},
-        {"bf16", no_argument, 0, OPT_BF16},
         {"prompt-name", required_argument, 0, OPT_PROMPT_NAME},
         {"prompt", required_argument, 0, OPT_PROMPT},
         {"input", required_argument, 0, OPT_INPUT},
@@ -289,10 +279,10 @@ int main(int argc, char **argv) {
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
+    struct option opts[64];
+    if (!sutra_engine_options(own, opts, sizeof opts / sizeof opts[0])) return 2;
     static const char *poolings[] = {"model", "mean", "cls", "max", "last"};
     static const char *norms[] = {"model", "on", "off"};
-    static const char *atts[] = {"auto", "standard", "flash"};
-    static const char *devices[] = {"auto", "cpu", "cuda"};
     static const char *aggregates[] = {"mean", "max", "weighted"};
     static const char *on_errors[] = {"skip", "fail"};
     file_opts fo = {.input = "-", .output = "-", .text_field = "text", .window = {-1, -1, SUTRA_AGGREGATE_MEAN}};
@@ -307,14 +297,8 @@ int main(int argc, char **argv) {
         case 't': cfg.threads = parse_int(optarg, "--threads"); break;
         case OPT_POOLING: cfg.pooling = (sutra_pooling)parse_choice(optarg, poolings, 5, "--pooling"); break;
         case OPT_NORMALIZE: cfg.normalize = (sutra_normalize)parse_choice(optarg, norms, 3, "--normalize"); break;
-        case OPT_ATTENTION: cfg.attention = (sutra_attention)parse_choice(optarg, atts, 3, "--attention"); break;
-        case OPT_THRESHOLD: cfg.flash_attention_threshold = parse_int(optarg, "--flash-threshold"); break;
-        case OPT_NO_FLASH: cfg.use_flash_attention = 0; break;
         case OPT_BATCH: cfg.max_batch_tokens = parse_int(optarg, "--batch-tokens"); break;
         case OPT_SIM: similarity = 1; break;
-        case OPT_DEVICE: cfg.device = (sutra_device)parse_choice(optarg, devices, 3, "--device"); break;
-        case OPT_GPU: cfg.gpu_index = parse_int(optarg, "--gpu"); break;
-        case OPT_BF16: cfg.gpu_bf16 = 1; break;
         case OPT_PROMPT_NAME: cfg.prompt_name = optarg; break;
         case OPT_PROMPT: cfg.prompt = optarg; break;
         case OPT_INPUT: fo.input = optarg, file_mode = 1; break;
@@ -338,7 +322,10 @@ int main(int argc, char **argv) {
         case OPT_ON_ERROR: fo.on_error_fail = parse_choice(optarg, on_errors, 2, "--on-error"), file_mode = 1; break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        default:
+            if (sutra_engine_option(o, optarg, &cfg, "sutra")) break;
+            usage(stderr);
+            return 2;
         }
     }
     if (file_mode && (strcmp(cmd, "embed") || optind < argc)) {
@@ -362,6 +349,7 @@ int main(int argc, char **argv) {
     if (file_mode) {
         fo.verbose = verbose;
         int rc = file_embed(emb, &fo);
+        sutra_engine_print_profile(emb, stderr);
         sutra_embedder_destroy(emb);
         return rc;
     }
@@ -369,7 +357,7 @@ int main(int argc, char **argv) {
     float *keep = NULL;
     size_t kept = 0;
     if (!strcmp(cmd, "info")) {
-        print_info(emb, &cfg);
+        print_info(emb);
     } else {
         void (*fn)(cli *, char **, size_t, float **, size_t *) = !strcmp(cmd, "embed") ? embed_chunk : tokenize_chunk;
         float **k = similarity ? &keep : NULL;
@@ -384,6 +372,7 @@ int main(int argc, char **argv) {
         if (similarity && kept) print_similarity(keep, kept, c.dim);
     }
     free(keep);
+    sutra_engine_print_profile(emb, stderr);
     sutra_embedder_destroy(emb);
     return c.failures ? 1 : 0;
 }

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/engine_opts.h"
 #include "api.h"
 #include "metrics.h"
 #include "scheduler.h"
@@ -660,9 +661,7 @@ static void usage(FILE *f) {
             "  -m, --model M              model directory or name (default all-MiniLM-L6-v2)\n"
             "      --host H               address to listen on (default 127.0.0.1)\n"
             "  -p, --port P               TCP port (default 8080; 0: any free port)\n"
-            "      --device D             auto|cpu|cuda\n"
-            "      --gpu N                CUDA device index\n"
-            "      --bf16                 on a GPU, bf16 instead of fp16\n"
+
             "  -t, --threads N            CPU threads of the embedder (default: all cores)\n"
             "      --max-batch-tokens N   tokens per scheduling round (default 8192)\n"
             "      --max-wait-us N        wait up to N us for more requests before a round that is not full (default 0:\n"
@@ -676,12 +675,12 @@ static void usage(FILE *f) {
             "      --http-threads N       threads reading and answering requests (default 4)\n"
             "  -d, --dimensions N         default output dimensions\n"
             "  -l, --max-length N         token limit per input (default: the model's)\n"
-            "      --attention A          auto|standard|flash\n"
-            "      --flash-threshold N    tokens above which auto picks flash attention (default 512)\n"
-            "      --no-flash             never pick flash attention automatically\n"
+
             "      --prompt-name NAME     the model's prompt NAME before every input\n"
             "      --quiet                no per-request log line\n"
-            "  -h, --help\n");
+            "  -h, --help\n"
+            "\n");
+    sutra_engine_usage(f);
 }
 
 static long parse_num(const char *arg, const char *opt, long lo, long hi) {
@@ -694,16 +693,8 @@ static long parse_num(const char *arg, const char *opt, long lo, long hi) {
     return v;
 }
 
-static int choice(const char *arg, const char *const *names, int n, const char *opt) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(arg, names[i])) return i;
-    fprintf(stderr, "sutra serve: invalid value '%s' for %s\n", arg, opt);
-    exit(2);
-}
-
-static void build_info(server *s, const sutra_config *cfg) {
+static void build_info(server *s) {
     srv_buf *b = &s->info_json;
-    static const char *att[] = {"auto", "standard", "flash"};
     srv_buf_puts(b, "{\"model_id\":");
     srv_buf_json_string(b, s->info.name, strlen(s->info.name));
     srv_buf_puts(b, ",\"model_dir\":");
@@ -716,9 +707,12 @@ static void build_info(server *s, const sutra_config *cfg) {
                    s->o.auto_truncate ? "true" : "false", s->info.device);
     srv_buf_json_string(b, s->info.gpu_name, strlen(s->info.gpu_name));
     srv_buf_printf(b, ",\"attention\":\"%s\",\"flash_attention_threshold\":%d,\"attention_kernels\":",
-                   cfg->use_flash_attention ? att[cfg->attention] : "standard",
-                   cfg->flash_attention_threshold ? cfg->flash_attention_threshold : 512);
+                   s->info.attention, s->info.flash_threshold);
     srv_buf_json_string(b, s->info.attention_kernels, strlen(s->info.attention_kernels));
+    srv_buf_puts(b, ",\"backend_settings\":");
+    srv_buf_json_string(b, s->info.backend_settings, strlen(s->info.backend_settings));
+    srv_buf_printf(b, ",\"cpu_isa\":\"%s\",\"approximate_gelu\":%s", s->info.cpu_isa,
+                   s->info.approximate_gelu ? "true" : "false");
     srv_buf_printf(b, ",\"pooling\":\"%s\",\"normalize\":%s,\"prompt\":", s->info.pooling,
                    s->info.normalize ? "true" : "false");
     const char *p = sutra_embedder_prompt(s->emb);
@@ -735,25 +729,26 @@ int sutra_serve_main(int argc, char **argv) {
     sutra_config cfg;
     sutra_config_default(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
-    enum { O_HOST = 256, O_DEVICE, O_GPU, O_BF16, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT,
-           O_HTTP, O_ATT, O_THRESH, O_NOFLASH, O_PROMPT, O_QUIET };
-    static const struct option opts[] = {
+    enum { O_HOST = 256, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT, O_HTTP, O_PROMPT,
+           O_QUIET };
+    static const struct option own[] = {
         {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
-        {"port", required_argument, 0, 'p'},           {"device", required_argument, 0, O_DEVICE},
-        {"gpu", required_argument, 0, O_GPU},          {"bf16", no_argument, 0, O_BF16},
+        {"port", required_argument, 0, 'p'},
         {"threads", required_argument, 0, 't'},        {"max-batch-tokens", required_argument, 0, O_MBT},
         {"max-wait-us", required_argument, 0, O_WAIT}, {"api-key", required_argument, 0, O_KEY},
         {"max-body-bytes", required_argument, 0, O_BODY}, {"max-inputs", required_argument, 0, O_INPUTS},
         {"max-queued-inputs", required_argument, 0, O_QUEUED}, {"auto-truncate", no_argument, 0, O_TRUNC},
         {"request-timeout-ms", required_argument, 0, O_TIMEOUT}, {"http-threads", required_argument, 0, O_HTTP},
         {"dimensions", required_argument, 0, 'd'},     {"max-length", required_argument, 0, 'l'},
-        {"attention", required_argument, 0, O_ATT},    {"flash-threshold", required_argument, 0, O_THRESH},
-        {"no-flash", no_argument, 0, O_NOFLASH},       {"prompt-name", required_argument, 0, O_PROMPT},
+        {"prompt-name", required_argument, 0, O_PROMPT},
         {"quiet", no_argument, 0, O_QUIET},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    static const char *devices[] = {"auto", "cpu", "cuda"};
-    static const char *atts[] = {"auto", "standard", "flash"};
+    struct option opts[64];
+    if (!sutra_engine_options(own, opts, sizeof opts / sizeof opts[0])) {
+        free(s);
+        return 2;
+    }
     optind = 1;
     int o;
     while ((o = getopt_long(argc, argv, "m:p:t:d:l:h", opts, NULL)) != -1) {
@@ -761,9 +756,6 @@ int sutra_serve_main(int argc, char **argv) {
         case 'm': cfg.model = optarg; break;
         case O_HOST: s->o.host = optarg; break;
         case 'p': s->o.port = (int)parse_num(optarg, "--port", 0, 65535); break;
-        case O_DEVICE: cfg.device = (sutra_device)choice(optarg, devices, 3, "--device"); break;
-        case O_GPU: cfg.gpu_index = (int)parse_num(optarg, "--gpu", 0, 1024); break;
-        case O_BF16: cfg.gpu_bf16 = 1; break;
         case 't': cfg.threads = (int)parse_num(optarg, "--threads", 0, 4096); break;
         case O_MBT: s->o.max_batch_tokens = parse_num(optarg, "--max-batch-tokens", 1, 1 << 24); break;
         case O_WAIT: s->o.max_wait_us = parse_num(optarg, "--max-wait-us", 0, 10000000); break;
@@ -776,13 +768,14 @@ int sutra_serve_main(int argc, char **argv) {
         case O_HTTP: s->o.http_threads = (int)parse_num(optarg, "--http-threads", 1, 256); break;
         case 'd': cfg.dimensions = (int)parse_num(optarg, "--dimensions", 0, 1 << 20); break;
         case 'l': cfg.max_sequence_length = (int)parse_num(optarg, "--max-length", 0, 1 << 24); break;
-        case O_ATT: cfg.attention = (sutra_attention)choice(optarg, atts, 3, "--attention"); break;
-        case O_THRESH: cfg.flash_attention_threshold = (int)parse_num(optarg, "--flash-threshold", 0, 1 << 24); break;
-        case O_NOFLASH: cfg.use_flash_attention = 0; break;
         case O_PROMPT: cfg.prompt_name = optarg; break;
         case O_QUIET: s->o.quiet = 1; break;
         case 'h': usage(stdout); free(s); return 0;
-        default: usage(stderr); free(s); return 2;
+        default:
+            if (sutra_engine_option(o, optarg, &cfg, "sutra serve")) break;
+            usage(stderr);
+            free(s);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -824,7 +817,7 @@ int sutra_serve_main(int argc, char **argv) {
         if (s->auth) snprintf(s->auth, n, "Bearer %s", s->o.api_key);
     }
     srv_metrics_init(&s->metrics);
-    build_info(s, &cfg);
+    build_info(s);
     int rc = 1;
     struct MHD_Daemon *d = NULL;
     if (srv_sched_start(&s->sched, s->emb, (size_t)s->o.max_batch_tokens, s->o.max_wait_us, s->o.max_queued,
@@ -885,6 +878,7 @@ int sutra_serve_main(int argc, char **argv) {
 out:
     if (d) MHD_stop_daemon(d);
     srv_sched_free(s->sched);
+    sutra_engine_print_profile(s->emb, stderr);
     sutra_embedder_destroy(s->emb);
     srv_metrics_destroy(&s->metrics);
     srv_buf_free(&s->info_json);

@@ -3,7 +3,8 @@
  *
  * The standard path computes, per (sequence, head), S = scale * Q K^T as one (n x n) matrix with
  * OpenBLAS, a masked row softmax, then O = P V with OpenBLAS. (sequence, head) pairs are spread
- * over OpenMP threads; each thread owns one max_seqlen^2 slice of the workspace, so the path's
+ * over OpenMP threads (OpenBLAS runs single-threaded inside them; cpu_backend.c says how one
+ * thread is handled); each thread owns one max_seqlen^2 slice of the workspace, so the path's
  * memory grows with the square of the longest sequence: the engine only picks it below the
  * flash threshold. The flash path lives in attention_flash.c.
  */
@@ -36,7 +37,7 @@ static int params_valid(const sutra_attn_params *p) {
     return !(p->scale != p->scale);
 }
 
-static void standard_one(const sutra_attn_params *p, int b, int h, float *S) {
+static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sutra_cpu_isa isa) {
     const int D = p->head_dim;
     const int s0 = p->cu_seqlens[b], n = p->cu_seqlens[b + 1] - s0;
     const float *q = (const float *)p->q + (size_t)s0 * p->q_stride + (size_t)h * D;
@@ -51,7 +52,7 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S) {
         int lo = 0, hi = n; /* visible keys [lo, hi) */
         if (p->window_left >= 0 && i - p->window_left > lo) lo = i - p->window_left;
         if (p->window_right >= 0 && i + p->window_right + 1 < hi) hi = i + p->window_right + 1;
-        sutra_softmax2_row(S + (size_t)i * n, lo, hi, n);
+        sutra_softmax2_row(S + (size_t)i * n, lo, hi, n, isa);
     }
     /* o (n,D) = P (n,n) @ v (n,D) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, n, 1.0f, S, n, v, (int)p->v_stride, 0.0f, o,
@@ -59,18 +60,22 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S) {
 }
 
 sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, int threads, void *workspace,
-                                 size_t workspace_bytes) {
+                                 size_t workspace_bytes, sutra_cpu_isa isa) {
     if (!params_valid(p) || threads <= 0) return SUTRA_ERR_INVALID_ARGUMENT;
+    if (p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_bias || p->rel_buckets)
+        return SUTRA_ERR_UNSUPPORTED; /* not yet here */
     if (workspace_bytes < sutra_cpu_attention_workspace(path, p->max_seqlen, p->head_dim, threads) || !workspace)
         return SUTRA_ERR_INVALID_ARGUMENT;
-    if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, threads, workspace, workspace_bytes);
+    if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, threads, workspace, workspace_bytes, isa);
 
     const int B = p->batch, H = p->heads;
     const size_t slice = (size_t)p->max_seqlen * p->max_seqlen;
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (int bh = 0; bh < B * H; bh++) {
+#pragma omp parallel num_threads(threads)
+    {
+        omp_set_num_threads(1); /* OpenBLAS's OpenMP build: one thread per call (see blas_product) */
         float *S = (float *)workspace + (size_t)omp_get_thread_num() * slice;
-        standard_one(p, bh / H, bh % H, S);
+#pragma omp for schedule(dynamic)
+        for (int bh = 0; bh < B * H; bh++) standard_one(p, bh / H, bh % H, S, isa);
     }
     return SUTRA_OK;
 }

@@ -19,10 +19,10 @@
 /* Bytes of workspace the given path needs for sequences up to max_seqlen tokens. */
 size_t sutra_cpu_attention_workspace(sutra_attn_path path, int max_seqlen, int head_dim, int threads);
 
-/* Runs attention on fp32 tensors. workspace holds at least the bytes asked for above, for
- * p->max_seqlen and this thread count. Returns SUTRA_ERR_INVALID_ARGUMENT on inconsistent
+/* Runs attention on fp32 tensors with the kernels of isa (resolved, cpu_isa.h). workspace holds
+ * at least the bytes asked for above, for p->max_seqlen and this thread count. Returns SUTRA_ERR_INVALID_ARGUMENT on inconsistent
  * params (and touches nothing), SUTRA_ERR_UNSUPPORTED for a head dim the path lacks. */
 sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, int threads,
-                                 void *workspace, size_t workspace_bytes);
+                                 void *workspace, size_t workspace_bytes, sutra_cpu_isa isa);
 
 #endif /* SUTRA_CPU_ATTENTION_H */

@@ -390,50 +390,15 @@ __attribute__((target("avx2,fma"))) static void pv_avx2(float *o, const float *s
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-static int fl_detected; /* 0 until detected, then a sutra_cpu_flash_isa */
-static int fl_forced;   /* SUTRA_CPU_FLASH_ISA_AUTO or the pinned family */
-
-static int fl_detect(void) {
-    int isa = __atomic_load_n(&fl_detected, __ATOMIC_RELAXED);
-    if (isa) return isa;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) isa = SUTRA_CPU_FLASH_ISA_AVX512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) isa = SUTRA_CPU_FLASH_ISA_AVX2;
-    else isa = SUTRA_CPU_FLASH_ISA_SCALAR;
-    __atomic_store_n(&fl_detected, isa, __ATOMIC_RELAXED);
-    return isa;
-}
-
-static int fl_isa(void) {
-    int forced = __atomic_load_n(&fl_forced, __ATOMIC_RELAXED);
-    return forced ? forced : fl_detect();
-}
-
-int sutra_cpu_flash_set_isa(sutra_cpu_flash_isa isa) {
-    /* The families are nested: an AVX-512F CPU here also has AVX2 and FMA (every one shipped does). */
-    if (isa < SUTRA_CPU_FLASH_ISA_AUTO || isa > SUTRA_CPU_FLASH_ISA_AVX512) return 0;
-    if (isa != SUTRA_CPU_FLASH_ISA_AUTO && (int)isa > fl_detect()) return 0;
-    __atomic_store_n(&fl_forced, (int)isa, __ATOMIC_RELAXED);
-    return 1;
-}
-
-const char *sutra_cpu_flash_isa_name(void) {
-    switch (fl_isa()) {
-    case SUTRA_CPU_FLASH_ISA_AVX512: return "avx512f";
-    case SUTRA_CPU_FLASH_ISA_AVX2: return "avx2+fma";
-    default: return "scalar";
-    }
-}
-
 /* Q K^T and the softmax work for any D; P V's SIMD forms need whole vectors of D, so a head dim
  * that is not a multiple of 16 (or 8) takes the next narrower P V. */
-static fl_kernels fl_kernels_for(int isa, int D) {
+static fl_kernels fl_kernels_for(sutra_cpu_isa isa, int D) {
     fl_kernels k = {qk_scalar, softmax_scalar, pv_scalar};
-    if (isa == SUTRA_CPU_FLASH_ISA_AVX512) {
+    if (isa == SUTRA_CPU_ISA_AVX512) {
         k.qk = qk_avx512;
         k.softmax = softmax_avx512;
         k.pv = D % 16 == 0 ? pv_avx512 : D % 8 == 0 ? pv_avx2 : pv_scalar;
-    } else if (isa == SUTRA_CPU_FLASH_ISA_AVX2) {
+    } else if (isa == SUTRA_CPU_ISA_AVX2) {
         k.qk = qk_avx2;
         k.softmax = softmax_avx2;
         k.pv = D % 8 == 0 ? pv_avx2 : pv_scalar;
@@ -519,11 +484,10 @@ static void fl_item(const sutra_attn_params *p, const fl_kernels *kn, fl_tile *t
 
 /* ---- entry points -------------------------------------------------------------------------- */
 
-void sutra_cpu_flash_exp2(float *y, const float *x, size_t n) {
-    const int isa = fl_isa();
+void sutra_cpu_flash_exp2(float *y, const float *x, size_t n, sutra_cpu_isa isa) {
     size_t i = 0;
-    if (isa == SUTRA_CPU_FLASH_ISA_AVX512) i = fl_exp2_array_avx512(y, x, n);
-    else if (isa == SUTRA_CPU_FLASH_ISA_AVX2) i = fl_exp2_array_avx2(y, x, n);
+    if (isa == SUTRA_CPU_ISA_AVX512) i = fl_exp2_array_avx512(y, x, n);
+    else if (isa == SUTRA_CPU_ISA_AVX2) i = fl_exp2_array_avx2(y, x, n);
     for (; i < n; i++) y[i] = sutra_exp2_scalar(x[i]);
 }
 
@@ -533,10 +497,13 @@ size_t sutra_cpu_flash_workspace(int head_dim, int threads) {
     return (size_t)threads * fl_tile_bytes(head_dim) + FL_ALIGN;
 }
 
-sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, void *ws, size_t ws_bytes) {
+sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, void *ws, size_t ws_bytes,
+                                       sutra_cpu_isa isa) {
     if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens || !ws) return SUTRA_ERR_INVALID_ARGUMENT;
     if (p->head_dim < 1 || p->heads < 1 || p->batch < 0 || threads < 1) return SUTRA_ERR_INVALID_ARGUMENT;
-    if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM) return SUTRA_ERR_UNSUPPORTED;
+    if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM || p->causal || (p->kv_heads && p->kv_heads != p->heads) ||
+        p->rel_bias || p->rel_buckets)
+        return SUTRA_ERR_UNSUPPORTED;
     const int64_t HD = (int64_t)p->heads * p->head_dim;
     if (p->q_stride < HD || p->k_stride < HD || p->v_stride < HD || p->o_stride < HD)
         return SUTRA_ERR_INVALID_ARGUMENT;
@@ -552,7 +519,7 @@ sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, 
         items += (int64_t)p->heads * (((int64_t)cu[b + 1] - cu[b] + FL_BQ - 1) / FL_BQ);
     }
 
-    const fl_kernels kn = fl_kernels_for(fl_isa(), p->head_dim);
+    const fl_kernels kn = fl_kernels_for(isa, p->head_dim);
     char *base = (char *)(((uintptr_t)ws + FL_ALIGN - 1) & ~(uintptr_t)(FL_ALIGN - 1));
     const size_t slice = fl_tile_bytes(p->head_dim);
     const int H = p->heads;

@@ -4,8 +4,8 @@
  *
  * Rules: the workspace depends on the head dim and the thread count only, never on the
  * sequence length; the call allocates nothing and writes only the (T, H, D) rows of p->out.
- * Kernels are chosen once per process from the CPU's features (AVX-512F, AVX2+FMA, or plain C);
- * sutra_cpu_flash_set_isa() exists so that tests and benchmarks can pin one.
+ * Kernels (AVX-512F, AVX2+FMA, or plain C) are the ones of the instruction set the caller passes
+ * (cpu_isa.h: resolved against the CPU once per backend).
  */
 #ifndef SUTRA_CPU_ATTENTION_FLASH_H
 #define SUTRA_CPU_ATTENTION_FLASH_H
@@ -23,7 +23,7 @@
 size_t sutra_cpu_flash_workspace(int head_dim, int threads);
 
 /* Computes the attention described at sutra_attn_params (backend.h) on fp32 tensors with
- * `threads` OpenMP threads. ws holds ws_bytes >= sutra_cpu_flash_workspace(p->head_dim, threads)
+ * `threads` OpenMP threads and the kernels of isa (a resolved set, never AUTO). ws holds ws_bytes >= sutra_cpu_flash_workspace(p->head_dim, threads)
  * bytes; it is scratch only, owned by the caller and free to reuse after the call returns.
  * Returns SUTRA_ERR_INVALID_ARGUMENT, having written nothing, if a pointer is NULL, head_dim < 1,
  * heads < 1, batch < 0, threads < 1, a row stride is shorter than heads*head_dim, cu_seqlens is
@@ -31,26 +31,11 @@ size_t sutra_cpu_flash_workspace(int head_dim, int threads);
  * SUTRA_ERR_UNSUPPORTED, having written nothing, if head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM.
  * Empty sequences are allowed (nothing to write). A query row that sees no key (possible only
  * with degenerate windows) is written as zeros. */
-sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, void *ws, size_t ws_bytes);
+sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, void *ws, size_t ws_bytes,
+                                       sutra_cpu_isa isa);
 
-/* Kernel families, for tests and benchmarks. */
-typedef enum sutra_cpu_flash_isa {
-    SUTRA_CPU_FLASH_ISA_AUTO = 0, /* the best the CPU supports (the default) */
-    SUTRA_CPU_FLASH_ISA_SCALAR = 1,
-    SUTRA_CPU_FLASH_ISA_AVX2 = 2, /* AVX2 + FMA */
-    SUTRA_CPU_FLASH_ISA_AVX512 = 3, /* AVX-512F */
-} sutra_cpu_flash_isa;
-
-/* Pins the kernels to `isa` for every later call in the process (AUTO restores the default).
- * Returns 1, or 0 (and changes nothing) if this CPU cannot run it. Not for use while another
- * thread is inside sutra_cpu_flash_attention(). */
-int sutra_cpu_flash_set_isa(sutra_cpu_flash_isa isa);
-
-/* y[i] = 2^x[i] for x[i] <= 0, with the current family's vectorised exp2 that the softmax uses
- * (results below 2^-126 flush to 0); exposed so that tests can measure its error. */
-void sutra_cpu_flash_exp2(float *y, const float *x, size_t n);
-
-/* The kernel family the next call will use: "avx512f", "avx2+fma" or "scalar". */
-const char *sutra_cpu_flash_isa_name(void);
+/* y[i] = 2^x[i] for x[i] <= 0, with isa's vectorised exp2 that the softmax uses (results below
+ * 2^-126 flush to 0); exposed so that tests can measure its error. */
+void sutra_cpu_flash_exp2(float *y, const float *x, size_t n, sutra_cpu_isa isa);
 
 #endif /* SUTRA_CPU_ATTENTION_FLASH_H */

@@ -1,38 +1,63 @@
 /*
  * cpu_backend.c - the CPU backend: OpenBLAS for matrix products, OpenMP for everything else.
  *
- * Rules: activations are fp32 and live in one arena allocated at create time; ops never
- * allocate, except the buffers made once at first use (packed weights for few-row products, the
- * per-head weight rows of the long-input layout). Threads are set once per op (OpenBLAS and
- * OpenMP both honour the configured count), and row-parallel loops split T across threads in
- * contiguous chunks.
+ * Rules: activations are fp32 and live in one arena sized by reserve(); ops never allocate,
+ * except the buffers made once at first use (packed weights for few-row products, the per-head
+ * weight rows of the grouped layout). Every op runs with the backend's thread count and
+ * instruction set, both passed down, nothing process-wide: OpenBLAS is called from this backend's
+ * own parallel regions, one block of a product per thread (blas_product), so that OpenBLAS's own
+ * process-wide thread count plays no part (blas_single_threaded says the one exception) and
+ * backends of different settings run side by side.
+ * Row-parallel loops split T across threads in contiguous chunks.
  */
 #include "backend/cpu/cpu_backend.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_flash.h"
+#include "backend/cpu/cpu_isa.h"
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm_small.h"
+#include "backend/optimes.h"
 #include "util/common.h"
 
-/* From this many tokens in a sequence, architectures use the long-input layout (backend.h):
- * about 2C floats of activations per token instead of 6C + F. Measured on bert-base, 2 threads,
- * against the plain layout in alternating forwards of one process: per-head keys and values in
- * their own buffers make flash attention 9-15% faster, which pays for the per-head projections
- * and the chunked FFN (BLAS re-packs the weights for every chunk) from 2048 tokens on (flash
- * 1-4% faster at 2048-4096); the standard path gains nothing from it and ran 3% slower at 2048
- * tokens, within 1% at 4096. One threshold serves both paths, so that their memory is always
- * compared in the same layout. */
+/* The tuning of this backend, measured on the 2-core machine (docs/BENCHMARKS.md):
+ *
+ * CPU_FLASH_THRESHOLD: AUTO's default. The seed's premise (standard attention below 512 tokens)
+ * did not hold here: the flash kernel was faster at every length measured; 512 is kept so that
+ * short batches keep the BLAS path's exact summation order of the reference outputs.
+ *
+ * CPU_LONG_INPUT_TOKENS: from this many tokens in a batch's longest sequence, the shared forward
+ * runs grouped (transformer.c): about 2C floats of activations per token instead of 6C + F.
+ * Measured on bert-base, 2 threads, against the all-at-once layout in alternating forwards of one
+ * process: per-head keys and values in their own buffers make flash attention 9-15% faster,
+ * which pays for the per-head projections and the chunked FFN (BLAS re-packs the weights for
+ * every chunk) from 2048 tokens on (flash 1-4% faster at 2048-4096); the standard path gains
+ * nothing from it and ran 3% slower at 2048 tokens, within 1% at 4096. One threshold serves both
+ * paths, so that their memory is always compared in the same layout.
+ *
+ * CPU_FLASH_BLOCKS_PER_HEAD: flash attention spreads blocks of 64 queries over threads; a
+ * 4096-token head gives 64, so one head per call keeps up to 64 threads busy. The standard path
+ * spreads (sequence, head) pairs, so it takes as many heads per call as threads.
+ *
+ * CPU_CHUNK, CPU_FFN_CHUNK: rows per token-wise step in the grouped layout. BLAS packs the whole
+ * weight matrix again for every chunk: the FFN's (F, C) products took 5% longer in 1024-row
+ * chunks and 9% longer in 512-row chunks than over all 4096 rows. So the FFN takes up to 1024
+ * rows (where its temporaries fit), the output projection, whose weight is 4x smaller, 512. */
+#define CPU_FLASH_THRESHOLD 512
 #define CPU_LONG_INPUT_TOKENS 4096
-/* Flash attention spreads blocks of 64 queries over threads: a 4096-token head gives 64, so one
- * head per call keeps up to 64 threads busy. */
 #define CPU_FLASH_BLOCKS_PER_HEAD 64
+#define CPU_CHUNK 512
+#define CPU_FFN_CHUNK 1024
 
 /* Weights packed for the small-T kernel, found by their address (open addressing). */
 #define PACK_SLOTS 4096
@@ -44,31 +69,44 @@ typedef struct packed_slot {
 
 typedef struct cpu_ctx {
     int threads;
+    sutra_cpu_isa isa;
     packed_slot *packed; /* PACK_SLOTS entries, made at first use */
     char *arena;
     size_t arena_cap, arena_used;
     void *attn_ws[2]; /* workspace per path (standard, flash) */
     size_t attn_ws_bytes[2];
+    int std_max_seqlen, head_dim; /* what the workspaces were sized for */
     float *heads_pack; /* one head group's query, key and value weight rows, packed per call */
     size_t heads_pack_floats;
+    sutra_optimes *prof; /* NULL unless profiling */
 } cpu_ctx;
 
-/* ---- features --------------------------------------------------------------------------- */
+/* ---- profiling ------------------------------------------------------------------------------ */
 
-const char *sutra_cpu_features(void) {
-    static char buf[160];
-    buf[0] = '\0';
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) strcat(buf, "avx512f ");
-    if (__builtin_cpu_supports("avx512bw")) strcat(buf, "avx512bw ");
-    if (__builtin_cpu_supports("avx512vnni")) strcat(buf, "avx512vnni ");
-    if (__builtin_cpu_supports("avx512bf16")) strcat(buf, "avx512bf16 ");
-    if (__builtin_cpu_supports("avx2")) strcat(buf, "avx2 ");
-    if (__builtin_cpu_supports("fma")) strcat(buf, "fma ");
-    size_t n = strlen(buf);
-    if (n) buf[n - 1] = '\0';
-    else strcpy(buf, "baseline");
-    return buf;
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+/* Start of an op: its clock when profiling, else 0. */
+static double op_start(const cpu_ctx *c) { return c->prof ? now_ms() : 0.0; }
+
+/* End of an op begun at t0, named by fmt. */
+static void op_end(cpu_ctx *c, double t0, const char *fmt, ...) SUTRA_PRINTF(3, 4);
+static void op_end(cpu_ctx *c, double t0, const char *fmt, ...) {
+    if (!c->prof) return;
+    const double ms = now_ms() - t0;
+    char name[sizeof c->prof->row[0].name];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    sutra_optimes_add(c->prof, sutra_optimes_slot(c->prof, name), ms);
+}
+
+static const char *act_name(sutra_act act) {
+    return act == SUTRA_ACT_GELU ? " gelu" : act == SUTRA_ACT_GELU_TANH ? " gelu-tanh" : "";
 }
 
 /* ---- ops -------------------------------------------------------------------------------- */
@@ -101,27 +139,32 @@ static sutra_status cpu_run(sutra_backend *be, uint64_t key, sutra_status (*fn)(
     return fn(ctx);
 }
 
-static void cpu_embed_layernorm(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos,
-                                const void *wte_, const void *wpe_, const void *wtt_, const void *ln_w,
-                                const void *ln_b, int T, int C, float eps) {
+/* out (C) = norm(x + res): LayerNorm through the row kernels (res may be NULL). */
+static void norm_row(const cpu_ctx *c, float *out, const float *x, const float *res, const sutra_norm *n, int C) {
+    sutra_add_layernorm_row(out, x, res, n->w, n->b, C, n->eps, c->isa);
+}
+
+static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos, const void *tok_,
+                      const void *pos_tab_, const void *type_row_, const sutra_norm *norm, int T, int C) {
     cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
     float *out = out_;
-    const float *wte = wte_, *wpe = wpe_, *wtt = wtt_;
+    const float *tok = tok_, *pos_tab = pos_tab_, *type_row = type_row_;
+    const int normed = norm && norm->w;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (int t = 0; t < T; t++) {
         float *o = out + (size_t)t * C;
-        const float *e = wte + (size_t)ids[t] * C;
+        const float *e = tok + (size_t)ids[t] * C;
         for (int i = 0; i < C; i++) o[i] = e[i];
-        if (wpe) {
-            const float *p = wpe + (size_t)pos[t] * C;
+        if (pos_tab) {
+            const float *p = pos_tab + (size_t)pos[t] * C;
             for (int i = 0; i < C; i++) o[i] += p[i];
         }
-        if (wtt) {
-            const float *y = wtt; /* token type 0: single-segment inputs */
-            for (int i = 0; i < C; i++) o[i] += y[i];
-        }
-        sutra_add_layernorm_row(o, o, NULL, ln_w, ln_b, C, eps);
+        if (type_row)
+            for (int i = 0; i < C; i++) o[i] += type_row[i];
+        if (normed) norm_row(c, o, o, NULL, norm, C);
     }
+    op_end(c, t0, normed ? "embed+LN" : "embed");
 }
 
 /* The panels of w for the small-T kernel, packed the first time w is used with few rows; NULL
@@ -141,53 +184,85 @@ static const float *packed_weights(cpu_ctx *c, const float *w, int N, int K) {
     return NULL;
 }
 
+/* out (T, N; rows ldo apart) = act(x (T,K) @ w (N,K)^T + bias (N)) through OpenBLAS, split over
+ * the backend's threads in one parallel region, each thread calling OpenBLAS on its block and
+ * finishing the block's bias and activation while it is warm. OpenBLAS's OpenMP build runs one
+ * thread per call inside an active region or where omp_get_max_threads() is 1, which each thread
+ * of the region sets for itself first; that also covers a one-thread region, which is inactive and
+ * would otherwise inherit the calling thread's count (and OpenBLAS would raise its process-wide
+ * count to it). A pthreads build is made single-threaded at create (blas_single_threaded).
+ * The blocks are pt row ranges times pn column ranges, pt * pn the thread count, chosen so that
+ * what the threads pack in all, pt times the weights and pn times the input, is least; column
+ * ranges are whole vectors of 16 floats. */
+static void blas_product(const cpu_ctx *c, float *out, int64_t ldo, const float *x, const float *w,
+                         const float *bias, int T, int N, int K, sutra_act act) {
+    const int p = c->threads;
+    int pn = 1;
+    for (int d = 1; d <= p; d++) /* pt = p / d row ranges, d column ranges: pt N + d T floats packed per K */
+        if (p % d == 0 && (double)(p / d) * N + (double)d * T < (double)(p / pn) * N + (double)pn * T) pn = d;
+    const int pt = p / pn, rows = (T + pt - 1) / pt, cols = ((N + pn - 1) / pn + 15) / 16 * 16;
+#pragma omp parallel num_threads(p)
+    {
+        omp_set_num_threads(1); /* this region's own setting: OpenBLAS's OpenMP build reads it */
+        const int i = omp_get_thread_num() % pt, j = omp_get_thread_num() / pt;
+        const int t0 = i * rows, t1 = T - t0 < rows ? T : t0 + rows, n0 = j * cols, n1 = N - n0 < cols ? N : n0 + cols;
+        if (omp_get_num_threads() == p && t0 < t1 && n0 < n1) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t1 - t0, n1 - n0, K, 1.0f, x + (size_t)t0 * K, K,
+                        w + (size_t)n0 * K, K, 0.0f, out + (size_t)t0 * ldo + n0, (int)ldo);
+            for (int t = t0; (bias || act != SUTRA_ACT_NONE) && t < t1; t++)
+                sutra_bias_act_row(out + (size_t)t * ldo + n0, bias ? bias + n0 : NULL, n1 - n0, act, c->isa);
+        } else if (omp_get_num_threads() != p && omp_get_thread_num() == 0) { /* fewer threads than asked: all here */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, x, K, w, K, 0.0f, out, (int)ldo);
+            for (int t = 0; (bias || act != SUTRA_ACT_NONE) && t < T; t++)
+                sutra_bias_act_row(out + (size_t)t * ldo, bias, N, act, c->isa);
+        }
+    }
+}
+
 static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const void *w, const void *bias_,
                        int T, int N, int K, sutra_act act) {
     cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
     float *out = out_;
     const float *bias = bias_;
     const float *panels = T <= SUTRA_GEMM_SMALL_MAX_T ? packed_weights(c, w, N, K) : NULL;
     if (panels) {
-        sutra_gemm_small(out, inp, panels, bias, T, N, K, act, c->threads);
-        return;
+        sutra_gemm_small(out, inp, panels, bias, T, N, K, act, c->threads, c->isa);
+    } else {
+        blas_product(c, out, N, inp, w, bias, T, N, K, act);
     }
-    openblas_set_num_threads(c->threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, inp, K, w, K, 0.0f, out, N);
-    if (!bias && act == SUTRA_ACT_NONE) return;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) sutra_bias_act_row(out + (size_t)t * N, bias, N, act);
+    op_end(c, t0, "matmul N %d K %d%s", N, K, act_name(act));
 }
 
-static void cpu_add_layernorm(sutra_backend *be, void *out_, const void *inp_, const void *res_,
-                              const void *w, const void *b, int T, int C, float eps) {
+static void cpu_add_norm(sutra_backend *be, void *sum_, void *out_, const void *a_, const void *b_,
+                         const sutra_norm *norm, int T, int C) {
     cpu_ctx *c = be->ctx;
-    float *out = out_;
-    const float *inp = inp_, *res = res_;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++)
-        sutra_add_layernorm_row(out + (size_t)t * C, inp + (size_t)t * C, res ? res + (size_t)t * C : NULL, w, b, C, eps);
-}
-
-static void cpu_residual_layernorm(sutra_backend *be, void *sum_, void *norm_, const void *x_, const void *res_,
-                                   const void *w, const void *b, int T, int C, float eps) {
-    cpu_ctx *c = be->ctx;
-    float *sum = sum_, *norm = norm_;
-    const float *x = x_, *res = res_;
+    const double t0 = op_start(c);
+    float *sum = sum_, *out = out_;
+    const float *a = a_, *b = b_;
+    const int normed = out && norm && norm->w;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (int t = 0; t < T; t++) {
-        float *s = sum + (size_t)t * C;
-        for (int i = 0; i < C; i++) s[i] = x[(size_t)t * C + i] + res[(size_t)t * C + i];
-        sutra_add_layernorm_row(norm + (size_t)t * C, s, NULL, w, b, C, eps);
+        const float *at = a + (size_t)t * C, *bt = b ? b + (size_t)t * C : NULL;
+        if (sum) { /* the norm reads the stored sum */
+            float *s = sum + (size_t)t * C;
+            for (int i = 0; i < C; i++) s[i] = at[i] + (bt ? bt[i] : 0.0f);
+            at = s;
+            bt = NULL;
+        }
+        if (normed) norm_row(c, out + (size_t)t * C, at, bt, norm, C);
     }
+    op_end(c, t0, sum ? (normed ? "residual+LN" : "residual") : b ? "add+LN" : "LN");
 }
 
 /* Rotary embedding as HF computes it in fp32: inv_freq_i = 1 / theta^(2i/D) rounded to float,
  * angle = float(pos) * inv_freq_i rounded to float, then cos/sin of that float. Matching those
  * roundings matters: at position 8192 one ulp of inv_freq moves the angle by ~2e-4 rad. */
-static void cpu_rope(sutra_backend *be, void *qkv_, const int32_t *pos, int T, int H, int D, int64_t stride,
+static void cpu_rope(sutra_backend *be, void *x_, int64_t stride, const int32_t *pos, int T, int heads, int D,
                      float theta) {
     cpu_ctx *c = be->ctx;
-    float *qkv = qkv_;
+    const double t0 = op_start(c);
+    float *x = x_;
     const int half = D / 2;
     float inv[512];
     for (int i = 0; i < half && i < 512; i++) {
@@ -202,8 +277,8 @@ static void cpu_rope(sutra_backend *be, void *qkv_, const int32_t *pos, int T, i
             cs[i] = (float)cos((double)a);
             sn[i] = (float)sin((double)a);
         }
-        float *row = qkv + (size_t)t * stride;
-        for (int h = 0; h < 2 * H; h++) { /* query heads, then key heads */
+        float *row = x + (size_t)t * stride;
+        for (int h = 0; h < heads; h++) {
             float *v = row + (size_t)h * D;
             for (int i = 0; i < half; i++) {
                 float x1 = v[i], x2 = v[i + half];
@@ -212,14 +287,17 @@ static void cpu_rope(sutra_backend *be, void *qkv_, const int32_t *pos, int T, i
             }
         }
     }
+    op_end(c, t0, "rope");
 }
 
 static void cpu_glu(sutra_backend *be, void *out_, const void *inp_, int T, int F, sutra_act act) {
     cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
     float *out = out_;
     const float *inp = inp_;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) sutra_glu_row(out + (size_t)t * F, inp + (size_t)t * 2 * F, F, act);
+    for (int t = 0; t < T; t++) sutra_glu_row(out + (size_t)t * F, inp + (size_t)t * 2 * F, F, act, c->isa);
+    op_end(c, t0, "glu");
 }
 
 static sutra_status cpu_download(sutra_backend *be, float *host, const void *src, size_t n) {
@@ -232,13 +310,16 @@ static sutra_status cpu_download(sutra_backend *be, float *host, const void *src
  * bert-base head, well under a millisecond) into a buffer made at first use, so that a process
  * that only embeds long inputs keeps no packed copy of the weights; without that buffer, BLAS. */
 static void cpu_project_heads(sutra_backend *be, void *q, int64_t ldq, void *k, void *v, int64_t ldkv, const void *x,
-                              const void *wqkv_, const void *bqkv_, int T, int C, int D, int h0, int g) {
+                              const sutra_linear *qkv, int T, int C, int D, int H, int Hkv, int h0, int g) {
     cpu_ctx *c = be->ctx;
-    const float *wqkv = wqkv_, *bqkv = bqkv_;
-    const int n = g * D;
+    const double t0 = op_start(c);
+    const float *w = qkv->w, *bias = qkv->b;
+    const int r = H / Hkv, kv0 = h0 / r, nq = g * D, nkv = g / r * D;
     float *dst[3] = {q, k, v};
     const int64_t ld[3] = {ldq, ldkv, ldkv};
-    const size_t per = sutra_gemm_packed_floats(n, C);
+    const int n[3] = {nq, nkv, nkv};
+    const size_t row0[3] = {(size_t)h0 * D, (size_t)(H + kv0) * D, (size_t)(H + Hkv + kv0) * D};
+    const size_t per = sutra_gemm_packed_floats(nq, C); /* the widest of the three */
     if (3 * per > c->heads_pack_floats) {
         free(c->heads_pack);
         c->heads_pack = sutra_alloc64(3 * per * sizeof(float));
@@ -246,33 +327,31 @@ static void cpu_project_heads(sutra_backend *be, void *q, int64_t ldq, void *k, 
     }
     sutra_gemm_seg seg[3];
     for (int s = 0; s < 3; s++) {
-        const size_t row0 = (size_t)s * C + (size_t)h0 * D; /* first weight row of this block */
-        const float *b = bqkv ? bqkv + row0 : NULL;
+        const float *b = bias ? bias + row0[s] : NULL;
         if (!c->heads_pack) {
-            openblas_set_num_threads(c->threads);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, n, C, 1.0f, x, C, wqkv + row0 * C, C, 0.0f,
-                        dst[s], (int)ld[s]);
-            if (b) {
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-                for (int t = 0; t < T; t++) sutra_bias_act_row(dst[s] + t * ld[s], b, n, SUTRA_ACT_NONE);
-            }
+            blas_product(c, dst[s], ld[s], x, w + row0[s] * C, b, T, n[s], C, SUTRA_ACT_NONE);
             continue;
         }
-        sutra_gemm_pack_into(c->heads_pack + s * per, wqkv + row0 * C, n, C, c->threads);
-        seg[s] = (sutra_gemm_seg){.out = dst[s], .ldo = ld[s], .packed = c->heads_pack + s * per, .bias = b, .N = n};
+        sutra_gemm_pack_into(c->heads_pack + s * per, w + row0[s] * C, n[s], C, c->threads);
+        seg[s] = (sutra_gemm_seg){.out = dst[s], .ldo = ld[s], .packed = c->heads_pack + s * per, .bias = b, .N = n[s]};
     }
-    if (c->heads_pack) sutra_gemm_rows(seg, 3, x, T, C, c->threads);
+    if (c->heads_pack) sutra_gemm_rows(seg, 3, x, T, C, c->threads, c->isa);
+    op_end(c, t0, "project heads");
 }
 
 static sutra_status cpu_attention(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path) {
     cpu_ctx *c = be->ctx;
-    return sutra_cpu_attention(p, path, c->threads, c->attn_ws[path], c->attn_ws_bytes[path]);
+    const double t0 = op_start(c);
+    sutra_status st = sutra_cpu_attention(p, path, c->threads, c->attn_ws[path], c->attn_ws_bytes[path], c->isa);
+    if (p) op_end(c, t0, "attention %s d %d", path == SUTRA_ATTN_FLASH ? "flash" : "standard", p->head_dim);
+    return st;
 }
 
 static sutra_status cpu_pool(sutra_backend *be, float *out, const void *inp_, const int32_t *cu,
                              const int32_t *host_cu, int B, int C, sutra_pooling mode) {
     (void)host_cu;
     cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
     const float *inp = inp_;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (int b = 0; b < B; b++) {
@@ -299,15 +378,52 @@ static sutra_status cpu_pool(sutra_backend *be, float *out, const void *inp_, co
             break;
         }
     }
+    op_end(c, t0, "pool");
     return SUTRA_OK;
 }
 
-static int cpu_supports(const sutra_backend *be, sutra_backend_op op, int head_dim) {
-    (void)be;
-    (void)op;
-    return head_dim > 0 && head_dim <= 256;
+static int cpu_supports(const sutra_backend *be, const sutra_op_query *q) {
+    const cpu_ctx *c = be->ctx;
+    switch (q->op) {
+    case SUTRA_OP_ATTENTION: {
+        const sutra_attn_params *p = q->attn;
+        if (!p || p->head_dim < 1 || p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_buckets) return 0;
+        if (q->path == SUTRA_ATTN_FLASH) return p->head_dim <= SUTRA_CPU_FLASH_MAX_HEAD_DIM;
+        /* the standard path's scores need room for the longest sequence, once reserve() sized it */
+        return !c->arena || (c->std_max_seqlen > 0 && p->max_seqlen <= c->std_max_seqlen && p->head_dim == c->head_dim);
+    }
+    case SUTRA_OP_NORM: return q->norm == SUTRA_NORM_LAYER;
+    case SUTRA_OP_ROPE: return q->head_dim >= 2 && q->head_dim % 2 == 0 && q->head_dim <= 1024; /* cpu_rope's tables */
+    case SUTRA_OP_PROJECT_HEADS:
+    case SUTRA_OP_EMBED_PLAIN:
+    case SUTRA_OP_ADD: return 1;
+    case SUTRA_OP_GLU:
+    case SUTRA_OP_ACT: return q->act == SUTRA_ACT_NONE || q->act == SUTRA_ACT_GELU || q->act == SUTRA_ACT_GELU_TANH;
+    default: return 0;
+    }
 }
 
+/* The grouped layout for batches whose longest sequence is long (see CPU_LONG_INPUT_TOKENS). */
+static void cpu_layout(const sutra_backend *be, const sutra_net_shape *shape, int T, int max_seqlen,
+                       sutra_attn_path path, sutra_layout *out) {
+    const cpu_ctx *c = be->ctx;
+    (void)shape;
+    (void)T;
+    *out = (sutra_layout){0, 0, 0};
+    if (max_seqlen < CPU_LONG_INPUT_TOKENS) return;
+    out->head_group = path == SUTRA_ATTN_FLASH ? (c->threads + CPU_FLASH_BLOCKS_PER_HEAD - 1) / CPU_FLASH_BLOCKS_PER_HEAD
+                                               : c->threads;
+    out->row_chunk = CPU_CHUNK;
+    out->ffn_chunk = CPU_FFN_CHUNK;
+}
+
+static size_t cpu_op_times(sutra_backend *be, sutra_op_time *out, size_t cap, int reset) {
+    cpu_ctx *c = be->ctx;
+    if (!c->prof) return 0;
+    const size_t n = sutra_optimes_export(c->prof, out, cap);
+    if (reset) sutra_optimes_reset(c->prof);
+    return n;
+}
 
 /* Arena allocations are 64-byte aligned so that every buffer starts on a cache line. */
 static void *cpu_arena_alloc(sutra_backend *be, size_t bytes) {
@@ -321,6 +437,29 @@ static void *cpu_arena_alloc(sutra_backend *be, size_t bytes) {
 
 static void cpu_arena_reset(sutra_backend *be) { ((cpu_ctx *)be->ctx)->arena_used = 0; }
 
+static sutra_status cpu_reserve(sutra_backend *be, size_t arena_bytes, int std_max_seqlen, int head_dim, char *err,
+                                size_t errcap) {
+    cpu_ctx *c = be->ctx;
+    if (c->arena) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "cpu backend: memory already reserved");
+    if (std_max_seqlen < 0 || head_dim < 1)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "cpu backend: std_max_seqlen %d, head_dim %d",
+                          std_max_seqlen, head_dim);
+    c->arena_cap = (arena_bytes + 63) & ~(size_t)63;
+    if (!(c->arena = sutra_alloc64(c->arena_cap ? c->arena_cap : 64)))
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu-byte arena", arena_bytes);
+    c->std_max_seqlen = std_max_seqlen;
+    c->head_dim = head_dim;
+    for (int path = 0; path < 2; path++) {
+        const int len = path == SUTRA_ATTN_STANDARD ? std_max_seqlen : 1; /* flash: independent of length */
+        size_t n = sutra_cpu_attention_workspace((sutra_attn_path)path, len, head_dim, c->threads);
+        c->attn_ws_bytes[path] = n;
+        if (n && !(c->attn_ws[path] = sutra_alloc64(n)))
+            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu bytes of %s "
+                              "attention workspace", n, path ? "flash" : "standard");
+    }
+    return SUTRA_OK;
+}
+
 static void cpu_destroy(sutra_backend *be) {
     if (!be) return;
     cpu_ctx *c = be->ctx;
@@ -331,62 +470,74 @@ static void cpu_destroy(sutra_backend *be) {
         free(c->attn_ws[0]);
         free(c->attn_ws[1]);
         free(c->heads_pack);
+        free(c->prof);
         free(c);
     }
     free(be);
 }
 
-sutra_status sutra_cpu_backend_create(int threads, size_t arena_bytes, int max_seqlen, int head_dim,
-                                      sutra_backend **out, char *err, size_t errcap) {
+sutra_cpu_isa sutra_cpu_backend_isa(const sutra_backend *be) { return ((const cpu_ctx *)be->ctx)->isa; }
+
+/* OpenBLAS keeps one thread count per process. Its OpenMP build takes the count from the calling
+ * OpenMP task instead, which Sutra's regions set to 1 (blas_product), so nothing process-wide is
+ * touched. An OpenBLAS built with pthreads cannot see those regions and would start its own threads
+ * under each of ours: for it the count is set to 1 once, at create, under a lock so that no two of
+ * Sutra's backends change it at once. It then stays 1, which is what every call of Sutra's wants (a
+ * program that uses that build's own threading beside Sutra sets its count back with
+ * openblas_set_num_threads). A serial build needs nothing. */
+static void blas_single_threaded(void) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    if (openblas_get_parallel() != 1) return; /* 0: serial, 2: OpenMP */
+    pthread_mutex_lock(&lock);
+    if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+    pthread_mutex_unlock(&lock);
+}
+
+sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backend **out, char *err, size_t errcap) {
     *out = NULL;
-    if (threads <= 0 || max_seqlen <= 0 || head_dim <= 0)
-        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "cpu backend: bad sizes");
+    if (!opt || opt->threads <= 0)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "cpu backend: threads must be at least 1");
+    sutra_cpu_isa isa;
+    sutra_status st = sutra_cpu_isa_resolve(opt->isa, &isa);
+    if (st == SUTRA_ERR_UNSUPPORTED)
+        return sutra_errf(st, err, errcap, "cpu_isa %s: this CPU runs at most %s", sutra_cpu_isa_name(opt->isa),
+                          sutra_cpu_isa_name(sutra_cpu_isa_best()));
+    if (st) return sutra_errf(st, err, errcap, "cpu_isa %d is not an instruction set", (int)opt->isa);
     sutra_backend *be = calloc(1, sizeof *be);
     cpu_ctx *c = calloc(1, sizeof *c);
-    if (!be || !c) {
+    if (!be || !c || (opt->profile && !(c->prof = calloc(1, sizeof *c->prof)))) {
         free(be);
+        if (c) free(c->prof);
         free(c);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: out of memory");
     }
+    c->threads = opt->threads;
+    c->isa = isa;
+    blas_single_threaded();
     be->name = "cpu";
     be->ctx = c;
     be->act_bytes = sizeof(float);
+    be->default_flash_threshold = CPU_FLASH_THRESHOLD;
     be->supports = cpu_supports;
+    be->reserve = cpu_reserve;
     be->weights_reserve = cpu_weights_reserve;
     be->weights_upload = cpu_weights_upload;
     be->begin_batch = cpu_begin_batch;
     be->run = cpu_run;
-    be->embed_layernorm = cpu_embed_layernorm;
+    be->embed = cpu_embed;
     be->matmul = cpu_matmul;
-    be->add_layernorm = cpu_add_layernorm;
-    be->attention = cpu_attention;
-    be->long_input_tokens = CPU_LONG_INPUT_TOKENS;
-    be->long_input_heads[SUTRA_ATTN_STANDARD] = threads;
-    be->long_input_heads[SUTRA_ATTN_FLASH] = (threads + CPU_FLASH_BLOCKS_PER_HEAD - 1) / CPU_FLASH_BLOCKS_PER_HEAD;
-    be->project_heads = cpu_project_heads;
-    be->residual_layernorm = cpu_residual_layernorm;
+    be->add_norm = cpu_add_norm;
     be->rope = cpu_rope;
     be->glu = cpu_glu;
     be->download = cpu_download;
+    be->project_heads = cpu_project_heads;
+    be->attention = cpu_attention;
     be->pool = cpu_pool;
     be->arena_alloc = cpu_arena_alloc;
     be->arena_reset = cpu_arena_reset;
+    be->layout = cpu_layout;
+    be->op_times = cpu_op_times;
     be->destroy = cpu_destroy;
-    c->threads = threads;
-    c->arena_cap = (arena_bytes + 63) & ~(size_t)63;
-    if (!(c->arena = sutra_alloc64(c->arena_cap))) {
-        cpu_destroy(be);
-        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu-byte arena", arena_bytes);
-    }
-    for (int path = 0; path < 2; path++) {
-        size_t n = sutra_cpu_attention_workspace((sutra_attn_path)path, max_seqlen, head_dim, threads);
-        c->attn_ws_bytes[path] = n;
-        if (n && !(c->attn_ws[path] = sutra_alloc64(n))) {
-            cpu_destroy(be);
-            return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu bytes of %s attention "
-                              "workspace", n, path ? "flash" : "standard");
-        }
-    }
     *out = be;
     return SUTRA_OK;
 }

@@ -8,12 +8,19 @@
 
 #include "backend/backend.h"
 
-/* threads: OpenMP/BLAS threads (> 0). arena_bytes: activation arena. max_seqlen and head_dim
- * size the attention workspaces (standard path: scores for max_seqlen; flash: tiles). */
-sutra_status sutra_cpu_backend_create(int threads, size_t arena_bytes, int max_seqlen, int head_dim,
-                                      sutra_backend **out, char *err, size_t errcap);
+typedef struct sutra_cpu_options {
+    int threads;       /* OpenMP and OpenBLAS threads of every op (> 0) */
+    sutra_cpu_isa isa; /* the instruction set of Sutra's own kernels (AUTO: the widest the CPU has) */
+    int profile;       /* 1: time every op (op_times) */
+} sutra_cpu_options;
 
-/* Space-separated CPU features the kernels dispatch on ("avx512f avx2 fma ..."). */
-const char *sutra_cpu_features(void);
+/* A CPU backend. SUTRA_ERR_UNSUPPORTED when the CPU lacks the asked instruction set,
+ * SUTRA_ERR_INVALID_ARGUMENT for threads < 1; the reason is in err. Threads are set per op for
+ * the calling thread only (OpenMP's per-thread setting), so backends of different thread counts
+ * may run at once in one process. */
+sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backend **out, char *err, size_t errcap);
+
+/* The instruction set the backend's kernels run (resolved, never AUTO). */
+sutra_cpu_isa sutra_cpu_backend_isa(const sutra_backend *be);
 
 #endif /* SUTRA_CPU_BACKEND_H */

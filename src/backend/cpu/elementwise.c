@@ -12,29 +12,6 @@
 
 #include "backend/cpu/simd_math.h"
 
-static sutra_isa detect_isa(void) {
-    __builtin_cpu_init();
-    sutra_isa best = SUTRA_ISA_SCALAR;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = SUTRA_ISA_AVX2;
-    if (__builtin_cpu_supports("avx512f")) best = SUTRA_ISA_AVX512;
-    const char *env = getenv("SUTRA_CPU_ISA");
-    if (env) {
-        sutra_isa want = !strcmp(env, "scalar") ? SUTRA_ISA_SCALAR : !strcmp(env, "avx2") ? SUTRA_ISA_AVX2 : best;
-        if (want < best) best = want;
-    }
-    return best;
-}
-
-sutra_isa sutra_cpu_isa(void) {
-    static int isa = -1; /* benign race: every thread computes the same value */
-    if (isa < 0) isa = (int)detect_isa();
-    return (sutra_isa)isa;
-}
-
-const char *sutra_isa_name(sutra_isa isa) {
-    return isa == SUTRA_ISA_AVX512 ? "avx512" : isa == SUTRA_ISA_AVX2 ? "avx2" : "scalar";
-}
-
 static inline float gelu_tanh(float x) {
     const float k = 0.79788456080286536f; /* sqrt(2/pi) */
     return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
@@ -79,10 +56,10 @@ __attribute__((target("avx2,fma"))) static void bias_act_avx2(float *row, const 
     bias_act_scalar(row, bias, n, act, j);
 }
 
-void sutra_bias_act_row(float *row, const float *bias, int n, sutra_act act) {
-    switch (sutra_cpu_isa()) {
-    case SUTRA_ISA_AVX512: bias_act_avx512(row, bias, n, act); break;
-    case SUTRA_ISA_AVX2: bias_act_avx2(row, bias, n, act); break;
+void sutra_bias_act_row(float *row, const float *bias, int n, sutra_act act, sutra_cpu_isa isa) {
+    switch (isa) {
+    case SUTRA_CPU_ISA_AVX512: bias_act_avx512(row, bias, n, act); break;
+    case SUTRA_CPU_ISA_AVX2: bias_act_avx2(row, bias, n, act); break;
     default: bias_act_scalar(row, bias, n, act, 0); break;
     }
 }
@@ -169,10 +146,10 @@ __attribute__((target("avx2,fma"))) static void add_layernorm_avx2(float *out, c
 }
 
 void sutra_add_layernorm_row(float *out, const float *x, const float *res, const float *w, const float *b, int C,
-                             float eps) {
-    switch (sutra_cpu_isa()) {
-    case SUTRA_ISA_AVX512: add_layernorm_avx512(out, x, res, w, b, C, eps); break;
-    case SUTRA_ISA_AVX2: add_layernorm_avx2(out, x, res, w, b, C, eps); break;
+                             float eps, sutra_cpu_isa isa) {
+    switch (isa) {
+    case SUTRA_CPU_ISA_AVX512: add_layernorm_avx512(out, x, res, w, b, C, eps); break;
+    case SUTRA_CPU_ISA_AVX2: add_layernorm_avx2(out, x, res, w, b, C, eps); break;
     default: add_layernorm_scalar(out, x, res, w, b, C, eps); break;
     }
 }
@@ -232,26 +209,26 @@ __attribute__((target("avx2,fma"))) static void softmax2_avx2(float *row, int lo
     for (int k = j; k < n; k++) r[k] *= 1.0f / sum;
 }
 
-void sutra_softmax2_row(float *row, int lo, int hi, int n) {
+void sutra_softmax2_row(float *row, int lo, int hi, int n, sutra_cpu_isa isa) {
     for (int j = 0; j < lo; j++) row[j] = 0.0f;
     for (int j = hi; j < n; j++) row[j] = 0.0f;
     if (hi <= lo) return;
-    switch (sutra_cpu_isa()) {
-    case SUTRA_ISA_AVX512: softmax2_avx512(row, lo, hi); break;
-    case SUTRA_ISA_AVX2: softmax2_avx2(row, lo, hi); break;
+    switch (isa) {
+    case SUTRA_CPU_ISA_AVX512: softmax2_avx512(row, lo, hi); break;
+    case SUTRA_CPU_ISA_AVX2: softmax2_avx2(row, lo, hi); break;
     default: softmax2_scalar(row, lo, hi); break;
     }
 }
 
 /* ---- gated unit ----------------------------------------------------------------------------- */
 
-void sutra_glu_row(float *out, const float *inp, int F, sutra_act act) {
+void sutra_glu_row(float *out, const float *inp, int F, sutra_act act, sutra_cpu_isa isa) {
     const float *gate = inp + F;
     int j = 0;
     if (act == SUTRA_ACT_GELU || act == SUTRA_ACT_NONE) {
         /* the activation in place on a copy of the row's first half, then the product */
         for (; j < F; j++) out[j] = inp[j];
-        sutra_bias_act_row(out, NULL, F, act);
+        sutra_bias_act_row(out, NULL, F, act, isa);
         for (j = 0; j < F; j++) out[j] *= gate[j];
         return;
     }

@@ -42,11 +42,11 @@ float *sutra_gemm_pack(const float *w, int N, int K) {
 /* Applies bias and activation to columns [c0, c0+ncols) of rows [t0, t0+rows) and stores them
  * in out, whose rows are ldo floats apart. */
 static void finish_block(float *out, int64_t ldo, const float *acc, int rows, int ldacc, const float *bias, int t0,
-                         int c0, int ncols, sutra_act act) {
+                         int c0, int ncols, sutra_act act, sutra_cpu_isa isa) {
     for (int r = 0; r < rows; r++) {
         float *o = out + (t0 + r) * ldo + c0;
         memcpy(o, acc + (size_t)r * ldacc, (size_t)ncols * sizeof(float));
-        sutra_bias_act_row(o, bias ? bias + c0 : NULL, ncols, act);
+        sutra_bias_act_row(o, bias ? bias + c0 : NULL, ncols, act, isa);
     }
 }
 
@@ -112,7 +112,7 @@ __attribute__((target("avx512f"))) static void block_avx512(float *out, int64_t 
             _mm512_storeu_ps(acc[r], a[r][0]);
             _mm512_storeu_ps(acc[r] + 16, a[r][1]);
         }
-        finish_block(out, ldo, &acc[0][0], rows, 32, bias, t0, c0, ncols, act);
+        finish_block(out, ldo, &acc[0][0], rows, 32, bias, t0, c0, ncols, act, SUTRA_CPU_ISA_AVX512);
     }
 }
 
@@ -156,7 +156,7 @@ __attribute__((target("avx2,fma"))) static void block_avx2(float *out, int64_t l
             _mm256_storeu_ps(acc[r], a[r][0]);
             _mm256_storeu_ps(acc[r] + 8, a[r][1]);
         }
-        finish_block(out, ldo, &acc[0][0], rows, 16, bias, t0, c0, ncols, act);
+        finish_block(out, ldo, &acc[0][0], rows, 16, bias, t0, c0, ncols, act, SUTRA_CPU_ISA_AVX2);
     }
 }
 
@@ -170,26 +170,25 @@ static void block_scalar(float *out, int64_t ldo, const float *inp, const float 
             float v = inp[(size_t)t * K + k];
             for (int j = 0; j < SUTRA_GEMM_PANEL; j++) acc[j] += v * w[(size_t)k * SUTRA_GEMM_PANEL + j];
         }
-        finish_block(out, ldo, acc, 1, SUTRA_GEMM_PANEL, bias, t, c0, ncols, act);
+        finish_block(out, ldo, acc, 1, SUTRA_GEMM_PANEL, bias, t, c0, ncols, act, SUTRA_CPU_ISA_SCALAR);
     }
 }
 
 /* One block of panels (two with AVX-512, whose kernel covers 32 columns) for rows [t_lo, t_hi). */
-static void block(sutra_isa isa, float *out, int64_t ldo, const float *inp, const float *packed, const float *bias,
+static void block(sutra_cpu_isa isa, float *out, int64_t ldo, const float *inp, const float *packed, const float *bias,
                   int t_lo, int t_hi, int N, int K, sutra_act act, int b) {
-    if (isa == SUTRA_ISA_AVX512) block_avx512(out, ldo, inp, packed, bias, t_lo, t_hi, N, K, act, 2 * b);
-    else if (isa == SUTRA_ISA_AVX2) block_avx2(out, ldo, inp, packed, bias, t_lo, t_hi, N, K, act, b);
+    if (isa == SUTRA_CPU_ISA_AVX512) block_avx512(out, ldo, inp, packed, bias, t_lo, t_hi, N, K, act, 2 * b);
+    else if (isa == SUTRA_CPU_ISA_AVX2) block_avx2(out, ldo, inp, packed, bias, t_lo, t_hi, N, K, act, b);
     else block_scalar(out, ldo, inp, packed, bias, t_lo, t_hi, N, K, act, b);
 }
 
-static int blocks_of(sutra_isa isa, int N) {
-    const int P = (N + SUTRA_GEMM_PANEL - 1) / SUTRA_GEMM_PANEL, step = isa == SUTRA_ISA_AVX512 ? 2 : 1;
+static int blocks_of(sutra_cpu_isa isa, int N) {
+    const int P = (N + SUTRA_GEMM_PANEL - 1) / SUTRA_GEMM_PANEL, step = isa == SUTRA_CPU_ISA_AVX512 ? 2 : 1;
     return (P + step - 1) / step;
 }
 
 void sutra_gemm_small(float *out, const float *inp, const float *packed, const float *bias, int T, int N, int K,
-                      sutra_act act, int threads) {
-    const sutra_isa isa = sutra_cpu_isa();
+                      sutra_act act, int threads, sutra_cpu_isa isa) {
     const int blocks = blocks_of(isa, N);
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int b = 0; b < blocks; b++) block(isa, out, N, inp, packed, bias, 0, T, N, K, act, b);
@@ -201,8 +200,8 @@ void sutra_gemm_small(float *out, const float *inp, const float *packed, const f
  * key and value) also sit in L2, so x is read from memory once per call. */
 #define ROWS_ITEM 48
 
-void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, int threads) {
-    const sutra_isa isa = sutra_cpu_isa();
+void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, int threads,
+                     sutra_cpu_isa isa) {
     const int items = (T + ROWS_ITEM - 1) / ROWS_ITEM;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int it = 0; it < items; it++) {

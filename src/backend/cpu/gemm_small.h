@@ -30,9 +30,9 @@ size_t sutra_gemm_packed_floats(int N, int K);
 void sutra_gemm_pack_into(float *p, const float *w, int N, int K, int threads);
 
 /* out (T, N) = act(inp (T, K) @ w^T + bias) with w packed by sutra_gemm_pack; bias may be NULL.
- * Threads split the panels. */
+ * Threads split the panels; isa is a resolved set (cpu_isa.h). */
 void sutra_gemm_small(float *out, const float *inp, const float *packed, const float *bias, int T, int N, int K,
-                      sutra_act act, int threads);
+                      sutra_act act, int threads, sutra_cpu_isa isa);
 
 /* One output of sutra_gemm_rows: out (T, N), rows ldo floats apart, = inp @ w^T + bias for w
  * packed by sutra_gemm_pack(_into); bias may be NULL. */
@@ -46,6 +46,7 @@ typedef struct sutra_gemm_seg {
 
 /* Every segment's product over the same input inp (T, K), for any T. Threads split the rows, and
  * each block of rows passes under every panel of every segment before the next block is read. */
-void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, int threads);
+void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, int threads,
+                     sutra_cpu_isa isa);
 
 #endif /* SUTRA_GEMM_SMALL_H */

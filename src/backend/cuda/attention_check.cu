@@ -20,6 +20,9 @@ extern "C" sutra_status sutra_cuda_check_attn_params(const sutra_attn_params *p,
     if (p->batch > 65535 || p->heads > 65535)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: batch %d or heads %d over 65535", who, p->batch,
                                p->heads);
+    if (p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_bias || p->rel_buckets)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: causal masks, grouped key/value heads and relative position "
+                               "biases have no CUDA kernel yet", who);
     if (p->head_dim > max_head_dim)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: head_dim %d over %d", who, p->head_dim, max_head_dim);
     const int64_t width = (int64_t)p->heads * p->head_dim;

@@ -7,12 +7,17 @@
  * and in sutra_cuda_last_error() of the failing thread. One backend serves one thread at a time.
  *
  * Memory, all allocated outside the hot path: one weight slab (weights_reserve), one activation
- * arena (create), a cuBLASLt workspace (create), the batch-input buffers (grown by begin_batch
+ * arena (reserve), a cuBLASLt workspace (create), the batch-input buffers (grown by begin_batch
  * when a batch is larger than any before), the standard-attention workspace (grown by the first
  * eager forward that needs more), the pooling buffers (grown by pool) and the download buffer
  * (grown by download). A buffer that grows moves; when one that graphs use moves (batch inputs,
- * attention workspace), every captured CUDA graph is dropped. All optional ops of backend.h
- * (residual_layernorm, rope, glu, download) are implemented.
+ * attention workspace), every captured CUDA graph is dropped.
+ *
+ * Files: cuda_backend.cu (create, destroy, the op table, device query), cuda_ctx.h (the state
+ * and error helpers they share), cuda_memory.cu (device memory, weights, arena, batch inputs),
+ * cuda_graphs.cu (run(): capture and replay), cuda_profile.cu (the op timer), cuda_ops_table.cu
+ * (the ops, forwarding to the kernels' launchers), cuda_fold.cu (the LayerNorm-folded layers:
+ * prepare() and layers()).
  */
 #ifndef SUTRA_CUDA_BACKEND_H
 #define SUTRA_CUDA_BACKEND_H
@@ -25,28 +30,29 @@
 extern "C" {
 #endif
 
-/* Creates the backend on CUDA device `device`.
- *   arena_bytes     the activation arena, as the caller computed it for act_bytes = 2
- *                   (sutra_encoder_arena_bytes(cfg, max_tokens, 2))
- *   std_max_seqlen  the longest sequence the standard-attention path will see; it sizes that
- *                   path's first workspace (0 = no standard path: STANDARD requests run flash)
- *   head_dim        the model's head dim (checked against what the kernels support)
- *   use_bf16        1: bf16 weights and activations (wider range); 0: fp16 (more mantissa)
- * Returns SUTRA_ERR_UNSUPPORTED when there is no CUDA device, its compute capability is below
- * 8.0, or this build holds no machine code for it; SUTRA_ERR_OUT_OF_MEMORY when an allocation
- * fails; the reason is in err. On success *out is the backend; release it with be->destroy(be).
- * Environment, read here: SUTRA_CUDA_GRAPHS=0 disables CUDA-graph capture (every run() is
- * eager); SUTRA_CUDA_FAST_GELU=1 runs exact-GELU layers with cuBLASLt's tanh-GELU epilogue
- * instead of a separate erf pass (8% faster at bert-base 64 x 512 than that pass, and still
- * faster than the fused exact GELU below; a different function, see cuda_gemm.cu);
- * SUTRA_CUDA_CUTLASS=0 keeps every product on cuBLASLt on an sm_90 device too (by default, =1,
- * there, exact-GELU products of about one wave of tiles or more run through CUTLASS with the GELU
- * fused into the product, and large products with N, K <= 1024 through CUTLASS; =2 also sends
- * the other plain products of 16384 tokens or more to CUTLASS, for comparisons);
- * SUTRA_CUDA_OP_TIMES=1 runs eagerly with an event after every op and prints each op's total
- * time to stderr when the backend is destroyed (profiling under a real workload). */
-sutra_status sutra_cuda_backend_create(int device, size_t arena_bytes, int std_max_seqlen, int head_dim, int use_bf16,
-                                       sutra_backend **out, char *err, size_t errcap);
+/* What a CUDA backend runs; every field is a setting of sutra_config (sutra.h says what each does
+ * and what was measured). */
+typedef struct sutra_cuda_options {
+    int device;           /* the CUDA device */
+    int bf16;             /* 1: bf16 weights and activations (wider range); 0: fp16 (more mantissa) */
+    int graphs;           /* 1: record each batch shape's forward as a CUDA graph and replay it */
+    sutra_gpu_gemm gemm;  /* which library runs the products (AUTO: CUTLASS where measured faster) */
+    int flash_wgmma;      /* 1: the Hopper (wgmma) flash kernel where it applies */
+    int fold;             /* 1: fold LayerNorms into the products of post-norm nets where they can take it */
+    int fold_min_tokens;  /* ... in batches of at least this many tokens (0: the measured default, 16384) */
+    int profile;          /* 1: eager runs with an event after every op; op_times() has the totals */
+} sutra_cuda_options;
+
+/* Creates the backend on CUDA device o->device. Returns SUTRA_ERR_UNSUPPORTED when there is no
+ * CUDA device, its compute capability is below 8.0, or this build holds no machine code for it;
+ * SUTRA_ERR_OUT_OF_MEMORY when an allocation fails; the reason is in err. On success *out is the
+ * backend; release it with be->destroy(be). Its memory comes later: reserve() (arena, attention
+ * workspace), weights_reserve() (the weight slab). */
+sutra_status sutra_cuda_backend_create(const sutra_cuda_options *o, sutra_backend **out, char *err, size_t errcap);
+
+/* The backend's settings in effect, for display: "graphs on, products cuBLASLt + CUTLASS (sm_90),
+ * LayerNorm folding from 16384 tokens, flash wgmma on". */
+void sutra_cuda_backend_describe(const sutra_backend *be, char *buf, size_t cap);
 
 typedef struct sutra_cuda_device_info {
     char name[256];
@@ -63,6 +69,10 @@ sutra_status sutra_cuda_device_query(int device, sutra_cuda_device_info *info, c
  * batch buffers, attention workspace, pooling and download buffers). 0 for NULL. */
 size_t sutra_cuda_backend_peak_bytes(const sutra_backend *be);
 
+/* Device bytes of the weights: the slab, and the upload's staging buffer while it is held (until
+ * the first batch). 0 for NULL. */
+size_t sutra_cuda_backend_weight_bytes(const sutra_backend *be);
+
 /* Device bytes this backend holds now. 0 for NULL. */
 size_t sutra_cuda_backend_held_bytes(const sutra_backend *be);
 
@@ -73,10 +83,10 @@ void *sutra_cuda_backend_stream(const sutra_backend *be);
 /* The number of CUDA graphs held now (at most 32, least recently used dropped first). */
 int sutra_cuda_backend_graphs(const sutra_backend *be);
 
-/* Times an attention request for flash ran the standard path instead (flash unsupported for the
- * head dim, device or strides), and times a standard request ran flash (standard disabled or
- * its workspace could not grow). Counters since create; either pointer may be NULL. */
-void sutra_cuda_backend_fallbacks(const sutra_backend *be, long *flash_to_standard, long *standard_to_flash);
+/* The batch size (tokens) from which this backend runs its net's layers LayerNorm-folded
+ * (cuda_fold.cu); 0 when it never does (folding off, not sm_90 with CUTLASS, or a net it does not
+ * fold). Known once the encoder has been created. */
+int sutra_cuda_backend_fold_tokens(const sutra_backend *be);
 
 /* The message of the error the backend last reported (the first failure since the last run(),
  * as run(), pool() or begin_batch returned it); "" if none. Owned by the backend; valid until

@@ -1,6 +1,7 @@
 /*
- * cuda_elementwise.cu - the element-wise ops ModernBERT-style encoders add to BERT's: rotary
- * position embedding on the fused QKV buffer, and the gated linear unit (GeGLU).
+ * cuda_elementwise.cu - the element-wise ops pre-norm encoders add to BERT's: rotary position
+ * embedding on consecutive heads of each row (the query and key heads of a fused QKV buffer), and
+ * the gated linear unit (GeGLU).
  *
  * Shapes: T tokens, H heads of D, F the gated width. Rules: fp32 arithmetic, one rounding to the
  * activation type per output; the rotary angles are rounded as the CPU backend rounds them
@@ -21,10 +22,10 @@ constexpr int MAX_HALF = 128; /* D <= 256 */
 constexpr int ROPE_THREADS = 128;
 
 /* One block per token: the token's cos/sin table in shared memory, then every (head, pair) of
- * its 2H query and key heads. grid (T). */
+ * its `heads` heads. grid (T). */
 template <class E>
 __global__ void __launch_bounds__(ROPE_THREADS)
-    rope_kernel(E *qkv, const int32_t *pos, int H, int D, int64_t stride, float theta) {
+    rope_kernel(E *x, const int32_t *pos, int heads, int D, int64_t stride, float theta) {
     __shared__ float cs[MAX_HALF], sn[MAX_HALF];
     const int t = blockIdx.x, half = D / 2;
     for (int i = threadIdx.x; i < half; i += ROPE_THREADS) {
@@ -35,8 +36,8 @@ __global__ void __launch_bounds__(ROPE_THREADS)
         sn[i] = (float)sin((double)a);
     }
     __syncthreads();
-    E *row = qkv + (int64_t)t * stride;
-    for (int idx = threadIdx.x; idx < 2 * H * half; idx += ROPE_THREADS) {
+    E *row = x + (int64_t)t * stride;
+    for (int idx = threadIdx.x; idx < heads * half; idx += ROPE_THREADS) {
         const int h = idx / half, i = idx % half;
         E *v = row + (int64_t)h * D;
         const float x1 = to_f32(v[i]), x2 = to_f32(v[i + half]);
@@ -91,17 +92,19 @@ void launch_glu_any(void *out, const void *inp, int T, int F, sutra_act act, cud
 
 } // namespace
 
-sutra_status sutra_cuda_rope(void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta,
+sutra_status sutra_cuda_rope(void *x, int64_t stride, const int32_t *pos, int T, int heads, int D, float theta,
                              sutra_cuda_dtype dt, cudaStream_t stream) {
-    if (T < 0 || H < 1 || D < 2 || D % 2 || D / 2 > MAX_HALF || stride < 2LL * H * D || !(theta > 0.f))
-        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "rope: T %d, H %d, D %d (even, <= 256), stride %lld, theta %g",
-                               T, H, D, (long long)stride, (double)theta);
+    if (T < 0 || heads < 1 || D < 2 || D % 2 || D / 2 > MAX_HALF || stride < (int64_t)heads * D || !(theta > 0.f))
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT,
+                               "rope: T %d, heads %d, D %d (even, <= 256), stride %lld, theta %g", T, heads, D,
+                               (long long)stride, (double)theta);
     if (T == 0) return SUTRA_OK;
-    if (!qkv || !pos) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "rope: NULL pointer");
+    if (!x || !pos) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "rope: NULL pointer");
     if (dt == SUTRA_CUDA_DTYPE_BF16)
-        rope_kernel<__nv_bfloat16><<<(unsigned)T, ROPE_THREADS, 0, stream>>>((__nv_bfloat16 *)qkv, pos, H, D, stride, theta);
+        rope_kernel<__nv_bfloat16><<<(unsigned)T, ROPE_THREADS, 0, stream>>>((__nv_bfloat16 *)x, pos, heads, D, stride,
+                                                                           theta);
     else
-        rope_kernel<__half><<<(unsigned)T, ROPE_THREADS, 0, stream>>>((__half *)qkv, pos, H, D, stride, theta);
+        rope_kernel<__half><<<(unsigned)T, ROPE_THREADS, 0, stream>>>((__half *)x, pos, heads, D, stride, theta);
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "rope launch (T %d): %s", T, cudaGetErrorString(e));
     return SUTRA_OK;

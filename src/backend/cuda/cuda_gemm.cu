@@ -11,17 +11,18 @@
  * (The CUTLASS kernels take the row-major view directly: M = T, bias per column.)
  *
  * GELU: cuBLASLt's GELU epilogue is the tanh approximation. BERT's "gelu" is the exact erf form,
- * so by default SUTRA_ACT_GELU runs the BIAS epilogue and then an erf-GELU pass over the output
- * (activation_vec_kernel: one more read and write of (T,N)); fast_gelu trades that pass for the
- * tanh epilogue. The two functions differ by at most 4.7e-4 absolute (at |x| = 2.7), about half
- * an fp16 ulp of the FFN's values of size 1 to 2, so the next product barely sees it; but it is
- * a different function (at x = -2.7 the output itself is off by 5%), so it is opt-in
- * (SUTRA_CUDA_FAST_GELU=1). Measured on an H100 (bench/results/h100-encoder-2026-11-24): op
+ * so SUTRA_ACT_GELU runs the BIAS epilogue and then an erf-GELU pass over the output
+ * (activation_vec_kernel: one more read and write of (T,N)); sutra_config.approximate_gelu makes
+ * the model's GELU SUTRA_ACT_GELU_TANH, which trades that pass for the tanh epilogue. The two
+ * functions differ by at most 4.7e-4 absolute (at |x| = 2.7), about half an fp16 ulp of the FFN's
+ * values of size 1 to 2, so the next product barely sees it; but it is a different function (at
+ * x = -2.7 the output itself is off by 5%), so it is opt-in. Measured on an H100
+ * (bench/results/h100-encoder-2026-11-24): op
  * error against the CPU's erf GELU, relative L2, 2.8e-4 with the tanh epilogue and 3.1e-4 with
  * the exact pass (which rounds twice); all-MiniLM-L6-v2 end to end, min cosine against the CPU
  * 0.9999979 vs 0.9999991; bert-base 64 x 512 13.8 ms vs 15.0 ms, 1 x 512 0.656 vs 0.677 ms.
  *
- * The exact GELU fused (sm_90, a build with CUTLASS, not SUTRA_CUDA_CUTLASS=0): CUTLASS TMA
+ * The exact GELU fused (sm_90, a build with CUTLASS, gpu_gemm not CUBLASLT): CUTLASS TMA
  * kernels (gemm_sm90.cuh) whose epilogue adds the bias and applies the library's erf GELU
  * (cuda_elem.cuh) in fp32 before the one rounding (relative L2 against float64 2.1e-4,
  * cuBLASLt + pass 3.2e-4). How it got here (bench/results/h100-cutlass-gelu-2026-11-24.txt,
@@ -48,7 +49,7 @@
  * Plain products: cuBLASLt won or tied everywhere except the attention output (768 x 768) from
  * T = 16384, where the pingpong 128 x 128 kernel took 66 us vs 78 (T = 32768), so only such
  * small products go to CUTLASS by default. For QKV and FFN-down at T = 32768 the same kernel
- * measured 1.05-1.13x cuBLASLt alone, but end to end (SUTRA_CUDA_CUTLASS=2) it gained nothing at
+ * measured 1.05-1.13x cuBLASLt alone, but end to end (gpu_gemm CUTLASS) it gained nothing at
  * bert-base 64 x 512 (13.42 / 13.47 ms), 2% on MiniLM 1024 x 32 and lost 2.5% on the mixed batch.
  *
  * Rules: a plan (descriptors, layouts, the heuristic's first algorithm) is made once per (T, N,
@@ -94,7 +95,7 @@ constexpr int MAX_PLANS = 512;
  *     Fewer tokens (T = 1 .. 64) stay on cuBLASLt, which was 1.2-1.5 us faster there.
  * A plain product: one with N and K <= 1024 (bert-base's attention output) from T = 16384,
  * where CUTLASS's pingpong kernel beat cuBLASLt's heuristic choice by 20%; the larger plain
- * products (QKV, FFN-down) from T = 16384 only with SUTRA_CUDA_CUTLASS=2 (see below). Returns
+ * products (QKV, FFN-down) from T = 16384 only at level 2 (gpu_gemm CUTLASS; see below). Returns
  * -1 for cuBLASLt. */
 constexpr int SM90_GELU_MIN_TILES_PER_SM_X2 = 5;
 constexpr int SM90_GELU_PINGPONG_MIN_K = 768;
@@ -136,7 +137,6 @@ struct sutra_cuda_gemm {
     void *workspace;
     size_t workspace_bytes;
     sutra_cuda_dtype dt;
-    int fast_gelu;
     int sm90;                /* the CUTLASS products of gemm_sm90.cuh may run (built, sm_90, allowed): 0, or
                                 the use_cutlass level (1 default, 2 the large plain products too) */
     int device, sm_count;
@@ -323,7 +323,7 @@ sutra_status sutra_cuda_activation(void *x, size_t n, sutra_act act, sutra_cuda_
 }
 
 sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size_t workspace_bytes,
-                                    sutra_cuda_dtype dt, int fast_gelu, int use_cutlass) {
+                                    sutra_cuda_dtype dt, int use_cutlass) {
     *out = nullptr;
     sutra_cuda_gemm *g = (sutra_cuda_gemm *)calloc(1, sizeof *g);
     if (!g) return sutra_cuda_fail(SUTRA_ERR_OUT_OF_MEMORY, "matmul: out of host memory");
@@ -335,7 +335,6 @@ sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size
     g->workspace = workspace;
     g->workspace_bytes = workspace ? workspace_bytes : 0;
     g->dt = dt;
-    g->fast_gelu = fast_gelu;
     int major = 0, minor = 0;
     if (use_cutlass && sutra_cuda_sm90_gemm_built() && cudaGetDevice(&g->device) == cudaSuccess &&
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, g->device) == cudaSuccess &&
@@ -369,7 +368,7 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
     if (act != SUTRA_ACT_NONE && act != SUTRA_ACT_GELU && act != SUTRA_ACT_GELU_TANH)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "matmul: unknown act %d", (int)act);
     if (T == 0) return SUTRA_OK;
-    const bool exact_gelu = act == SUTRA_ACT_GELU && !g->fast_gelu;
+    const bool exact_gelu = act == SUTRA_ACT_GELU;
     const int kind =
         g->sm90 && (act == SUTRA_ACT_NONE || exact_gelu) ? sm90_kernel_for(act, T, N, K, g->sm_count, g->sm90) : -1;
     if (kind >= 0 && sm90_fits(out, inp, w, bias, N, K)) {
@@ -379,7 +378,7 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
         if (sm90_done(g, e, "matmul", T, N, K, &st)) return st;
         /* declined (a shape CUTLASS refuses): cuBLASLt below */
     }
-    const bool epi_gelu = act == SUTRA_ACT_GELU_TANH || (act == SUTRA_ACT_GELU && g->fast_gelu);
+    const bool epi_gelu = act == SUTRA_ACT_GELU_TANH;
     cublasLtEpilogue_t epi;
     if (epi_gelu) epi = bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
     else epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
@@ -407,10 +406,10 @@ sutra_status sutra_cuda_gemm_run(sutra_cuda_gemm *g, void *out, const void *inp,
 
 /* ---- LayerNorm folded into the products (cuda_ops.h; the algebra is in gemm_sm90.cuh) ------ */
 
-/* backend.h sizes the statistics buffer for the residual product's partial sums: one per row
+/* cuda_ops.h sizes the statistics buffer for the residual product's partial sums: one per row
  * rounded up to its 128-row tiles, per 128-column tile. */
 static_assert(SUTRA_SM90_TILE_N == 128 && SUTRA_LN_STATS_ROWS(1) == 128,
-              "SUTRA_LN_STATS_FLOATS (backend.h) assumes the RES_LN kernel's 128 x 128 tiles");
+              "SUTRA_LN_STATS_FLOATS (cuda_ops.h) assumes the RES_LN kernel's 128 x 128 tiles");
 
 sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, const float *stats, const void *w,
                                   const void *s, const void *c, int T, int N, int K, sutra_act act,
@@ -422,7 +421,7 @@ sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, 
     if (act != SUTRA_ACT_NONE && act != SUTRA_ACT_GELU && act != SUTRA_ACT_GELU_TANH)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "matmul_ln: unknown act %d", (int)act);
     if (T == 0) return SUTRA_OK;
-    const bool exact_gelu = act == SUTRA_ACT_GELU && !g->fast_gelu;
+    const bool exact_gelu = act == SUTRA_ACT_GELU;
     int kind = -1;
     if (g->sm90 && act == SUTRA_ACT_NONE) kind = SUTRA_SM90_LN_IN;
     else if (g->sm90 && exact_gelu)
@@ -440,8 +439,7 @@ sutra_status sutra_cuda_matmul_ln(sutra_cuda_gemm *g, void *out, const void *z, 
     }
     const sutra_status st = sutra_cuda_gemm_run(g, out, z, w, nullptr, T, N, K, SUTRA_ACT_NONE, stream);
     if (st != SUTRA_OK) return st;
-    const sutra_act pass_act = act == SUTRA_ACT_GELU && g->fast_gelu ? SUTRA_ACT_GELU_TANH : act;
-    return sutra_cuda_ln_in_pass(out, stats, s, c, T, N, pass_act, g->dt, stream);
+    return sutra_cuda_ln_in_pass(out, stats, s, c, T, N, act, g->dt, stream);
 }
 
 sutra_status sutra_cuda_matmul_residual_ln(sutra_cuda_gemm *g, void *z_out, float *stats_out, const void *inp,

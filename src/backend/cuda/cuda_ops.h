@@ -42,8 +42,7 @@ sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, con
 typedef struct sutra_cuda_gemm sutra_cuda_gemm;
 
 /* A cuBLASLt handle with its workspace (device memory the caller owns, workspace_bytes long) and
- * a cache of matrix-product plans per shape, for the current device. fast_gelu: use cuBLASLt's
- * tanh-GELU epilogue for SUTRA_ACT_GELU too (off: exact erf GELU). use_cutlass: on an sm_90
+ * a cache of matrix-product plans per shape, for the current device. use_cutlass: on an sm_90
  * device, in a build with CUTLASS, run the products it was measured faster for through CUTLASS
  * (gemm_sm90.cuh; cuda_gemm.cu says which): exact-GELU products of about one wave of tiles or
  * more (bert-base's FFN-up at T = 384 .. 512 and from T = 4096), with the GELU in the epilogue,
@@ -51,7 +50,7 @@ typedef struct sutra_cuda_gemm sutra_cuda_gemm;
  * 16384 tokens or more too. Off, elsewhere, or for other products: cuBLASLt, and the exact GELU
  * as a separate pass. */
 sutra_status sutra_cuda_gemm_create(sutra_cuda_gemm **out, void *workspace, size_t workspace_bytes,
-                                    sutra_cuda_dtype dt, int fast_gelu, int use_cutlass);
+                                    sutra_cuda_dtype dt, int use_cutlass);
 void sutra_cuda_gemm_destroy(sutra_cuda_gemm *g);
 
 /* 1 when g runs CUTLASS's Hopper products where they apply (see create), else 0 (also for NULL). */
@@ -76,9 +75,12 @@ sutra_status sutra_cuda_activation(void *x, size_t n, sutra_act act, sutra_cuda_
  * sqrt(var + eps)) at [Tr, 2 Tr), then room for the Hopper product's partial sums; Tr =
  * sutra_cuda_ln_stats_rows(T). LN(y) = r (z - mu g) + b. A NULL stats means mu = 0 and r = 1
  * (an input that is already normalised, with g = 1 and b = 0). The algebra is in gemm_sm90.cuh.
+ * SUTRA_LN_STATS_FLOATS(T, N) is the size of a statistics buffer for T rows of width N.
  * On an sm_90 device with CUTLASS each product runs as one kernel with the rest in its epilogue
  * (the residual one plus a statistics kernel); elsewhere cuBLASLt runs the product and a pass of
  * cuda_lnfold.cu the rest. */
+#define SUTRA_LN_STATS_ROWS(T) (((size_t)(T) + 127) / 128 * 128)
+#define SUTRA_LN_STATS_FLOATS(T, C) (SUTRA_LN_STATS_ROWS(T) * (2 + 2 * (((size_t)(C) + 127) / 128)))
 size_t sutra_cuda_ln_stats_rows(int T);
 size_t sutra_cuda_ln_stats_floats(int T, int N);
 
@@ -114,10 +116,11 @@ sutra_status sutra_cuda_res_ln_pass(void *z, float *stats, const void *d, const 
 
 /* ---- cuda_elementwise.cu ------------------------------------------------------------------ */
 
-/* Rotary embedding in place on the first 2*H*D columns of qkv (T rows, row stride `stride`
- * elements): query heads then key heads; pairs (i, i + D/2) rotate by pos[t] * theta^(-2i/D),
- * with the angles rounded to fp32 as the CPU backend (and HF) round them. pos: device (T). */
-sutra_status sutra_cuda_rope(void *qkv, const int32_t *pos, int T, int H, int D, int64_t stride, float theta,
+/* Rotary embedding in place on the first heads*D columns of x (T rows, row stride `stride`
+ * elements; the query then key heads of a fused QKV buffer); pairs (i, i + D/2) rotate by
+ * pos[t] * theta^(-2i/D), with the angles rounded to fp32 as the CPU backend (and HF) round them.
+ * pos: device (T). */
+sutra_status sutra_cuda_rope(void *x, int64_t stride, const int32_t *pos, int T, int heads, int D, float theta,
                              sutra_cuda_dtype dt, cudaStream_t stream);
 
 /* Gated unit: out (T,F) = act(inp[:, :F]) * inp[:, F:2F] for inp (T, 2F). */

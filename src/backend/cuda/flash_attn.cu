@@ -7,9 +7,6 @@
  * allocates or synchronises.
  */
 #include <stdint.h>
-#include <stdlib.h>
-
-#include <atomic>
 
 #include <cuda_runtime.h>
 
@@ -29,60 +26,29 @@ extern "C" int sutra_cuda_flash_supported(int head_dim, int cc_major, int cc_min
 
 static int aligned16(const void *ptr) { return ((uintptr_t)ptr & 15u) == 0; }
 
-/* The current device's multiprocessor count and compute capability (major * 10 + minor),
- * looked up once per device; 0 when the lookup fails. */
-struct device_facts {
-    int sms, cc;
-};
-
-static device_facts current_device(void) {
-    static std::atomic<int> sms_cache[64], cc_cache[64];
-    device_facts f = {0, 0};
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
-        cudaGetLastError();
-        return f;
+extern "C" sutra_status sutra_cuda_flash_device(int device, sutra_flash_device *dev) {
+    int n = 0, major = 0, minor = 0;
+    if (!dev) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "flash device: NULL");
+    if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+        const cudaError_t e = cudaGetLastError();
+        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "flash device %d: %s", device, cudaGetErrorString(e));
     }
-    f.sms = sms_cache[dev].load(std::memory_order_relaxed);
-    f.cc = cc_cache[dev].load(std::memory_order_relaxed);
-    if (f.sms == 0 || f.cc == 0) {
-        int n = 0, major = 0, minor = 0;
-        if (cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
-            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
-            cudaGetLastError();
-            return f;
-        }
-        f.sms = n;
-        f.cc = major * 10 + minor;
-        sms_cache[dev].store(f.sms, std::memory_order_relaxed);
-        cc_cache[dev].store(f.cc, std::memory_order_relaxed);
-    }
-    return f;
+    *dev = sutra_flash_device{n, major, minor, 1};
+    return SUTRA_OK;
 }
 
 extern "C" int sutra_cuda_flash_sm90_supported(int head_dim, int cc_major, int cc_minor) {
     return head_dim == 64 && cc_major == 9 && cc_minor == 0;
 }
 
-static int sm90_allowed(void) {
-    static std::atomic<int> cached(-1);
-    int v = cached.load(std::memory_order_relaxed);
-    if (v < 0) {
-        const char *e = getenv("SUTRA_FLASH_SM90");
-        v = !(e && e[0] == '0');
-        cached.store(v, std::memory_order_relaxed);
-    }
-    return v;
-}
-
-extern "C" sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, int cc_major, int cc_minor,
-                                                    int sm_count) {
-    if (p && sm90_allowed() && sutra_cuda_flash_sm90_supported(p->head_dim, cc_major, cc_minor))
-        return sutra_flash::flash_sm90_pick_rows(p->max_seqlen, p->heads, p->batch, sm_count) == 64
+extern "C" sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, const sutra_flash_device *dev) {
+    if (p && dev->wgmma && sutra_cuda_flash_sm90_supported(p->head_dim, dev->cc_major, dev->cc_minor))
+        return sutra_flash::flash_sm90_pick_rows(p->max_seqlen, p->heads, p->batch, dev->sms) == 64
                    ? SUTRA_FLASH_KERNEL_SM90_64
                    : SUTRA_FLASH_KERNEL_SM90_128;
-    return sutra_cuda_flash_block_rows(p, sm_count) == 64 ? SUTRA_FLASH_KERNEL_SM80_64 : SUTRA_FLASH_KERNEL_SM80_128;
+    return sutra_cuda_flash_block_rows(p, dev->sms) == 64 ? SUTRA_FLASH_KERNEL_SM80_64 : SUTRA_FLASH_KERNEL_SM80_128;
 }
 
 extern "C" int sutra_cuda_flash_block_rows(const sutra_attn_params *p, int sm_count) {
@@ -92,9 +58,28 @@ extern "C" int sutra_cuda_flash_block_rows(const sutra_attn_params *p, int sm_co
     return blocks < sm_count ? 64 : 128;
 }
 
+static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutra_flash_kernel kernel,
+                        const sutra_flash_device *dev, void *stream);
+
+/* The current device, for the entry points that do not name one. */
+static sutra_status current(sutra_flash_device *dev) {
+    int d = 0;
+    if (cudaGetDevice(&d) != cudaSuccess) {
+        const cudaError_t e = cudaGetLastError();
+        return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "flash attention: no current device: %s", cudaGetErrorString(e));
+    }
+    return sutra_cuda_flash_device(d, dev);
+}
+
 extern "C" sutra_status sutra_cuda_flash_attention(const sutra_attn_params *p, sutra_cuda_dtype dtype,
                                                    void *stream) {
     return sutra_cuda_flash_attention_kernel(p, dtype, SUTRA_FLASH_KERNEL_AUTO, stream);
+}
+
+extern "C" sutra_status sutra_cuda_flash_attention_on(const sutra_attn_params *p, sutra_cuda_dtype dtype,
+                                                      const sutra_flash_device *dev, void *stream) {
+    if (!dev) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "flash attention: NULL device");
+    return run(p, dtype, SUTRA_FLASH_KERNEL_AUTO, dev, stream);
 }
 
 extern "C" sutra_status sutra_cuda_flash_attention_rows(const sutra_attn_params *p, sutra_cuda_dtype dtype,
@@ -106,6 +91,13 @@ extern "C" sutra_status sutra_cuda_flash_attention_rows(const sutra_attn_params 
 
 extern "C" sutra_status sutra_cuda_flash_attention_kernel(const sutra_attn_params *p, sutra_cuda_dtype dtype,
                                                           sutra_flash_kernel kernel, void *stream) {
+    sutra_flash_device dev;
+    const sutra_status st = current(&dev);
+    return st != SUTRA_OK ? st : run(p, dtype, kernel, &dev, stream);
+}
+
+static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutra_flash_kernel kernel,
+                        const sutra_flash_device *dev, void *stream) {
     sutra_status st = sutra_cuda_check_attn_params(p, dtype, 128, "flash attention");
     if (st != SUTRA_OK) return st;
     if (p->head_dim != 32 && p->head_dim != 64 && p->head_dim != 128)
@@ -118,14 +110,13 @@ extern "C" sutra_status sutra_cuda_flash_attention_kernel(const sutra_attn_param
     if (kernel != SUTRA_FLASH_KERNEL_AUTO && kernel != SUTRA_FLASH_KERNEL_SM80_64 && kernel != SUTRA_FLASH_KERNEL_SM80_128 &&
         kernel != SUTRA_FLASH_KERNEL_SM90_128 && kernel != SUTRA_FLASH_KERNEL_SM90_64)
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "flash attention: kernel %d (0, 64, 128, 90 or 92)", (int)kernel);
-    const device_facts dev = current_device();
     const bool sm90 = kernel == SUTRA_FLASH_KERNEL_SM90_128 || kernel == SUTRA_FLASH_KERNEL_SM90_64;
-    if (sm90 && !sutra_cuda_flash_sm90_supported(p->head_dim, dev.cc / 10, dev.cc % 10))
+    if (sm90 && !sutra_cuda_flash_sm90_supported(p->head_dim, dev->cc_major, dev->cc_minor))
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: the wgmma kernel needs compute capability 9.0 "
-                               "and head dim 64 (have %d.%d, %d)", dev.cc / 10, dev.cc % 10, p->head_dim);
+                               "and head dim 64 (have %d.%d, %d)", dev->cc_major, dev->cc_minor, p->head_dim);
     if (p->batch == 0 || p->max_seqlen == 0) return SUTRA_OK;
     const bool automatic = kernel == SUTRA_FLASH_KERNEL_AUTO;
-    if (automatic) kernel = sutra_cuda_flash_pick(p, dev.cc / 10, dev.cc % 10, dev.sms);
+    if (automatic) kernel = sutra_cuda_flash_pick(p, dev);
 
     flash_fwd_params fp;
     fp.q = p->q;
@@ -152,7 +143,7 @@ extern "C" sutra_status sutra_cuda_flash_attention_kernel(const sutra_attn_param
         const sutra_status st =
             bf16 ? flash_fwd_sm90_run<64, __nv_bfloat16>(fp, rows, s) : flash_fwd_sm90_run<64, __half>(fp, rows, s);
         if (st != SUTRA_ERR_UNSUPPORTED || !automatic) return st;
-        kernel = sutra_cuda_flash_block_rows(p, dev.sms) == 64 ? SUTRA_FLASH_KERNEL_SM80_64 : SUTRA_FLASH_KERNEL_SM80_128;
+        kernel = sutra_cuda_flash_block_rows(p, dev->sms) == 64 ? SUTRA_FLASH_KERNEL_SM80_64 : SUTRA_FLASH_KERNEL_SM80_128;
     }
     const int block_rows = (int)kernel;
     switch (p->head_dim) {

@@ -1,8 +1,9 @@
 /*
  * flash_attn.h - the CUDA FlashAttention forward kernel for packed variable-length batches.
  *
- * Computes exactly the function sutra_attn_params describes (backend.h): non-causal multi-head
- * attention with an optional local window, fp16 or bf16 in and out, fp32 softmax and
+ * Computes the function sutra_attn_params describes (backend.h) for non-causal attention with as
+ * many key/value heads as query heads (others are SUTRA_ERR_UNSUPPORTED) and an optional local
+ * window, fp16 or bf16 in and out, fp32 softmax and
  * accumulation, O(N) memory (no N x N buffer anywhere), no workspace.
  *
  * Two kernels compute it: the mma.sync kernel (flash_kernel.cuh; compute capability 8.0 and up,
@@ -31,7 +32,18 @@ extern "C" {
  * SUTRA_ERR_UNSUPPORTED. */
 int sutra_cuda_flash_supported(int head_dim, int cc_major, int cc_minor);
 
-/* Runs flash attention on stream (a cudaStream_t, NULL for the default stream).
+/* A GPU as the launcher sees it: its multiprocessors and compute capability, and whether the
+ * wgmma kernel may run (sutra_config.gpu_flash_wgmma). */
+typedef struct sutra_flash_device {
+    int sms, cc_major, cc_minor;
+    int wgmma;
+} sutra_flash_device;
+
+/* Fills *dev for CUDA device `device` (wgmma allowed). SUTRA_ERR_INTERNAL when the lookup fails. */
+sutra_status sutra_cuda_flash_device(int device, sutra_flash_device *dev);
+
+/* Runs flash attention on stream (a cudaStream_t, NULL for the default stream), on the current
+ * device (looked up on every call).
  *   p->q, k, v, out   device pointers, 16-byte aligned, row strides multiples of 8 elements
  *                     (true for (T,C) and fused (T,3C) buffers whenever C is a multiple of 8)
  *   p->cu_seqlens     device int32 (B+1); every sequence length must be <= p->max_seqlen
@@ -45,6 +57,10 @@ int sutra_cuda_flash_supported(int head_dim, int cc_major, int cc_minor);
  * SUTRA_ERR_INTERNAL if the launch failed. The reason is in sutra_cuda_last_error(). */
 sutra_status sutra_cuda_flash_attention(const sutra_attn_params *p, sutra_cuda_dtype dtype,
                                         void *stream);
+
+/* The same on the device dev describes (the backend's, looked up once), which must be current. */
+sutra_status sutra_cuda_flash_attention_on(const sutra_attn_params *p, sutra_cuda_dtype dtype,
+                                           const sutra_flash_device *dev, void *stream);
 
 /* Query rows per CTA that sutra_cuda_flash_attention picks for p on a GPU of sm_count
  * multiprocessors: 64 when blocks of 128 would give fewer CTAs than there are SMs (short
@@ -66,10 +82,9 @@ typedef enum {
  * kernel — at 32 the two measured equal), else 0. */
 int sutra_cuda_flash_sm90_supported(int head_dim, int cc_major, int cc_minor);
 
-/* The kernel SUTRA_FLASH_KERNEL_AUTO runs for p on a GPU of compute capability cc_major.cc_minor
- * with sm_count multiprocessors. SUTRA_FLASH_SM90=0 in the environment keeps it off the wgmma
- * kernel (for comparisons). */
-sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, int cc_major, int cc_minor, int sm_count);
+/* The kernel SUTRA_FLASH_KERNEL_AUTO runs for p on dev (never the wgmma kernel when dev->wgmma is
+ * 0). */
+sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, const sutra_flash_device *dev);
 
 /* As sutra_cuda_flash_attention with the kernel fixed (tests and benchmarks). A forced
  * SUTRA_FLASH_KERNEL_SM90_* on a GPU or head dim it does not support returns

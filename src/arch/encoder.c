@@ -1,0 +1,127 @@
+/*
+ * encoder.c - see arch.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/arch.h"
+#include "arch/family.h"
+#include "arch/weights.h"
+#include "util/common.h"
+
+struct sutra_encoder {
+    sutra_net_shape shape;
+    sutra_net net;
+    float *slab;       /* converted and fused weights (host fp32) */
+    const char *dtype; /* weights' dtype as stored */
+    int32_t *pos;      /* (T) position ids of the batch being run */
+    size_t pos_cap;
+};
+
+void sutra_encoder_destroy(sutra_encoder *e) {
+    if (!e) return;
+    free(e->net.layers);
+    free(e->slab);
+    free(e->pos);
+    free(e);
+}
+
+typedef struct upload_ctx {
+    sutra_backend *be;
+    size_t total;
+} upload_ctx;
+
+static int count_weight(void *ctx, const void **slot, size_t n) {
+    (void)slot;
+    ((upload_ctx *)ctx)->total += n;
+    return 0;
+}
+
+static int upload_weight(void *ctx, const void **slot, size_t n) {
+    sutra_backend *be = ((upload_ctx *)ctx)->be;
+    return !(*slot = be->weights_upload(be, (const float *)*slot, n));
+}
+
+sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_file *weights, sutra_backend *be,
+                                  const sutra_encoder_plan *plan, sutra_encoder **out, char *err, size_t errcap) {
+    *out = NULL;
+    const sutra_family *fam = sutra_family_find(cfg->model_type);
+    if (!fam) return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "unsupported architecture '%s'", cfg->model_type);
+    sutra_encoder *e = calloc(1, sizeof *e);
+    if (!e || !(e->net.layers = calloc((size_t)cfg->shape.L, sizeof *e->net.layers))) {
+        sutra_encoder_destroy(e);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
+    }
+    e->shape = cfg->shape;
+    e->net.shape = &e->shape;
+    sutra_binder b = {.file = weights, .err = err, .errcap = errcap};
+    fam->bind(&e->net, &b); /* counting pass */
+    sutra_status st = b.failed ? SUTRA_ERR_MODEL : SUTRA_OK;
+    if (!st && !(e->slab = sutra_alloc64((b.slab_used ? b.slab_used : 1) * sizeof(float))))
+        st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot allocate %zu bytes of weights", b.slab_used * 4);
+    if (!st) {
+        b.slab = e->slab;
+        b.slab_used = 0;
+        fam->bind(&e->net, &b); /* filling pass */
+        st = b.failed ? SUTRA_ERR_MODEL : SUTRA_OK;
+    }
+    e->dtype = b.dtype ? b.dtype : "F32";
+    if (!st) st = sutra_transformer_check(&e->net, be, err, errcap);
+    size_t extra = 0;
+    if (!st && be->prepare) st = be->prepare(be, &e->net, plan->max_tokens, &extra, err, errcap);
+    if (!st)
+        st = be->reserve(be, sutra_transformer_arena_bytes(&e->shape, plan->max_tokens, be->act_bytes) + extra,
+                         plan->std_max_seqlen, e->shape.D, err, errcap);
+    upload_ctx u = {be, 0};
+    sutra_net_each_weight(&e->net, count_weight, &u);
+    if (!st && (st = be->weights_reserve(be, u.total)))
+        sutra_errf(st, err, errcap, "%s backend: cannot reserve %zu weights", be->name, u.total);
+    if (!st && sutra_net_each_weight(&e->net, upload_weight, &u))
+        st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s backend: weight upload failed", be->name);
+    if (st) {
+        sutra_encoder_destroy(e);
+        return st;
+    }
+    *out = e;
+    return SUTRA_OK;
+}
+
+const char *sutra_encoder_weights_dtype(const sutra_encoder *e) { return e->dtype; }
+
+sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const sutra_batch *batch,
+                                   sutra_attn_path path, sutra_pooling pooling, float *pooled, float *hidden,
+                                   char *err, size_t errcap) {
+    const sutra_net_shape *s = &e->shape;
+    const int T = batch->T, B = batch->B;
+    if (batch->max_seqlen + s->pos_offset > s->positions)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "sequence of %d tokens exceeds the model's %d positions",
+                          batch->max_seqlen, s->positions - s->pos_offset);
+    if ((size_t)T > e->pos_cap) {
+        int32_t *p = realloc(e->pos, (size_t)T * sizeof *p);
+        if (!p) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
+        e->pos = p;
+        e->pos_cap = (size_t)T;
+    }
+    for (int b = 0; b < B; b++)
+        for (int t = batch->cu_seqlens[b]; t < batch->cu_seqlens[b + 1]; t++)
+            e->pos[t] = t - batch->cu_seqlens[b] + s->pos_offset;
+    for (int t = 0; t < T; t++)
+        if (batch->ids[t] < 0 || batch->ids[t] >= s->vocab)
+            return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token id %d out of range", batch->ids[t]);
+
+    sutra_batch_io io;
+    sutra_status st = be->begin_batch(be, batch->ids, e->pos, batch->cu_seqlens, T, B, &io);
+    if (st) return sutra_errf(st, err, errcap, "%s backend: cannot stage the batch: %s", be->name,
+                              be->error && *be->error(be) ? be->error(be) : sutra_status_str(st));
+    const void *final = NULL;
+    if ((st = sutra_transformer_forward(&e->net, be, batch, &io, path, &final, err, errcap))) return st;
+    if (hidden) {
+        if (!be->download) return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s backend cannot return hidden states", be->name);
+        if ((st = be->download(be, hidden, final, (size_t)T * s->C)))
+            return sutra_errf(st, err, errcap, "%s backend: reading hidden states failed", be->name);
+    }
+    st = be->pool(be, pooled, final, io.cu_seqlens, batch->cu_seqlens, B, s->C, pooling);
+    if (st) return sutra_errf(st, err, errcap, "%s backend: pooling failed: %s", be->name,
+                              be->error && *be->error(be) ? be->error(be) : sutra_status_str(st));
+    return SUTRA_OK;
+}

@@ -1,0 +1,68 @@
+/*
+ * pack.c - the scheduling of tokenised inputs (embedder.h sutra_run_encoded): longest first,
+ * packed end to end into batches of at most the token budget (no padding), each batch on the
+ * attention path the embedder's decision gives it, results back in input order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "embedder.h"
+
+static int by_length_desc(const void *a, const void *b) {
+    const sutra_pending *x = a, *y = b;
+    if (x->enc.n != y->enc.n) return x->enc.n < y->enc.n ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+sutra_status sutra_run_encoded(sutra_embedder *e, sutra_pending *items, size_t n, float *out, int raw,
+                               const sutra_hidden_sink *sink) {
+    qsort(items, n, sizeof *items, by_length_desc);
+    const int C = e->mcfg.shape.C;
+    int32_t *ids = malloc((size_t)e->batch_tokens * sizeof *ids);
+    int32_t *cu = malloc(((size_t)e->batch_tokens + 1) * sizeof *cu);
+    float *hidden = sink ? malloc((size_t)e->batch_tokens * C * sizeof *hidden) : NULL;
+    if (!ids || !cu || (sink && !hidden)) {
+        free(ids);
+        free(cu);
+        free(hidden);
+        return sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    sutra_status st = SUTRA_OK;
+    size_t i = 0;
+    while (i < n && st == SUTRA_OK) {
+        int T = 0, B = 0, max_len = (int)items[i].enc.n;
+        size_t first = i;
+        cu[0] = 0;
+        while (i < n && T + (int)items[i].enc.n <= e->batch_tokens) {
+            memcpy(ids + T, items[i].enc.ids, items[i].enc.n * sizeof *ids);
+            T += (int)items[i].enc.n;
+            cu[++B] = T;
+            i++;
+        }
+        sutra_batch batch = {.ids = ids, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
+        const sutra_attn_path path = sutra_embedder_path(e, max_len); /* the backend runs it, never another */
+        char err[512] = "";
+        st = sutra_encoder_forward(e->enc, e->be, &batch, path, e->pooling, e->pooled, hidden, err, sizeof err);
+        if (st) {
+            sutra_set_error(e, st, "%s", err);
+            break;
+        }
+        for (int b = 0; out && b < B; b++) {
+            const float *row = e->pooled + (size_t)b * C;
+            if (raw) memcpy(out + items[first + b].index * (size_t)C, row, (size_t)C * sizeof(float));
+            else sutra_finish_vector(e, row, out + items[first + b].index * (size_t)e->dim);
+        }
+        if (sink) sink->fn(sink->ctx, items + first, B, cu, hidden);
+        e->stats.batches++;
+        e->stats.tokens += (uint64_t)T;
+        e->stats.texts += (uint64_t)B;
+        if (path == SUTRA_ATTN_FLASH) e->stats.batches_flash++;
+        else e->stats.batches_standard++;
+        e->stats.last_path = (int)path;
+        e->stats.last_batch_max_len = max_len;
+    }
+    free(ids);
+    free(cu);
+    free(hidden);
+    return st;
+}
