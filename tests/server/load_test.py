@@ -293,7 +293,7 @@ def run_load(args, srv, dog, plan, texts, ids, ntok, ref, t_start):
         if not (merged_lb >= 1 or mean > largest):
             problems.append(f"no scheduling round held more inputs than the largest single request "
                             f"({largest}): dynamic batching not shown (histogram {hist})")
-        n_lines = sum(1 for l in srv.request_lines() if " /v1/embeddings 200 " in l or " /embed 200 " in l)
+        n_lines = srv.wait_request_lines(lambda l: " /v1/embeddings 200 " in l or " /embed 200 " in l, total_reqs)
         if n_lines != total_reqs:
             problems.append(f"{n_lines} per-request log lines for the embedding routes, {total_reqs} requests sent")
     if stats["replies"] != total_reqs:

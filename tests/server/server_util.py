@@ -215,6 +215,17 @@ class Server:
         pat = re.compile(r"^\S+ \S+ [A-Z]+ \S+ \d{3} \d+ inputs \d+ tokens [\d.]+ ms")
         return [l for l in self.log if pat.search(l)]
 
+    def wait_request_lines(self, match, count, timeout=10.0):
+        """How many request lines match, once count of them have been read or timeout seconds
+        have passed. The server writes a request's line before its reply, but stderr is read by a
+        thread of this process, which may lag on a busy machine."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = sum(1 for l in self.request_lines() if match(l))
+            if n >= count or time.monotonic() > deadline:
+                return n
+            time.sleep(0.05)
+
     def url(self, path=""):
         return f"http://127.0.0.1:{self.port}{path}"
 

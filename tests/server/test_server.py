@@ -445,11 +445,12 @@ class Suite:
         check(not problems, "; ".join(problems))
 
     def t_request_log(self, s):
-        lines = s.request_lines()
-        check(lines, f"no per-request log lines in stderr:\n{s.log_tail(10)}")
         pat = re.compile(r"^(\S+) (\S+) (POST|GET) (/v1/embeddings) 200 3 inputs (\d+) tokens ([\d.]+) ms")
         want = sum(len(t) for t in self.ids[:3])
+        s.wait_request_lines(lambda l: pat.search(l) and int(pat.search(l).group(5)) == want, 1)
+        lines = s.request_lines()
         hits = [l for l in lines if pat.search(l) and int(pat.search(l).group(5)) == want]
+        check(lines, f"no per-request log lines in stderr:\n{s.log_tail(10)}")
         check(hits, f"no log line for the 3-input /v1/embeddings request with {want} tokens; e.g. {lines[-3:]}")
         check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", hits[0]), f"time not ISO 8601: {hits[0]!r}")
 
