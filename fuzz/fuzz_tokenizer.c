@@ -5,7 +5,8 @@
  *                       0: encode with the default model's tokenizer (WordPiece, loaded once from
  *                          $SUTRA_MODELS_DIR or ~/.cache/sutra/models), with offsets;
  *                       1 / 2: encode with the Unigram (XLM-R) / byte-level BPE (ModernBERT)
- *                          tokenizer of tests/fixtures/longctx;
+ *                          tokenizer of tests/fixtures/longctx (2 with mode bit 0x20: Qwen's
+ *                          tokenizer of tests/fixtures/qwen3, Split pre-tokenizer);
  *                       3 / 4: the same with a truncation limit from the payload's first byte;
  *                       5: parse the payload as a precompiled charsmap (and as base64 of one) and,
  *                          if it loads, normalize sample texts and the payload with it;
@@ -33,12 +34,12 @@
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
-static sutra_tokenizer *g_default, *g_unigram, *g_bpe;
+static sutra_tokenizer *g_default, *g_unigram, *g_bpe, *g_qwen;
 
-/* Loads root/tests/fixtures/longctx/name/tokenizer.json; NULL if absent. */
+/* Loads root/tests/fixtures/name/tokenizer.json; NULL if absent. */
 static sutra_tokenizer *load_fixture(const char *root, const char *name) {
     char dir[PATH_MAX + 64], err[512];
-    snprintf(dir, sizeof dir, "%s/tests/fixtures/longctx/%s", root, name);
+    snprintf(dir, sizeof dir, "%s/tests/fixtures/%s", root, name);
     sutra_tokenizer *tok = NULL;
     if (sutra_tokenizer_load_dir(dir, &tok, err, sizeof err) != SUTRA_OK) return NULL;
     return tok;
@@ -63,8 +64,9 @@ static void load_longctx(const char *argv0) {
         }
     }
     for (int i = 0; i < nr && !g_unigram; i++) {
-        g_unigram = load_fixture(roots[i], "xlmr");
-        g_bpe = g_unigram ? load_fixture(roots[i], "modernbert") : NULL;
+        g_unigram = load_fixture(roots[i], "longctx/xlmr");
+        g_bpe = g_unigram ? load_fixture(roots[i], "longctx/modernbert") : NULL;
+        g_qwen = g_unigram ? load_fixture(roots[i], "qwen3/tokenizer") : NULL;
     }
     if (!g_unigram || !g_bpe)
         fprintf(stderr, "fuzz_tokenizer: tests/fixtures/longctx not found (set SUTRA_SOURCE_DIR); the Unigram and "
@@ -434,13 +436,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             break;
         case 1:
         case 2: {
-            const sutra_tokenizer *tok = (mode >> 2) % 8 == 1 ? g_unigram : g_bpe;
+            const sutra_tokenizer *tok = (mode >> 2) % 8 == 1 ? g_unigram : (mode & 0x20) && g_qwen ? g_qwen : g_bpe;
             if (tok) encode_and_check(tok, (const char *)data, size, 0);
             break;
         }
         case 3:
         case 4: {
-            const sutra_tokenizer *tok = (mode >> 2) % 8 == 3 ? g_unigram : g_bpe;
+            const sutra_tokenizer *tok = (mode >> 2) % 8 == 3 ? g_unigram : (mode & 0x20) && g_qwen ? g_qwen : g_bpe;
             if (tok && size > 0) encode_and_check(tok, (const char *)data + 1, size - 1, (size_t)data[0]);
             break;
         }

@@ -18,6 +18,7 @@
 
 #include "arch/family.h"
 #include "embedder.h"
+#include "model/checkpoint.h"
 #include "tokenizer/template.h"
 
 #define DEFAULT_BATCH_TOKENS 8192
@@ -106,7 +107,6 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     e->cfg.model = e->cfg.name = e->cfg.prompt = e->cfg.prompt_name = e->cfg.models_dir = NULL; /* the caller's */
     e->stats.last_path = -1;
     sutra_status st;
-    char path[4096];
 /* Evaluates the status (whose message may read e) before freeing e. */
 #define FAIL(...)                                                                                                   \
     do {                                                                                                            \
@@ -127,9 +127,7 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     } else if (e->prompts.default_index >= 0) {
         sutra_embedder_set_prompt(e, e->prompts.items[e->prompts.default_index].name, NULL);
     }
-    if (!sutra_path_join(path, sizeof path, e->path, "model.safetensors"))
-        FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "model path too long"));
-    if ((st = sutra_st_open(path, &e->weights, err, errcap))) FAIL(st);
+    if ((st = sutra_checkpoint_open(e->path, &e->weights, err, errcap))) FAIL(st);
     if ((st = sutra_tokenizer_load_dir(e->path, &e->tok, err, errcap))) FAIL(st);
     if (sutra_tokenizer_vocab_size(e->tok) > e->mcfg.shape.vocab)
         FAIL(sutra_errf(SUTRA_ERR_MODEL, err, errcap, "tokenizer has %d tokens but the model's vocab_size is %d",

@@ -75,12 +75,14 @@ static void reference(double *ref, const sutra_attn_params *p, int step) {
             int lo = 0, hi = n;
             if (p->window_left >= 0 && i - p->window_left > lo) lo = i - p->window_left;
             if (p->window_right >= 0 && i + p->window_right + 1 < hi) hi = i + p->window_right + 1;
+            if (p->causal && i + 1 < hi) hi = i + 1;
             double *w = malloc(sizeof(double) * (size_t)(hi - lo > 0 ? hi - lo : 1));
             for (int h = 0; h < H; h++) {
+                const int kvh = p->kv_heads ? h / (H / p->kv_heads) : h;
                 const float *q = Q + (int64_t)(s0 + i) * p->q_stride + (int64_t)h * D;
                 double mx = -INFINITY;
                 for (int j = lo; j < hi; j++) {
-                    const float *k = K + (int64_t)(s0 + j) * p->k_stride + (int64_t)h * D;
+                    const float *k = K + (int64_t)(s0 + j) * p->k_stride + (int64_t)kvh * D;
                     double a0 = 0, a1 = 0, a2 = 0, a3 = 0; /* four chains: latency, not accuracy */
                     int d = 0;
                     for (; d + 4 <= D; d += 4) {
@@ -98,7 +100,7 @@ static void reference(double *ref, const sutra_attn_params *p, int step) {
                 double *o = ref + ((int64_t)(s0 + i) * H + h) * D;
                 for (int d = 0; d < D; d++) o[d] = 0;
                 for (int j = lo; j < hi; j++) {
-                    const float *v = V + (int64_t)(s0 + j) * p->v_stride + (int64_t)h * D;
+                    const float *v = V + (int64_t)(s0 + j) * p->v_stride + (int64_t)kvh * D;
                     const double wj = w[j - lo] / sum;
                     for (int d = 0; d < D; d++) o[d] += wj * v[d];
                 }
@@ -158,12 +160,14 @@ typedef struct attn_case {
     int threads;
     int all_isas;   /* also run flash with every kernel family this CPU has */
     int ref_step;   /* reference for every ref_step-th query only (0: all), to bound its O(N^2) cost */
+    int Hkv;        /* key/value heads (grouped-query attention); 0: H */
+    int causal;
 } attn_case;
 
 static double worst_rel_l2, worst_abs_ratio;
 
 static void run_case(const attn_case *tc) {
-    const int D = tc->D, H = tc->H, HD = H * D, B = tc->B;
+    const int D = tc->D, H = tc->H, HD = H * D, B = tc->B, Hkv = tc->Hkv ? tc->Hkv : H, KVD = Hkv * D;
     int32_t *cu = malloc(sizeof(int32_t) * (size_t)(B + 1));
     int maxlen = 0;
     cu[0] = 0;
@@ -178,29 +182,31 @@ static void run_case(const attn_case *tc) {
     float *in = NULL, *q, *k, *v;
     int64_t qs, ks, vs;
     if (tc->fused) {
-        qs = ks = vs = 3 * (int64_t)HD;
-        in = malloc(sizeof(float) * (size_t)T * 3 * HD);
-        q = in, k = in + HD, v = in + 2 * HD;
+        qs = ks = vs = (int64_t)HD + 2 * KVD;
+        in = malloc(sizeof(float) * (size_t)T * (size_t)qs);
+        q = in, k = in + HD, v = in + HD + KVD;
     } else {
-        qs = HD + 3, ks = HD + 5, vs = HD + 7;
+        qs = HD + 3, ks = KVD + 5, vs = KVD + 7;
         in = malloc(sizeof(float) * (size_t)T * (qs + ks + vs));
         q = in, k = in + (size_t)T * qs, v = k + (size_t)T * ks;
     }
     float vmax = 0;
-    for (int t = 0; t < T; t++)
-        for (int c = 0; c < HD; c++) {
-            q[(int64_t)t * qs + c] = 1.7f * rng_normal();
+    for (int t = 0; t < T; t++) {
+        for (int c = 0; c < HD; c++) q[(int64_t)t * qs + c] = 1.7f * rng_normal();
+        for (int c = 0; c < KVD; c++) {
             k[(int64_t)t * ks + c] = 1.7f * rng_normal();
             v[(int64_t)t * vs + c] = rng_normal();
             if (fabsf(v[(int64_t)t * vs + c]) > vmax) vmax = fabsf(v[(int64_t)t * vs + c]);
         }
+    }
     const int64_t os = HD + 4;
     float *out[2];
     for (int i = 0; i < 2; i++) out[i] = malloc(sizeof(float) * (size_t)T * os);
 
     sutra_attn_params p = {.q = q, .k = k, .v = v, .q_stride = qs, .k_stride = ks, .v_stride = vs, .o_stride = os,
                           .cu_seqlens = cu, .batch = B, .max_seqlen = maxlen, .heads = H, .head_dim = D,
-                          .scale = 1.0f / sqrtf((float)D), .window_left = tc->wl, .window_right = tc->wr};
+                          .scale = 1.0f / sqrtf((float)D), .window_left = tc->wl, .window_right = tc->wr,
+                          .kv_heads = tc->Hkv, .causal = tc->causal};
     double *ref = malloc(sizeof(double) * (size_t)T * HD);
     reference(ref, &p, tc->ref_step > 0 ? tc->ref_step : 1);
 
@@ -367,6 +373,8 @@ static void test_invalid(void) {
             {"heads 0", base, wsb},
             {"output stride shorter than a row", base, wsb},
             {"NULL k", base, wsb},
+            {"heads not a multiple of kv_heads", base, wsb},
+            {"key stride shorter than kv_heads * head_dim", base, wsb},
             {"workspace one byte short", base, wsb - 1},
         };
         bad[0].p.cu_seqlens = decreasing;
@@ -376,6 +384,9 @@ static void test_invalid(void) {
         bad[4].p.heads = 0;
         bad[5].p.o_stride = HD - 1;
         bad[6].p.k = NULL;
+        bad[7].p.kv_heads = 3;
+        bad[8].p.kv_heads = 1;
+        bad[8].p.k_stride = D - 1;
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             poison(out, T * HD);
             sutra_status st = sutra_cpu_attention(&bad[i].p, (sutra_attn_path)path, 2, ws, bad[i].wsb, best);
@@ -441,7 +452,7 @@ int main(void) {
         for (size_t si = 0; si < sizeof singles / sizeof singles[0]; si++) {
             snprintf(names[ni], sizeof names[ni], "D=%d %s", dims[di], singles[si].name);
             const int n = singles[si].lens[0];
-            attn_case tc = {names[ni++], dims[di], 2, 1, singles[si].lens, 0, -1, -1, 2, n <= 513, n > 513 ? 2 : 1};
+            attn_case tc = {names[ni++], dims[di], 2, 1, singles[si].lens, 0, -1, -1, 2, n <= 513, n > 513 ? 2 : 1, 0, 0};
             run_case(&tc);
         }
     /* Packed batches of mixed lengths, fused QKV, with and without ModernBERT's 64/64 window. The
@@ -450,26 +461,42 @@ int main(void) {
         for (int w = 0; w < 2; w++) {
             snprintf(names[ni], sizeof names[ni], "D=%d mixed batch fused%s", dims[di], w ? " win64" : "");
             attn_case tc = {names[ni++], dims[di], 3, 10, mixed, 1, w ? 64 : -1, w ? 64 : -1, 2, di == 1 && w,
-                            w ? 1 : 3};
+                            w ? 1 : 3, 0, 0};
             run_case(&tc);
         }
     /* Many short sequences (more work items than queries per item), 3 threads on 2 cores. */
-    attn_case many = {"D=64 16 short seqs, 3 threads", 64, 4, 16, shorts, 1, -1, -1, 3, 1, 1};
+    attn_case many = {"D=64 16 short seqs, 3 threads", 64, 4, 16, shorts, 1, -1, -1, 3, 1, 1, 0, 0};
     run_case(&many);
     /* Asymmetric and tiny windows stress the partial-block masks. */
-    attn_case asym = {"D=32 N=1000 window 5/70", 32, 2, 1, n1000, 0, 5, 70, 2, 1, 1};
+    attn_case asym = {"D=32 N=1000 window 5/70", 32, 2, 1, n1000, 0, 5, 70, 2, 1, 1, 0, 0};
     run_case(&asym);
-    attn_case zero = {"D=64 mixed window 0/0", 64, 2, 10, mixed, 1, 0, 0, 1, 1, 1};
+    attn_case zero = {"D=64 mixed window 0/0", 64, 2, 10, mixed, 1, 0, 0, 1, 1, 1, 0, 0};
     run_case(&zero);
-    attn_case left = {"D=64 N=513 window 100/-1", 64, 2, 1, n513, 0, 100, -1, 2, 0, 1};
+    attn_case left = {"D=64 N=513 window 100/-1", 64, 2, 1, n513, 0, 100, -1, 2, 0, 1, 0, 0};
     run_case(&left);
     /* Long: without a window the float64 reference is O(N^2 D) per head, so one head, and it
      * checks every 7th query (7 is prime to the block size: every lane position of a block is
      * covered); with a window it is cheap, so more heads and every query. */
-    attn_case lng = {"D=64 N=4096 fused", 64, 1, 1, n4096, 1, -1, -1, 2, 0, 7};
+    attn_case lng = {"D=64 N=4096 fused", 64, 1, 1, n4096, 1, -1, -1, 2, 0, 7, 0, 0};
     run_case(&lng);
-    attn_case lngw = {"D=64 N=4096 fused win64, 1 thread", 64, 4, 1, n4096, 1, 64, 64, 1, 0, 1};
+    attn_case lngw = {"D=64 N=4096 fused win64, 1 thread", 64, 4, 1, n4096, 1, 64, 64, 1, 0, 1, 0, 0};
     run_case(&lngw);
+
+    /* Decoder attention: causal masks (flash skips the key blocks after a query block) and
+     * grouped-query heads (Qwen3: 16 query heads over 8 key/value heads, head dim 128), alone and
+     * together, single sequences and packed batches, every kernel family. */
+    attn_case gqa = {"D=128 mixed GQA 4/2 fused", 128, 4, 10, mixed, 1, -1, -1, 2, 1, 3, 2, 0};
+    run_case(&gqa);
+    attn_case causal = {"D=64 mixed causal", 64, 2, 10, mixed, 0, -1, -1, 2, 1, 3, 0, 1};
+    run_case(&causal);
+    attn_case dec = {"D=128 N=1000 causal GQA 8/2", 128, 8, 1, n1000, 0, -1, -1, 2, 1, 5, 2, 1};
+    run_case(&dec);
+    attn_case dec1 = {"D=128 N=1 causal GQA 2/1", 128, 2, 1, n1, 1, -1, -1, 1, 1, 1, 1, 1};
+    run_case(&dec1);
+    attn_case decw = {"D=64 N=513 causal window 100 MQA 4/1", 64, 4, 1, n513, 1, 100, -1, 2, 1, 1, 1, 1};
+    run_case(&decw);
+    attn_case declong = {"D=128 N=4096 causal GQA 2/1", 128, 2, 1, n4096, 1, -1, -1, 2, 0, 7, 1, 1};
+    run_case(&declong);
 
     /* Head dims the flash kernels take through their narrower or plain-C P V. */
     run_flash_generic(80, 300);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "testutil.h"
 
@@ -481,6 +482,94 @@ static void test_files(void) {
     rmdir(dir);
 }
 
+static void write_text(const char *dir, const char *name, const char *text) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    write_file(path, (const uint8_t *)text, strlen(text));
+}
+
+/* A shard holding one 4-byte F32 tensor called name, whose bytes are 0,1,2,3. */
+static void write_shard(const char *dir, const char *file, const char *name) {
+    char hdr[256], path[256];
+    snprintf(hdr, sizeof hdr, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", name);
+    size_t len;
+    uint8_t *b = image(hdr, 4, &len);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    write_file(path, b, len);
+    free(b);
+}
+
+/* Checkpoints: one model.safetensors, or shards listed by model.safetensors.index.json. */
+static void test_checkpoints(void) {
+    char dir[] = "/tmp/sutra_ckpt_XXXXXX", err[512];
+    TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    sutra_st_file *f = NULL;
+    sutra_status st = sutra_checkpoint_open(dir, &f, err, sizeof err);
+    TU_CHECK(st == SUTRA_ERR_IO && !f && strstr(err, "neither model.safetensors nor"), "empty folder: %d %s", (int)st,
+             err);
+    write_shard(dir, "model-00001-of-00002.safetensors", "a.weight");
+    write_shard(dir, "model-00002-of-00002.safetensors", "b.weight");
+    write_text(dir, "model.safetensors.index.json",
+               "{\"metadata\":{\"total_size\":8},\"weight_map\":{\"a.weight\":\"model-00001-of-00002.safetensors\","
+               "\"b.weight\":\"model-00002-of-00002.safetensors\"}}");
+    st = sutra_checkpoint_open(dir, &f, err, sizeof err);
+    TU_CHECK(st == SUTRA_OK && sutra_st_count(f) == 2 && sutra_st_find(f, "a.weight") && sutra_st_find(f, "b.weight") &&
+                 !strcmp(sutra_st_get(f, 0)->name, "a.weight") && sutra_st_find(f, "b.weight")->data[3] == 3,
+             "two shards: %d %s", (int)st, err);
+    sutra_st_close(f);
+    static const struct {
+        const char *index, *needle;
+    } bad[] = {
+        {"{\"weight_map\":{\"a.weight\":\"model-00002-of-00002.safetensors\"}}", "is not in model-00002"},
+        {"{\"weight_map\":{\"a.weight\":\"../model-00001-of-00002.safetensors\"}}", "not a .safetensors file name"},
+        {"{\"weight_map\":{\"a.weight\":\"/etc/passwd.safetensors\"}}", "not a .safetensors file name"},
+        {"{\"weight_map\":{\"a.weight\":\"model.bin\"}}", "not a .safetensors file name"},
+        {"{\"weight_map\":{\"a.weight\":\"missing.safetensors\"}}", "missing.safetensors"},
+        {"{\"weight_map\":{}}", "no 'weight_map'"},
+        {"{\"weight_map\":{\"a.weight\":7}}", "weight_map entry 0"},
+        {"[1,2]", "no 'weight_map'"},
+        {"{\"weight_map\":", ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(dir, "model.safetensors.index.json", bad[i].index);
+        f = NULL;
+        st = sutra_checkpoint_open(dir, &f, err, sizeof err);
+        TU_CHECK(st != SUTRA_OK && !f && strstr(err, bad[i].needle), "index %zu: %d '%s' (want '%s')", i, (int)st, err,
+                 bad[i].needle);
+    }
+    /* one tensor in two shards */
+    write_shard(dir, "model-00002-of-00002.safetensors", "a.weight");
+    write_text(dir, "model.safetensors.index.json",
+               "{\"weight_map\":{\"a.weight\":\"model-00001-of-00002.safetensors\","
+               "\"b.weight\":\"model-00002-of-00002.safetensors\"}}");
+    st = sutra_checkpoint_open(dir, &f, err, sizeof err);
+    TU_CHECK(st != SUTRA_OK && !f, "tensor missing from its shard: %d %s", (int)st, err);
+    write_text(dir, "model.safetensors.index.json",
+               "{\"weight_map\":{\"a.weight\":\"model-00001-of-00002.safetensors\","
+               "\"c\":\"model-00002-of-00002.safetensors\"}}");
+    write_shard(dir, "model-00002-of-00002.safetensors", "a.weight");
+    st = sutra_checkpoint_open(dir, &f, err, sizeof err);
+    TU_CHECK(st == SUTRA_ERR_FORMAT && !f, "index names a tensor the shard lacks: %d %s", (int)st, err);
+    /* a single file wins over an index */
+    write_shard(dir, "model.safetensors", "single.weight");
+    st = sutra_checkpoint_open(dir, &f, err, sizeof err);
+    TU_CHECK(st == SUTRA_OK && sutra_st_count(f) == 1 && sutra_st_find(f, "single.weight"), "single file: %s", err);
+    sutra_st_close(f);
+    /* merging keeps every tensor and refuses duplicates */
+    sutra_st_file *parts[2] = {NULL, NULL};
+    size_t len;
+    uint8_t *b1 = image("{\"x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, &len);
+    TU_CHECK(sutra_st_parse(b1, len, &parts[0], err, sizeof err) == SUTRA_OK, "parse x");
+    TU_CHECK(sutra_st_parse(b1, len, &parts[1], err, sizeof err) == SUTRA_OK, "parse x again");
+    st = sutra_st_merge(parts, 2, "dup", &f, err, sizeof err);
+    TU_CHECK(st == SUTRA_ERR_FORMAT && !f && strstr(err, "tensor 'x' is in two shards"), "duplicate: %d %s", (int)st,
+             err);
+    free(b1);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    TU_CHECK(system(cmd) == 0, "cleanup");
+}
+
 /* Reference values read with Python: safe_open(path, "np").get_tensor(name). Float values are
  * compared bit for bit (the reader must not touch the bytes). */
 static void test_real_model(void) {
@@ -588,6 +677,7 @@ int main(void) {
     test_bad_headers();
     test_mutations();
     test_files();
+    test_checkpoints();
     test_real_model();
     return tu_finish("test_safetensors");
 }

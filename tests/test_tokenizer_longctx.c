@@ -1,12 +1,16 @@
 /*
- * test_tokenizer_longctx.c - the Unigram (XLM-R) and byte-level BPE (ModernBERT) tokenizers
- * against HF `tokenizers`, id for id and offset for offset.
+ * test_tokenizer_longctx.c - the Unigram (XLM-R) and byte-level BPE (ModernBERT, Qwen3)
+ * tokenizers against HF `tokenizers`, id for id and offset for offset.
  *
  * Reference data (tests/fixtures/longctx/, written by scripts/gen_longctx_fixtures.py):
  *   xlmr/tokenizer.json        Precompiled normalizer, WhitespaceSplit + Metaspace, Unigram
  *   modernbert/tokenizer.json  NFC, ByteLevel, BPE, added tokens (some normalized)
  *   unigram_expected.jsonl     HF's ids and byte offsets for every line of
  *   bpe_expected.jsonl         tests/fixtures/tokenizer/corpus.jsonl and corpus_extra.jsonl
+ * and tests/fixtures/qwen3/ (scripts/gen_qwen3_fixtures.py):
+ *   tokenizer/tokenizer.json   Qwen's real vocabulary and merges: NFC, Split (Qwen2's pattern) +
+ *                              ByteLevel, BPE, 26 added tokens, <|endoftext|> appended
+ *   qwen3_expected.jsonl       HF's ids and offsets for the corpus and qwen3/corpus_extra.jsonl
  * There is no tolerance: tokenization is exact or wrong; a mismatch prints the line, the text
  * and both encodings around the first difference. Also checked: truncation, encoding without
  * offsets, the -d64 copies, the API queries, invalid UTF-8, hostile and malformed files (base64,
@@ -41,7 +45,8 @@ typedef struct fixture {
     const char *name;    /* "xlmr" */
     const char *dir;     /* tests/fixtures/longctx/xlmr */
     const char *kind;    /* "unigram" */
-    const char *expected;
+    const char *expected; /* under tests/fixtures */
+    int front, back;      /* special tokens the template puts before and after the text */
     line *lines;
     size_t n;
     sutra_tokenizer *tok;
@@ -116,7 +121,7 @@ static void ivec_from(sutra_ivec *v, const cJSON *arr) {
 static int load_fixture(fixture *f) {
     size_t len;
     char path[512];
-    snprintf(path, sizeof path, "tests/fixtures/longctx/%s", f->expected);
+    snprintf(path, sizeof path, "tests/fixtures/%s", f->expected);
     char *all = tu_read_file(tu_source_path(path), &len);
     if (!all) return 0;
     size_t cap = 2048, want_lines = 0;
@@ -261,7 +266,8 @@ static void test_lines(const fixture *f) {
     sutra_encoding_free(&plain);
 }
 
-/* HF's longest_first truncation of one sequence keeps the first max - 2 content tokens. */
+/* HF's longest_first truncation of one sequence keeps the first max - (front + back) content
+ * tokens between the template's special tokens. */
 static void test_truncation(const fixture *f) {
     sutra_encoding enc = {0};
     char err[256];
@@ -278,14 +284,15 @@ static void test_truncation(const fixture *f) {
                 memcpy(want, l->ids.data, l->ids.n * sizeof *want);
                 nw = l->ids.n;
             } else {
-                want[nw++] = l->ids.data[0];
-                for (size_t j = 1; j + 1 < max; j++) want[nw++] = l->ids.data[j];
-                want[nw++] = l->ids.data[l->ids.n - 1];
+                const size_t fr = (size_t)f->front, bk = (size_t)f->back;
+                for (size_t j = 0; j < fr; j++) want[nw++] = l->ids.data[j];
+                for (size_t j = fr; j + bk < max; j++) want[nw++] = l->ids.data[j];
+                for (size_t j = 0; j < bk; j++) want[nw++] = l->ids.data[l->ids.n - bk + j];
             }
             sutra_status st = sutra_tokenizer_encode(f->tok, l->text, l->len, max, 1, &enc, err, sizeof err);
             int ok = st == SUTRA_OK && compare(f, l, &enc, want, nw, 0, &reports);
             /* The offsets of the kept tokens are those of the full encoding. */
-            for (size_t j = 1; ok && j + 1 < nw; j++)
+            for (size_t j = (size_t)f->front; ok && j + (size_t)f->back < nw; j++)
                 ok = enc.starts[j] == l->offsets.data[2 * j] && enc.ends[j] == l->offsets.data[2 * j + 1];
             if (!ok && reports++ < MAX_REPORTS)
                 fprintf(stderr, "FAIL: %s line %d truncated to %zu: status %d, %zu ids\n", f->name, l->line, max,
@@ -296,8 +303,10 @@ static void test_truncation(const fixture *f) {
             tu_failures += !ok;
         }
     }
-    TU_CHECK(sutra_tokenizer_encode(f->tok, "abc", 3, 1, 0, &enc, err, sizeof err) == SUTRA_ERR_INVALID_ARGUMENT,
-             "%s: max_tokens 1 < 2 special tokens must be refused", f->name);
+    if (f->front + f->back >= 2)
+        TU_CHECK(sutra_tokenizer_encode(f->tok, "abc", 3, (size_t)(f->front + f->back - 1), 0, &enc, err, sizeof err) ==
+                     SUTRA_ERR_INVALID_ARGUMENT,
+                 "%s: max_tokens below the %d special tokens must be refused", f->name, f->front + f->back);
     printf("  %-12s %-26s %d cases, %d differ\n", f->name, "truncation", cases, bad);
     sutra_encoding_free(&enc);
 }
@@ -825,19 +834,48 @@ static void report_speed(const fixture *f) {
     free(buf);
 }
 
+/* Qwen's tokenizer: one special token after the text, none before; its added tokens; a Split
+ * pattern Sutra does not know is refused by name. */
+static void test_qwen3_api(const fixture *f) {
+    TU_CHECK(sutra_tokenizer_vocab_size(f->tok) == 151669, "qwen3: vocab size %d, want 151669",
+             sutra_tokenizer_vocab_size(f->tok));
+    TU_CHECK(sutra_tokenizer_token_to_id(f->tok, "<|endoftext|>") == 151643 &&
+                 sutra_tokenizer_token_to_id(f->tok, "</think>") == 151668,
+             "qwen3: added token ids");
+    sutra_encoding enc = {0};
+    char err[256];
+    TU_CHECK(sutra_tokenizer_encode(f->tok, "", 0, 0, 1, &enc, err, sizeof err) == SUTRA_OK && enc.n == 1 &&
+                 enc.ids[0] == 151643,
+             "qwen3: the empty text must encode to <|endoftext|> alone");
+    TU_CHECK(sutra_tokenizer_encode(f->tok, "Hello world", 11, 1, 0, &enc, err, sizeof err) == SUTRA_OK && enc.n == 1 &&
+                 enc.ids[0] == 151643,
+             "qwen3: truncated to one token, only <|endoftext|> is left");
+    sutra_encoding_free(&enc);
+    static const char *const bad =
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Split\","
+        "\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":\"Isolated\",\"invert\":false}}";
+    sutra_tokenizer *t = NULL;
+    sutra_status st = load_str(bad, &t, err, sizeof err);
+    TU_CHECK(st == SUTRA_ERR_UNSUPPORTED && strstr(err, "Split pattern"), "qwen3: unknown Split pattern: %d %s",
+             (int)st, err);
+    sutra_tokenizer_free(t);
+}
+
 int main(void) {
-    fixture fx[2] = {
-        {"xlmr", "tests/fixtures/longctx/xlmr", "unigram", "unigram_expected.jsonl", NULL, 0, NULL},
-        {"modernbert", "tests/fixtures/longctx/modernbert", "bpe", "bpe_expected.jsonl", NULL, 0, NULL},
+    fixture fx[3] = {
+        {"xlmr", "tests/fixtures/longctx/xlmr", "unigram", "longctx/unigram_expected.jsonl", 1, 1, NULL, 0, NULL},
+        {"modernbert", "tests/fixtures/longctx/modernbert", "bpe", "longctx/bpe_expected.jsonl", 1, 1, NULL, 0, NULL},
+        {"qwen3", "tests/fixtures/qwen3/tokenizer", "bpe", "qwen3/qwen3_expected.jsonl", 0, 1, NULL, 0, NULL},
     };
+    const int nfx = 3;
     char err[512];
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < nfx; k++) {
         if (!load_fixture(&fx[k])) return tu_finish("test_tokenizer_longctx");
         sutra_status st = sutra_tokenizer_load_dir(tu_source_path(fx[k].dir), &fx[k].tok, err, sizeof err);
         TU_CHECK(st == SUTRA_OK, "load %s: %s", fx[k].dir, err);
         if (st != SUTRA_OK) return tu_finish("test_tokenizer_longctx");
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < nfx; k++) {
         test_lines(&fx[k]);
         test_truncation(&fx[k]);
         test_invalid_utf8(&fx[k]);
@@ -854,7 +892,8 @@ int main(void) {
     free(xj);
     test_malformed();
     test_small_models();
-    for (int k = 0; k < 2; k++) report_speed(&fx[k]);
-    for (int k = 0; k < 2; k++) free_fixture(&fx[k]);
+    test_qwen3_api(&fx[2]);
+    for (int k = 0; k < nfx; k++) report_speed(&fx[k]);
+    for (int k = 0; k < nfx; k++) free_fixture(&fx[k]);
     return tu_finish("test_tokenizer_longctx");
 }

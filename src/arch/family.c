@@ -14,7 +14,7 @@
 #include "model/json.h"
 #include "util/common.h"
 
-static const sutra_family *const FAMILIES[] = {&sutra_family_bert, &sutra_family_modernbert};
+static const sutra_family *const FAMILIES[] = {&sutra_family_bert, &sutra_family_modernbert, &sutra_family_qwen3};
 
 const sutra_family *sutra_family_find(const char *model_type) {
     for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++)
@@ -56,6 +56,7 @@ sutra_status sutra_family_act(const cJSON *root, const char *what, const char *k
         return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: field '%s' must be a string", what, key);
     if (!a || !strcmp(a, "gelu")) *act = SUTRA_ACT_GELU;
     else if (!strcmp(a, "gelu_new") || !strcmp(a, "gelu_pytorch_tanh")) *act = SUTRA_ACT_GELU_TANH;
+    else if (!strcmp(a, "silu") || !strcmp(a, "swish")) *act = SUTRA_ACT_SILU;
     else return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s: unsupported %s '%s'", what, key, a);
     return SUTRA_OK;
 }

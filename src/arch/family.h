@@ -41,8 +41,8 @@ sutra_status sutra_family_common_keys(const struct cJSON *root, const char *what
                                       size_t errcap);
 
 /* The activation config.json names in field key (absent: the exact GELU, as transformers
- * defaults): "gelu" exact, "gelu_new" / "gelu_pytorch_tanh" the tanh form; anything else is
- * SUTRA_ERR_UNSUPPORTED naming it. */
+ * defaults): "gelu" exact, "gelu_new" / "gelu_pytorch_tanh" the tanh form, "silu" / "swish";
+ * anything else is SUTRA_ERR_UNSUPPORTED naming it. */
 sutra_status sutra_family_act(const struct cJSON *root, const char *what, const char *key, sutra_act *act, char *err,
                               size_t errcap);
 
@@ -66,5 +66,6 @@ sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, c
 
 extern const sutra_family sutra_family_bert;       /* bert, xlm-roberta, roberta */
 extern const sutra_family sutra_family_modernbert; /* modernbert */
+extern const sutra_family sutra_family_qwen3;      /* qwen3 */
 
 #endif /* SUTRA_FAMILY_H */

@@ -38,6 +38,7 @@ typedef enum sutra_act {
     SUTRA_ACT_NONE = 0,
     SUTRA_ACT_GELU = 1,      /* exact erf GELU, as BERT's "gelu" */
     SUTRA_ACT_GELU_TANH = 2, /* tanh approximation ("gelu_new", "gelu_pytorch_tanh") */
+    SUTRA_ACT_SILU = 3,      /* x * sigmoid(x) ("silu", "swish"): SwiGLU's activation */
 } sutra_act;
 
 typedef enum sutra_norm_kind {

@@ -45,6 +45,8 @@ struct sutra_st_file {
     size_t n;
     sutra_st_tensor *tensors; /* n entries, sorted by name */
     char *names;              /* every tensor name, NUL-separated */
+    sutra_st_file **shards;   /* a merged file (sutra_st_merge): the files it owns; names and data are theirs */
+    size_t nshards;
 };
 
 static const struct {
@@ -447,6 +449,8 @@ static sutra_status parse_image(const uint8_t *buf, size_t len, sutra_st_file *f
 
 static void st_free(sutra_st_file *f) {
     if (!f) return;
+    for (size_t i = 0; i < f->nshards; i++) st_free(f->shards[i]);
+    free(f->shards);
     if (f->mapped && f->map) munmap((void *)f->map, f->map_len);
     free(f->tensors);
     free(f->names);
@@ -535,4 +539,37 @@ static int cmp_key_tensor(const void *key, const void *elem) {
 const sutra_st_tensor *sutra_st_find(const sutra_st_file *f, const char *name) {
     if (!f || !name || f->n == 0) return NULL;
     return bsearch(name, f->tensors, f->n, sizeof *f->tensors, cmp_key_tensor);
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const sutra_st_tensor *)a)->name, ((const sutra_st_tensor *)b)->name);
+}
+
+sutra_status sutra_st_merge(sutra_st_file **shards, size_t n, const char *what, sutra_st_file **out, char *err,
+                            size_t errcap) {
+    *out = NULL;
+    sutra_st_file *f = calloc(1, sizeof *f);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += shards[i] ? shards[i]->n : 0;
+    if (f) f->shards = malloc((n ? n : 1) * sizeof *f->shards);
+    if (f && f->shards) f->tensors = malloc((total ? total : 1) * sizeof *f->tensors);
+    if (!f || !f->shards || !f->tensors) {
+        for (size_t i = 0; i < n; i++) st_free(shards[i]);
+        st_free(f);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s: out of memory", what);
+    }
+    for (size_t i = 0; i < n; i++) {
+        f->shards[f->nshards++] = shards[i];
+        for (size_t j = 0; shards[i] && j < shards[i]->n; j++) f->tensors[f->n++] = shards[i]->tensors[j];
+    }
+    qsort(f->tensors, f->n, sizeof *f->tensors, cmp_tensor_name);
+    for (size_t i = 1; i < f->n; i++)
+        if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name)) {
+            shown_name sn = show(f->tensors[i].name);
+            sutra_status st = sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s' is in two shards", what, sn.s);
+            st_free(f);
+            return st;
+        }
+    *out = f;
+    return SUTRA_OK;
 }

@@ -54,6 +54,13 @@ sutra_status sutra_st_open(const char *path, sutra_st_file **out, char *err, siz
 sutra_status sutra_st_parse(const uint8_t *buf, size_t len, sutra_st_file **out, char *err, size_t errcap);
 void sutra_st_close(sutra_st_file *f);
 
+/* One file made of n others (the shards of a checkpoint): every tensor of every shard, found and
+ * listed as in one file. It takes the shards over, also on failure (sutra_st_close of the result
+ * closes them); NULL entries are skipped. A name in two shards is SUTRA_ERR_FORMAT; what names
+ * the checkpoint in messages. */
+sutra_status sutra_st_merge(sutra_st_file **shards, size_t n, const char *what, sutra_st_file **out, char *err,
+                            size_t errcap);
+
 size_t sutra_st_count(const sutra_st_file *f);
 const sutra_st_tensor *sutra_st_get(const sutra_st_file *f, size_t i);
 /* NULL if absent. */

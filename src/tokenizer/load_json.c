@@ -469,6 +469,42 @@ static sutra_status parse_normalizer(const cJSON *n, sutra_tokenizer *tok, char 
     return parse_norm(n, &tok->normalizer, 0, "normalizer", err, errcap);
 }
 
+/* A Split pre-tokenizer: a regex pattern Sutra knows (matched by hand in pretok_ext.c, so the
+ * text must be exactly one of these), behavior Isolated, not inverted. */
+static sutra_status parse_split(const cJSON *p, sutra_pretokenizer *pt, const char *where, char *err, size_t errcap) {
+    static const struct {
+        const char *regex;
+        sutra_split_pattern id;
+    } known[] = {
+        {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", SUTRA_SPLIT_GPT2},
+        {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+         "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+         SUTRA_SPLIT_QWEN2},
+        {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+         "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+         SUTRA_SPLIT_CL100K},
+    };
+    const cJSON *pat = item(p, "pattern");
+    const cJSON *rx = cJSON_IsObject(pat) ? item(pat, "Regex") : NULL;
+    if (!cJSON_IsString(rx) || !rx->valuestring)
+        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s: only a Split by a Regex pattern is supported", where);
+    size_t k = 0;
+    while (k < sizeof known / sizeof known[0] && strcmp(known[k].regex, rx->valuestring) != 0) k++;
+    if (k == sizeof known / sizeof known[0])
+        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s: Split pattern '%.120s' is not one Sutra knows "
+                          "(GPT-2's, Qwen2's, cl100k's)", where, rx->valuestring);
+    pt->pattern = known[k].id;
+    sutra_status st = SUTRA_OK;
+    const char *behavior = opt_string(p, "behavior", where, &st, err, errcap);
+    if (st != SUTRA_OK) return st;
+    int invert = 0;
+    if ((st = opt_bool(p, "invert", where, &invert, err, errcap)) != SUTRA_OK) return st;
+    if (!behavior || strcmp(behavior, "Isolated") != 0 || invert)
+        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s: only Split behavior 'Isolated', not inverted, is "
+                          "supported (got '%.32s'%s)", where, behavior ? behavior : "(none)", invert ? ", inverted" : "");
+    return SUTRA_OK;
+}
+
 /* Appends one pre-tokenizer to steps (a Sequence's members are inlined: a sequence of sequences
  * is the same as the flat one). */
 static sutra_status parse_pretok(const cJSON *p, sutra_pretokenizer *steps, size_t *n, int depth, const char *where,
@@ -534,10 +570,13 @@ static sutra_status parse_pretok(const cJSON *p, sutra_pretokenizer *steps, size
             (st = opt_bool(p, "use_regex", where, &pt->use_regex, err, errcap)) != SUTRA_OK)
             return st;
         /* trim_offsets matters only to a ByteLevel post-processor, not here. */
+    } else if (strcmp(type, "Split") == 0) {
+        pt->kind = SUTRA_PRETOK_SPLIT;
+        if ((st = parse_split(p, pt, where, err, errcap)) != SUTRA_OK) return st;
     } else {
         return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap,
                           "%s type '%.64s' is not supported (supported: BertPreTokenizer, WhitespaceSplit, "
-                          "Metaspace, ByteLevel, Sequence)", where, type);
+                          "Metaspace, ByteLevel, Split, Sequence)", where, type);
     }
     (*n)++;
     return SUTRA_OK;
@@ -650,9 +689,10 @@ static sutra_status parse_post_processor(const cJSON *p, sutra_tokenizer *tok, c
     if (!type) return FAIL_FORMAT("post_processor.type is missing or not a string");
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(p, tok, err, errcap);
     if (strcmp(type, "BertProcessing") == 0) return parse_bert_processing(p, tok, err, errcap);
+    if (strcmp(type, "ByteLevel") == 0) return SUTRA_OK; /* adds no tokens; its trim_offsets moves offsets only */
     return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap,
-                      "post_processor type '%.64s' is not supported (supported: TemplateProcessing, BertProcessing)",
-                      type);
+                      "post_processor type '%.64s' is not supported (supported: TemplateProcessing, BertProcessing, "
+                      "ByteLevel)", type);
 }
 
 /* ---- added tokens --------------------------------------------------------------------------- */

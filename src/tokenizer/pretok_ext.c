@@ -1,7 +1,7 @@
 /*
  * pretok_ext.c - runs the pre-tokenizer over a normalized segment and the model over each word:
- * WhitespaceSplit, Metaspace and ByteLevel here, BertPreTokenizer through pretokenizer.c, and
- * Sequence as one step after another.
+ * WhitespaceSplit, Metaspace, ByteLevel and Split here, BertPreTokenizer through pretokenizer.c,
+ * and Sequence as one step after another.
  *
  * Rules: HF's semantics, split by split: a step sees each split the step before produced, may
  * rewrite it (into w->pre[step], which deeper steps never touch) and cuts it into smaller ones;
@@ -13,8 +13,10 @@
  *   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  * matched by hand (leftmost alternative first, as Oniguruma does), then every UTF-8 byte becomes
  * the character GPT-2's bytes_to_unicode assigns it, with the span of the character it is part
- * of. \p{L} and \p{N} are utf8proc's categories plus the letters and digits of Unicode 16 that
- * HF's Oniguruma knows and utf8proc 2.8 (Unicode 15) does not; \s is White_Space.
+ * of. Split matches one of the regex patterns the loader recognises (GPT-2's, Qwen2's, cl100k's)
+ * by hand in the same way, every match a split (behavior Isolated). \p{L} and \p{N} are
+ * utf8proc's categories plus the letters and digits of Unicode 16 that HF's Oniguruma knows and
+ * utf8proc 2.8 (Unicode 15) does not; \s is White_Space.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +98,66 @@ static size_t gpt2_match(const sutra_tchar *u, size_t m, size_t i) {
     while (i + r < m && gpt2_class(u[i + r].cp) == CLS_SPACE) r++;
     if (i + r == m) return m;
     return i + (r > 1 ? r - 1 : 1);
+}
+
+/* The Qwen2 pattern (max_digits 1) and cl100k's (max_digits 3), leftmost alternative first:
+ *   (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,max_digits}
+ *   | ' '?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+ * End of the match starting at u[i] (i < m); every character is matched by some alternative. */
+static int is_crlf(uint32_t c) { return c == '\r' || c == '\n'; }
+
+/* The contraction letter c case-insensitively equal to the ASCII lower-case letter want, as
+ * Oniguruma's Unicode case folding has it (U+017F LONG S folds to s). */
+static int fold_eq(uint32_t c, char want) {
+    if (c < 0x80) return (char)(c | 0x20) == want && ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    return want == 's' && c == 0x17F;
+}
+
+static size_t qwen_match(const sutra_tchar *u, size_t m, size_t i, int max_digits) {
+    const uint32_t c = u[i].cp;
+    if (c == '\'' && i + 1 < m) {
+        const uint32_t d = u[i + 1].cp;
+        if (fold_eq(d, 's') || fold_eq(d, 't') || fold_eq(d, 'm') || fold_eq(d, 'd')) return i + 2;
+        if (i + 2 < m) {
+            const uint32_t e = u[i + 2].cp;
+            if ((fold_eq(d, 'r') && fold_eq(e, 'e')) || (fold_eq(d, 'v') && fold_eq(e, 'e')) ||
+                (fold_eq(d, 'l') && fold_eq(e, 'l')))
+                return i + 3;
+        }
+    }
+    const int cls = gpt2_class(c);
+    /* an optional character that is no letter, digit or line break, then letters */
+    size_t j = i;
+    if (cls != CLS_LETTER && cls != CLS_NUMBER && !is_crlf(c) && i + 1 < m && gpt2_class(u[i + 1].cp) == CLS_LETTER)
+        j = i + 1;
+    if (gpt2_class(u[j].cp) == CLS_LETTER) {
+        size_t e = j + 1;
+        while (e < m && gpt2_class(u[e].cp) == CLS_LETTER) e++;
+        return e;
+    }
+    if (cls == CLS_NUMBER) {
+        size_t e = i + 1;
+        while (e < m && (int)(e - i) < max_digits && gpt2_class(u[e].cp) == CLS_NUMBER) e++;
+        return e;
+    }
+    /* ' '? then symbols (no space, letter or digit), then any line breaks */
+    j = (c == ' ' && i + 1 < m && gpt2_class(u[i + 1].cp) == CLS_OTHER) ? i + 1 : i;
+    if (gpt2_class(u[j].cp) == CLS_OTHER) {
+        size_t e = j + 1;
+        while (e < m && gpt2_class(u[e].cp) == CLS_OTHER) e++;
+        while (e < m && is_crlf(u[e].cp)) e++;
+        return e;
+    }
+    /* c is whitespace: the run u[i..r) */
+    size_t r = i;
+    while (r < m && gpt2_class(u[r].cp) == CLS_SPACE) r++;
+    /* \s*[\r\n]+: up to and including the run's last line break */
+    for (size_t k = r; k > i; k--)
+        if (is_crlf(u[k - 1].cp)) return k;
+    /* \s+(?!\S): the run up to the end, or all but its last character before a non-space;
+     * \s+: a single space before a non-space */
+    if (r == m) return m;
+    return r - i > 1 ? r - 1 : i + 1;
 }
 
 /* GPT-2's bytes_to_unicode: the printable Latin-1 bytes ('!'..'~', 0xA1..0xAC, 0xAE..0xFF) map to
@@ -207,6 +269,15 @@ static sutra_status step(runner *r, size_t k, const sutra_tchar *t, size_t n) {
         return metaspace(r, k, t, n);
     case SUTRA_PRETOK_BYTELEVEL:
         return bytelevel(r, k, t, n);
+    case SUTRA_PRETOK_SPLIT: /* Isolated: every match is a split of its own */
+        for (size_t s = 0; s < n && !r->sink->full;) {
+            const size_t e = pt->pattern == SUTRA_SPLIT_GPT2 ? gpt2_match(t, n, s)
+                                                             : qwen_match(t, n, s, pt->pattern == SUTRA_SPLIT_CL100K ? 3 : 1);
+            sutra_status st = step(r, k + 1, t + s, e - s);
+            if (st != SUTRA_OK) return st;
+            s = e;
+        }
+        return SUTRA_OK;
     case SUTRA_PRETOK_BERT: {
         size_t pos = 0, ws, we;
         while (sutra_pretok_next(pt, t, n, &pos, &ws, &we)) {

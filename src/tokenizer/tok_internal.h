@@ -163,7 +163,15 @@ typedef enum sutra_pretok_kind {
     SUTRA_PRETOK_METASPACE,       /* ' ' -> replacement, prefix, split before each replacement */
     SUTRA_PRETOK_BYTELEVEL,       /* GPT-2 regex split, then each byte as one character */
     SUTRA_PRETOK_SEQUENCE,        /* steps[0..n_steps) in turn (never nested: flattened) */
+    SUTRA_PRETOK_SPLIT,           /* Split by one of the known regex patterns, behavior Isolated */
 } sutra_pretok_kind;
+
+/* The Split patterns Sutra matches by hand (pretok_ext.c), recognised by their exact text. */
+typedef enum sutra_split_pattern {
+    SUTRA_SPLIT_GPT2 = 0, /* 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+    SUTRA_SPLIT_QWEN2,    /* Qwen2 / Qwen2.5 / Qwen3: case-insensitive contractions, one digit at a time, */
+    SUTRA_SPLIT_CL100K,   /* punctuation runs with their line breaks; cl100k / Llama 3: up to 3 digits */
+} sutra_split_pattern;
 
 typedef enum sutra_prepend_scheme {
     SUTRA_PREPEND_ALWAYS = 0,
@@ -179,6 +187,7 @@ typedef struct sutra_pretokenizer {
     sutra_prepend_scheme prepend; /* Metaspace */
     int split;                    /* Metaspace */
     int add_prefix_space, use_regex; /* ByteLevel */
+    sutra_split_pattern pattern;     /* Split */
     struct sutra_pretokenizer *steps; /* Sequence (owned) */
     size_t n_steps;
 } sutra_pretokenizer;

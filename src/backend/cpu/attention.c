@@ -2,7 +2,8 @@
  * attention.c - the CPU attention dispatcher and the standard (materialised-scores) path.
  *
  * The standard path computes, per (sequence, head), S = scale * Q K^T as one (n x n) matrix with
- * OpenBLAS, a masked row softmax, then O = P V with OpenBLAS. (sequence, head) pairs are spread
+ * OpenBLAS, a masked row softmax (window, causal), then O = P V with OpenBLAS. A query head reads
+ * the key/value head of its group (grouped-query attention) in place. (sequence, head) pairs are spread
  * over OpenMP threads (OpenBLAS runs single-threaded inside them; cpu_backend.c says how one
  * thread is handled); each thread owns one max_seqlen^2 slice of the workspace, so the path's
  * memory grows with the square of the longest sequence: the engine only picks it below the
@@ -27,8 +28,10 @@ size_t sutra_cpu_attention_workspace(sutra_attn_path path, int max_seqlen, int h
 static int params_valid(const sutra_attn_params *p) {
     if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens) return 0;
     if (p->batch <= 0 || p->heads <= 0 || p->head_dim <= 0 || p->max_seqlen <= 0) return 0;
-    int64_t row = (int64_t)p->heads * p->head_dim;
-    if (p->q_stride < row || p->k_stride < row || p->v_stride < row || p->o_stride < row) return 0;
+    const int kvh = p->kv_heads ? p->kv_heads : p->heads;
+    if (kvh < 1 || p->heads % kvh) return 0;
+    const int64_t row = (int64_t)p->heads * p->head_dim, kvrow = (int64_t)kvh * p->head_dim;
+    if (p->q_stride < row || p->k_stride < kvrow || p->v_stride < kvrow || p->o_stride < row) return 0;
     if (p->cu_seqlens[0] != 0) return 0;
     for (int b = 0; b < p->batch; b++) {
         int n = p->cu_seqlens[b + 1] - p->cu_seqlens[b];
@@ -41,8 +44,10 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sut
     const int D = p->head_dim;
     const int s0 = p->cu_seqlens[b], n = p->cu_seqlens[b + 1] - s0;
     const float *q = (const float *)p->q + (size_t)s0 * p->q_stride + (size_t)h * D;
-    const float *k = (const float *)p->k + (size_t)s0 * p->k_stride + (size_t)h * D;
-    const float *v = (const float *)p->v + (size_t)s0 * p->v_stride + (size_t)h * D;
+    const int kvh = h / (p->heads / (p->kv_heads ? p->kv_heads : p->heads)); /* its key/value head */
+    const float *k = (const float *)p->k + (size_t)s0 * p->k_stride + (size_t)kvh * D;
+    const float *v = (const float *)p->v + (size_t)s0 * p->v_stride + (size_t)kvh * D;
+    const int wr = p->causal ? 0 : p->window_right; /* causal: keys up to the query's own position */
     float *o = (float *)p->out + (size_t)s0 * p->o_stride + (size_t)h * D;
 
     /* S (n,n) = scale * log2(e) * q (n,D) @ k (n,D)^T, so that the softmax can use exp2 */
@@ -51,7 +56,7 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sut
     for (int i = 0; i < n; i++) {
         int lo = 0, hi = n; /* visible keys [lo, hi) */
         if (p->window_left >= 0 && i - p->window_left > lo) lo = i - p->window_left;
-        if (p->window_right >= 0 && i + p->window_right + 1 < hi) hi = i + p->window_right + 1;
+        if (wr >= 0 && i + wr + 1 < hi) hi = i + wr + 1;
         sutra_softmax2_row(S + (size_t)i * n, lo, hi, n, isa);
     }
     /* o (n,D) = P (n,n) @ v (n,D) */
@@ -62,8 +67,7 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sut
 sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, int threads, void *workspace,
                                  size_t workspace_bytes, sutra_cpu_isa isa) {
     if (!params_valid(p) || threads <= 0) return SUTRA_ERR_INVALID_ARGUMENT;
-    if (p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_bias || p->rel_buckets)
-        return SUTRA_ERR_UNSUPPORTED; /* not yet here */
+    if (p->rel_bias || p->rel_buckets) return SUTRA_ERR_UNSUPPORTED; /* not yet here */
     if (workspace_bytes < sutra_cpu_attention_workspace(path, p->max_seqlen, p->head_dim, threads) || !workspace)
         return SUTRA_ERR_INVALID_ARGUMENT;
     if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, threads, workspace, workspace_bytes, isa);

@@ -436,7 +436,7 @@ static void fl_item(const sutra_attn_params *p, const fl_kernels *kn, fl_tile *t
     const int D = p->head_dim;
     const int nq = len - i0 < FL_BQ ? len - i0 : FL_BQ;
     const int lanes = (nq + 15) & ~15; /* query lanes the kernels compute: whole 16-lane vectors */
-    const int wl = p->window_left, wr = p->window_right;
+    const int wl = p->window_left, wr = p->causal ? 0 : p->window_right; /* causal: no key after the query */
 
     /* Prologue: Qt = (q * scale * log2 e)^T, zero-padded to `lanes` so that padding lanes compute
      * finite, ignored values; o zeroed on the rows P V touches (nq rounded up to 4). */
@@ -459,8 +459,9 @@ static void fl_item(const sutra_attn_params *p, const fl_kernels *kn, fl_tile *t
      * blocks start at that range's first key, so a window of w keys costs about w/BK + 1 blocks. */
     int64_t jlo = wl >= 0 ? fl_max64(0, (int64_t)i0 - wl) : 0;
     int64_t jhi = wr >= 0 ? fl_min64(len, (int64_t)i0 + nq + wr) : len; /* exclusive */
-    const float *k = (const float *)p->k + s0 * p->k_stride + (int64_t)h * D;
-    const float *v = (const float *)p->v + s0 * p->v_stride + (int64_t)h * D;
+    const int kvh = h / (p->heads / (p->kv_heads ? p->kv_heads : p->heads)); /* grouped-query: its group's head */
+    const float *k = (const float *)p->k + s0 * p->k_stride + (int64_t)kvh * D;
+    const float *v = (const float *)p->v + s0 * p->v_stride + (int64_t)kvh * D;
     for (int64_t j0 = jlo; j0 < jhi; j0 += FL_BK) {
         const int nk = (int)fl_min64(FL_BK, jhi - j0);
         kn->qk(t->s, t->qt, k + j0 * p->k_stride, p->k_stride, nk, D, lanes);
@@ -501,11 +502,11 @@ sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, 
                                        sutra_cpu_isa isa) {
     if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens || !ws) return SUTRA_ERR_INVALID_ARGUMENT;
     if (p->head_dim < 1 || p->heads < 1 || p->batch < 0 || threads < 1) return SUTRA_ERR_INVALID_ARGUMENT;
-    if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM || p->causal || (p->kv_heads && p->kv_heads != p->heads) ||
-        p->rel_bias || p->rel_buckets)
-        return SUTRA_ERR_UNSUPPORTED;
-    const int64_t HD = (int64_t)p->heads * p->head_dim;
-    if (p->q_stride < HD || p->k_stride < HD || p->v_stride < HD || p->o_stride < HD)
+    if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM || p->rel_bias || p->rel_buckets) return SUTRA_ERR_UNSUPPORTED;
+    const int kvh = p->kv_heads ? p->kv_heads : p->heads;
+    if (kvh < 1 || p->heads % kvh) return SUTRA_ERR_INVALID_ARGUMENT;
+    const int64_t HD = (int64_t)p->heads * p->head_dim, KVD = (int64_t)kvh * p->head_dim;
+    if (p->q_stride < HD || p->k_stride < KVD || p->v_stride < KVD || p->o_stride < HD)
         return SUTRA_ERR_INVALID_ARGUMENT;
     const size_t need = sutra_cpu_flash_workspace(p->head_dim, threads);
     if (need == 0 || ws_bytes < need) return SUTRA_ERR_INVALID_ARGUMENT;

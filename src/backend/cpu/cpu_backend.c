@@ -106,7 +106,7 @@ static void op_end(cpu_ctx *c, double t0, const char *fmt, ...) {
 }
 
 static const char *act_name(sutra_act act) {
-    return act == SUTRA_ACT_GELU ? " gelu" : act == SUTRA_ACT_GELU_TANH ? " gelu-tanh" : "";
+    return act == SUTRA_ACT_GELU ? " gelu" : act == SUTRA_ACT_GELU_TANH ? " gelu-tanh" : act == SUTRA_ACT_SILU ? " silu" : "";
 }
 
 /* ---- ops -------------------------------------------------------------------------------- */
@@ -140,8 +140,16 @@ static sutra_status cpu_run(sutra_backend *be, uint64_t key, sutra_status (*fn)(
 }
 
 /* out (C) = norm(x + res): LayerNorm through the row kernels (res may be NULL). */
+/* out (C) = norm(x + res); res may be NULL. An RMSNorm's bias, if a family ever binds one, is added
+ * after the scale. */
 static void norm_row(const cpu_ctx *c, float *out, const float *x, const float *res, const sutra_norm *n, int C) {
-    sutra_add_layernorm_row(out, x, res, n->w, n->b, C, n->eps, c->isa);
+    if (n->kind == SUTRA_NORM_LAYER) {
+        sutra_add_layernorm_row(out, x, res, n->w, n->b, C, n->eps, c->isa);
+        return;
+    }
+    sutra_add_rmsnorm_row(out, x, res, n->w, C, n->eps, c->isa);
+    if (n->b)
+        for (int i = 0; i < C; i++) out[i] += ((const float *)n->b)[i];
 }
 
 static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos, const void *tok_,
@@ -164,7 +172,7 @@ static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const i
             for (int i = 0; i < C; i++) o[i] += type_row[i];
         if (normed) norm_row(c, o, o, NULL, norm, C);
     }
-    op_end(c, t0, normed ? "embed+LN" : "embed");
+    op_end(c, t0, "%s", normed ? (norm->kind == SUTRA_NORM_RMS ? "embed+RMS" : "embed+LN") : "embed");
 }
 
 /* The panels of w for the small-T kernel, packed the first time w is used with few rows; NULL
@@ -252,7 +260,24 @@ static void cpu_add_norm(sutra_backend *be, void *sum_, void *out_, const void *
         }
         if (normed) norm_row(c, out + (size_t)t * C, at, bt, norm, C);
     }
-    op_end(c, t0, sum ? (normed ? "residual+LN" : "residual") : b ? "add+LN" : "LN");
+    const int rms = normed && norm->kind == SUTRA_NORM_RMS;
+    op_end(c, t0, "%s", sum ? (normed ? (rms ? "residual+RMS" : "residual+LN") : "residual")
+                            : b ? (rms ? "add+RMS" : "add+LN") : rms ? "RMS" : "LN");
+}
+
+/* Per-head norms (query/key norms): each of the T rows holds `heads` heads of D values from its
+ * start, rows stride floats apart. */
+static void cpu_head_norm(sutra_backend *be, void *x_, int64_t stride, int T, int heads, int D, const sutra_norm *norm) {
+    cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
+    float *x = x_;
+#pragma omp parallel for num_threads(c->threads) schedule(static)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < heads; h++) {
+            float *v = x + (size_t)t * stride + (size_t)h * D;
+            norm_row(c, v, v, NULL, norm, D);
+        }
+    op_end(c, t0, "head %s", norm->kind == SUTRA_NORM_RMS ? "RMS" : "LN");
 }
 
 /* Rotary embedding as HF computes it in fp32: inv_freq_i = 1 / theta^(2i/D) rounded to float,
@@ -387,18 +412,22 @@ static int cpu_supports(const sutra_backend *be, const sutra_op_query *q) {
     switch (q->op) {
     case SUTRA_OP_ATTENTION: {
         const sutra_attn_params *p = q->attn;
-        if (!p || p->head_dim < 1 || p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_buckets) return 0;
+        if (!p || p->head_dim < 1 || p->rel_buckets || p->rel_bias) return 0;
+        if (p->kv_heads && (p->kv_heads < 1 || p->heads % p->kv_heads)) return 0;
         if (q->path == SUTRA_ATTN_FLASH) return p->head_dim <= SUTRA_CPU_FLASH_MAX_HEAD_DIM;
         /* the standard path's scores need room for the longest sequence, once reserve() sized it */
         return !c->arena || (c->std_max_seqlen > 0 && p->max_seqlen <= c->std_max_seqlen && p->head_dim == c->head_dim);
     }
-    case SUTRA_OP_NORM: return q->norm == SUTRA_NORM_LAYER;
+    case SUTRA_OP_NORM:
+    case SUTRA_OP_HEAD_NORM: return q->norm == SUTRA_NORM_LAYER || q->norm == SUTRA_NORM_RMS;
     case SUTRA_OP_ROPE: return q->head_dim >= 2 && q->head_dim % 2 == 0 && q->head_dim <= 1024; /* cpu_rope's tables */
     case SUTRA_OP_PROJECT_HEADS:
     case SUTRA_OP_EMBED_PLAIN:
     case SUTRA_OP_ADD: return 1;
     case SUTRA_OP_GLU:
-    case SUTRA_OP_ACT: return q->act == SUTRA_ACT_NONE || q->act == SUTRA_ACT_GELU || q->act == SUTRA_ACT_GELU_TANH;
+    case SUTRA_OP_ACT:
+        return q->act == SUTRA_ACT_NONE || q->act == SUTRA_ACT_GELU || q->act == SUTRA_ACT_GELU_TANH ||
+               q->act == SUTRA_ACT_SILU;
     default: return 0;
     }
 }
@@ -528,6 +557,7 @@ sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backen
     be->matmul = cpu_matmul;
     be->add_norm = cpu_add_norm;
     be->rope = cpu_rope;
+    be->head_norm = cpu_head_norm;
     be->glu = cpu_glu;
     be->download = cpu_download;
     be->project_heads = cpu_project_heads;

@@ -2,7 +2,7 @@
  * elementwise.c - fused row kernels of the CPU backend (see elementwise.h).
  *
  * Why fused: after a matrix product the output rows are still in L1/L2; adding the bias and
- * applying GELU in the same pass, and the residual add inside LayerNorm's first pass, saves full
+ * applying the activation (GELU, SiLU) in the same pass, and the residual add inside LayerNorm's first pass, saves full
  * round trips over (T, N) activations and replaces libm's scalar erff with a vector erf.
  */
 #include "backend/cpu/elementwise.h"
@@ -17,13 +17,43 @@ static inline float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+/* SiLU, x * sigmoid(x), from e = exp(-|x|) in (0, 1], which never overflows:
+ * sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) below. */
+#define SILU_LOG2E 1.44269504088896341f
+
+static inline float silu_scalar(float x) {
+    const float e = sutra_exp2_scalar(-fabsf(x) * SILU_LOG2E);
+    return x * (x >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+__attribute__((target("avx512f"))) static inline __m512 silu_avx512(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 e = sutra_exp2_avx512(_mm512_mul_ps(_mm512_abs_ps(x), _mm512_set1_ps(-SILU_LOG2E)));
+    const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_div_ps(_mm512_mul_ps(x, _mm512_mask_blend_ps(neg, one, e)), _mm512_add_ps(one, e));
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 silu_avx2(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    const __m256 e = sutra_exp2_avx2(_mm256_mul_ps(ax, _mm256_set1_ps(-SILU_LOG2E)));
+    const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+    return _mm256_div_ps(_mm256_mul_ps(x, _mm256_blendv_ps(one, e, neg)), _mm256_add_ps(one, e));
+}
+
 /* ---- bias + activation ---------------------------------------------------------------------- */
 
-static void bias_act_scalar(float *row, const float *bias, int n, sutra_act act, int from) {
-    for (int j = from; j < n; j++) {
-        float v = row[j] + (bias ? bias[j] : 0.0f);
-        row[j] = act == SUTRA_ACT_GELU ? sutra_gelu_scalar(v) : act == SUTRA_ACT_GELU_TANH ? gelu_tanh(v) : v;
+static inline float act_scalar(float v, sutra_act act) {
+    switch (act) {
+    case SUTRA_ACT_GELU: return sutra_gelu_scalar(v);
+    case SUTRA_ACT_GELU_TANH: return gelu_tanh(v);
+    case SUTRA_ACT_SILU: return silu_scalar(v);
+    default: return v;
     }
+}
+
+static void bias_act_scalar(float *row, const float *bias, int n, sutra_act act, int from) {
+    for (int j = from; j < n; j++) row[j] = act_scalar(row[j] + (bias ? bias[j] : 0.0f), act);
 }
 
 __attribute__((target("avx512f"))) static void bias_act_avx512(float *row, const float *bias, int n, sutra_act act) {
@@ -36,6 +66,7 @@ __attribute__((target("avx512f"))) static void bias_act_avx512(float *row, const
         __m512 v = _mm512_loadu_ps(row + j);
         if (bias) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + j));
         if (act == SUTRA_ACT_GELU) v = sutra_gelu_avx512(v);
+        else if (act == SUTRA_ACT_SILU) v = silu_avx512(v);
         _mm512_storeu_ps(row + j, v);
     }
     bias_act_scalar(row, bias, n, act, j);
@@ -51,6 +82,7 @@ __attribute__((target("avx2,fma"))) static void bias_act_avx2(float *row, const 
         __m256 v = _mm256_loadu_ps(row + j);
         if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
         if (act == SUTRA_ACT_GELU) v = sutra_gelu_avx2(v);
+        else if (act == SUTRA_ACT_SILU) v = silu_avx2(v);
         _mm256_storeu_ps(row + j, v);
     }
     bias_act_scalar(row, bias, n, act, j);
@@ -154,6 +186,63 @@ void sutra_add_layernorm_row(float *out, const float *x, const float *res, const
     }
 }
 
+/* ---- residual add + RMSNorm ------------------------------------------------------------------ */
+
+static void add_rmsnorm_scalar(float *out, const float *x, const float *res, const float *w, int C, float eps) {
+    float ss = 0.0f;
+    for (int i = 0; i < C; i++) {
+        out[i] = x[i] + (res ? res[i] : 0.0f);
+        ss += out[i] * out[i];
+    }
+    const float r = 1.0f / sqrtf(ss / (float)C + eps);
+    for (int i = 0; i < C; i++) out[i] = w[i] * (out[i] * r);
+}
+
+__attribute__((target("avx512f"))) static void add_rmsnorm_avx512(float *out, const float *x, const float *res,
+                                                                  const float *w, int C, float eps) {
+    if (C % 16) {
+        add_rmsnorm_scalar(out, x, res, w, C, eps);
+        return;
+    }
+    __m512 q = _mm512_setzero_ps();
+    for (int i = 0; i < C; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        if (res) v = _mm512_add_ps(v, _mm512_loadu_ps(res + i));
+        _mm512_storeu_ps(out + i, v);
+        q = _mm512_fmadd_ps(v, v, q);
+    }
+    const __m512 r = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(q) / (float)C + eps));
+    for (int i = 0; i < C; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_loadu_ps(w + i), _mm512_mul_ps(_mm512_loadu_ps(out + i), r)));
+}
+
+__attribute__((target("avx2,fma"))) static void add_rmsnorm_avx2(float *out, const float *x, const float *res,
+                                                                 const float *w, int C, float eps) {
+    if (C % 8) {
+        add_rmsnorm_scalar(out, x, res, w, C, eps);
+        return;
+    }
+    __m256 q = _mm256_setzero_ps();
+    for (int i = 0; i < C; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + i));
+        _mm256_storeu_ps(out + i, v);
+        q = _mm256_fmadd_ps(v, v, q);
+    }
+    const __m256 r = _mm256_set1_ps(1.0f / sqrtf(hsum256(q) / (float)C + eps));
+    for (int i = 0; i < C; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(_mm256_loadu_ps(out + i), r)));
+}
+
+void sutra_add_rmsnorm_row(float *out, const float *x, const float *res, const float *w, int C, float eps,
+                           sutra_cpu_isa isa) {
+    switch (isa) {
+    case SUTRA_CPU_ISA_AVX512: add_rmsnorm_avx512(out, x, res, w, C, eps); break;
+    case SUTRA_CPU_ISA_AVX2: add_rmsnorm_avx2(out, x, res, w, C, eps); break;
+    default: add_rmsnorm_scalar(out, x, res, w, C, eps); break;
+    }
+}
+
 /* ---- softmax -------------------------------------------------------------------------------- */
 
 static void softmax2_scalar(float *row, int lo, int hi) {
@@ -225,7 +314,7 @@ void sutra_softmax2_row(float *row, int lo, int hi, int n, sutra_cpu_isa isa) {
 void sutra_glu_row(float *out, const float *inp, int F, sutra_act act, sutra_cpu_isa isa) {
     const float *gate = inp + F;
     int j = 0;
-    if (act == SUTRA_ACT_GELU || act == SUTRA_ACT_NONE) {
+    if (act == SUTRA_ACT_GELU || act == SUTRA_ACT_SILU || act == SUTRA_ACT_NONE) {
         /* the activation in place on a copy of the row's first half, then the product */
         for (; j < F; j++) out[j] = inp[j];
         sutra_bias_act_row(out, NULL, F, act, isa);

@@ -1,0 +1,38 @@
+/*
+ * checkpoint.h - the weights of a model directory, in either layout transformers writes:
+ * one model.safetensors, or shards listed by model.safetensors.index.json (its "weight_map" of
+ * tensor name -> shard file), as the larger models (Qwen3-Embedding 4B / 8B) ship.
+ */
+#ifndef SUTRA_CHECKPOINT_H
+#define SUTRA_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "model/safetensors.h"
+
+/* A parsed index: the shard files in the order first named, and which shard each tensor of the
+ * weight map is in. */
+typedef struct sutra_st_index {
+    size_t nfiles;
+    char **files; /* plain file names: no '/', not starting with '.', ending in ".safetensors" */
+    size_t ntensors;
+    char **names; /* ntensors tensor names */
+    int *shard;   /* ntensors indices into files */
+} sutra_st_index;
+
+/* Most shards an index may name. */
+#define SUTRA_ST_MAX_SHARDS 4096
+
+/* Parses the text of an index file (what names it in messages). The weight map must be a
+ * non-empty object of strings; shard names must be plain file names as above (so a hostile index
+ * cannot reach outside the model directory). On failure *out is empty. */
+sutra_status sutra_st_index_parse(const char *json, size_t len, const char *what, sutra_st_index *out, char *err,
+                                  size_t errcap);
+void sutra_st_index_free(sutra_st_index *idx);
+
+/* Opens dir's weights: model.safetensors when present, else every shard its index names, merged
+ * into one file object (sutra_st_merge), each tensor checked to be in the shard the index says.
+ * Neither present: SUTRA_ERR_IO naming both. */
+sutra_status sutra_checkpoint_open(const char *dir, sutra_st_file **out, char *err, size_t errcap);
+
+#endif /* SUTRA_CHECKPOINT_H */
