@@ -9,6 +9,11 @@ Layouts: "bhnd" = contiguous (B, H, N, d) tensors, as the anchors in shared/anch
 measured; "packed" = q, k, v as strided views of one (B, N, 3, H, d) buffer, the layout Sutra's
 kernel reads (fused QKV), timed for the flash backend only.
 Writes JSON (--json) and prints one line per shape. Inputs are random normal, never zeros.
+
+--decoder instead times the decoder embedders' shape (attn_bench --decoder): D = 128, 16 query
+heads over 8 key/value heads (enable_gqa: the kernel reads the shared heads, nothing is
+repeated), B * N = 32768, non-causal and causal (is_causal; TFLOP/s counted as 2 * B * H * N^2 * d
+for causal, the half of the square it computes).
 """
 import argparse
 import json
@@ -37,12 +42,40 @@ def median_ms(fn, reps, warm=3):
     return times[len(times) // 2]
 
 
-def time_backend(backend, q, k, v, reps):
+def time_backend(backend, q, k, v, reps, **kw):
     try:
         with sdpa_kernel([backend]):
-            return median_ms(lambda: F.scaled_dot_product_attention(q, k, v), reps)
+            return median_ms(lambda: F.scaled_dot_product_attention(q, k, v, **kw), reps)
     except Exception as ex:  # a backend that refuses a shape is reported, not fatal
         return "err:" + type(ex).__name__
+
+
+def decoder(args, dtype, env):
+    tok, d, heads, kv = 32768, 128, 16, 8
+    rows = []
+    print(f"decoder: d {d}, {heads} query heads over {kv} key/value heads, B * N = {tok}")
+    print(f"{'N':>6} {'B':>4} {'mask':>7} {'flash':>8} {'cudnn':>8}  (TFLOP/s)")
+    for n in (512, 1024, 2048, 4096, 8192, 16384):
+        b = tok // n
+        gen = torch.Generator(device="cuda").manual_seed(2000 + n)
+        q = torch.randn(b, heads, n, d, device="cuda", dtype=dtype, generator=gen)
+        k, v = (torch.randn(b, kv, n, d, device="cuda", dtype=dtype, generator=gen) for _ in range(2))
+        for causal in (False, True):
+            flops = (2.0 if causal else 4.0) * b * heads * n * n * d
+            row = {"d": d, "H": heads, "Hkv": kv, "N": n, "B": b, "causal": causal}
+            for name, backend in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+                ms = time_backend(backend, q, k, v, args.reps, is_causal=causal, enable_gqa=True)
+                row[name + "_ms"] = ms
+                row[name] = round(flops / ms / 1e9, 1) if isinstance(ms, float) else ms
+            rows.append(row)
+            print(f"{n:>6} {b:>4} {'causal' if causal else 'full':>7} {row['flash']!s:>8} {row['cudnn']!s:>8}",
+                  flush=True)
+        del q, k, v
+        torch.cuda.empty_cache()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"env": env, "section": "decoder", "rows": rows}, f, indent=1)
+    return 0
 
 
 def main():
@@ -50,6 +83,7 @@ def main():
     ap.add_argument("--json", default=None)
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--dtype", choices=("fp16", "bf16"), default="fp16")
+    ap.add_argument("--decoder", action="store_true", help="the decoder shape: GQA 16/8 at d 128, causal and not")
     args = ap.parse_args()
     dtype = torch.float16 if args.dtype == "fp16" else torch.bfloat16
     smi = subprocess.run(["nvidia-smi", "--query-gpu=name,clocks.sm,clocks.max.sm", "--format=csv,noheader"],
@@ -57,6 +91,8 @@ def main():
     env = {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(),
            "cudnn": torch.backends.cudnn.version(), "nvidia_smi": smi, "dtype": args.dtype, "reps": args.reps}
     print("torch", env["torch"], env["gpu"], "cudnn", env["cudnn"], "|", smi, flush=True)
+    if args.decoder:
+        return decoder(args, dtype, env)
 
     tok = 32768
     rows = []

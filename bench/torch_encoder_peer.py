@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """torch_encoder_peer.py - the PyTorch peer of bench/cuda/encoder_bench: the same encoder shapes
-and batches through HF transformers, random-initialised, fp16, attn_implementation="sdpa", run
-eagerly and under torch.compile(mode="reduce-overhead") (CUDA graphs) in the same process.
+and batches through HF transformers, random-initialised, fp16 (qwen3: bf16, as Sutra runs it),
+attn_implementation="sdpa", run eagerly and under torch.compile(mode="reduce-overhead") (CUDA
+graphs) in the same process. qwen3-0.6b is Qwen3Model (the embedder: no LM head; Sutra pools the
+last token, which costs both sides next to nothing).
 
 Rows mirror encoder_bench's: batch-1 latency, B x N throughput, and the mixed batch (the same
 lengths: splitmix64 from seed 42, log-uniform in 16..2048, <= 32768 tokens in all). HF pads a
@@ -13,7 +15,7 @@ torch.compile compiles once per input shape (5-40 s each); only the rows in COMP
 compiled, and none once --compile-budget seconds (default 240) have gone to compiling; skipped
 rows say so in the JSON ("compile_skipped").
 
-Usage: torch_encoder_peer.py [--json FILE] [--models minilm,bert-base,xlmr-large] [--no-compile]
+Usage: torch_encoder_peer.py [--json FILE] [--models minilm,bert-base,xlmr-large,qwen3-0.6b] [--no-compile]
                              [--compile-budget S] [--reps N]
 """
 import argparse
@@ -29,6 +31,8 @@ SHAPES = {
     "minilm": dict(cls="bert", hidden=384, layers=6, heads=12, ffn=1536, vocab=30522, positions=512),
     "bert-base": dict(cls="bert", hidden=768, layers=12, heads=12, ffn=3072, vocab=30522, positions=8192),
     "xlmr-large": dict(cls="xlmr", hidden=1024, layers=24, heads=16, ffn=4096, vocab=250002, positions=8194),
+    "qwen3-0.6b": dict(cls="qwen3", hidden=1024, layers=28, heads=16, kv_heads=8, head_dim=128, ffn=3072,
+                       vocab=151669, positions=32768),
 }
 # (model, B, N); N = 0 is the mixed batch. Same list as encoder_bench.c's CASES (less the
 # tanh-GELU rows).
@@ -39,9 +43,13 @@ CASES = [
     ("bert-base", 4, 8192), ("bert-base", 1, 0),
     ("xlmr-large", 1, 512), ("xlmr-large", 1, 2048), ("xlmr-large", 1, 8192), ("xlmr-large", 64, 512),
     ("xlmr-large", 4, 8192), ("xlmr-large", 1, 0),
+    ("qwen3-0.6b", 1, 512), ("qwen3-0.6b", 64, 512), ("qwen3-0.6b", 16, 2048), ("qwen3-0.6b", 1, 8192),
+    ("qwen3-0.6b", 1, 0),
 ]
 COMPILE_ROWS = {("minilm", 1, 128), ("minilm", 1024, 32), ("bert-base", 1, 512), ("bert-base", 1, 4096),
-                ("bert-base", 64, 512), ("bert-base", 1, 0), ("xlmr-large", 1, 512), ("xlmr-large", 64, 512)}
+                ("bert-base", 64, 512), ("bert-base", 1, 0), ("xlmr-large", 1, 512), ("xlmr-large", 64, 512),
+                ("qwen3-0.6b", 1, 512), ("qwen3-0.6b", 64, 512), ("qwen3-0.6b", 16, 2048), ("qwen3-0.6b", 1, 8192),
+                ("qwen3-0.6b", 1, 0)}
 MIXED_SEED, MIXED_TOKENS = 42, 32768
 M64 = (1 << 64) - 1
 
@@ -69,6 +77,13 @@ def mixed_lengths():
 def build(name):
     from transformers import BertConfig, BertModel, XLMRobertaConfig, XLMRobertaModel
     sh = SHAPES[name]
+    if sh["cls"] == "qwen3":
+        from transformers import Qwen3Config, Qwen3Model
+        cfg = Qwen3Config(hidden_size=sh["hidden"], num_hidden_layers=sh["layers"], num_attention_heads=sh["heads"],
+                          num_key_value_heads=sh["kv_heads"], head_dim=sh["head_dim"], intermediate_size=sh["ffn"],
+                          max_position_embeddings=sh["positions"], vocab_size=sh["vocab"], rope_theta=1e6,
+                          rms_norm_eps=1e-6, tie_word_embeddings=True, attn_implementation="sdpa")
+        return Qwen3Model(cfg).to(torch.bfloat16).cuda().eval()
     kw = dict(hidden_size=sh["hidden"], num_hidden_layers=sh["layers"], num_attention_heads=sh["heads"],
               intermediate_size=sh["ffn"], max_position_embeddings=sh["positions"], vocab_size=sh["vocab"],
               attn_implementation="sdpa")
@@ -99,7 +114,7 @@ def bench(fn, reps, warm=3):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
-    ap.add_argument("--models", default="minilm,bert-base,xlmr-large")
+    ap.add_argument("--models", default="minilm,bert-base,xlmr-large,qwen3-0.6b")
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--compile-budget", type=float, default=240.0)
     ap.add_argument("--reps", type=int, default=20)
@@ -133,7 +148,8 @@ def main():
                 for i, n in enumerate(lens):
                     mask[i, :n] = 1
                 real = sum(lens)
-            row = {"model": name, "B": B, "N": N, "mixed": case[2] == 0, "tokens": real}
+            row = {"model": name, "B": B, "N": N, "mixed": case[2] == 0, "tokens": real,
+                   "dtype": "bf16" if SHAPES[name]["cls"] == "qwen3" else "fp16"}
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             try:
@@ -169,7 +185,7 @@ def main():
         torch._dynamo.reset()
         torch.cuda.empty_cache()
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-           "transformers": transformers.__version__, "dtype": "fp16", "reps": a.reps,
+           "transformers": transformers.__version__, "dtype": "fp16 (qwen3: bf16)", "reps": a.reps,
            "mixed_lengths": lens, "rows": rows}
     if a.json:
         json.dump(out, open(a.json, "w"), indent=1)

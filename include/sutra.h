@@ -109,6 +109,13 @@ typedef enum sutra_device {
     SUTRA_DEVICE_CUDA = 2, /* a GPU or an error (SUTRA_ERR_UNSUPPORTED) */
 } sutra_device;
 
+/* Activation type on a GPU (sutra_config.gpu_dtype). */
+typedef enum sutra_gpu_dtype {
+    SUTRA_GPU_DTYPE_AUTO = 0, /* the model family's: fp16, or bf16 where fp16 overflows */
+    SUTRA_GPU_DTYPE_F16 = 1,
+    SUTRA_GPU_DTYPE_BF16 = 2,
+} sutra_gpu_dtype;
+
 typedef struct sutra_config {
     /* A model directory (holding config.json, model.safetensors, tokenizer.json or vocab.txt),
      * or a model name looked up in the models directory (see sutra_models_dir()). Required. */
@@ -140,11 +147,13 @@ typedef struct sutra_config {
     int use_flash_attention;
     int flash_attention_threshold;
     sutra_attention attention;
-    /* Where the model runs. On a GPU, weights and activations are fp16 (gpu_bf16 = 1: bf16),
-     * accumulation fp32. gpu_index picks the CUDA device. */
+    /* Where the model runs; gpu_index picks the CUDA device. On a GPU, weights and activations
+     * are fp16 or bf16 (gpu_dtype), accumulation fp32; AUTO is fp16 unless the model's family
+     * is known to overflow fp16 (Qwen3: bf16), and sutra_model_info.compute_dtype says which
+     * ran and why. */
     sutra_device device;
     int gpu_index;
-    int gpu_bf16;
+    sutra_gpu_dtype gpu_dtype;
     /* A prompt prepended to every input: `prompt` (raw text) if set, else the model's prompt
      * named `prompt_name` (config_sentence_transformers.json "prompts", e.g. e5's "query" ->
      * "query: "; an unknown name is an error), else the model's default_prompt_name, if any. */
@@ -316,6 +325,9 @@ typedef struct sutra_model_info {
     /* The backend's settings in effect, e.g. "graphs on, products cuBLASLt + CUTLASS (sm_90),
      * LayerNorm folding from 16384 tokens, flash wgmma on"; "" on the CPU. */
     const char *backend_settings;
+    /* What the activations are: "f32" on the CPU, "fp16" or "bf16" on a GPU, followed by the
+     * reason when gpu_dtype AUTO chose, e.g. "bf16 (auto: qwen3's activations overflow fp16)". */
+    const char *compute_dtype;
 } sutra_model_info;
 
 SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);

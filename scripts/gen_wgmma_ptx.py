@@ -8,7 +8,7 @@ Usage: python3 scripts/gen_wgmma_ptx.py > src/backend/cuda/flash_wgmma_ptx.cuh
 import sys
 
 SS_N = [64, 128]          # S = Q K^T: N = keys per tile
-RS_N = [32, 64]           # O += P V: N = head dim
+RS_N = [32, 64, 128]      # O += P V: N = head dim
 TYPES = [("__half", "f16"), ("__nv_bfloat16", "bf16")]
 
 

@@ -11,13 +11,17 @@
 #   bench    bench/cuda/attn_bench (ATTN_BENCH_ARGS, e.g. "--variants", are passed through)
 #   peer     bench/torch_attn_peer.py (PyTorch SDPA flash + cuDNN, same shapes)
 #   summary  the side-by-side table, from the two JSON files
+#   decoder  the decoders' attention (GQA 16/8 at head dim 128, causal and not): attn_bench
+#            --decoder and torch_attn_peer.py --decoder in fp16 and bf16, and their table
 #   backend  the CUDA tests from the prebuilt binaries (see pack) or a build here: test_flash_attn
 #            (the attention kernels against a float64 reference), test_cuda_ops (every op against
 #            the CPU backend), test_cuda_model (the default model end to end, GPU against CPU),
-#            test_cuda_longctx (the XLM-R / ModernBERT fixtures on the GPU against HF's outputs)
+#            test_cuda_longctx (the XLM-R / ModernBERT fixtures on the GPU against HF's outputs),
+#            test_cuda_qwen3 (the Qwen3 fixtures in fp16 and bf16 against HF's outputs)
 #            and test_concurrency --gpu (embedders on the GPU and the CPU at once, each bit for bit
 #            as alone)
-#   encoder  bench/cuda/encoder_bench: whole encoders (MiniLM, bert-base, xlmr-large shapes)
+#   encoder  bench/cuda/encoder_bench: whole encoders (MiniLM, bert-base, xlmr-large, qwen3-0.6b
+#            shapes; ENCODER_BENCH_ARGS, e.g. "--models qwen3-0.6b")
 #   encpeer  bench/torch_encoder_peer.py: the same encoders through HF transformers, eager sdpa
 #            and torch.compile (not in the default list: compiling takes minutes)
 #   encsummary  the encoder table, Sutra beside PyTorch (when encpeer ran), printed last
@@ -149,6 +153,49 @@ for r in ours["rows"]:
 EOF
 }
 
+stage_decoder() {
+    use_prebuilt || { say "decoder: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local bin dt flag rc=0
+    bin="$(find_bin attn_bench)" || { say "decoder: attn_bench not built"; return 1; }
+    for dt in fp16 bf16; do
+        say "decoder: $bin --decoder ($dt), then torch SDPA flash / cuDNN with enable_gqa"
+        flag=""
+        [ $dt = bf16 ] && flag=--bf16
+        "$bin" --decoder $flag --json "$OUTDIR/attn_decoder_$dt.json" >"$OUTDIR/attn_decoder_$dt.txt" 2>&1 ||
+            { say "decoder: attn_bench FAILED"; tail -20 "$OUTDIR/attn_decoder_$dt.txt"; rc=1; continue; }
+        PYTHONUNBUFFERED=1 python3 "$ROOT/bench/torch_attn_peer.py" --decoder --dtype $dt \
+            --json "$OUTDIR/torch_decoder_$dt.json" >"$OUTDIR/torch_decoder_$dt.txt" 2>&1 ||
+            { say "decoder: torch peer FAILED"; tail -20 "$OUTDIR/torch_decoder_$dt.txt"; rc=1; }
+    done
+    python3 - "$OUTDIR" <<'EOF' | tee "$OUTDIR/decoder_summary.txt"
+import json, os, sys
+out = sys.argv[1]
+for dt in ("fp16", "bf16"):
+    try:
+        ours = json.load(open(os.path.join(out, f"attn_decoder_{dt}.json")))
+    except OSError:
+        continue
+    try:
+        peer = {(r["N"], r["causal"]): r for r in json.load(open(os.path.join(out, f"torch_decoder_{dt}.json")))["rows"]}
+    except OSError:
+        peer = {}
+    print(f"decoder attention, {dt}, d {ours['d']}, {ours['H']} heads over {ours['Hkv']}, TFLOP/s (causal: half the square)")
+    mma = {(r["N"], r["causal"]): r["tflops"] for r in ours["rows"] if r.get("impl") == "mma.sync"}
+    print(f"{'N':>6} {'mask':>7} {'sutra':>7} {'mma.sync':>8} {'torch-fa2':>9} {'cudnn':>7} {'/fa2':>6} {'/cudnn':>7}")
+    for r in ours["rows"]:
+        if r.get("impl", "sutra") != "sutra":
+            continue
+        p = peer.get((r["N"], r["causal"]), {})
+        fa, cu = p.get("flash"), p.get("cudnn")
+        rf = f"{r['tflops'] / fa:.2f}" if isinstance(fa, (int, float)) and fa else "-"
+        rc = f"{r['tflops'] / cu:.2f}" if isinstance(cu, (int, float)) and cu else "-"
+        m = mma.get((r["N"], r["causal"]))
+        ms = f"{m:.1f}" if m else "-"
+        print(f"{r['N']:>6} {'causal' if r['causal'] else 'full':>7} {r['tflops']:>7.1f} {ms:>8} {fa!s:>9} {cu!s:>7} {rf:>6} {rc:>7}")
+EOF
+    return $rc
+}
+
 # ---- CUDA backend and whole encoders ---------------------------------------------------------
 
 # Unpacks .carry/prebuilt.tar.xz (see pack) once; its libraries go on LD_LIBRARY_PATH.
@@ -169,7 +216,7 @@ use_prebuilt() {
 stage_backend() {
     use_prebuilt || { say "backend: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
     local rc=0 bin t r
-    for t in test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx test_concurrency; do
+    for t in test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx test_cuda_qwen3 test_concurrency; do
         bin="$(find_bin $t)" || { say "backend: $t not built (build the whole project, or run the pack stage)"; rc=1; continue; }
         say "backend: $bin (SUTRA_MODELS_DIR=${SUTRA_MODELS_DIR:-unset})"
         # test_concurrency: its GPU pair (embedders on the GPU and the CPU at once), on the fixture
@@ -178,7 +225,7 @@ stage_backend() {
         SUTRA_SOURCE_DIR="$ROOT" "$bin" "${args[@]}" >"$OUTDIR/$t.txt" 2>&1
         r=$?
         cat "$OUTDIR/$t.txt" >>"$LOG"
-        grep -E "^FAIL|SKIP|^device|checks,|^test_flash_attn:|^test_cuda_longctx:|^test_concurrency|differ from it alone" \
+        grep -E "^FAIL|SKIP|^device|checks,|^test_flash_attn:|^test_cuda_longctx:|^test_qwen3|^test_concurrency|differ from it alone" \
             "$OUTDIR/$t.txt" | head -30
         if [ $r -eq 77 ]; then say "backend: $t skipped"; elif [ $r -ne 0 ]; then say "backend: $t FAILED ($r)"; rc=1; fi
     done
@@ -442,7 +489,7 @@ def ms(x):
     return "-" if x is None else f"{x:.3f}" if x < 10 else f"{x:.2f}"
 def tps(x):
     return "-" if not x else f"{x / 1e6:.2f}M"
-print(f"whole encoder, {ours['device']}, fp16, median ms; tok/s counts real tokens; act = peak MiB above weights;")
+print(f"whole encoder, {ours['device']}, fp16 (qwen3: bf16, both sides), median ms; tok/s counts real tokens; act = peak MiB above weights;")
 print("sutra: the faster of its paths (+tg: tanh-GELU epilogue); torch: eager sdpa / torch.compile; speedup vs the better")
 print(f"{'model':<11} {'batch':<12} {'sutra ms':>9} {'path':<8} {'tok/s':>7} {'act':>6} | {'torch ms':>9} {'compiled':>9} {'tok/s':>7} {'act':>6} | {'speedup':>7}")
 for k, r in best.items():
@@ -471,11 +518,11 @@ stage_pack() {
         -DSUTRA_GEMM_BENCH=$gemm_bench \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
         cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx \
-            test_concurrency attn_bench encoder_bench sutra_cli $extra >>"$LOG" 2>&1 ||
+            test_cuda_qwen3 test_concurrency attn_bench encoder_bench sutra_cli $extra >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
-        "$build/tests/cuda/test_cuda_longctx" "$build/tests/test_concurrency" \
+        "$build/tests/cuda/test_cuda_longctx" "$build/tests/cuda/test_cuda_qwen3" "$build/tests/test_concurrency" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
     [ -n "$extra" ] && cp "$build/bench/cuda/gemm_bench" "$pre/bin/"
     if [ -n "${BASE_COMMIT:-}" ]; then # encoder_bench of an earlier tree, for ab (built once per commit)
@@ -526,8 +573,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | backend | encoder | encpeer | encsummary | cli | serve | gemm | ab | optimes | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary backend encoder encpeer encsummary cli serve gemm ab optimes pack)"; exit 2 ;;
+    build | test | bench | peer | summary | decoder | backend | encoder | encpeer | encsummary | cli | serve | gemm | ab | optimes | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary decoder backend encoder encpeer encsummary cli serve gemm ab optimes pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1

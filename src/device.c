@@ -30,6 +30,21 @@ static void append_head_dims(char *buf, size_t cap, const char *label, int mask)
 }
 
 static int switch_on(sutra_switch s) { return s != SUTRA_SWITCH_OFF; }
+
+/* bf16 or fp16 on the GPU: as configured, or for AUTO what the family's shape says (and why, in
+ * compute_dtype). */
+static int use_bf16(sutra_embedder *e) {
+    const sutra_gpu_dtype d = e->cfg.gpu_dtype;
+    const int bf16 = d == SUTRA_GPU_DTYPE_BF16 || (d == SUTRA_GPU_DTYPE_AUTO && e->mcfg.shape.fp16_overflows);
+    if (d != SUTRA_GPU_DTYPE_AUTO)
+        snprintf(e->compute_dtype, sizeof e->compute_dtype, "%s", bf16 ? "bf16" : "fp16");
+    else if (bf16)
+        snprintf(e->compute_dtype, sizeof e->compute_dtype, "bf16 (auto: %s's activations overflow fp16)",
+                 e->mcfg.model_type);
+    else
+        snprintf(e->compute_dtype, sizeof e->compute_dtype, "fp16 (auto)");
+    return bf16;
+}
 #endif
 
 /* Whether be runs attention for this model on path (before reserve(): whatever the length). */
@@ -93,7 +108,8 @@ static sutra_status open_cpu(sutra_embedder *e, char *err, size_t errcap) {
     if (st) return st;
     e->cpu_isa = sutra_cpu_isa_name(sutra_cpu_backend_isa(e->be));
     snprintf(e->attention_kernels, sizeof e->attention_kernels, "standard flash");
-    e->backend_settings[0] = '\0';
+    sutra_cpu_backend_describe(e->be, e->backend_settings, sizeof e->backend_settings);
+    snprintf(e->compute_dtype, sizeof e->compute_dtype, "f32");
     return open_encoder(e, err, errcap);
 }
 
@@ -113,7 +129,7 @@ sutra_status sutra_device_open(sutra_embedder *e, char *err, size_t errcap) {
         if (st == SUTRA_OK) {
             const sutra_cuda_options o = {
                 .device = e->cfg.gpu_index,
-                .bf16 = e->cfg.gpu_bf16,
+                .bf16 = use_bf16(e),
                 .graphs = switch_on(e->cfg.gpu_graphs) && !e->cfg.profile,
                 .gemm = e->cfg.gpu_gemm,
                 .flash_wgmma = switch_on(e->cfg.gpu_flash_wgmma),

@@ -47,6 +47,7 @@ struct sutra_embedder {
     char cpu_features[160];
     const char *cpu_isa;
     char backend_settings[256];
+    char compute_dtype[128]; /* sutra_model_info.compute_dtype */
     /* the attention decision, made once here for every batch (embed/pack.c): attention is
      * STANDARD or FLASH for one path always, AUTO for flash above flash_threshold */
     sutra_attention attention;

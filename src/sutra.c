@@ -476,6 +476,7 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .approximate_gelu = e->cfg.approximate_gelu,
         .profile = e->cfg.profile,
         .backend_settings = e->backend_settings,
+        .compute_dtype = e->compute_dtype,
     };
     sutra_device_memory(e, &info->gpu_bytes, &info->gpu_peak_bytes);
     return SUTRA_OK;

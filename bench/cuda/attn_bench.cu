@@ -22,7 +22,13 @@
  * microseconds would mostly time its launch), median of the bursts, after each output is checked
  * against the first one.
  *
- * Usage: attn_bench [--json FILE] [--reps N] [--variants] [--bf16] [--small]
+ * --decoder instead times the decoder embedders' attention (Qwen3-Embedding-0.6B: 16 query heads
+ * over 8 key/value heads of D = 128, read in place from one fused (T, (16 + 2 * 8) * 128) QKV
+ * buffer), non-causal and causal, N = 512 .. 16384, B * N = 32768. Causal TFLOP/s count the
+ * work causal attention does (half of the square: 2 * B * H * N^2 * D), as FlashAttention's
+ * benchmarks count it; the torch peer (torch_attn_peer.py --decoder) counts the same way.
+ *
+ * Usage: attn_bench [--json FILE] [--reps N] [--variants] [--bf16] [--small | --decoder]
  */
 #include <math.h>
 #include <stdint.h>
@@ -234,23 +240,103 @@ static int small_section(int reps, int sms) {
     return 0;
 }
 
+static int g_cc_major, g_cc_minor;
+
 struct row {
     int d, h, n, b;
     std::string impl;
     double ms, tflops, check;
 };
 
+/* ---- decoders: grouped key/value heads, causal and not ------------------------------------ */
+
+static int decoder_section(int reps, int bf16, const char *json) {
+    const int D = 128, H = 16, HKV = 8, TOK = 32768, C = H * D, W = (H + 2 * HKV) * D;
+    const int NS[] = {512, 1024, 2048, 4096, 8192, 16384};
+    uint16_t *qkv, *out;
+    int32_t *cu;
+    CUDA_OK(cudaMalloc(&qkv, (size_t)TOK * W * 2));
+    CUDA_OK(cudaMalloc(&out, (size_t)TOK * C * 2));
+    CUDA_OK(cudaMalloc(&cu, (TOK / 512 + 1) * 4));
+    if (bf16) fill_random<<<1024, 256>>>((__nv_bfloat16 *)qkv, (size_t)TOK * W, 4242u);
+    else fill_random<<<1024, 256>>>((__half *)qkv, (size_t)TOK * W, 4242u);
+    CUDA_OK(cudaGetLastError());
+    const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
+    printf("decoder attention: D %d, %d query heads over %d key/value heads, B * N = %d\n", D, H, HKV, TOK);
+    printf("%-6s %-4s %-8s %-9s %9s %9s\n", "N", "B", "mask", "kernel", "ms", "TFLOP/s");
+    FILE *jf = json ? fopen(json, "w") : NULL;
+    if (jf) fprintf(jf, "{\"section\": \"decoder\", \"dtype\": \"%s\", \"d\": %d, \"H\": %d, \"Hkv\": %d, \"rows\": [",
+                    bf16 ? "bf16" : "fp16", D, H, HKV);
+    int first = 1;
+    for (int N : NS) {
+        const int B = TOK / N;
+        std::vector<int32_t> cuh(B + 1);
+        for (int b = 0; b <= B; ++b) cuh[b] = b * N;
+        CUDA_OK(cudaMemcpy(cu, cuh.data(), (B + 1) * 4, cudaMemcpyHostToDevice));
+        for (int causal = 0; causal < 2; ++causal) {
+            sutra_attn_params p;
+            memset(&p, 0, sizeof p);
+            p.q = qkv;
+            p.k = qkv + C;
+            p.v = qkv + C + HKV * D;
+            p.out = out;
+            p.q_stride = p.k_stride = p.v_stride = W;
+            p.o_stride = C;
+            p.cu_seqlens = cu;
+            p.batch = B;
+            p.max_seqlen = N;
+            p.heads = H;
+            p.kv_heads = HKV;
+            p.head_dim = D;
+            p.causal = causal;
+            p.scale = 1.f / sqrtf((float)D);
+            p.window_left = p.window_right = -1;
+            if (sutra_cuda_flash_attention(&p, dt, NULL) != SUTRA_OK) {
+                fprintf(stderr, "flash attention failed: %s\n", sutra_cuda_last_error());
+                return 1;
+            }
+            CUDA_OK(cudaDeviceSynchronize());
+            const double flops = (causal ? 2.0 : 4.0) * B * H * (double)N * N * D;
+            /* the launcher's pick, then the mma.sync kernel forced (where the pick is the wgmma one) */
+            for (int forced = 0; forced < 2; ++forced) {
+                const sutra_flash_kernel kern = forced ? SUTRA_FLASH_KERNEL_SM80_128 : SUTRA_FLASH_KERNEL_AUTO;
+                if (forced && !sutra_cuda_flash_sm90_supported(D, g_cc_major, g_cc_minor)) break;
+                const timing t = time_it([&] { sutra_cuda_flash_attention_kernel(&p, dt, kern, NULL); }, reps);
+                const double tf = flops / (t.median_ms * 1e-3) / 1e12;
+                const char *impl = forced ? "mma.sync" : "sutra";
+                printf("%-6d %-4d %-8s %-9s %9.3f %9.1f\n", N, B, causal ? "causal" : "full", impl, t.median_ms, tf);
+                fflush(stdout);
+                if (jf)
+                    fprintf(jf, "%s\n {\"N\": %d, \"B\": %d, \"causal\": %s, \"impl\": \"%s\", \"ms\": %.5f, "
+                                "\"tflops\": %.2f}",
+                            first ? "" : ",", N, B, causal ? "true" : "false", impl, t.median_ms, tf);
+                first = 0;
+            }
+        }
+    }
+    if (jf) {
+        fprintf(jf, "\n]}\n");
+        fclose(jf);
+    }
+    cudaFree(qkv);
+    cudaFree(out);
+    cudaFree(cu);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *json = NULL;
-    int reps = 30, variants = 0, bf16 = 0, small = 0;
+    int reps = 30, variants = 0, bf16 = 0, small = 0, decoder = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::max(20, atoi(argv[++i]));
         else if (!strcmp(argv[i], "--variants")) variants = 1;
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (!strcmp(argv[i], "--small")) small = 1;
+        else if (!strcmp(argv[i], "--decoder")) decoder = 1;
         else {
-            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--variants] [--bf16] [--small]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--json FILE] [--reps N>=20] [--variants] [--bf16] [--small | --decoder]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -264,6 +350,9 @@ int main(int argc, char **argv) {
     printf("device: %s, %d SMs, L2 %d MB, cc %d.%d; dtype %s; median of %d\n", prop.name, prop.multiProcessorCount,
            prop.l2CacheSize >> 20, prop.major, prop.minor, bf16 ? "bf16" : "fp16", reps);
     if (small) return small_section(reps, prop.multiProcessorCount);
+    g_cc_major = prop.major;
+    g_cc_minor = prop.minor;
+    if (decoder) return decoder_section(reps, bf16, json);
 
     const int TOK = 32768;
     const int NS[] = {512, 1024, 2048, 4096, 8192, 16384};

@@ -4,14 +4,18 @@
  * own LayerNorm-folded layers where it takes them): batch staging, the forward pass (a CUDA graph
  * after two warm-up passes), pooling, and the copy of the pooled vectors back to the host.
  *
- * Models: random weights (uniform, std 0.02; LayerNorm weights 1 + that) in BERT's tensor
- * layout, written into an in-memory safetensors image (no files), fp16 on the GPU:
+ * Models: random weights (uniform, std 0.02; norm weights 1 + that) in BERT's (or Qwen3's)
+ * tensor layout, written into an in-memory safetensors image (no files), fp16 on the GPU (bf16
+ * for qwen3, its family's default: sutra_config.gpu_dtype AUTO):
  *   minilm      all-MiniLM-L6-v2's shape: 6 layers, hidden 384, 12 heads of 32, FFN 1536
  *   bert-base   12 layers, hidden 768, 12 heads of 64, FFN 3072, 8192 positions
  *   xlmr-large  xlm-roberta-large's shape (model_type xlm-roberta: positions from 2): 24 layers,
  *               hidden 1024, 16 heads of 64, FFN 4096, 8194 positions. Its 250002-row vocab is
  *               cut to 32000 rows here: only the embedding gather touches that table, so the
  *               times do not change; the weights' MiB are 415 less than the real model's.
+ *   qwen3-0.6b  Qwen3-Embedding-0.6B's shape (a decoder: RMSNorm, 16 query / 8 key-value heads
+ *               of 128, q/k norms, SwiGLU FFN 3072, causal, last-token pooling): 28 layers,
+ *               hidden 1024; its 151669-row vocab cut to 32000 rows as above (-467 MiB).
  * Rows: batch-1 latency for N = 128 .. 8192, throughput at B x N, and a mixed batch (lengths
  * log-uniform in 16..2048 from a fixed seed, ~32k tokens, packed without padding; tokens/s
  * counts real tokens). Each row runs flash attention; rows with N <= 512 also run the standard
@@ -30,7 +34,7 @@
  * A last section times bert-base's matrix products alone (T = 512, 4096 and 32768): the default
  * path, cuBLASLt only (gpu_gemm CUBLASLT) and the tanh-GELU epilogue (--no-gemm skips it).
  *
- * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large]
+ * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large,qwen3-0.6b]
  *                      [--rows LIST] [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
  *                      [--gemm auto|cublaslt|cutlass] [--no-fold] [--fold-min N] [--no-graphs]
  *                      [--no-wgmma] [--profile]
@@ -58,12 +62,14 @@
 typedef struct shape {
     const char *name, *model_type;
     int layers, hidden, heads, ffn, vocab, positions, type_vocab, pad_id;
+    int kv_heads, head_dim; /* qwen3 only */
 } shape;
 
 static const shape SHAPES[] = {
-    {"minilm", "bert", 6, 384, 12, 1536, 30522, 512, 2, 0},
-    {"bert-base", "bert", 12, 768, 12, 3072, 30522, 8192, 2, 0},
-    {"xlmr-large", "xlm-roberta", 24, 1024, 16, 4096, 32000, 8194, 1, 1},
+    {"minilm", "bert", 6, 384, 12, 1536, 30522, 512, 2, 0, 0, 0},
+    {"bert-base", "bert", 12, 768, 12, 3072, 30522, 8192, 2, 0, 0, 0},
+    {"xlmr-large", "xlm-roberta", 24, 1024, 16, 4096, 32000, 8194, 1, 1, 0, 0},
+    {"qwen3-0.6b", "qwen3", 28, 1024, 16, 3072, 32000, 32768, 0, 0, 8, 128},
 };
 
 typedef struct bcase {
@@ -79,6 +85,8 @@ static const bcase CASES[] = {
     {"bert-base", 4, 8192, 0}, {"bert-base", 0, 0, 0},    {"bert-base", 1, 512, 1},  {"bert-base", 64, 512, 1},
     {"xlmr-large", 1, 512, 0}, {"xlmr-large", 1, 2048, 0}, {"xlmr-large", 1, 8192, 0}, {"xlmr-large", 64, 512, 0},
     {"xlmr-large", 4, 8192, 0}, {"xlmr-large", 0, 0, 0},
+    {"qwen3-0.6b", 1, 512, 0}, {"qwen3-0.6b", 64, 512, 0}, {"qwen3-0.6b", 16, 2048, 0}, {"qwen3-0.6b", 1, 8192, 0},
+    {"qwen3-0.6b", 0, 0, 0},
 };
 
 #define MIXED_SEED 42
@@ -137,23 +145,49 @@ static size_t add_entry(char **hdr, size_t *hlen, size_t *hcap, const char *name
     return n;
 }
 
-/* BERT tensors with random values; *floats gets the total. Returns the image (caller frees buf). */
+/* BERT (or Qwen3) tensors with random values. Returns the image (caller frees buf). */
 static image make_image(const shape *sh) {
     const int64_t C = sh->hidden, F = sh->ffn;
     size_t hcap = 1 << 16, hlen = 1, off = 0;
     char *hdr = malloc(hcap);
     hdr[0] = '{';
-    typedef struct ln_span { size_t off, n; } ln_span; /* LayerNorm weights: 1 + noise */
-    ln_span *lns = calloc((size_t)(2 * sh->layers + 1), sizeof *lns);
+    typedef struct ln_span { size_t off, n; } ln_span; /* norm weights: 1 + noise */
+    ln_span *lns = calloc((size_t)(4 * sh->layers + 1), sizeof *lns);
     int nln = 0;
+    char n[160];
 #define ADD(name, d0, d1) (off += add_entry(&hdr, &hlen, &hcap, name, d0, d1, off))
+    if (!strcmp(sh->model_type, "qwen3")) {
+        const int64_t D = sh->head_dim, Q = (int64_t)sh->heads * D, KV = (int64_t)sh->kv_heads * D;
+        ADD("embed_tokens.weight", sh->vocab, C);
+        for (int l = 0; l < sh->layers; l++) {
+#define ADDL(fmt, d0, d1) (snprintf(n, sizeof n, fmt, l), ADD(n, d0, d1))
+            lns[nln++] = (ln_span){off, (size_t)C};
+            ADDL("layers.%d.input_layernorm.weight", C, 0);
+            ADDL("layers.%d.self_attn.q_proj.weight", Q, C);
+            ADDL("layers.%d.self_attn.k_proj.weight", KV, C);
+            ADDL("layers.%d.self_attn.v_proj.weight", KV, C);
+            lns[nln++] = (ln_span){off, (size_t)D};
+            ADDL("layers.%d.self_attn.q_norm.weight", D, 0);
+            lns[nln++] = (ln_span){off, (size_t)D};
+            ADDL("layers.%d.self_attn.k_norm.weight", D, 0);
+            ADDL("layers.%d.self_attn.o_proj.weight", C, Q);
+            lns[nln++] = (ln_span){off, (size_t)C};
+            ADDL("layers.%d.post_attention_layernorm.weight", C, 0);
+            ADDL("layers.%d.mlp.gate_proj.weight", F, C);
+            ADDL("layers.%d.mlp.up_proj.weight", F, C);
+            ADDL("layers.%d.mlp.down_proj.weight", C, F);
+#undef ADDL
+        }
+        lns[nln++] = (ln_span){off, (size_t)C};
+        ADD("norm.weight", C, 0);
+        goto done;
+    }
     ADD("embeddings.word_embeddings.weight", sh->vocab, C);
     ADD("embeddings.position_embeddings.weight", sh->positions, C);
     ADD("embeddings.token_type_embeddings.weight", sh->type_vocab, C);
     lns[nln++] = (ln_span){off, (size_t)C};
     ADD("embeddings.LayerNorm.weight", C, 0);
     ADD("embeddings.LayerNorm.bias", C, 0);
-    char n[160];
     for (int l = 0; l < sh->layers; l++) {
         static const char *qkv[] = {"query", "key", "value"};
         for (int i = 0; i < 3; i++) {
@@ -186,6 +220,7 @@ static image make_image(const shape *sh) {
         ADD(n, C, 0);
     }
 #undef ADD
+done:
     hdr[hlen++] = '}';
     while (hlen % 8) hdr[hlen++] = ' ';
     image im;
@@ -207,8 +242,15 @@ static image make_image(const shape *sh) {
 
 /* The shape's config.json, read as the library reads one. */
 static int make_config(const shape *sh, sutra_model_config *cfg) {
-    char json[512], err[256];
-    const int n = snprintf(json, sizeof json,
+    char json[768], err[256];
+    const int n = !strcmp(sh->model_type, "qwen3") ? snprintf(json, sizeof json,
+                           "{\"model_type\": \"qwen3\", \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, "
+                           "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
+                           "\"intermediate_size\": %d, \"max_position_embeddings\": %d, \"rms_norm_eps\": 1e-6, "
+                           "\"rope_theta\": 1000000, \"hidden_act\": \"silu\", \"attention_bias\": false, "
+                           "\"tie_word_embeddings\": true, \"use_sliding_window\": false}",
+                           sh->vocab, sh->hidden, sh->layers, sh->heads, sh->kv_heads, sh->head_dim, sh->ffn,
+                           sh->positions) : snprintf(json, sizeof json,
                            "{\"model_type\": \"%s\", \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, "
                            "\"num_attention_heads\": %d, \"intermediate_size\": %d, \"max_position_embeddings\": %d, "
                            "\"type_vocab_size\": %d, \"pad_token_id\": %d, \"layer_norm_eps\": 1e-12, "
@@ -219,7 +261,7 @@ static int make_config(const shape *sh, sutra_model_config *cfg) {
         fprintf(stderr, "%s: %s\n", sh->name, err);
         return 0;
     }
-    cfg->pooling = SUTRA_POOLING_MEAN;
+    cfg->pooling = cfg->shape.causal ? SUTRA_POOLING_LAST : SUTRA_POOLING_MEAN;
     return 1;
 }
 
@@ -269,6 +311,7 @@ static result run_case(const shape *sh, const sutra_model_config *cfg, const sut
     sutra_backend *be = NULL;
     sutra_encoder *enc = NULL;
     sutra_cuda_options o = g_opt;
+    o.bf16 = cfg->shape.fp16_overflows; /* the family's default dtype (sutra_config.gpu_dtype AUTO) */
     o.profile = g_profile;
     o.graphs = g_opt.graphs && !g_profile;
     sutra_status s = sutra_cuda_backend_create(&o, &be, err, sizeof err);
@@ -299,7 +342,7 @@ static result run_case(const shape *sh, const sutra_model_config *cfg, const sut
         clock_gettime(CLOCK_MONOTONIC, &t0);
         CK(cudaEventRecord(e0, stream));
         nvtxRangePushA("forward"); /* for profilers: ncu --nvtx --nvtx-include forward/ */
-        s = sutra_encoder_forward(enc, be, &batch, path, SUTRA_POOLING_MEAN, pooled, NULL, err, sizeof err);
+        s = sutra_encoder_forward(enc, be, &batch, path, cfg->pooling, pooled, NULL, err, sizeof err);
         nvtxRangePop();
         CK(cudaEventRecord(e1, stream));
         CK(cudaEventSynchronize(e1));
@@ -456,7 +499,7 @@ static void gemm_section(FILE *jf, int reps) {
 
 int main(int argc, char **argv) {
     int standard_max = 512;
-    const char *json = NULL, *models = "minilm,bert-base,xlmr-large", *rows = NULL;
+    const char *json = NULL, *models = "minilm,bert-base,xlmr-large,qwen3-0.6b", *rows = NULL;
     int reps = 20, standard = 1, fast_gelu = 0, gemm = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
@@ -492,7 +535,8 @@ int main(int argc, char **argv) {
         printf("SKIP: no CUDA device (%s)\n", err);
         return 77;
     }
-    printf("encoder_bench: %s (sm_%d%d), fp16, median of >= %d passes after 3 warm-up, CUDA events\n", info.name,
+    printf("encoder_bench: %s (sm_%d%d), fp16 (qwen3: bf16), median of >= %d passes after 3 warm-up, CUDA events\n",
+           info.name,
            info.cc_major, info.cc_minor, reps);
     FILE *jf = json ? fopen(json, "w") : NULL;
     if (json && !jf) {
@@ -561,10 +605,11 @@ int main(int argc, char **argv) {
                             "%s {\"model\": \"%s\", \"B\": %d, \"N\": %d, \"mixed\": %s, \"tokens\": %d, \"path\": \"%s\", "
                             "\"fast_gelu\": %d, \"ms\": %.4f, \"host_ms\": %.4f, \"tok_per_s\": %.0f, "
                             "\"act_peak_MiB\": %.1f, \"memgetinfo_act_MiB\": %.1f, \"weights_MiB\": %.1f, "
-                            "\"graphs\": %d, \"t0\": %.3f, \"t1\": %.3f}",
+                            "\"graphs\": %d, \"dtype\": \"%s\", \"t0\": %.3f, \"t1\": %.3f}",
                             first_row ? "" : ",\n", sh->name, B, bc->N ? bc->N : max_len, bc->N ? "false" : "true", T,
                             path == SUTRA_ATTN_FLASH ? "flash" : "standard", bc->fast_gelu, r.ms, r.host_ms,
-                            T / r.ms * 1e3, r.peak_mib, r.memgetinfo_mib, r.weights_mib, r.graphs, r.t0, r.t1);
+                            T / r.ms * 1e3, r.peak_mib, r.memgetinfo_mib, r.weights_mib, r.graphs,
+                            cfg.shape.fp16_overflows ? "bf16" : "fp16", r.t0, r.t1);
                     first_row = 0;
                 }
             }

@@ -85,6 +85,10 @@ static sutra_status q3_configure(const cJSON *root, const char *what, sutra_mode
     s->final_norm = 1;
     s->gated = 1;
     s->causal = 1;
+    /* Qwen's residual streams carry a few outlier channels in the tens of thousands (the
+     * "massive activations" of decoder LMs), and fp16 runs of this family are reported to give
+     * NaN: bf16 has fp32's range. */
+    s->fp16_overflows = 1;
     return SUTRA_OK;
 }
 

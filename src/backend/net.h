@@ -76,6 +76,9 @@ typedef struct sutra_net_shape {
     sutra_act act;
     int gated; /* 1: the FFN's up projection is (2F, C), act on the first half times the second */
     int causal;
+    /* 1: the family's activations are known to exceed fp16's range (65504), so a GPU runs bf16
+     * unless told otherwise (sutra_config.gpu_dtype) */
+    int fp16_overflows;
     float attn_scale; /* softmax scale; 1/sqrt(D) unless the family says otherwise */
     int rel_buckets;      /* relative position bias (MPNet): buckets of the (buckets, H) table, 0: none */
     int rel_max_distance; /* ... and the distance the buckets reach (the last bucket holds the rest) */

@@ -1,9 +1,11 @@
 /*
  * test_cuda_ops.cu - every op of the CUDA backend against the CPU backend (the reference), on
- * the same inputs, through the backend interface (backend.h): embed (with its LayerNorm),
- * add_norm (post-norm: with and without residual, output aliasing the residual; pre-norm: the sum
- * kept), rope, glu, download, matmul (no act, erf GELU, tanh GELU, with and without bias, odd
- * sizes), attention (flash, standard; a path supports() refuses is refused by the op too), pool (mean,
+ * the same inputs, through the backend interface (backend.h): embed (with its LayerNorm, and
+ * without a norm), add_norm (LayerNorm and RMSNorm; post-norm: with and without residual, output
+ * aliasing the residual; pre-norm: the sum kept), per-head RMSNorm, rope, glu (GELU, SiLU),
+ * download, matmul (no act, erf GELU, tanh GELU, with and without bias, odd sizes), attention
+ * (flash, standard; causal, grouped key/value heads; a path supports() refuses is refused by the
+ * op too), pool (mean,
  * cls, max, last), run() with CUDA-graph capture and replay, batch staging, and the errors the
  * backend reports. Also, below the backend: bert-base's FFN-up product with the exact GELU and
  * its attention-output product through each of cuda_gemm.cu's paths (CUTLASS with the GELU in
@@ -18,7 +20,7 @@
  * with NaN (all-ones bits) before each GPU op and every element is checked.
  *
  * Tolerances, for fp16 (bf16 in brackets: 3 fewer mantissa bits, 8x the rounding):
- *  - LayerNorm (embedding, residual, pre-norm step), rope, glu: per element
+ *  - LayerNorm and RMSNorm (embedding, residual, pre-norm step, per head), rope, glu: per element
  *    |gpu - cpu| <= 2^-11 |cpu| + 1e-4 [2^-8 |cpu| + 1e-3]: the fp32 arithmetic agrees to ~1e-6,
  *    so what remains is one rounding of the output to fp16 (half an ulp, at most 2^-11
  *    relative) plus summation-order noise. The pre-norm step's sum and downloads: exact.
@@ -40,6 +42,7 @@
  *  - attention: relative L2 <= 4e-3 [3e-2]: fp16 rounding of P before P V (the flash kernel) and
  *    of the output, each ~2.8e-4 relative per element, plus the fp32 softmax; 4e-3 leaves room
  *    for rows dominated by few keys, where relative errors of single terms do not average out.
+ *  - the embedding without a norm: exact (a copy).
  *  - pool: cls/last/max exact (they select fp16 values, exactly representable in fp32); mean
  *    |gpu - cpu| <= 1e-5 * max|x| (fp32 sums of <= 2048 terms against the CPU's double).
  *  - graphs: a replay is bit-identical to an eager run of the same inputs.
@@ -272,24 +275,25 @@ static void test_embed_layernorm(rig &r, int C, int T) {
     }
 }
 
-static void test_add_layernorm(rig &r, int C, int T) {
+static void test_add_layernorm(rig &r, int C, int T, sutra_norm_kind kind = SUTRA_NORM_LAYER) {
     sutra_backend *gpu = r.gpu, *cpu = r.cpu;
+    const bool rms = kind == SUTRA_NORM_RMS; /* RMSNorms have no bias */
     std::vector<float> x = randn((size_t)T * C, 1.f), res = randn((size_t)T * C, 2.f);
     std::vector<float> w = rnd(C, 0.5f, 1.5f), b = rnd(C, -0.5f, 0.5f);
-    const void *gw = gpu_weight(gpu, w), *gb = gpu_weight(gpu, b);
+    const void *gw = gpu_weight(gpu, w), *gb = rms ? nullptr : gpu_weight(gpu, b);
     for (int mode = 0; mode < 3; mode++) { /* 0: separate out, 1: no residual, 2: out aliases residual */
         gpu->arena_reset(gpu);
         std::vector<float> ref((size_t)T * C), cres = res;
         void *gx = gpu_put(gpu, x), *gres = gpu_put(gpu, res);
         void *out = mode == 2 ? gres : gpu_out(gpu, (size_t)T * C);
-        const sutra_norm cn = {w.data(), b.data(), SUTRA_NORM_LAYER, 1e-5f}, gn = {gw, gb, SUTRA_NORM_LAYER, 1e-5f};
+        const sutra_norm cn = {w.data(), rms ? nullptr : b.data(), kind, 1e-5f}, gn = {gw, gb, kind, 1e-5f};
         cpu->add_norm(cpu, nullptr, mode == 2 ? cres.data() : ref.data(), x.data(), mode == 1 ? nullptr : cres.data(),
                       &cn, T, C);
         if (mode == 2) ref = cres;
         gpu->add_norm(gpu, nullptr, out, gx, mode == 1 ? nullptr : gres, &gn, T, C);
         char what[96];
         static const char *names[] = {"", " no residual", " out = residual"};
-        snprintf(what, sizeof what, "add_norm C %d T %d%s", C, T, names[mode]);
+        snprintf(what, sizeof what, "add_norm%s C %d T %d%s", rms ? " RMS" : "", C, T, names[mode]);
         if (gpu_status(gpu) != SUTRA_OK) {
             check(false, "%s: %s", what, sutra_cuda_backend_error(gpu));
             continue;
@@ -301,22 +305,24 @@ static void test_add_layernorm(rig &r, int C, int T) {
 
 /* Pre-norm residual step: the GPU keeps sum = x + res rounded to its element type and normalises
  * that rounded sum, so the CPU reference is LayerNorm of the same rounded sum. Also b = NULL. */
-static void test_residual_layernorm(rig &r, int C, int T) {
+static void test_residual_layernorm(rig &r, int C, int T, sutra_norm_kind kind = SUTRA_NORM_LAYER) {
     sutra_backend *gpu = r.gpu, *cpu = r.cpu;
+    const bool rms = kind == SUTRA_NORM_RMS;
     std::vector<float> x = randn((size_t)T * C, 1.f), res = randn((size_t)T * C, 2.f);
     std::vector<float> w = rnd(C, 0.5f, 1.5f), b = rnd(C, -0.5f, 0.5f);
     const void *gw = gpu_weight(gpu, w), *gb = gpu_weight(gpu, b);
-    for (int with_b = 0; with_b < 2; with_b++) {
+    for (int with_b = 0; with_b < (rms ? 1 : 2); with_b++) {
         gpu->arena_reset(gpu);
         std::vector<float> sum((size_t)T * C), ref((size_t)T * C);
         for (size_t i = 0; i < sum.size(); i++) sum[i] = from_bits(to_bits(x[i] + res[i]));
-        const sutra_norm cn = {w.data(), with_b ? b.data() : nullptr, SUTRA_NORM_LAYER, 1e-5f};
-        const sutra_norm gn = {gw, with_b ? gb : nullptr, SUTRA_NORM_LAYER, 1e-5f};
+        const sutra_norm cn = {w.data(), with_b ? b.data() : nullptr, kind, 1e-6f};
+        const sutra_norm gn = {gw, with_b ? gb : nullptr, kind, 1e-6f};
         cpu->add_norm(cpu, nullptr, ref.data(), sum.data(), nullptr, &cn, T, C);
         void *gx = gpu_put(gpu, x), *gres = gpu_put(gpu, res), *norm = gpu_out(gpu, (size_t)T * C);
         gpu->add_norm(gpu, gx, norm, gx, gres, &gn, T, C); /* sum aliases x */
         char what[96];
-        snprintf(what, sizeof what, "add_norm (pre-norm step) C %d T %d%s", C, T, with_b ? "" : " no bias");
+        snprintf(what, sizeof what, "add_norm%s (pre-norm step) C %d T %d%s", rms ? " RMS" : "", C, T,
+                 with_b ? "" : " no bias");
         if (gpu_status(gpu) != SUTRA_OK) {
             check(false, "%s: %s", what, sutra_cuda_backend_error(gpu));
             continue;
@@ -362,7 +368,7 @@ static void test_glu(rig &r, int T, int F, sutra_act act) {
     gpu->arena_reset(gpu);
     void *gx = gpu_put(gpu, x), *out = gpu_out(gpu, (size_t)T * F);
     gpu->glu(gpu, out, gx, T, F, act);
-    static const char *acts[] = {"none", "gelu", "gelu_tanh"};
+    static const char *acts[] = {"none", "gelu", "gelu_tanh", "silu"};
     char what[96];
     snprintf(what, sizeof what, "glu T %d F %d %s", T, F, acts[act]);
     if (gpu_status(gpu) != SUTRA_OK) {
@@ -371,6 +377,60 @@ static void test_glu(rig &r, int T, int F, sutra_act act) {
     }
     std::vector<float> got = gpu_get(out, (size_t)T * F);
     report(what, compare(got, ref, ln_rel(), 1e-5), got, ref, 1.0);
+}
+
+/* Per-head RMSNorm of the query and key heads of a fused (T, (H + 2 Hkv) D) buffer, in place; the
+ * value heads stay as they are. */
+static void test_head_norm(rig &r, int H, int Hkv, int D, int T) {
+    sutra_backend *gpu = r.gpu, *cpu = r.cpu;
+    const int W = (H + 2 * Hkv) * D;
+    std::vector<float> x = randn((size_t)T * W, 2.f), ref = x;
+    std::vector<float> wq = rnd(D, 0.5f, 1.5f), wk = rnd(D, 0.5f, 1.5f);
+    const sutra_norm cq = {wq.data(), nullptr, SUTRA_NORM_RMS, 1e-6f}, ck = {wk.data(), nullptr, SUTRA_NORM_RMS, 1e-6f};
+    cpu->head_norm(cpu, ref.data(), W, T, H, D, &cq);
+    cpu->head_norm(cpu, ref.data() + (size_t)H * D, W, T, Hkv, D, &ck);
+    gpu->arena_reset(gpu);
+    char *g = (char *)gpu_put(gpu, x);
+    const sutra_norm gq = {gpu_weight(gpu, wq), nullptr, SUTRA_NORM_RMS, 1e-6f};
+    const sutra_norm gk = {gpu_weight(gpu, wk), nullptr, SUTRA_NORM_RMS, 1e-6f};
+    gpu->head_norm(gpu, g, W, T, H, D, &gq);
+    gpu->head_norm(gpu, g + (size_t)H * D * 2, W, T, Hkv, D, &gk);
+    char what[96];
+    snprintf(what, sizeof what, "head_norm RMS H %d Hkv %d D %d T %d", H, Hkv, D, T);
+    if (gpu_status(gpu) != SUTRA_OK) {
+        check(false, "%s: %s", what, sutra_cuda_backend_error(gpu));
+        return;
+    }
+    std::vector<float> got = gpu_get(g, x.size());
+    report(what, compare(got, ref, ln_rel(), ln_abs()), got, ref, 1.0);
+}
+
+/* The embedding without a norm (decoders): a plain row gather, exact. */
+static void test_embed_plain(rig &r, int C, int T) {
+    sutra_backend *gpu = r.gpu, *cpu = r.cpu;
+    const int V = 777;
+    std::vector<float> wte = randn((size_t)V * C, 1.f), ref((size_t)T * C);
+    std::uniform_int_distribution<int> id(0, V - 1);
+    std::vector<int32_t> ids(T), cu = {0, T};
+    for (int t = 0; t < T; t++) ids[t] = id(g_rng);
+    for (float &v : wte) v = from_bits(to_bits(v));
+    gpu->arena_reset(gpu);
+    sutra_batch_io io;
+    if (gpu->begin_batch(gpu, ids.data(), ids.data(), cu.data(), T, 1, &io) != SUTRA_OK) {
+        check(false, "embed begin_batch: %s", sutra_cuda_backend_error(gpu));
+        return;
+    }
+    cpu->embed(cpu, ref.data(), ids.data(), nullptr, wte.data(), nullptr, nullptr, nullptr, T, C);
+    void *out = gpu_out(gpu, (size_t)T * C);
+    gpu->embed(gpu, out, io.ids, io.pos, gpu_weight(gpu, wte), nullptr, nullptr, nullptr, T, C);
+    char what[96];
+    snprintf(what, sizeof what, "embed (no norm) C %d T %d", C, T);
+    if (gpu_status(gpu) != SUTRA_OK) {
+        check(false, "%s: %s", what, sutra_cuda_backend_error(gpu));
+        return;
+    }
+    std::vector<float> got = gpu_get(out, (size_t)T * C);
+    report(what, compare(got, ref, 0.0, 0.0), got, ref, 0.0);
 }
 
 static void test_download(rig &r) {
@@ -523,12 +583,14 @@ static void test_product_paths(const char *name, int T, int N, int K, bool gelu,
     cudaFree(gx), cudaFree(gw), cudaFree(gb), cudaFree(gout);
 }
 
-static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu, sutra_attn_path path) {
+/* Attention on a fused (T, C + 2 Ckv) buffer, Ckv = Hkv D (Hkv 0: H); causal or not. */
+static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu, sutra_attn_path path, int causal = 0,
+                           int Hkv = 0) {
     sutra_backend *gpu = r.gpu, *cpu = r.cpu;
-    const int B = (int)cu.size() - 1, T = cu[B], C = H * D;
+    const int B = (int)cu.size() - 1, T = cu[B], C = H * D, Ckv = (Hkv ? Hkv : H) * D, W = C + 2 * Ckv;
     int maxlen = 0;
     for (int b = 0; b < B; b++) maxlen = std::max(maxlen, cu[b + 1] - cu[b]);
-    std::vector<float> qkv = randn((size_t)T * 3 * C, 1.f);
+    std::vector<float> qkv = randn((size_t)T * W, 1.f);
     std::vector<int32_t> ids(T, 0);
     gpu->arena_reset(gpu);
     sutra_batch_io io;
@@ -537,8 +599,10 @@ static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu,
         return;
     }
     sutra_attn_params p = {};
-    p.q_stride = p.k_stride = p.v_stride = 3 * C;
+    p.q_stride = p.k_stride = p.v_stride = W;
     p.o_stride = C;
+    p.kv_heads = Hkv;
+    p.causal = causal;
     p.batch = B;
     p.max_seqlen = maxlen;
     p.heads = H;
@@ -550,7 +614,7 @@ static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu,
     sutra_attn_params pc = p;
     pc.q = qkv.data();
     pc.k = qkv.data() + C;
-    pc.v = qkv.data() + 2 * C;
+    pc.v = qkv.data() + C + Ckv;
     pc.out = ref.data();
     pc.cu_seqlens = cu.data();
     if (cpu->attention(cpu, &pc, SUTRA_ATTN_STANDARD) != SUTRA_OK) {
@@ -562,7 +626,7 @@ static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu,
     sutra_attn_params pg = p;
     pg.q = g;
     pg.k = g + (size_t)C * 2;
-    pg.v = g + (size_t)2 * C * 2;
+    pg.v = g + (size_t)(C + Ckv) * 2;
     pg.out = out;
     pg.cu_seqlens = io.cu_seqlens;
     const sutra_op_query q = {SUTRA_OP_ATTENTION, &pg, path, SUTRA_NORM_LAYER, SUTRA_ACT_NONE};
@@ -570,8 +634,8 @@ static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu,
     sutra_status st = gpu->attention(gpu, &pg, path);
     if (st == SUTRA_OK) st = gpu_status(gpu);
     char what[96];
-    snprintf(what, sizeof what, "attention %s D %d H %d B %d N %d", path == SUTRA_ATTN_FLASH ? "flash" : "standard", D,
-             H, B, maxlen);
+    snprintf(what, sizeof what, "attention %s D %d H %d Hkv %d%s B %d N %d",
+             path == SUTRA_ATTN_FLASH ? "flash" : "standard", D, H, Hkv ? Hkv : H, causal ? " causal" : "", B, maxlen);
     std::vector<float> got = gpu_get(out, (size_t)T * C);
     if (!runs) { /* the op refuses what supports() refused, and writes nothing */
         long written = 0;
@@ -1011,6 +1075,16 @@ int main(int argc, char **argv) {
         test_glu(r, 100, 1152, SUTRA_ACT_GELU);
         test_glu(r, 33, 100, SUTRA_ACT_GELU_TANH);
         test_glu(r, 20, 64, SUTRA_ACT_NONE);
+        /* decoders (Qwen3): SwiGLU, RMSNorm with and without the residual step, per-head q/k
+         * norms, the plain embedding */
+        test_glu(r, 129, 3072, SUTRA_ACT_SILU);
+        test_glu(r, 7, 100, SUTRA_ACT_SILU);
+        for (int C : {1024, 2560, 4096, 100}) test_add_layernorm(r, C, 257, SUTRA_NORM_RMS);
+        for (int C : {1024, 4096, 100}) test_residual_layernorm(r, C, 129, SUTRA_NORM_RMS);
+        test_head_norm(r, 16, 8, 128, 301);
+        test_head_norm(r, 4, 2, 64, 33);
+        test_head_norm(r, 3, 1, 80, 17);
+        for (int C : {1024, 100}) test_embed_plain(r, C, 203);
         test_download(r);
         test_matmul(r, 300, 1152, 384, 1, SUTRA_ACT_NONE, false);
         test_matmul(r, 77, 1536, 384, 1, SUTRA_ACT_GELU, !g_bf16);
@@ -1080,6 +1154,12 @@ int main(int argc, char **argv) {
         test_attention(r, 64, 12, random_cu(5, 100, 700), SUTRA_ATTN_FLASH);
         test_attention(r, 64, 12, random_cu(9, 1, 200), SUTRA_ATTN_STANDARD);
         test_attention(r, 128, 8, random_cu(3, 400, 1024), SUTRA_ATTN_FLASH);
+        /* decoders: causal, key/value heads in groups (Qwen3-0.6B: 16 over 8 at D = 128) */
+        test_attention(r, 128, 16, random_cu(4, 1, 900), SUTRA_ATTN_FLASH, 1, 8);
+        test_attention(r, 128, 16, random_cu(4, 1, 300), SUTRA_ATTN_STANDARD, 1, 8);
+        test_attention(r, 64, 4, random_cu(6, 1, 700), SUTRA_ATTN_FLASH, 1, 2);
+        test_attention(r, 64, 8, random_cu(3, 50, 500), SUTRA_ATTN_FLASH, 0, 1);
+        test_attention(r, 32, 4, random_cu(5, 1, 200), SUTRA_ATTN_STANDARD, 1, 1);
         const std::vector<int32_t> cu48 = random_cu(4, 20, 300);
         test_attention(r, 48, 8, cu48, SUTRA_ATTN_FLASH);    /* no d=48 flash kernel: refused */
         test_attention(r, 48, 8, cu48, SUTRA_ATTN_STANDARD); /* ... the path the decision takes then */

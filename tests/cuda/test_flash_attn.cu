@@ -3,7 +3,8 @@
  * sizes and, on compute capability 9.0, its wgmma kernel "flash90" / "flash90s"; and standard) against a
  * CPU float64 reference computed here, for head dims 32 / 64 /
  * 128, fp16 and bf16, packed mixed-length batches, fused-QKV and padded strides, with and
- * without local windows.
+ * without local windows, causal, and with grouped key/value heads (query head h reads key/value
+ * head h / (H / Hkv), as transformers' repeat_kv lays them out).
  *
  * Tolerance (FlashAttention's rule): a kernel's max |out - ref| must be at most
  *   2 * (max |baseline - ref|) + EPS
@@ -88,12 +89,14 @@ struct test_case {
     float q_mul;     /* scales q: larger means peakier softmax rows */
     int window_left, window_right;
     int std_head_groups; /* standard path: workspace for this many heads (0 = all) */
+    int causal;          /* key j visible from query i only if j <= i */
+    int kv_heads;        /* key/value heads (0: as many as query heads) */
 };
 
 /* Host copies (rounded values as float) and the layout of q, k, v, out. Token t, head h,
  * feature d of x is at x[t * stride + h * D + d]. */
 struct problem {
-    int T, H, D, B, maxlen;
+    int T, H, Hkv, D, B, maxlen;
     int64_t qs, ks, vs, os; /* row strides, elements */
     std::vector<int> cu;
     std::vector<float> q, k, v; /* views into qkv when fused */
@@ -127,7 +130,7 @@ static void reference_rows(problem &P, const float *q, const float *k, const flo
         double md = -INFINITY;
         float mf = -INFINITY;
         for (int j = lo; j <= hi; ++j) {
-            const float *kj = k + (int64_t)(start + j) * P.ks + h * P.D;
+            const float *kj = k + (int64_t)(start + j) * P.ks + h / (P.H / P.Hkv) * P.D;
             double ad = 0;
             float af = 0;
             for (int d = 0; d < P.D; ++d) {
@@ -152,7 +155,7 @@ static void reference_rows(problem &P, const float *q, const float *k, const flo
         float *of = &P.base[(size_t)r * P.D];
         for (int d = 0; d < P.D; ++d) od[d] = 0, of[d] = 0;
         for (int j = lo; j <= hi; ++j) {
-            const float *vj = v + (int64_t)(start + j) * P.vs + h * P.D;
+            const float *vj = v + (int64_t)(start + j) * P.vs + h / (P.H / P.Hkv) * P.D;
             const double pd = sd[j - lo] / ld;
             const float pf = sf[j - lo];
             for (int d = 0; d < P.D; ++d) {
@@ -167,7 +170,7 @@ static void reference_rows(problem &P, const float *q, const float *k, const flo
 static void compute_reference(problem &P, float scale, int left, int right, int bf16) {
     const float *q = P.q.empty() ? P.qkv.data() : P.q.data();
     const float *k = P.k.empty() ? P.qkv.data() + P.H * P.D : P.k.data();
-    const float *v = P.v.empty() ? P.qkv.data() + 2 * P.H * P.D : P.v.data();
+    const float *v = P.v.empty() ? P.qkv.data() + (P.H + P.Hkv) * P.D : P.v.data();
     P.ref.assign((size_t)P.T * P.H * P.D, 0.0);
     P.base.assign((size_t)P.T * P.H * P.D, 0.f);
     const int rows = P.T * P.H, chunk = 8;
@@ -236,6 +239,7 @@ static void upload(const std::vector<float> &x, uint16_t **dev, int bf16) {
 static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int paths) {
     problem P;
     P.H = tc.heads;
+    P.Hkv = tc.kv_heads ? tc.kv_heads : tc.heads;
     P.D = D;
     P.B = (int)tc.lens.size();
     P.cu.assign(1, 0);
@@ -245,7 +249,7 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
         P.maxlen = std::max(P.maxlen, n);
     }
     P.T = P.cu.back();
-    const int C = P.H * D;
+    const int C = P.H * D, Ckv = P.Hkv * D;
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> nd(0.f, 1.f);
     auto fill = [&](std::vector<float> &x, size_t n, float mul) {
@@ -253,25 +257,25 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
         for (auto &y : x) y = round_to(nd(rng) * mul, bf16);
     };
     if (tc.fused) {
-        P.qs = P.ks = P.vs = 3 * C;
-        fill(P.qkv, (size_t)P.T * 3 * C, 1.f);
+        P.qs = P.ks = P.vs = C + 2 * Ckv;
+        fill(P.qkv, (size_t)P.T * P.qs, 1.f);
         for (int t = 0; t < P.T; ++t)
             for (int c = 0; c < C; ++c) {
-                float &x = P.qkv[(size_t)t * 3 * C + c];
+                float &x = P.qkv[(size_t)t * P.qs + c];
                 x = round_to(x * tc.q_mul, bf16);
             }
         P.os = C;
     } else {
         P.qs = C + 8;
-        P.ks = C + 16;
-        P.vs = C + 24;
+        P.ks = Ckv + 16;
+        P.vs = Ckv + 24;
         P.os = C + 8;
         fill(P.q, (size_t)P.T * P.qs, tc.q_mul);
         fill(P.k, (size_t)P.T * P.ks, 1.f);
         fill(P.v, (size_t)P.T * P.vs, 1.f);
     }
     const float scale = 1.f / sqrtf((float)D);
-    compute_reference(P, scale, tc.window_left, tc.window_right, bf16);
+    compute_reference(P, scale, tc.window_left, tc.causal ? 0 : tc.window_right, bf16);
 
     device_buffers db;
     sutra_attn_params p;
@@ -280,7 +284,7 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
         upload(P.qkv, &db.qkv, bf16);
         p.q = db.qkv;
         p.k = db.qkv + C;
-        p.v = db.qkv + 2 * C;
+        p.v = db.qkv + C + Ckv;
     } else {
         upload(P.q, &db.q, bf16);
         upload(P.k, &db.k, bf16);
@@ -306,6 +310,8 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
     p.scale = scale;
     p.window_left = tc.window_left;
     p.window_right = tc.window_right;
+    p.causal = tc.causal;
+    p.kv_heads = tc.kv_heads;
 
     const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
     const uint16_t poison = bf16 ? 0x7fc0 : 0x7e00;
@@ -406,17 +412,27 @@ static void argument_checks(void) {
     p = base;
     p.q = buf + 1;
     check_status("flash misaligned q", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
-    /* no kernel yet for causal masks or fewer key/value heads: refused, on both paths, not run */
+    /* key/value heads must divide the query heads; k and v rows hold kv_heads * head_dim */
     p = base;
-    p.causal = 1;
-    check_status("flash causal", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
-    check_status("standard causal", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
-                 SUTRA_ERR_UNSUPPORTED);
+    p.heads = 3;
+    p.kv_heads = 2;
+    p.q_stride = p.k_stride = p.v_stride = 192 * 3;
+    p.o_stride = 192;
+    check_status("flash 3 heads over 2 kv heads", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    check_status("standard 3 heads over 2 kv heads",
+                 sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL), SUTRA_ERR_INVALID_ARGUMENT);
+    p.heads = 4;
+    p.o_stride = 256;
+    p.q_stride = 256;
+    p.k_stride = p.v_stride = 64; /* two kv heads need 128 */
+    check_status("flash kv stride below kv_heads*D", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    /* no kernel has a relative position bias: refused on both paths, not run */
     p = base;
-    p.heads = 2;
-    p.kv_heads = 1;
-    p.o_stride = 128;
-    check_status("flash grouped kv heads", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+    p.rel_buckets = 32;
+    check_status("flash relative bias", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
+    check_status("standard relative bias", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
                  SUTRA_ERR_UNSUPPORTED);
     p = base;
     check_status("flash block_rows 96", sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, 96, NULL),
@@ -451,8 +467,13 @@ static void argument_checks(void) {
     check_status("flash pick, 1 x 4096 x 12, H100 without wgmma",
                  sutra_cuda_flash_pick(&p, &h100_no_wgmma) == SUTRA_FLASH_KERNEL_SM80_128 ? SUTRA_OK : SUTRA_ERR_INTERNAL,
                  SUTRA_OK);
-    p.head_dim = 32;
+    p.head_dim = 128;
+    p.batch = 64;
     p.max_seqlen = 512;
+    check_status("flash pick, 64 x 512 x 12, d 128, H100", sutra_cuda_flash_pick(&p, &h100) == SUTRA_FLASH_KERNEL_SM90_128
+                                                              ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
+    p.batch = 1;
+    p.head_dim = 32;
     check_status("flash pick, d 32, H100", sutra_cuda_flash_pick(&p, &h100) == SUTRA_FLASH_KERNEL_SM80_64
                                                ? SUTRA_OK : SUTRA_ERR_INTERNAL, SUTRA_OK);
     p = base;
@@ -467,7 +488,7 @@ static void argument_checks(void) {
     check_status("flash sm90 kernel on head dim 32",
                  sutra_cuda_flash_sm90_supported(32, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED, SUTRA_ERR_UNSUPPORTED);
     check_status("flash sm90 kernel on head dim 128",
-                 sutra_cuda_flash_sm90_supported(128, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED, SUTRA_ERR_UNSUPPORTED);
+                 sutra_cuda_flash_sm90_supported(128, 9, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED, SUTRA_OK);
     check_status("flash sm90 kernel on cc 8.0", sutra_cuda_flash_sm90_supported(64, 8, 0) ? SUTRA_OK : SUTRA_ERR_UNSUPPORTED,
                  SUTRA_ERR_UNSUPPORTED);
     check_status("flash kernel 91", sutra_cuda_flash_attention_kernel(&base, SUTRA_CUDA_DTYPE_F16, (sutra_flash_kernel)91, NULL),
@@ -498,6 +519,12 @@ int main(void) {
         {"long-win64", {8192, 2048, 5}, 2, 1, 1.f, 64, 64, 0},
         {"win-left100", {513, 1000, 64, 1}, 2, 0, 1.f, 100, 0, 0},
         {"win-right10", {300, 129}, 2, 1, 1.f, -1, 10, 0},
+        /* decoders: causal (tiles past the diagonal skipped), key/value heads in groups */
+        {"causal", small, 2, 1, 1.f, -1, -1, 0, 1, 0},
+        {"causal-gqa", small, 4, 0, 1.f, -1, -1, 2, 1, 2},
+        {"causal-long", {2048, 3, 4100, 700}, 2, 1, 1.f, -1, -1, 0, 1, 1},
+        {"gqa-8over2", {1500, 64, 1}, 8, 1, 1.f, -1, -1, 0, 0, 2},
+        {"causal-win100", {1000, 513, 100, 101}, 4, 0, 1.f, 100, -1, 0, 1, 2},
     };
     /* Many work items (more than fit on the GPU at once), of different lengths, many of them past
      * their sequence's end. */

@@ -229,6 +229,7 @@ static void print_info(sutra_embedder *emb) {
     printf("  \"device\": \"%s\",\n  \"gpu\": \"%s\",\n  \"gpu_compute_capability\": \"%d.%d\",\n", m.device,
            m.gpu_name, m.gpu_cc_major, m.gpu_cc_minor);
     printf("  \"gpu_memory_bytes\": %zu,\n  \"attention_kernels\": \"%s\",\n", m.gpu_bytes, m.attention_kernels);
+    printf("  \"compute_dtype\": \"%s\",\n", m.compute_dtype);
     printf("  \"backend_settings\": \"%s\",\n  \"approximate_gelu\": %s,\n  \"profile\": %s,\n", m.backend_settings,
            m.approximate_gelu ? "true" : "false", m.profile ? "true" : "false");
     printf("  \"cpu_features\": \"%s\",\n  \"cpu_isa\": \"%s\",\n  \"threads\": %d,\n", m.cpu_features, m.cpu_isa,

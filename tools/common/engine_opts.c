@@ -13,6 +13,7 @@ enum {
     O_DEVICE,
     O_GPU,
     O_BF16,
+    O_GPU_DTYPE,
     O_CPU_ISA,
     O_APPROX_GELU,
     O_GPU_GRAPHS,
@@ -31,6 +32,7 @@ static const struct option ENGINE[] = {
     {"device", required_argument, 0, O_DEVICE},
     {"gpu", required_argument, 0, O_GPU},
     {"bf16", no_argument, 0, O_BF16},
+    {"gpu-dtype", required_argument, 0, O_GPU_DTYPE},
     {"cpu-isa", required_argument, 0, O_CPU_ISA},
     {"approximate-gelu", no_argument, 0, O_APPROX_GELU},
     {"gpu-graphs", required_argument, 0, O_GPU_GRAPHS},
@@ -76,14 +78,16 @@ int sutra_engine_option(int o, const char *arg, sutra_config *cfg, const char *p
     static const char *const atts[] = {"auto", "standard", "flash"}, *const devices[] = {"auto", "cpu", "cuda"},
                              *const isas[] = {"auto", "scalar", "avx2", "avx512"},
                              *const switches[] = {"auto", "on", "off"},
-                             *const gemms[] = {"auto", "cublaslt", "cutlass"};
+                             *const gemms[] = {"auto", "cublaslt", "cutlass"},
+                             *const dtypes[] = {"auto", "fp16", "bf16"};
     switch (o) {
     case O_ATTENTION: cfg->attention = (sutra_attention)choice(arg, atts, 3, "attention", prog); return 1;
     case O_THRESHOLD: cfg->flash_attention_threshold = count(arg, "flash-threshold", prog); return 1;
     case O_NO_FLASH: cfg->use_flash_attention = 0; return 1;
     case O_DEVICE: cfg->device = (sutra_device)choice(arg, devices, 3, "device", prog); return 1;
     case O_GPU: cfg->gpu_index = count(arg, "gpu", prog); return 1;
-    case O_BF16: cfg->gpu_bf16 = 1; return 1;
+    case O_BF16: cfg->gpu_dtype = SUTRA_GPU_DTYPE_BF16; return 1;
+    case O_GPU_DTYPE: cfg->gpu_dtype = (sutra_gpu_dtype)choice(arg, dtypes, 3, "gpu-dtype", prog); return 1;
     case O_CPU_ISA: cfg->cpu_isa = (sutra_cpu_isa)choice(arg, isas, 4, "cpu-isa", prog); return 1;
     case O_APPROX_GELU: cfg->approximate_gelu = 1; return 1;
     case O_GPU_GRAPHS: cfg->gpu_graphs = (sutra_switch)choice(arg, switches, 3, "gpu-graphs", prog); return 1;
@@ -106,7 +110,9 @@ void sutra_engine_usage(FILE *f) {
             "      --no-flash           never pick flash attention automatically\n"
             "      --device D           auto|cpu|cuda (auto: a supported GPU if the build has CUDA)\n"
             "      --gpu N              CUDA device index\n"
-            "      --bf16               on a GPU, bf16 instead of fp16\n"
+            "      --gpu-dtype T        auto|fp16|bf16: activations on a GPU (auto: fp16, bf16 for families\n"
+            "                           that overflow fp16, e.g. qwen3; `info` says which)\n"
+            "      --bf16               the same as --gpu-dtype bf16\n"
             "      --cpu-isa I          auto|scalar|avx2|avx512: the CPU kernels' instruction set\n"
             "      --approximate-gelu   the tanh GELU in place of the exact one (a different function)\n"
             "      --gpu-graphs S       auto|on|off: CUDA graphs per batch shape (auto: on)\n"

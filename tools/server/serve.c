@@ -709,6 +709,8 @@ static void build_info(server *s) {
     srv_buf_printf(b, ",\"attention\":\"%s\",\"flash_attention_threshold\":%d,\"attention_kernels\":",
                    s->info.attention, s->info.flash_threshold);
     srv_buf_json_string(b, s->info.attention_kernels, strlen(s->info.attention_kernels));
+    srv_buf_puts(b, ",\"compute_dtype\":");
+    srv_buf_json_string(b, s->info.compute_dtype, strlen(s->info.compute_dtype));
     srv_buf_puts(b, ",\"backend_settings\":");
     srv_buf_json_string(b, s->info.backend_settings, strlen(s->info.backend_settings));
     srv_buf_printf(b, ",\"cpu_isa\":\"%s\",\"approximate_gelu\":%s", s->info.cpu_isa,

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "backend/cpu/attention.h"
@@ -34,7 +35,10 @@
  *
  * CPU_FLASH_THRESHOLD: AUTO's default. The seed's premise (standard attention below 512 tokens)
  * did not hold here: the flash kernel was faster at every length measured; 512 is kept so that
- * short batches keep the BLAS path's exact summation order of the reference outputs.
+ * short batches keep the BLAS path's exact summation order of the reference outputs. Where
+ * OpenBLAS runs a core without the CPU's vectors (blas_is_slow), the standard path's products run
+ * on that core and flash was 2.5-5x faster at every length (attn_cpu_bench on the Xeon VM: d 32,
+ * 64, 128 at N = 16 x 32 .. 1024), so the default there is 0: flash always.
  *
  * CPU_LONG_INPUT_TOKENS: from this many tokens in a batch's longest sequence, the shared forward
  * runs grouped (transformer.c): about 2C floats of activations per token instead of 6C + F.
@@ -78,6 +82,7 @@ typedef struct cpu_ctx {
     int std_max_seqlen, head_dim; /* what the workspaces were sized for */
     float *heads_pack; /* one head group's query, key and value weight rows, packed per call */
     size_t heads_pack_floats;
+    int blas_slow;     /* 1: OpenBLAS runs a core without this ISA's vectors; products of any T run packed */
     sutra_optimes *prof; /* NULL unless profiling */
 } cpu_ctx;
 
@@ -233,9 +238,12 @@ static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const voi
     const double t0 = op_start(c);
     float *out = out_;
     const float *bias = bias_;
-    const float *panels = T <= SUTRA_GEMM_SMALL_MAX_T ? packed_weights(c, w, N, K) : NULL;
-    if (panels) {
+    const float *panels = T <= SUTRA_GEMM_SMALL_MAX_T || c->blas_slow ? packed_weights(c, w, N, K) : NULL;
+    if (panels && T <= SUTRA_GEMM_SMALL_MAX_T) {
         sutra_gemm_small(out, inp, panels, bias, T, N, K, act, c->threads, c->isa);
+    } else if (panels) {
+        const sutra_gemm_seg seg = {.out = out, .ldo = N, .packed = panels, .bias = bias, .N = N, .act = act};
+        sutra_gemm_rows(&seg, 1, inp, T, K, c->threads, c->isa);
     } else {
         blas_product(c, out, N, inp, w, bias, T, N, K, act);
     }
@@ -507,6 +515,17 @@ static void cpu_destroy(sutra_backend *be) {
 
 sutra_cpu_isa sutra_cpu_backend_isa(const sutra_backend *be) { return ((const cpu_ctx *)be->ctx)->isa; }
 
+void sutra_cpu_backend_describe(const sutra_backend *be, char *buf, size_t cap) {
+    const cpu_ctx *c = be->ctx;
+    const char *core = openblas_get_corename();
+    if (c->blas_slow)
+        snprintf(buf, cap, "products: packed %s kernels at every size (OpenBLAS runs its %s core)",
+                 sutra_cpu_isa_name(c->isa), core ? core : "unknown");
+    else
+        snprintf(buf, cap, "products: packed %s kernels up to %d rows, OpenBLAS (%s) above", sutra_cpu_isa_name(c->isa),
+                 SUTRA_GEMM_SMALL_MAX_T, core ? core : "unknown");
+}
+
 /* OpenBLAS keeps one thread count per process. Its OpenMP build takes the count from the calling
  * OpenMP task instead, which Sutra's regions set to 1 (blas_product), so nothing process-wide is
  * touched. An OpenBLAS built with pthreads cannot see those regions and would start its own threads
@@ -520,6 +539,19 @@ static void blas_single_threaded(void) {
     pthread_mutex_lock(&lock);
     if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
     pthread_mutex_unlock(&lock);
+}
+
+/* 1 if the OpenBLAS loaded runs a core whose kernels lack the vectors of isa: DYNAMIC_ARCH builds
+ * pick their kernels by CPU model, and a model they do not know gets a generic core (Debian 12's
+ * 0.3.21 runs this project's Xeon VMs as "Prescott", SSE3 only, 4-5x slower than the packed
+ * kernels; gemm_small.h has the numbers). The cores named here have AVX2 kernels or better. */
+static int blas_is_slow(sutra_cpu_isa isa) {
+    static const char *const vector_cores[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    if (isa == SUTRA_CPU_ISA_SCALAR) return 0;
+    const char *core = openblas_get_corename();
+    for (size_t i = 0; core && i < sizeof vector_cores / sizeof vector_cores[0]; i++)
+        if (!strcasecmp(core, vector_cores[i])) return 0;
+    return 1;
 }
 
 sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backend **out, char *err, size_t errcap) {
@@ -542,11 +574,12 @@ sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backen
     }
     c->threads = opt->threads;
     c->isa = isa;
+    c->blas_slow = blas_is_slow(isa);
     blas_single_threaded();
     be->name = "cpu";
     be->ctx = c;
     be->act_bytes = sizeof(float);
-    be->default_flash_threshold = CPU_FLASH_THRESHOLD;
+    be->default_flash_threshold = c->blas_slow ? 0 : CPU_FLASH_THRESHOLD;
     be->supports = cpu_supports;
     be->reserve = cpu_reserve;
     be->weights_reserve = cpu_weights_reserve;

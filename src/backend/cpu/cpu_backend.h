@@ -23,4 +23,7 @@ sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backen
 /* The instruction set the backend's kernels run (resolved, never AUTO). */
 sutra_cpu_isa sutra_cpu_backend_isa(const sutra_backend *be);
 
+/* The backend's product route in words, for sutra_model_info.backend_settings. */
+void sutra_cpu_backend_describe(const sutra_backend *be, char *buf, size_t cap);
+
 #endif /* SUTRA_CPU_BACKEND_H */

@@ -209,6 +209,6 @@ void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int 
         for (int s = 0; s < nseg; s++)
             for (int b = 0, nb = blocks_of(isa, seg[s].N); b < nb; b++)
                 block(isa, seg[s].out, seg[s].ldo, inp, seg[s].packed, seg[s].bias, t_lo, t_hi, seg[s].N, K,
-                      SUTRA_ACT_NONE, b);
+                      seg[s].act, b);
     }
 }

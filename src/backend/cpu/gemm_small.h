@@ -11,6 +11,12 @@
  * re-packs the whole (T, K) input on every call, which made twelve per-head calls 2.4x slower
  * than one fused call; sutra_gemm_rows reads the input rows in place, once, and packs only the
  * few weight rows (a 576 KiB copy per head for bert-base, made by the caller).
+ *
+ * And every product, where the OpenBLAS at hand runs a core without the vector instructions the
+ * CPU has (cpu_backend.c, blas_is_slow: Debian's OpenBLAS 0.3.21 takes an unrecognised Xeon for
+ * a Prescott, SSE3 only): there sutra_gemm_rows ran at 150-235 GFLOP/s on 2 cores against that
+ * OpenBLAS's 34-40 (T = 512, N x K = 6144 x 1024 and 1024 x 3072; OpenBLAS on its SkylakeX
+ * kernels, OPENBLAS_CORETYPE=SkylakeX, ran at 190-243).
  */
 #ifndef SUTRA_GEMM_SMALL_H
 #define SUTRA_GEMM_SMALL_H
@@ -34,14 +40,15 @@ void sutra_gemm_pack_into(float *p, const float *w, int N, int K, int threads);
 void sutra_gemm_small(float *out, const float *inp, const float *packed, const float *bias, int T, int N, int K,
                       sutra_act act, int threads, sutra_cpu_isa isa);
 
-/* One output of sutra_gemm_rows: out (T, N), rows ldo floats apart, = inp @ w^T + bias for w
- * packed by sutra_gemm_pack(_into); bias may be NULL. */
+/* One output of sutra_gemm_rows: out (T, N), rows ldo floats apart, = act(inp @ w^T + bias) for
+ * w packed by sutra_gemm_pack(_into); bias may be NULL; act 0 (NONE) unless set. */
 typedef struct sutra_gemm_seg {
     float *out;
     int64_t ldo;
     const float *packed;
     const float *bias;
     int N;
+    sutra_act act;
 } sutra_gemm_seg;
 
 /* Every segment's product over the same input inp (T, K), for any T. Threads split the rows, and

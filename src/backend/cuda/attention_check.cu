@@ -20,17 +20,20 @@ extern "C" sutra_status sutra_cuda_check_attn_params(const sutra_attn_params *p,
     if (p->batch > 65535 || p->heads > 65535)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: batch %d or heads %d over 65535", who, p->batch,
                                p->heads);
-    if (p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_bias || p->rel_buckets)
-        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: causal masks, grouped key/value heads and relative position "
-                               "biases have no CUDA kernel yet", who);
+    if (p->rel_bias || p->rel_buckets)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: relative position biases have no CUDA kernel yet", who);
+    const int kvh = p->kv_heads ? p->kv_heads : p->heads;
+    if (kvh < 1 || kvh > p->heads || p->heads % kvh)
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: %d key/value heads for %d query heads (needs a divisor)",
+                               who, p->kv_heads, p->heads);
     if (p->head_dim > max_head_dim)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: head_dim %d over %d", who, p->head_dim, max_head_dim);
-    const int64_t width = (int64_t)p->heads * p->head_dim;
-    if (p->q_stride < width || p->k_stride < width || p->v_stride < width || p->o_stride < width)
+    const int64_t width = (int64_t)p->heads * p->head_dim, kv_width = (int64_t)kvh * p->head_dim;
+    if (p->q_stride < width || p->k_stride < kv_width || p->v_stride < kv_width || p->o_stride < width)
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT,
-                               "%s: a row stride (q %lld, k %lld, v %lld, o %lld) is below heads*head_dim %lld", who,
-                               (long long)p->q_stride, (long long)p->k_stride, (long long)p->v_stride,
-                               (long long)p->o_stride, (long long)width);
+                               "%s: a row stride (q %lld, k %lld, v %lld, o %lld) is below heads*head_dim %lld "
+                               "(k, v: kv_heads*head_dim %lld)", who, (long long)p->q_stride, (long long)p->k_stride,
+                               (long long)p->v_stride, (long long)p->o_stride, (long long)width, (long long)kv_width);
     if (!(p->scale > 0.f) || !isfinite(p->scale))
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: scale %g (needs finite, > 0)", who, (double)p->scale);
     if (p->window_left < -1 || p->window_right < -1)

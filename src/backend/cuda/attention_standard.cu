@@ -5,7 +5,7 @@
  * Dimension letters: B sequences, H heads (Hc of them per pass), N = max_seqlen, D head dim.
  * Workspace: S is (B, Hc, N, N) fp32; row i of (b, h) holds the scores of query i against keys
  * 0..len-1 of its sequence. Entries outside a row's visible key range [lo_i, hi_i] (sequence
- * end, local window) are never written and never read: every kernel derives the same range
+ * end, local window, causal: the window j - i <= 0) are never written and never read: every kernel derives the same range
  * from row_range().
  *
  * Rules: simple tiled SIMT kernels in fp32, correct for any head dim up to 256 and any
@@ -38,7 +38,8 @@ struct std_params {
     int head0;                 /* first head of this pass; grid.y covers heads head0 .. head0+Hc-1 */
     int heads_in_pass;         /* Hc */
     float scale;
-    int window_left, window_right;
+    int window_left, window_right; /* window_right 0 for causal attention */
+    int kv_group;                  /* query heads per key/value head */
     float *scores; /* (B, Hc, N, N) workspace */
 };
 
@@ -82,7 +83,7 @@ __global__ void __launch_bounds__(256) scores_kernel(const std_params p) {
     if (p.window_right >= 0 && j0 - i1 > p.window_right) return;
 
     const Elem *q = (const Elem *)p.q + (int64_t)start * p.q_stride + (int64_t)head * p.head_dim;
-    const Elem *k = (const Elem *)p.k + (int64_t)start * p.k_stride + (int64_t)head * p.head_dim;
+    const Elem *k = (const Elem *)p.k + (int64_t)start * p.k_stride + (int64_t)(head / p.kv_group) * p.head_dim;
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     float acc[4][4] = {};
     for (int d0 = 0; d0 < p.head_dim; d0 += KCHUNK) {
@@ -162,7 +163,7 @@ __global__ void __launch_bounds__(256) pv_kernel(const std_params p) {
     row_range(i1, len, p.window_left, p.window_right, &lo1, &hi1);
     const int jlo = lo0, jhi = hi1; /* union of the rows' ranges: lo and hi grow with i */
 
-    const Elem *v = (const Elem *)p.v + (int64_t)start * p.v_stride + (int64_t)head * p.head_dim;
+    const Elem *v = (const Elem *)p.v + (int64_t)start * p.v_stride + (int64_t)(head / p.kv_group) * p.head_dim;
     const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
     float acc[4][CMAX] = {};
     for (int j0 = jlo; j0 <= jhi; j0 += KCHUNK) {
@@ -271,7 +272,8 @@ extern "C" sutra_status sutra_cuda_standard_attention(const sutra_attn_params *p
     sp.head_dim = p->head_dim;
     sp.scale = p->scale;
     sp.window_left = p->window_left;
-    sp.window_right = p->window_right;
+    sp.window_right = sutra_cuda_attn_right(p);
+    sp.kv_group = sutra_cuda_attn_group(p);
     sp.scores = static_cast<float *>(workspace);
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     for (int h0 = 0; h0 < p->heads; h0 += group) {

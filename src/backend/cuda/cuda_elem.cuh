@@ -89,6 +89,11 @@ __device__ __forceinline__ float gelu_tanh(float x) {
     return 0.5f * x * (1.f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+/* SiLU (Swish), x * sigmoid(x) = x / (1 + e^-x): for x below about -88 e^-x is inf and the
+ * result -0, the limit; a NaN stays NaN. The IEEE division and expf keep it within 2 ulp of the
+ * float64 value, well under the activation type's rounding. */
+__device__ __forceinline__ float silu(float x) { return x / (1.f + expf(-x)); }
+
 __host__ __device__ __forceinline__ bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 /* Sum over the warp; every lane gets the result. */

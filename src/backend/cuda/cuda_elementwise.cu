@@ -1,7 +1,8 @@
 /*
- * cuda_elementwise.cu - the element-wise ops pre-norm encoders add to BERT's: rotary position
- * embedding on consecutive heads of each row (the query and key heads of a fused QKV buffer), and
- * the gated linear unit (GeGLU).
+ * cuda_elementwise.cu - the element-wise ops pre-norm encoders and decoders add to BERT's:
+ * rotary position embedding on consecutive heads of each row (the query and key heads of a fused
+ * QKV buffer), the gated linear unit (GeGLU, SwiGLU), the per-head RMSNorm of queries and keys
+ * (Qwen3, Gemma3), and the embedding gather without a norm.
  *
  * Shapes: T tokens, H heads of D, F the gated width. Rules: fp32 arithmetic, one rounding to the
  * activation type per output; the rotary angles are rounded as the CPU backend rounds them
@@ -48,7 +49,8 @@ __global__ void __launch_bounds__(ROPE_THREADS)
 
 template <int ACT>
 __device__ __forceinline__ float act_f(float x) {
-    return ACT == SUTRA_ACT_GELU ? gelu_erf(x) : ACT == SUTRA_ACT_GELU_TANH ? gelu_tanh(x) : x;
+    return ACT == SUTRA_ACT_GELU ? gelu_erf(x) : ACT == SUTRA_ACT_GELU_TANH ? gelu_tanh(x)
+         : ACT == SUTRA_ACT_SILU ? silu(x) : x;
 }
 
 /* out (T,F) = act(inp[:, :F]) * inp[:, F:]; VEC = 8 with 16-byte accesses (F % 8 == 0), else 1.
@@ -80,6 +82,7 @@ void launch_glu(E *out, const E *inp, int T, int F, sutra_act act, cudaStream_t 
     switch (act) {
     case SUTRA_ACT_GELU: glu_kernel<E, VEC, SUTRA_ACT_GELU><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
     case SUTRA_ACT_GELU_TANH: glu_kernel<E, VEC, SUTRA_ACT_GELU_TANH><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
+    case SUTRA_ACT_SILU: glu_kernel<E, VEC, SUTRA_ACT_SILU><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
     default: glu_kernel<E, VEC, SUTRA_ACT_NONE><<<blocks, 256, 0, s>>>(out, inp, T, F); break;
     }
 }
@@ -90,7 +93,90 @@ void launch_glu_any(void *out, const void *inp, int T, int F, sutra_act act, cud
     else launch_glu<E, 1>((E *)out, (const E *)inp, T, F, act, s);
 }
 
+constexpr int HN_WARPS = 4;    /* (token, head) rows per 128-thread block */
+constexpr int HN_MAX_PER_LANE = 8; /* D <= 256 */
+
+/* x[t, h, :] = RMSNorm(x[t, h, :]) * w in place, for `heads` consecutive heads of D in each of
+ * T rows (row stride `stride`). One warp per (token, head); lane l holds elements l, l + 32, ...
+ * (coalesced), sums their squares in fp32, one warp reduction, then writes. As the CPU backend:
+ * r = 1 / sqrt(mean(x^2) + eps), y = x r w rounded once. grid ceil(T * heads / HN_WARPS). */
+template <class E>
+__global__ void __launch_bounds__(32 * HN_WARPS)
+    head_rmsnorm_kernel(E *x, int64_t stride, int T, int heads, int D, const E *w, float eps) {
+    const long long item = (long long)blockIdx.x * HN_WARPS + threadIdx.x / 32;
+    const int lane = threadIdx.x % 32;
+    if (item >= (long long)T * heads) return;
+    E *v = x + (item / heads) * stride + (item % heads) * D;
+    float f[HN_MAX_PER_LANE];
+    float ss = 0.f;
+#pragma unroll
+    for (int i = 0; i < HN_MAX_PER_LANE; ++i) {
+        const int c = lane + 32 * i;
+        f[i] = c < D ? to_f32(v[c]) : 0.f;
+        ss += f[i] * f[i];
+    }
+    const float r = 1.f / sqrtf(warp_sum(ss) / (float)D + eps);
+#pragma unroll
+    for (int i = 0; i < HN_MAX_PER_LANE; ++i) {
+        const int c = lane + 32 * i;
+        if (c < D) v[c] = from_f32<E>(f[i] * r * to_f32(w[c]));
+    }
+}
+
+/* out (T,C) = wte[ids[t]]: one warp per row, 16-byte copies when C % 8 == 0 and both are
+ * aligned. grid ceil(T / 4), block 128. */
+template <class E>
+__global__ void __launch_bounds__(128) embed_rows_kernel(E *out, const int32_t *ids, const E *wte, int T, int C) {
+    const int row = blockIdx.x * 4 + threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (row >= T) return;
+    const E *src = wte + (size_t)ids[row] * C;
+    E *dst = out + (size_t)row * C;
+    if (C % 8 == 0 && aligned16(src) && aligned16(dst)) {
+        for (int c = lane * 8; c < C; c += 32 * 8)
+            *reinterpret_cast<uint4 *>(dst + c) = *reinterpret_cast<const uint4 *>(src + c);
+    } else {
+        for (int c = lane; c < C; c += 32) dst[c] = src[c];
+    }
+}
+
+sutra_status launched(const char *who, int T) {
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return sutra_cuda_fail(SUTRA_ERR_INTERNAL, "%s launch (T %d): %s", who, T, cudaGetErrorString(e));
+    return SUTRA_OK;
+}
+
 } // namespace
+
+sutra_status sutra_cuda_head_rmsnorm(void *x, int64_t stride, int T, int heads, int D, const void *w, float eps,
+                                     sutra_cuda_dtype dt, cudaStream_t stream) {
+    if (T < 0 || heads < 1 || D < 1 || D > 32 * HN_MAX_PER_LANE || stride < (int64_t)heads * D || !(eps >= 0.f))
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "head_rmsnorm: T %d, heads %d, D %d (<= %d), stride %lld, eps %g",
+                               T, heads, D, 32 * HN_MAX_PER_LANE, (long long)stride, (double)eps);
+    if (T == 0) return SUTRA_OK;
+    if (!x || !w) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "head_rmsnorm: NULL pointer");
+    const unsigned blocks = (unsigned)(((long long)T * heads + HN_WARPS - 1) / HN_WARPS);
+    if (dt == SUTRA_CUDA_DTYPE_BF16)
+        head_rmsnorm_kernel<__nv_bfloat16><<<blocks, 32 * HN_WARPS, 0, stream>>>(
+            (__nv_bfloat16 *)x, stride, T, heads, D, (const __nv_bfloat16 *)w, eps);
+    else
+        head_rmsnorm_kernel<__half><<<blocks, 32 * HN_WARPS, 0, stream>>>((__half *)x, stride, T, heads, D,
+                                                                          (const __half *)w, eps);
+    return launched("head_rmsnorm", T);
+}
+
+sutra_status sutra_cuda_embed_rows(void *out, const int32_t *ids, const void *wte, int T, int C, sutra_cuda_dtype dt,
+                                   cudaStream_t stream) {
+    if (T < 0 || C < 1) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "embed: T %d, C %d", T, C);
+    if (T == 0) return SUTRA_OK;
+    if (!out || !ids || !wte) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "embed: NULL pointer");
+    const unsigned blocks = (unsigned)((T + 3) / 4);
+    if (dt == SUTRA_CUDA_DTYPE_BF16)
+        embed_rows_kernel<__nv_bfloat16><<<blocks, 128, 0, stream>>>((__nv_bfloat16 *)out, ids,
+                                                                    (const __nv_bfloat16 *)wte, T, C);
+    else
+        embed_rows_kernel<__half><<<blocks, 128, 0, stream>>>((__half *)out, ids, (const __half *)wte, T, C);
+    return launched("embed", T);
+}
 
 sutra_status sutra_cuda_rope(void *x, int64_t stride, const int32_t *pos, int T, int heads, int D, float theta,
                              sutra_cuda_dtype dt, cudaStream_t stream) {
@@ -113,7 +199,7 @@ sutra_status sutra_cuda_rope(void *x, int64_t stride, const int32_t *pos, int T,
 sutra_status sutra_cuda_glu(void *out, const void *inp, int T, int F, sutra_act act, sutra_cuda_dtype dt,
                             cudaStream_t stream) {
     if (T < 0 || F < 1) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "glu: T %d, F %d", T, F);
-    if (act != SUTRA_ACT_NONE && act != SUTRA_ACT_GELU && act != SUTRA_ACT_GELU_TANH)
+    if (act != SUTRA_ACT_NONE && act != SUTRA_ACT_GELU && act != SUTRA_ACT_GELU_TANH && act != SUTRA_ACT_SILU)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "glu: unknown act %d", (int)act);
     if (T == 0) return SUTRA_OK;
     if (!out || !inp) return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "glu: NULL pointer");

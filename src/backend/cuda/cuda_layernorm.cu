@@ -1,7 +1,10 @@
 /*
- * cuda_layernorm.cu - LayerNorm kernels with their input stage fused in: the embedding gather
- * (word + position + token-type rows), the residual add (post-norm: out = LN(x + res)), and the
- * pre-norm residual step (sum = x + res kept as the new residual stream, norm = LN(sum)).
+ * cuda_layernorm.cu - LayerNorm and RMSNorm kernels with their input stage fused in: the
+ * embedding gather (word + position + token-type rows), the residual add (post-norm: out =
+ * LN(x + res)), and the pre-norm residual step (sum = x + res kept as the new residual stream,
+ * norm = LN(sum) or RMSNorm(sum)). An RMSNorm is the same pass with the mean taken as 0 and no
+ * bias: r = 1/sqrt(mean(x^2) + eps), y = x * r * w (a runtime flag: the one branch costs nothing
+ * beside the row's memory traffic).
  *
  * Shapes: T rows of C. A row is normalised as the CPU backend does it (cpu_backend.c): sum the
  * inputs in fp32, mean, then the biased variance in a second pass over the same fp32 values,
@@ -38,7 +41,7 @@ constexpr int GENERAL_THREADS = 256;
  * call under ncu before this). Longer rows load them at the end, keeping registers for x. */
 template <class E, int VPL>
 __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const E *w, const E *b, int C, float eps,
-                                               int lane) {
+                                               bool rms, int lane) {
     constexpr bool EARLY = VPL <= 4;
     uint4 wr[VPL], br[VPL]; /* used only when EARLY */
     if constexpr (EARLY) {
@@ -59,7 +62,7 @@ __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const
         if (lane + 32 * v < nv)
 #pragma unroll
             for (int i = 0; i < 8; ++i) sum += x[v][i];
-    const float mean = warp_sum(sum) / (float)C;
+    const float mean = rms ? 0.f : warp_sum(sum) / (float)C;
     float var = 0.f;
 #pragma unroll
     for (int v = 0; v < VPL; ++v)
@@ -94,7 +97,7 @@ __device__ __forceinline__ void ln_finish_warp(E *out, float (&x)[VPL][8], const
 template <class E, int VPL>
 __global__ void __launch_bounds__(32 * WARPS) add_layernorm_warp_kernel(E *out, E *sum, const E *inp, const E *res,
                                                                         const E *w, const E *b, int T, int C,
-                                                                        float eps) {
+                                                                        float eps, bool rms) {
     const int row = blockIdx.x * WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= T) return;
     const size_t off = (size_t)row * C;
@@ -117,7 +120,7 @@ __global__ void __launch_bounds__(32 * WARPS) add_layernorm_warp_kernel(E *out, 
             }
         }
     }
-    ln_finish_warp<E, VPL>(out + off, x, w, b, C, eps, lane);
+    ln_finish_warp<E, VPL>(out + off, x, w, b, C, eps, rms, lane);
 }
 
 /* out (T,C) = LN(wte[ids] + wpe[pos] + wtt[0]); one warp per row. Same grid as above. */
@@ -148,7 +151,7 @@ __global__ void __launch_bounds__(32 * WARPS)
             }
         }
     }
-    ln_finish_warp<E, VPL>(out + (size_t)row * C, x, w, b, C, eps, lane);
+    ln_finish_warp<E, VPL>(out + (size_t)row * C, x, w, b, C, eps, false, lane);
 }
 
 /* General path: one block per row, any C up to MAX_GENERAL_C, any alignment. The input row is
@@ -156,7 +159,8 @@ __global__ void __launch_bounds__(32 * WARPS)
 template <class E>
 __global__ void __launch_bounds__(GENERAL_THREADS)
     layernorm_general_kernel(E *out, E *sum_out, const E *inp, const E *res, const int32_t *ids, const int32_t *pos,
-                             const E *wte, const E *wpe, const E *wtt, const E *w, const E *b, int C, float eps) {
+                             const E *wte, const E *wpe, const E *wtt, const E *w, const E *b, int C, float eps,
+                             bool rms) {
     extern __shared__ float xs[];
     __shared__ float scratch[GENERAL_THREADS / 32];
     const size_t row = blockIdx.x, off = row * (size_t)C;
@@ -179,7 +183,7 @@ __global__ void __launch_bounds__(GENERAL_THREADS)
         xs[c] = x;
         sum += x;
     }
-    const float mean = block_sum<GENERAL_THREADS>(sum, scratch) / (float)C;
+    const float mean = rms ? 0.f : block_sum<GENERAL_THREADS>(sum, scratch) / (float)C;
     float var = 0.f;
     for (int c = threadIdx.x; c < C; c += GENERAL_THREADS) {
         const float d = xs[c] - mean;
@@ -203,7 +207,7 @@ int pick_vpl(int C) {
 
 template <class E>
 sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32_t *ids, const int32_t *pos, const E *wte,
-                         const E *wpe, const E *wtt, const E *w, const E *b, int T, int C, float eps,
+                         const E *wpe, const E *wtt, const E *w, const E *b, int T, int C, float eps, bool rms,
                          cudaStream_t s) {
     const dim3 grid((unsigned)((T + WARPS - 1) / WARPS)), block(32 * WARPS);
 #define SUTRA_LN_CASE(V)                                                                                          \
@@ -211,7 +215,7 @@ sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32
         if (ids)                                                                                                  \
             embed_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, ids, pos, wte, wpe, wtt, w, b, T, C, eps); \
         else                                                                                                      \
-            add_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, sum, inp, res, w, b, T, C, eps);         \
+            add_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, sum, inp, res, w, b, T, C, eps, rms);    \
         break;
     switch (pick_vpl(C)) {
         SUTRA_LN_CASE(1)
@@ -231,7 +235,7 @@ sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32
 template <class E>
 sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, const int32_t *ids,
                     const int32_t *pos, const void *wte_, const void *wpe_, const void *wtt_, const void *w_,
-                    const void *b_, int T, int C, float eps, cudaStream_t s, const char *who) {
+                    const void *b_, int T, int C, float eps, bool rms, cudaStream_t s, const char *who) {
     E *out = (E *)out_, *sum = (E *)sum_;
     const E *inp = (const E *)inp_, *res = (const E *)res_, *wte = (const E *)wte_, *wpe = (const E *)wpe_,
             *wtt = (const E *)wtt_, *w = (const E *)w_, *b = (const E *)b_;
@@ -240,7 +244,7 @@ sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, 
                       aligned16(wte) && aligned16(wpe) && aligned16(wtt) && aligned16(w) && aligned16(b);
     sutra_status st = SUTRA_OK;
     if (fast) {
-        st = launch_fast<E>(out, sum, inp, res, ids, pos, wte, wpe, wtt, w, b, T, C, eps, s);
+        st = launch_fast<E>(out, sum, inp, res, ids, pos, wte, wpe, wtt, w, b, T, C, eps, rms, s);
     } else {
         const size_t smem = (size_t)C * sizeof(float);
         if (smem > 48 * 1024 &&
@@ -250,7 +254,7 @@ sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, 
             return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: C %d needs %zu bytes of shared memory", who, C, smem);
         }
         layernorm_general_kernel<E><<<(unsigned)T, GENERAL_THREADS, smem, s>>>(out, sum, inp, res, ids, pos, wte, wpe,
-                                                                              wtt, w, b, C, eps);
+                                                                              wtt, w, b, C, eps, rms);
     }
     if (st != SUTRA_OK) return st;
     const cudaError_t e = cudaGetLastError();
@@ -278,14 +282,16 @@ sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int
     if (T == 0) return SUTRA_OK;
     return dt == SUTRA_CUDA_DTYPE_BF16
                ? launch<__nv_bfloat16>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps,
-                                       stream, who)
-               : launch<__half>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps, stream, who);
+                                       false, stream, who)
+               : launch<__half>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps, false,
+                                stream, who);
 }
 
-sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, const void *residual, const void *w,
-                                      const void *b, int T, int C, float eps, sutra_cuda_dtype dt,
-                                      cudaStream_t stream) {
-    const char *who = sum ? "residual_layernorm" : "add_layernorm";
+namespace {
+
+sutra_status add_norm(void *out, void *sum, const void *inp, const void *residual, const void *w, const void *b,
+                      int T, int C, float eps, bool rms, sutra_cuda_dtype dt, cudaStream_t stream) {
+    const char *who = rms ? (sum ? "residual_rmsnorm" : "add_rmsnorm") : sum ? "residual_layernorm" : "add_layernorm";
     sutra_status st = check_sizes(T, C, who);
     if (st != SUTRA_OK) return st;
     if (!out || !inp || !w || (sum && !residual))
@@ -293,7 +299,20 @@ sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, con
     if (T == 0) return SUTRA_OK;
     return dt == SUTRA_CUDA_DTYPE_BF16
                ? launch<__nv_bfloat16>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T,
-                                       C, eps, stream, who)
+                                       C, eps, rms, stream, who)
                : launch<__half>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T, C, eps,
-                                stream, who);
+                                rms, stream, who);
+}
+
+} // namespace
+
+sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, const void *residual, const void *w,
+                                      const void *b, int T, int C, float eps, sutra_cuda_dtype dt,
+                                      cudaStream_t stream) {
+    return add_norm(out, sum, inp, residual, w, b, T, C, eps, false, dt, stream);
+}
+
+sutra_status sutra_cuda_add_rmsnorm(void *out, void *sum, const void *inp, const void *residual, const void *w,
+                                    int T, int C, float eps, sutra_cuda_dtype dt, cudaStream_t stream) {
+    return add_norm(out, sum, inp, residual, w, nullptr, T, C, eps, true, dt, stream);
 }

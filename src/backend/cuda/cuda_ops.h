@@ -37,6 +37,11 @@ sutra_status sutra_cuda_add_layernorm(void *out, void *sum, const void *inp, con
                                       const void *b, int T, int C, float eps, sutra_cuda_dtype dt,
                                       cudaStream_t stream);
 
+/* The same with an RMSNorm: out = (x / sqrt(mean(x^2) + eps)) * w for x = inp + residual (the
+ * rounded sum when sum != NULL), no bias. */
+sutra_status sutra_cuda_add_rmsnorm(void *out, void *sum, const void *inp, const void *residual, const void *w,
+                                    int T, int C, float eps, sutra_cuda_dtype dt, cudaStream_t stream);
+
 /* ---- cuda_gemm.cu, gemm_sm90_*.cu --------------------------------------------------------- */
 
 typedef struct sutra_cuda_gemm sutra_cuda_gemm;
@@ -123,9 +128,21 @@ sutra_status sutra_cuda_res_ln_pass(void *z, float *stats, const void *d, const 
 sutra_status sutra_cuda_rope(void *x, int64_t stride, const int32_t *pos, int T, int heads, int D, float theta,
                              sutra_cuda_dtype dt, cudaStream_t stream);
 
-/* Gated unit: out (T,F) = act(inp[:, :F]) * inp[:, F:2F] for inp (T, 2F). */
+/* Gated unit: out (T,F) = act(inp[:, :F]) * inp[:, F:2F] for inp (T, 2F); act NONE, GELU,
+ * GELU_TANH or SILU (SwiGLU). */
 sutra_status sutra_cuda_glu(void *out, const void *inp, int T, int F, sutra_act act, sutra_cuda_dtype dt,
                             cudaStream_t stream);
+
+/* Per-head RMSNorm in place: for each of T rows (row stride `stride` elements) and each of its
+ * first `heads` heads of D (<= 256) values, x = x / sqrt(mean(x^2) + eps) * w (w: D values,
+ * shared by the heads). The query and key norms of Qwen3 and Gemma3. */
+sutra_status sutra_cuda_head_rmsnorm(void *x, int64_t stride, int T, int heads, int D, const void *w, float eps,
+                                     sutra_cuda_dtype dt, cudaStream_t stream);
+
+/* out (T,C) = wte[ids[t]] (an embedding with no norm after it; ids already checked against the
+ * vocabulary by the caller). */
+sutra_status sutra_cuda_embed_rows(void *out, const int32_t *ids, const void *wte, int T, int C, sutra_cuda_dtype dt,
+                                   cudaStream_t stream);
 
 /* ---- cuda_pool.cu ------------------------------------------------------------------------- */
 

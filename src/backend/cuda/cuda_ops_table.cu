@@ -17,37 +17,50 @@ static const char *act_name(sutra_act act) {
     return act == SUTRA_ACT_GELU ? " gelu" : act == SUTRA_ACT_GELU_TANH ? " gelu-tanh" : "";
 }
 
-static int act_ok(sutra_act act) {
+static int act_ok(sutra_act act) { /* in a product's epilogue */
     return act == SUTRA_ACT_NONE || act == SUTRA_ACT_GELU || act == SUTRA_ACT_GELU_TANH;
 }
+
+static int glu_ok(sutra_act act) { return act_ok(act) || act == SUTRA_ACT_SILU; }
 
 static int cuda_supports(const sutra_backend *be, const sutra_op_query *q) {
     const cuda_ctx *c = ctx_of(be);
     switch (q->op) {
     case SUTRA_OP_ATTENTION: {
         const sutra_attn_params *p = q->attn;
-        if (!p || p->causal || (p->kv_heads && p->kv_heads != p->heads) || p->rel_buckets) return 0;
+        if (!p || p->rel_buckets) return 0; /* causal and grouped key/value heads: both paths */
         if (q->path == SUTRA_ATTN_FLASH) return sutra_cuda_flash_supported(p->head_dim, c->cc_major, c->cc_minor);
         return p->head_dim >= 1 && p->head_dim <= 256 && (!c->reserved || c->std_max_seqlen > 0);
     }
-    case SUTRA_OP_NORM: return q->norm == SUTRA_NORM_LAYER;
+    case SUTRA_OP_NORM: return q->norm == SUTRA_NORM_LAYER || q->norm == SUTRA_NORM_RMS;
+    case SUTRA_OP_HEAD_NORM: return q->norm == SUTRA_NORM_RMS && q->head_dim >= 1 && q->head_dim <= 256;
     case SUTRA_OP_ROPE: return q->head_dim >= 2 && q->head_dim % 2 == 0 && q->head_dim <= 256; /* the kernel's table */
-    case SUTRA_OP_GLU:
+    case SUTRA_OP_GLU: return glu_ok(q->act);
     case SUTRA_OP_ACT: return act_ok(q->act);
-    default: return 0; /* head norms, per-head projections, embeddings or residual adds without a norm */
+    case SUTRA_OP_EMBED_PLAIN: return 1;
+    default: return 0; /* per-head projections, residual adds without a norm */
     }
 }
 
-static int layer_norm(cuda_ctx *c, const sutra_norm *n, const char *who) {
-    if (n && n->w && n->kind == SUTRA_NORM_LAYER) return 1;
-    fail(c, SUTRA_ERR_UNSUPPORTED, "%s: the CUDA backend runs LayerNorms only", who);
+static int known_norm(cuda_ctx *c, const sutra_norm *n, const char *who) {
+    if (n && n->w && (n->kind == SUTRA_NORM_LAYER || n->kind == SUTRA_NORM_RMS)) return 1;
+    fail(c, SUTRA_ERR_UNSUPPORTED, "%s: the CUDA backend runs LayerNorms and RMSNorms only", who);
     return 0;
 }
 
 static void cuda_embed(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos, const void *tok,
                        const void *pos_tab, const void *type_row, const sutra_norm *norm, int T, int C) {
     cuda_ctx *c = ctx_of(be);
-    if (c->st != SUTRA_OK || !layer_norm(c, norm, "embed")) return;
+    if (c->st != SUTRA_OK) return;
+    if (!norm && !pos_tab && !type_row) { /* decoders: the token's row alone */
+        note(c, sutra_cuda_embed_rows(out, ids, tok, T, C, c->dt, c->stream));
+        timer_mark(c, "embed");
+        return;
+    }
+    if (!norm || norm->kind != SUTRA_NORM_LAYER) {
+        fail(c, SUTRA_ERR_UNSUPPORTED, "embed: the CUDA backend adds position or type rows only before a LayerNorm");
+        return;
+    }
     note(c, sutra_cuda_embed_layernorm(out, ids, pos, tok, pos_tab, type_row, norm->w, norm->b, T, C, norm->eps, c->dt,
                                        c->stream));
     timer_mark(c, "embed+LN");
@@ -64,13 +77,29 @@ static void cuda_matmul(sutra_backend *be, void *out, const void *inp, const voi
 static void cuda_add_norm(sutra_backend *be, void *sum, void *out, const void *a, const void *b, const sutra_norm *norm,
                           int T, int C) {
     cuda_ctx *c = ctx_of(be);
-    if (c->st != SUTRA_OK || !layer_norm(c, norm, "add_norm")) return;
+    if (c->st != SUTRA_OK || !known_norm(c, norm, "add_norm")) return;
     if (!out) {
         fail(c, SUTRA_ERR_UNSUPPORTED, "add_norm: a residual add without a norm has no CUDA kernel");
         return;
     }
+    if (norm->kind == SUTRA_NORM_RMS) {
+        note(c, sutra_cuda_add_rmsnorm(out, sum, a, b, norm->w, T, C, norm->eps, c->dt, c->stream));
+        timer_mark(c, sum ? "residual+RMS" : b ? "add+RMS" : "RMS");
+        return;
+    }
     note(c, sutra_cuda_add_layernorm(out, sum, a, b, norm->w, norm->b, T, C, norm->eps, c->dt, c->stream));
     timer_mark(c, sum ? "residual+LN" : b ? "add+LN" : "LN");
+}
+
+static void cuda_head_norm(sutra_backend *be, void *x, int64_t stride, int T, int heads, int D, const sutra_norm *norm) {
+    cuda_ctx *c = ctx_of(be);
+    if (c->st != SUTRA_OK) return;
+    if (!norm || !norm->w || norm->kind != SUTRA_NORM_RMS) {
+        fail(c, SUTRA_ERR_UNSUPPORTED, "head_norm: the CUDA backend runs per-head RMSNorms only");
+        return;
+    }
+    note(c, sutra_cuda_head_rmsnorm(x, stride, T, heads, D, norm->w, norm->eps, c->dt, c->stream));
+    timer_mark(c, "head RMS");
 }
 
 static void cuda_rope(sutra_backend *be, void *x, int64_t stride, const int32_t *pos, int T, int heads, int D,
@@ -151,6 +180,7 @@ void install_compute_ops(sutra_backend *be) {
     be->matmul = cuda_matmul;
     be->add_norm = cuda_add_norm;
     be->rope = cuda_rope;
+    be->head_norm = cuda_head_norm;
     be->glu = cuda_glu;
     be->attention = cuda_attention;
     be->pool = cuda_pool;

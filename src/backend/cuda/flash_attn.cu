@@ -40,7 +40,7 @@ extern "C" sutra_status sutra_cuda_flash_device(int device, sutra_flash_device *
 }
 
 extern "C" int sutra_cuda_flash_sm90_supported(int head_dim, int cc_major, int cc_minor) {
-    return head_dim == 64 && cc_major == 9 && cc_minor == 0;
+    return (head_dim == 64 || head_dim == 128) && cc_major == 9 && cc_minor == 0;
 }
 
 extern "C" sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, const sutra_flash_device *dev) {
@@ -113,7 +113,7 @@ static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutr
     const bool sm90 = kernel == SUTRA_FLASH_KERNEL_SM90_128 || kernel == SUTRA_FLASH_KERNEL_SM90_64;
     if (sm90 && !sutra_cuda_flash_sm90_supported(p->head_dim, dev->cc_major, dev->cc_minor))
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: the wgmma kernel needs compute capability 9.0 "
-                               "and head dim 64 (have %d.%d, %d)", dev->cc_major, dev->cc_minor, p->head_dim);
+                               "and head dim 64 or 128 (have %d.%d, %d)", dev->cc_major, dev->cc_minor, p->head_dim);
     if (p->batch == 0 || p->max_seqlen == 0) return SUTRA_OK;
     const bool automatic = kernel == SUTRA_FLASH_KERNEL_AUTO;
     if (automatic) kernel = sutra_cuda_flash_pick(p, dev);
@@ -134,14 +134,17 @@ static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutr
     fp.heads = p->heads;
     fp.scale_log2 = p->scale * 1.4426950408889634f;
     fp.window_left = p->window_left;
-    fp.window_right = p->window_right;
+    fp.window_right = sutra_cuda_attn_right(p);
+    fp.kv_group = sutra_cuda_attn_group(p);
 
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dtype == SUTRA_CUDA_DTYPE_BF16;
     if (kernel == SUTRA_FLASH_KERNEL_SM90_128 || kernel == SUTRA_FLASH_KERNEL_SM90_64) {
         const int rows = kernel == SUTRA_FLASH_KERNEL_SM90_64 ? 64 : 128;
         const sutra_status st =
-            bf16 ? flash_fwd_sm90_run<64, __nv_bfloat16>(fp, rows, s) : flash_fwd_sm90_run<64, __half>(fp, rows, s);
+            p->head_dim == 128
+                ? (bf16 ? flash_fwd_sm90_run<128, __nv_bfloat16>(fp, rows, s) : flash_fwd_sm90_run<128, __half>(fp, rows, s))
+                : (bf16 ? flash_fwd_sm90_run<64, __nv_bfloat16>(fp, rows, s) : flash_fwd_sm90_run<64, __half>(fp, rows, s));
         if (st != SUTRA_ERR_UNSUPPORTED || !automatic) return st;
         kernel = sutra_cuda_flash_block_rows(p, dev->sms) == 64 ? SUTRA_FLASH_KERNEL_SM80_64 : SUTRA_FLASH_KERNEL_SM80_128;
     }

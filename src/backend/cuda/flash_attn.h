@@ -1,13 +1,13 @@
 /*
  * flash_attn.h - the CUDA FlashAttention forward kernel for packed variable-length batches.
  *
- * Computes the function sutra_attn_params describes (backend.h) for non-causal attention with as
- * many key/value heads as query heads (others are SUTRA_ERR_UNSUPPORTED) and an optional local
- * window, fp16 or bf16 in and out, fp32 softmax and
+ * Computes the function sutra_attn_params describes (backend.h), causal or not, with grouped
+ * key/value heads (read in place) and an optional local window, but no relative position bias
+ * (SUTRA_ERR_UNSUPPORTED), fp16 or bf16 in and out, fp32 softmax and
  * accumulation, O(N) memory (no N x N buffer anywhere), no workspace.
  *
  * Two kernels compute it: the mma.sync kernel (flash_kernel.cuh; compute capability 8.0 and up,
- * head dims 32, 64, 128) and, on compute capability 9.0 at head dim 64, its Hopper variant
+ * head dims 32, 64, 128) and, on compute capability 9.0 at head dims 64 and 128, its Hopper variant
  * (flash_sm90_kernel.cuh, warpgroup MMA), which the launcher prefers there. Both visit the same
  * key tiles in the same order with the same softmax, so their outputs agree to rounding.
  *
@@ -73,13 +73,13 @@ typedef enum {
     SUTRA_FLASH_KERNEL_AUTO = 0,       /* the launcher's pick for the current device */
     SUTRA_FLASH_KERNEL_SM80_64 = 64,   /* mma.sync kernel, 64 query rows per CTA (any cc >= 8.0) */
     SUTRA_FLASH_KERNEL_SM80_128 = 128, /* mma.sync kernel, 128 query rows per CTA */
-    SUTRA_FLASH_KERNEL_SM90_128 = 90,  /* wgmma kernel, 128 query rows per CTA (cc 9.0, head dim 64) */
+    SUTRA_FLASH_KERNEL_SM90_128 = 90,  /* wgmma kernel, 128 query rows per CTA (cc 9.0, head dim 64 or 128) */
     SUTRA_FLASH_KERNEL_SM90_64 = 92    /* wgmma kernel, 64 query rows per CTA */
 } sutra_flash_kernel;
 
 /* 1 if the wgmma kernel can run head_dim on a GPU of compute capability cc_major.cc_minor
- * (exactly 9.0: its machine code is sm_90a; head dim 64, the one where it beats the mma.sync
- * kernel — at 32 the two measured equal), else 0. */
+ * (exactly 9.0: its machine code is sm_90a; head dims 64 and 128 — at 32 the two kernels
+ * measured equal, so there is no d = 32 instance), else 0. */
 int sutra_cuda_flash_sm90_supported(int head_dim, int cc_major, int cc_minor);
 
 /* The kernel SUTRA_FLASH_KERNEL_AUTO runs for p on dev (never the wgmma kernel when dev->wgmma is

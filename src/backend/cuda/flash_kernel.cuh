@@ -1,8 +1,11 @@
 /*
- * flash_kernel.cuh - the FlashAttention-2 style forward kernel body (non-causal, packed
- * variable-length batches, optional local window), templated on tile traits and element type.
+ * flash_kernel.cuh - the FlashAttention-2 style forward kernel body (packed
+ * variable-length batches, optional local window, causal as the window j - i <= 0, grouped
+ * key/value heads), templated on tile traits and element type.
  *
- * One CTA = BM query rows of one (sequence, head): grid (query block, head, sequence).
+ * One CTA = BM query rows of one (sequence, head): grid (query block, head, sequence). A query
+ * head reads its key/value head (head / kv_group) in place; the CTAs of one group run side by
+ * side (grid y), so a K/V tile comes from DRAM once and from L2 for the others.
  *   Prologue:  cp.async Q and the first K and V tiles into shared memory; Q to registers if
  *              the traits say so.
  *   Main loop: per K/V tile (double buffered: the next tile's copies are issued at the top of
@@ -108,7 +111,9 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(
     constexpr int BM = KT::BM, BN = KT::BN, MT = KT::MT, NT = KT::NT, DT = KT::DT;
     extern __shared__ __align__(128) unsigned char smem[];
 
-    const int m_block = blockIdx.x;
+    /* Causal: the last query blocks see the most keys, so they start first (the grid runs x
+     * fastest) and the short ones fill in behind them. */
+    const int m_block = p.window_right == 0 ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
     const int head = blockIdx.y;
     const int seq = blockIdx.z;
     const int seq_begin = p.cu_seqlens[seq];
@@ -123,8 +128,9 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(
     const bool live = warp_row0 < len - m0; /* some of this warp's rows are in the sequence (warp-uniform) */
 
     const Elem *q = static_cast<const Elem *>(p.q) + (int64_t)(seq_begin + m0) * p.q_row_stride + head * p.head_stride;
-    const Elem *k = static_cast<const Elem *>(p.k) + (int64_t)seq_begin * p.k_row_stride + head * p.head_stride;
-    const Elem *v = static_cast<const Elem *>(p.v) + (int64_t)seq_begin * p.v_row_stride + head * p.head_stride;
+    const int kv_head = head / p.kv_group;
+    const Elem *k = static_cast<const Elem *>(p.k) + (int64_t)seq_begin * p.k_row_stride + kv_head * p.head_stride;
+    const Elem *v = static_cast<const Elem *>(p.v) + (int64_t)seq_begin * p.v_row_stride + kv_head * p.head_stride;
 
     const uint32_t s_q = smem_addr(smem + KT::SMEM_Q);
     const uint32_t s_k = smem_addr(smem + KT::SMEM_K);

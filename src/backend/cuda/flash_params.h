@@ -16,8 +16,8 @@
 
 struct flash_fwd_params {
     const void *q; /* (T, H, D) queries */
-    const void *k; /* (T, H, D) keys */
-    const void *v; /* (T, H, D) values */
+    const void *k; /* (T, Hkv, D) keys */
+    const void *v; /* (T, Hkv, D) values */
     void *o;       /* (T, H, D) output */
 
     int64_t q_row_stride; /* elements from token t to token t+1 in q (C, or 3C when fused) */
@@ -33,7 +33,8 @@ struct flash_fwd_params {
 
     float scale_log2;  /* softmax scale times log2(e): p = exp2(s * scale_log2 - rowmax') */
     int window_left;   /* key j visible from query i iff i - j <= window_left (-1: unlimited) */
-    int window_right;  /* ... and j - i <= window_right (-1: unlimited) */
+    int window_right;  /* ... and j - i <= window_right (-1: unlimited; 0 for causal attention) */
+    int kv_group;      /* query heads per key/value head: head h reads k, v head h / kv_group */
 };
 
 #endif /* SUTRA_CUDA_FLASH_PARAMS_H */

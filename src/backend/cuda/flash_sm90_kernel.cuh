@@ -17,6 +17,10 @@
  * CTAs per SM (and of the other warpgroup) fill each other's waits. Epilogue as in the sm80
  * kernel: O / l staged through the warp's own Q rows, 16-byte coalesced stores.
  *
+ * Head dim 128 stores each 256-byte row as two 128-byte panels (flash_traits.cuh), the layout
+ * wgmma's 128-byte swizzle atoms need; the loads, the epilogue and the descriptors follow the
+ * traits' offset() and qk_desc / v_desc, so the body is the same for every head dim.
+ *
  * Rules: the tile base addresses are 1024-byte aligned (the dynamic shared memory is rounded up
  * at run time; the launch asks for 1 KB more), which the swizzled descriptors require. Every
  * cp.async batch is followed by fence_proxy_async() before the barrier that publishes it, since
@@ -41,7 +45,8 @@ namespace sutra_flash {
  * pattern are reused unchanged (4 warps per warpgroup, one m16 tile per warp). */
 template <int D_, int WG_, int BN_, int MIN_BLOCKS_>
 struct flash_sm90_traits {
-    using base = flash_traits<D_, 64 * WG_, BN_, 4 * WG_, MIN_BLOCKS_, false>;
+    static constexpr bool PANELS = D_ == 128; /* 256-byte rows as two 128-byte panels */
+    using base = flash_traits<D_, 64 * WG_, BN_, 4 * WG_, MIN_BLOCKS_, false, PANELS>;
     static constexpr int D = D_;
     static constexpr int WG = WG_;
     static constexpr int BM = 64 * WG_;
@@ -55,9 +60,22 @@ struct flash_sm90_traits {
     static constexpr int ROW_BYTES = base::ROW_BYTES;
     static constexpr int ALIGN = 1024;
     static constexpr int SMEM_BYTES = base::SMEM_BYTES + ALIGN; /* slack to round the base up */
-    static_assert(D == 32 || D == 64, "the swizzle matches wgmma's only for 64- and 128-byte rows");
+    static_assert(D == 32 || D == 64 || D == 128, "wgmma tiles for rows of 64, 128 or 2 x 128 bytes");
     static_assert(BN == 64 || BN == 128, "wgmma_ss instances exist for N = 64 and 128");
     static_assert(base::Q_BYTES % ALIGN == 0 && base::KV_TILE_BYTES % ALIGN == 0, "tiles start 1 KB aligned");
+
+    /* Descriptors of a Q or K tile (K-major: the A and B of S = Q K^T) and of a V tile (N-major:
+     * the B of O = P V), and the byte offsets of k16 step ks / kk within them (flash_sm90_ptx.cuh). */
+    __device__ __forceinline__ static uint64_t qk_desc(uint32_t addr) {
+        if constexpr (PANELS) return gmma_desc_sw128(addr, 16, 8 * ROW_BYTES);
+        else return gmma_desc<ROW_BYTES>(addr);
+    }
+    __device__ __forceinline__ static uint64_t v_desc(uint32_t addr) {
+        if constexpr (PANELS) return gmma_desc_sw128(addr, 1024, 8 * ROW_BYTES);
+        else return gmma_desc<ROW_BYTES>(addr);
+    }
+    __host__ __device__ static constexpr uint32_t qk_step(int ks) { return PANELS ? (ks / 4) * 1024 + (ks % 4) * 32 : ks * 32; }
+    __host__ __device__ static constexpr uint32_t v_step(int kk) { return kk * 16 * ROW_BYTES; }
 };
 
 template <class KT, class Elem>
@@ -67,7 +85,9 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_sm90_ke
     constexpr int BM = KT::BM, BN = KT::BN, NT = KT::NT, DT = KT::DT;
     extern __shared__ __align__(1024) unsigned char smem[];
 
-    const int m_block = blockIdx.x;
+    /* Causal: the last query blocks see the most keys, so they start first (the grid runs x
+     * fastest) and the short ones fill in behind them. */
+    const int m_block = p.window_right == 0 ? (int)(gridDim.x - 1 - blockIdx.x) : (int)blockIdx.x;
     const int head = blockIdx.y;
     const int seq = blockIdx.z;
     const int seq_begin = p.cu_seqlens[seq];
@@ -82,8 +102,9 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_sm90_ke
     const int warp_row0 = warp * 16; /* = 64 * wg + 16 * (warp within the warpgroup) */
 
     const Elem *q = static_cast<const Elem *>(p.q) + (int64_t)(seq_begin + m0) * p.q_row_stride + head * p.head_stride;
-    const Elem *k = static_cast<const Elem *>(p.k) + (int64_t)seq_begin * p.k_row_stride + head * p.head_stride;
-    const Elem *v = static_cast<const Elem *>(p.v) + (int64_t)seq_begin * p.v_row_stride + head * p.head_stride;
+    const int kv_head = head / p.kv_group;
+    const Elem *k = static_cast<const Elem *>(p.k) + (int64_t)seq_begin * p.k_row_stride + kv_head * p.head_stride;
+    const Elem *v = static_cast<const Elem *>(p.v) + (int64_t)seq_begin * p.v_row_stride + kv_head * p.head_stride;
 
     const uint32_t s_base = (smem_addr(smem) + KT::ALIGN - 1) & ~(uint32_t)(KT::ALIGN - 1);
     const uint32_t s_q = s_base + B::SMEM_Q;
@@ -101,7 +122,7 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_sm90_ke
         load_tile<B, BN>(s_v, v + (int64_t)n0 * p.v_row_stride, p.v_row_stride, len - n0, tid);
         cp_async_commit(); /* group: V[first] */
     }
-    const uint64_t q_desc = gmma_desc<KT::ROW_BYTES>(s_q + wg * 64 * KT::ROW_BYTES);
+    const uint64_t q_desc = KT::qk_desc(s_q + wg * 64 * KT::ROW_BYTES);
 
     float acc[1][DT][4];
 #pragma unroll
@@ -136,11 +157,11 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_sm90_ke
         /* S = Q K^T for the warpgroup's 64 rows and the tile's BN keys. */
         float s[1][NT][4];
         float(&s_flat)[NT * 4] = reinterpret_cast<float(&)[NT * 4]>(s);
-        const uint64_t k_desc = gmma_desc<KT::ROW_BYTES>(s_k_cur);
+        const uint64_t k_desc = KT::qk_desc(s_k_cur);
         wgmma_fence();
 #pragma unroll
         for (int ks = 0; ks < KT::KD; ++ks)
-            wgmma_ss<BN, Elem>(s_flat, q_desc + ((ks * 32) >> 4), k_desc + ((ks * 32) >> 4), ks > 0);
+            wgmma_ss<BN, Elem>(s_flat, q_desc + (KT::qk_step(ks) >> 4), k_desc + (KT::qk_step(ks) >> 4), ks > 0);
         wgmma_commit();
         wgmma_wait<0>();
         fence_operand(s_flat);
@@ -160,12 +181,12 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_sm90_ke
         __syncthreads();
 
         /* O += P V */
-        const uint64_t v_desc = gmma_desc<KT::ROW_BYTES>(s_v_cur);
+        const uint64_t v_desc = KT::v_desc(s_v_cur);
         fence_operand(acc_flat);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < KT::KN; ++kk)
-            wgmma_rs<KT::D, Elem>(acc_flat, pa[0][kk], v_desc + ((kk * 16 * KT::ROW_BYTES) >> 4), 1);
+            wgmma_rs<KT::D, Elem>(acc_flat, pa[0][kk], v_desc + (KT::v_step(kk) >> 4), 1);
         wgmma_commit();
         wgmma_wait<0>();
         fence_operand(acc_flat);

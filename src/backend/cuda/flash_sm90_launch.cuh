@@ -17,7 +17,7 @@
 
 namespace sutra_flash {
 
-/* Tiles for head dim 64 (the one the launcher sends here), measured on an H100 with
+/* Tiles for head dim 64, measured on an H100 with
  * attn_bench --variants (B x N = 32768 tokens, 32 heads; bench/results/h100-attn-sm90-*):
  *  - traits: two warpgroups (128 query rows) sharing 128-key tiles, two CTAs per SM (the
  *    register cap of 128 holds S (64), P (32) and O (32) without spills): 376-450 TFLOP/s for
@@ -32,6 +32,15 @@ template <>
 struct flash_sm90_tiles<64> {
     using traits = flash_sm90_traits<64, 2, 128, 2>;
     using small = flash_sm90_traits<64, 1, 128, 3>;
+};
+/* Head dim 128 (the decoders': Qwen3): O is 64 accumulators per thread, twice d = 64's, so the
+ * K/V tiles are 64 keys (S 32, P 16) to keep two CTAs of two warpgroups per SM under the
+ * register cap of 128, with 96 KB of shared memory each (Q 32 KB, K and V double buffered 64). The
+ * small variant (one warpgroup) fits two CTAs per SM too (80 KB each). */
+template <>
+struct flash_sm90_tiles<128> {
+    using traits = flash_sm90_traits<128, 2, 64, 2>;
+    using small = flash_sm90_traits<128, 1, 64, 2>;
 };
 
 /* Query rows per CTA (64 or 128) for a launch of batch sequences of up to max_seqlen tokens and

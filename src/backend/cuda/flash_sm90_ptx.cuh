@@ -15,6 +15,10 @@
  *     final address, which is why the group must be aligned); LBO is unused.
  *   - N-major operand (V as B of O = P V, "transposed"): the N extent (D) is one swizzle atom
  *     wide, the K direction (keys) steps by 8-row groups SBO apart; a k16 step is two groups.
+ *   - D = 128 (rows of 256 bytes): the tiles are stored in 128-byte panels (flash_traits.cuh),
+ *     8-row groups 2048 bytes apart, the right panel 1024 bytes after the left. K-major: SBO =
+ *     2048, k16 steps 0-3 in the left panel, 4-7 in the right; N-major (V, N = D = two atoms):
+ *     LBO = 1024 (the next atom along N), SBO = 2048.
  *
  * Rules: sm_90a only. A wgmma reads shared memory through the async proxy, so data written by
  * ordinary stores or cp.async must be followed by fence_proxy_async() before the barrier that
@@ -46,6 +50,14 @@ template <int ROW_BYTES>
 __device__ __forceinline__ uint64_t gmma_desc(uint32_t addr) {
     constexpr uint64_t sbo = (8 * ROW_BYTES) >> 4;
     return (uint64_t)((addr & 0x3ffffu) >> 4) | ((uint64_t)1 << 16) | (sbo << 32) | (gmma_swizzle<ROW_BYTES>::mode << 62);
+}
+
+/* Descriptor of a 128-byte-swizzled operand at shared address addr whose swizzle atoms (8 rows
+ * of 128 bytes) repeat lbo bytes apart along the leading dimension (used by N-major operands
+ * wider than one atom) and sbo bytes apart from one 8-row group to the next. */
+__device__ __forceinline__ uint64_t gmma_desc_sw128(uint32_t addr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)((addr & 0x3ffffu) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32) |
+           ((uint64_t)1 << 62);
 }
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }

@@ -18,6 +18,12 @@
  * distinct bank groups, and cp.async writes stay a permutation within a row. (Padding each row
  * by 16 bytes instead, which makes every fragment address a constant offset, measured 5-15%
  * slower on the H100.)
+ *
+ * Panels (PANELS, head dim 128 in the Hopper kernel): warpgroup MMA reads a swizzled operand in
+ * atoms of 8 rows x 128 bytes, so a 256-byte row is stored as two 128-byte halves ("panels"):
+ * each 8-row group is 2048 bytes, its left halves first (1024 bytes, chunk c of row r at
+ * (c ^ (r % 8)) * 16 within row r's 128 bytes), then its right halves. The same XOR, so ldmatrix
+ * and the tile loads see the same bank pattern; row r + 8 is still 8 * ROW_BYTES further.
  */
 #ifndef SUTRA_CUDA_FLASH_TRAITS_CUH
 #define SUTRA_CUDA_FLASH_TRAITS_CUH
@@ -26,7 +32,7 @@
 
 namespace sutra_flash {
 
-template <int D_, int BM_, int BN_, int WARPS_, int MIN_BLOCKS_, bool Q_IN_REGS_>
+template <int D_, int BM_, int BN_, int WARPS_, int MIN_BLOCKS_, bool Q_IN_REGS_, bool PANELS_ = false>
 struct flash_traits {
     static constexpr int D = D_;                 /* head dim */
     static constexpr int BM = BM_;               /* query rows per CTA */
@@ -37,6 +43,7 @@ struct flash_traits {
     /* Q fragments held in registers for the whole CTA (cheap for D <= 64) rather than
      * re-read from shared memory for every K tile. */
     static constexpr bool Q_IN_REGS = Q_IN_REGS_;
+    static constexpr bool PANELS = PANELS_; /* 128-byte panels per row (see the file comment) */
 
     static constexpr int ROWS_PER_WARP = BM / WARPS;
     static constexpr int MT = ROWS_PER_WARP / 16; /* m16 tiles per warp */
@@ -55,6 +62,7 @@ struct flash_traits {
     static constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_TILE_BYTES;
 
     static_assert(D == 32 || D == 64 || D == 128, "head dim");
+    static_assert(!PANELS || D == 128, "panels split 256-byte rows");
     static_assert(BM % (16 * WARPS) == 0 && MT >= 1, "each warp owns whole m16 tiles");
     static_assert(BN % 16 == 0, "K/V tiles are whole k16 steps");
     static_assert((BM * CHUNKS) % THREADS == 0 && (BN * CHUNKS) % THREADS == 0,
@@ -66,6 +74,9 @@ struct flash_traits {
 
     /* Byte offset of chunk c of row r inside a tile. */
     __device__ __forceinline__ static uint32_t offset(int r, int c) {
+        if constexpr (PANELS)
+            return static_cast<uint32_t>((r >> 3) * 8 * ROW_BYTES + (c >> 3) * 1024 + (r & 7) * 128 +
+                                         ((c & 7) ^ (r & 7)) * 16);
         return static_cast<uint32_t>(r * ROW_BYTES + (c ^ swizzle(r)) * 16);
     }
 };
