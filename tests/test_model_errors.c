@@ -179,6 +179,18 @@ int main(void) {
     expect("modules.json malformed", d, SUTRA_ERR_FORMAT, "modules.json");
     cleanup(d);
 
+    /* a module that changes the vectors and has no implementation is refused, not skipped */
+    d = fresh_model();
+    {
+        static const char dense[] =
+            "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+            " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"},"
+            " {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}]";
+        write_file(d, "modules.json", dense, sizeof dense - 1);
+    }
+    expect("modules.json with a Dense module", d, SUTRA_ERR_UNSUPPORTED, "models.Dense' at 2_Dense is not supported");
+    cleanup(d);
+
     d = fresh_model();
     write_file(d, "1_Pooling/config.json", "{\"pooling_mode_cls_token\": false}", 33);
     expect("pooling config enables nothing", d, SUTRA_ERR_MODEL, "1_Pooling/config.json");

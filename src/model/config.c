@@ -106,7 +106,14 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
         const char *t = type->valuestring;
         if (strstr(t, "Normalize")) {
             cfg->normalize = 1;
-        } else if (strstr(t, "Pooling")) {
+        } else if (strstr(t, "models.Transformer")) {
+            /* the encoder itself: config.json and the weights beside it */
+        } else if (!strstr(t, "Pooling")) {
+            /* Dense, LayerNorm, ... change the vectors: ignoring one would give wrong outputs */
+            st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: module '%.80s'%s%.80s is not supported", path, t,
+                            cJSON_IsString(mpath) ? " at " : "", cJSON_IsString(mpath) ? mpath->valuestring : "");
+            break;
+        } else {
             if (!cJSON_IsString(mpath) || strstr(mpath->valuestring, "..")) {
                 st = sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: Pooling module lacks a valid 'path'", path);
                 break;
