@@ -16,7 +16,6 @@ Usage: python3 scripts/gen_distilbert_fixtures.py [--tokenizer-dir DIR]
 Needs: torch, transformers, sentence-transformers, tokenizers, numpy, safetensors. CPU, ~1 minute.
 """
 import argparse
-import json
 import math
 import os
 import shutil

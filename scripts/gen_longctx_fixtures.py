@@ -360,7 +360,9 @@ def byte_table(text):
     return out
 
 
-def write_expected(tok, name, lines, extra, path):
+def write_expected(tok, name, lines, extra, path, extra_rel="tests/fixtures/longctx/corpus_extra.jsonl"):
+    """tokenizers' ids and byte offsets for the corpus lines and the extra lines (extra_rel: where
+    those are stored), as tests/test_tokenizer_longctx.c reads them."""
     import hashlib
     import tokenizers
     with open(CORPUS, "rb") as f:
@@ -369,7 +371,7 @@ def write_expected(tok, name, lines, extra, path):
         out.write(json.dumps({"kind": "header", "tokenizers": tokenizers.__version__, "tokenizer": name,
                               "corpus": "tests/fixtures/tokenizer/corpus.jsonl", "corpus_sha256": digest,
                               "lines": len(lines),
-                              "extra": "tests/fixtures/longctx/corpus_extra.jsonl", "extra_lines": len(extra)})
+                              "extra": extra_rel, "extra_lines": len(extra)})
                   + "\n")
         for kind, src in (("base", lines), ("extra", extra)):
             for i, s in enumerate(src):

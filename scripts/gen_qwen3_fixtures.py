@@ -33,16 +33,18 @@ tokenizer/tokenizer.json is used as it is. CPU only; takes about ten minutes (th
 Usage: python3 scripts/gen_qwen3_fixtures.py [--qwen-tokenizer DIR] [--only NAME ...] [--skip-checks]
 """
 import argparse
-import hashlib
 import json
 import math
 import os
 import shutil
 import sys
-import tempfile
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_longctx_fixtures import load_tok, subset_rows  # noqa: E402  (shared with the longctx fixtures)
+from gen_longctx_fixtures import write_expected as _write_expected  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "fixtures", "qwen3")
@@ -145,14 +147,6 @@ def small_tokenizer(dst):
     return n + len(specials), n
 
 
-def load_tok(path):
-    from tokenizers import Tokenizer
-    t = Tokenizer.from_file(path)
-    t.no_padding()
-    t.no_truncation()
-    return t
-
-
 EXTRA_LINES = [
     EOT, "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n", "<think>\nhmm\n</think>\n\n4",
     "<tool_call>{\"name\": \"f\"}</tool_call>", "a<|endoftext|>b", "<|endoftext|><|endoftext|>", "<|endoftext",
@@ -173,34 +167,8 @@ EXTRA_LINES = [
 ]
 
 
-def byte_table(text):
-    out = [0]
-    for ch in text:
-        out.append(out[-1] + len(ch.encode("utf-8")))
-    return out
-
-
 def write_expected(tok, name, lines, extra, path):
-    import tokenizers
-    with open(CORPUS, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    with open(path, "w", encoding="utf-8") as out:
-        out.write(json.dumps({"kind": "header", "tokenizers": tokenizers.__version__, "tokenizer": name,
-                              "corpus": "tests/fixtures/tokenizer/corpus.jsonl", "corpus_sha256": digest,
-                              "lines": len(lines), "extra": "tests/fixtures/qwen3/corpus_extra.jsonl",
-                              "extra_lines": len(extra)}) + "\n")
-        for kind, src in (("base", lines), ("extra", extra)):
-            for i, s in enumerate(src):
-                enc = tok.encode(s)
-                table = byte_table(s)
-                offs = []
-                for (a, b) in enc.offsets:
-                    offs += [table[a], table[b]]
-                rec = json.dumps({"kind": kind, "line": i, "text": s, "ids": enc.ids, "offsets": offs},
-                                 separators=(",", ":"), ensure_ascii=False)
-                for c in "\x85\u2028\u2029":
-                    rec = rec.replace(c, "\\u%04x" % ord(c))
-                out.write(rec + "\n")
+    _write_expected(tok, name, lines, extra, path, extra_rel="tests/fixtures/qwen3/corpus_extra.jsonl")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,11 +300,6 @@ def write_st_files(dst, hidden, max_len):
 # ----------------------------------------------------------------------------------------------
 # References
 # ----------------------------------------------------------------------------------------------
-
-def subset_rows(n):
-    rows = set(range(min(64, n))) | set(range(max(0, n - 64), n)) | set(range(0, n, 97))
-    return np.array(sorted(rows), dtype=np.int32)
-
 
 def make_ids(n, lo, hi, eot, salt):
     rng = np.random.default_rng([SEED, salt, n])

@@ -33,16 +33,6 @@ static const float *tensor_f32(const sutra_st_file *f, const char *name) {
     return t && t->dtype == SUTRA_DTYPE_F32 ? (const float *)(const void *)t->data : NULL;
 }
 
-static int copy_file(const char *from, const char *to) {
-    size_t len = 0;
-    char *buf = tu_read_file(from, &len);
-    FILE *f = buf ? fopen(to, "wb") : NULL;
-    int rc = f && fwrite(buf, 1, len, f) == len ? 0 : -1;
-    if (f && fclose(f)) rc = -1;
-    free(buf);
-    return rc;
-}
-
 /* The fixture's files, the default model's tokenizer and the seeded weights, in dir. */
 static int make_model(const char *src, const char *dir) {
     static const char *const files[] = {"config.json", "modules.json", "sentence_bert_config.json",
@@ -54,12 +44,12 @@ static int make_model(const char *src, const char *dir) {
     for (size_t i = 0; !rc && i < sizeof files / sizeof files[0]; i++) {
         snprintf(a, sizeof a, "%s/%s", src, files[i]);
         snprintf(b, sizeof b, "%s/%s", dir, files[i]);
-        rc = copy_file(a, b);
+        rc = tu_copy_file(a, b);
     }
     for (size_t i = 0; !rc && i < sizeof tok / sizeof tok[0]; i++) {
         snprintf(a, sizeof a, "%s/%s", tu_default_model(), tok[i]);
         snprintf(b, sizeof b, "%s/%s", dir, tok[i]);
-        rc = copy_file(a, b);
+        rc = tu_copy_file(a, b);
     }
     snprintf(a, sizeof a, "%s/weights.json", src);
     if (!rc && tu_seeded_weights_write(a, dir, 0, err, sizeof err)) {

@@ -82,32 +82,11 @@ static sutra_status make_backend(const run_kind *k, sutra_backend **be, char *er
 #endif
 }
 
-static double cosine(const float *a, const float *b, int n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
-}
-
 static const float *tensor_f32(const sutra_st_file *f, const char *name, int64_t *rows) {
     const sutra_st_tensor *t = sutra_st_find(f, name);
     if (!t || t->dtype != SUTRA_DTYPE_F32) return NULL;
     if (rows) *rows = t->shape[0];
     return (const float *)(const void *)t->data;
-}
-
-static int copy_file(const char *from, const char *to) {
-    size_t len = 0;
-    char *buf = tu_read_file(from, &len);
-    if (!buf) return -1;
-    FILE *f = fopen(to, "wb");
-    int ok = f && fwrite(buf, 1, len, f) == len;
-    if (f) ok = fclose(f) == 0 && ok;
-    free(buf);
-    return ok ? 0 : -1;
 }
 
 /* A model folder in dir: the fixture's files, its tokenizer, and the seeded weights. */
@@ -121,7 +100,7 @@ static int make_model(const char *name, const char *dir) {
     for (size_t i = 0; !rc && i < sizeof files / sizeof files[0]; i++) {
         snprintf(a, sizeof a, "%s/%s", src, files[i]);
         snprintf(b, sizeof b, "%s/%s", dir, files[i]);
-        rc = copy_file(a, b);
+        rc = tu_copy_file(a, b);
     }
     snprintf(a, sizeof a, "%s/tokenizer.txt", src);
     FILE *f = fopen(a, "r");
@@ -132,7 +111,7 @@ static int make_model(const char *name, const char *dir) {
     for (size_t i = 0; !rc && i < 2; i++) {
         snprintf(a, sizeof a, "%s/%s/%s", tu_source_path("tests/fixtures/qwen3"), tokname, tfiles[i]);
         snprintf(b, sizeof b, "%s/%s", dir, tfiles[i]);
-        rc = copy_file(a, b);
+        rc = tu_copy_file(a, b);
     }
     char err[512];
     snprintf(a, sizeof a, "%s/weights.json", src);
@@ -204,13 +183,13 @@ static void check_encoder(const char *name, const char *dir, const sutra_st_file
                 if (row < 0 || row >= T) continue;
                 for (int k = 0; k < C; k++)
                     worst = fmax(worst, fabs((double)hidden[(size_t)row * C + k] - ref[(size_t)r * C + k]));
-                row_cos = fmin(row_cos, cosine(hidden + (size_t)row * C, ref + (size_t)r * C, C));
+                row_cos = fmin(row_cos, tu_cosine(hidden + (size_t)row * C, ref + (size_t)r * C, C));
             }
             snprintf(key, sizeof key, "pooled_last.%s", tag);
             const float *pr = tensor_f32(rf, key, NULL);
             double wp = 0;
             for (int k = 0; pr && k < C; k++) wp = fmax(wp, fabs(pooled[k] / sqrt(ss) - pr[k]));
-            const double pool_cos = pr && st == SUTRA_OK ? cosine(pooled, pr, C) : 0;
+            const double pool_cos = pr && st == SUTRA_OK ? tu_cosine(pooled, pr, C) : 0;
             if (kind->min_row_cos > 0) {
                 TU_CHECK(ref && row_cos >= kind->min_row_cos, "%s %s (%s): hidden rows min cosine %.7f", name, tag,
                          kind->name, row_cos);
@@ -296,8 +275,8 @@ static void check_api(const char *name, const char *dir, const sutra_st_file *rf
             double d = 0;
             for (int k = 0; k < dim; k++) d = fmax(d, fabs((double)v[k] - want[k]));
             if (api_min_cos > 0)
-                TU_CHECK(cosine(v, want, dim) >= api_min_cos, "%s: text %d, prompt %s: cosine %.7f with "
-                         "sentence-transformers", name, i, prompts[p], cosine(v, want, dim));
+                TU_CHECK(tu_cosine(v, want, dim) >= api_min_cos, "%s: text %d, prompt %s: cosine %.7f with "
+                         "sentence-transformers", name, i, prompts[p], tu_cosine(v, want, dim));
             else
                 TU_CHECK(d <= 1e-4, "%s: text %d, prompt %s: max abs diff %.3g from sentence-transformers", name, i,
                          prompts[p], d);
@@ -321,7 +300,7 @@ static void check_api(const char *name, const char *dir, const sutra_st_file *rf
         const float *want = tensor_f32(rf, key, NULL);
         double d = 0;
         for (int k = 0; want && k < dim; k++) d = fmax(d, fabs((double)rowsv[(size_t)i * dim + k] - want[k]));
-        TU_CHECK(want && (api_min_cos > 0 ? cosine(rowsv + (size_t)i * dim, want, dim) >= api_min_cos : d <= 1e-4),
+        TU_CHECK(want && (api_min_cos > 0 ? tu_cosine(rowsv + (size_t)i * dim, want, dim) >= api_min_cos : d <= 1e-4),
                  "%s: batch row %d: max abs diff %.3g", name, i, d);
     }
     sutra_model_info info;

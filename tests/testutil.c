@@ -1,6 +1,7 @@
 /* testutil.c - see testutil.h. */
 #include "testutil.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,27 @@ char *tu_read_file(const char *path, size_t *len) {
     buf[n] = '\0';
     if (len) *len = (size_t)n;
     return buf;
+}
+
+int tu_copy_file(const char *from, const char *to) {
+    size_t len = 0;
+    char *buf = tu_read_file(from, &len);
+    if (!buf) return -1;
+    FILE *f = fopen(to, "wb");
+    int ok = f && fwrite(buf, 1, len, f) == len;
+    if (f) ok = fclose(f) == 0 && ok;
+    free(buf);
+    return ok ? 0 : -1;
+}
+
+double tu_cosine(const float *a, const float *b, int n) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int i = 0; i < n; i++) {
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
+    }
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
 int tu_finish(const char *name) {

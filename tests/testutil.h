@@ -22,6 +22,10 @@ const char *tu_shared_path(const char *rel);
 const char *tu_default_model(void);
 /* Reads a whole file (NUL-terminated, caller frees); NULL and a failure if it cannot. */
 char *tu_read_file(const char *path, size_t *len);
+/* Copies a file whole; 0, or -1 (and a failure recorded when `from` cannot be read). */
+int tu_copy_file(const char *from, const char *to);
+/* Cosine similarity in double; 1 for two zero vectors, 0 for one. */
+double tu_cosine(const float *a, const float *b, int n);
 /* Parses the STS Benchmark CSV text (header sentence1,sentence2,score; RFC 4180 quoting) into
  * heap arrays; returns the number of pairs. Strings and arrays are the caller's to free. */
 int tu_parse_sts(const char *csv, char ***s1, char ***s2, double **score);

@@ -150,6 +150,31 @@ static timing time_it(F fn, int reps) {
     return {ms[reps / 2], ms[0]};
 }
 
+/* Attention over one fused (T, (H + 2 Hkv) D) QKV buffer as the engine lays it out: B sequences
+ * of N tokens (cu), H query heads over Hkv key/value heads of D, scale 1/sqrt(D), no window. */
+static sutra_attn_params fused_params(uint16_t *qkv, void *out, const int32_t *cu, int B, int N, int H, int Hkv, int D,
+                                      int causal) {
+    sutra_attn_params p;
+    memset(&p, 0, sizeof p);
+    const int C = H * D, W = (H + 2 * Hkv) * D;
+    p.q = qkv;
+    p.k = qkv + C;
+    p.v = qkv + C + Hkv * D;
+    p.out = out;
+    p.q_stride = p.k_stride = p.v_stride = W;
+    p.o_stride = C;
+    p.cu_seqlens = cu;
+    p.batch = B;
+    p.max_seqlen = N;
+    p.heads = H;
+    p.kv_heads = Hkv == H ? 0 : Hkv;
+    p.head_dim = D;
+    p.causal = causal;
+    p.scale = 1.f / sqrtf((float)D);
+    p.window_left = p.window_right = -1;
+    return p;
+}
+
 /* ---- batch 1: the two query-block sizes ---------------------------------------------------- */
 
 static int small_section(int reps, int sms) {
@@ -181,20 +206,7 @@ static int small_section(int reps, int sms) {
         for (int N : NS) {
             const int32_t cuh[2] = {0, N};
             CUDA_OK(cudaMemcpy(cu, cuh, 8, cudaMemcpyHostToDevice));
-            sutra_attn_params p;
-            memset(&p, 0, sizeof p);
-            p.q = qkv;
-            p.k = qkv + C;
-            p.v = qkv + 2 * C;
-            p.q_stride = p.k_stride = p.v_stride = 3 * C;
-            p.o_stride = C;
-            p.cu_seqlens = cu;
-            p.batch = 1;
-            p.max_seqlen = N;
-            p.heads = H;
-            p.head_dim = d;
-            p.scale = 1.f / sqrtf((float)d);
-            p.window_left = p.window_right = -1;
+            sutra_attn_params p = fused_params(qkv, NULL, cu, 1, N, H, H, d, 0);
             const sutra_flash_device dev = {sms, major, minor, 1};
             const sutra_flash_kernel pick = sutra_cuda_flash_pick(&p, &dev);
             printf("%-4d %-4d %-6d", d, H, N);
@@ -274,23 +286,7 @@ static int decoder_section(int reps, int bf16, const char *json) {
         for (int b = 0; b <= B; ++b) cuh[b] = b * N;
         CUDA_OK(cudaMemcpy(cu, cuh.data(), (B + 1) * 4, cudaMemcpyHostToDevice));
         for (int causal = 0; causal < 2; ++causal) {
-            sutra_attn_params p;
-            memset(&p, 0, sizeof p);
-            p.q = qkv;
-            p.k = qkv + C;
-            p.v = qkv + C + HKV * D;
-            p.out = out;
-            p.q_stride = p.k_stride = p.v_stride = W;
-            p.o_stride = C;
-            p.cu_seqlens = cu;
-            p.batch = B;
-            p.max_seqlen = N;
-            p.heads = H;
-            p.kv_heads = HKV;
-            p.head_dim = D;
-            p.causal = causal;
-            p.scale = 1.f / sqrtf((float)D);
-            p.window_left = p.window_right = -1;
+            sutra_attn_params p = fused_params(qkv, out, cu, B, N, H, HKV, D, causal);
             if (sutra_cuda_flash_attention(&p, dt, NULL) != SUTRA_OK) {
                 fprintf(stderr, "flash attention failed: %s\n", sutra_cuda_last_error());
                 return 1;
@@ -382,21 +378,7 @@ int main(int argc, char **argv) {
             std::vector<int32_t> cuh(B + 1);
             for (int b = 0; b <= B; ++b) cuh[b] = b * N;
             CUDA_OK(cudaMemcpy(cu, cuh.data(), (B + 1) * 4, cudaMemcpyHostToDevice));
-            sutra_attn_params p;
-            memset(&p, 0, sizeof p);
-            p.q = qkv;
-            p.k = qkv + C;
-            p.v = qkv + 2 * C;
-            p.out = out;
-            p.q_stride = p.k_stride = p.v_stride = 3 * C;
-            p.o_stride = C;
-            p.cu_seqlens = cu;
-            p.batch = B;
-            p.max_seqlen = N;
-            p.heads = H;
-            p.head_dim = d;
-            p.scale = 1.f / sqrtf((float)d);
-            p.window_left = p.window_right = -1;
+            sutra_attn_params p = fused_params(qkv, out, cu, B, N, H, H, d, 0);
             const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
             const double flops = 4.0 * B * H * (double)N * N * d;
             auto record = [&](const char *impl, timing t, double check) {

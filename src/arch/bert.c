@@ -52,7 +52,6 @@ static const char *find_prefix(const sutra_st_file *f) {
 static void bert_bind(sutra_net *net, sutra_binder *b) {
     const sutra_net_shape *s = net->shape;
     const int64_t C = s->C, F = s->F;
-    char n[256], fmt[128];
     if (!b->prefix) b->prefix = find_prefix(b->file);
     net->tok_emb = sutra_bind(b, "embeddings.word_embeddings.weight", 2, (int64_t[]){s->vocab, C});
     net->pos_emb = sutra_bind(b, "embeddings.position_embeddings.weight", 2, (int64_t[]){s->positions, C});
@@ -61,15 +60,8 @@ static void bert_bind(sutra_net *net, sutra_binder *b) {
     net->emb_norm = sutra_family_bind_norm(b, s, "embeddings.LayerNorm", 0, 1);
     for (int l = 0; l < s->L; l++) {
         sutra_layer *L = &net->layers[l];
-        float *w = sutra_bind_fused_alloc(b, (size_t)(3 * C * C)), *bias = sutra_bind_fused_alloc(b, (size_t)(3 * C));
         static const char *const qkv[3] = {"query", "key", "value"};
-        for (int i = 0; i < 3; i++) {
-            snprintf(fmt, sizeof fmt, "encoder.layer.%%d.attention.self.%s.weight", qkv[i]);
-            sutra_bind_into(b, w ? w + i * C * C : NULL, sutra_layer_name(n, sizeof n, fmt, l), 2, (int64_t[]){C, C});
-            snprintf(fmt, sizeof fmt, "encoder.layer.%%d.attention.self.%s.bias", qkv[i]);
-            sutra_bind_into(b, bias ? bias + i * C : NULL, sutra_layer_name(n, sizeof n, fmt, l), 1, &C);
-        }
-        L->qkv = (sutra_linear){w, bias};
+        L->qkv = sutra_family_fused_qkv(b, "encoder.layer.%%d.attention.self.%s", qkv, l, (int64_t[]){C, C, C}, C, 1);
         L->o = sutra_family_linear(b, "encoder.layer.%d.attention.output.dense", l, C, C, 1);
         L->attn_post = sutra_family_bind_norm(b, s, "encoder.layer.%d.attention.output.LayerNorm", l, 1);
         L->up = sutra_family_linear(b, "encoder.layer.%d.intermediate.dense", l, F, C, 1);

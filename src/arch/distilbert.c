@@ -8,9 +8,6 @@
  * read the same. Q, K and V are fused at load as for BERT.
  */
 #include <cjson/cJSON.h>
-#include <math.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "arch/family.h"
 #include "model/json.h"
@@ -18,27 +15,12 @@
 
 static sutra_status distilbert_configure(const cJSON *root, const char *what, sutra_model_config *cfg, char *err,
                                          size_t errcap) {
+    static const sutra_size_keys names = {"vocab_size", "dim", "n_layers", "n_heads", "hidden_dim",
+                                          "max_position_embeddings"};
     sutra_net_shape *s = &cfg->shape;
-    sutra_status st;
-    if ((st = sutra_json_int(root, what, "vocab_size", 0, 1, 1 << 24, &s->vocab, err, errcap)) ||
-        (st = sutra_json_int(root, what, "dim", 0, 1, 1 << 16, &s->C, err, errcap)) ||
-        (st = sutra_json_int(root, what, "n_layers", 0, 1, SUTRA_MAX_LAYERS, &s->L, err, errcap)) ||
-        (st = sutra_json_int(root, what, "n_heads", 0, 1, 1024, &s->H, err, errcap)) ||
-        (st = sutra_json_int(root, what, "hidden_dim", 0, 1, 1 << 18, &s->F, err, errcap)) ||
-        (st = sutra_json_int(root, what, "max_position_embeddings", 0, 1, 1 << 20, &cfg->max_position_embeddings, err,
-                             errcap)) ||
-        (st = sutra_family_act(root, what, "activation", &s->act, err, errcap)))
-        return st;
-    if (s->C % s->H)
-        return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: dim %d is not a multiple of n_heads %d", what, s->C, s->H);
-    s->Hkv = s->H;
-    s->D = s->C / s->H;
-    s->positions = cfg->max_position_embeddings;
-    s->attn_scale = 1.0f / sqrtf((float)s->D);
-    for (int l = 0; l < s->L; l++) {
-        s->window[l] = -1;
-        s->rope_theta[l] = 0.0f;
-    }
+    sutra_status st = sutra_family_size_keys(root, what, &names, cfg, err, errcap);
+    if (!st) st = sutra_family_act(root, what, "activation", &s->act, err, errcap);
+    if (st) return st;
     s->pos_table = 1;
     s->type_rows = 0;
     s->pos_offset = 0;
@@ -53,22 +35,14 @@ static sutra_status distilbert_configure(const cJSON *root, const char *what, su
 static void distilbert_bind(sutra_net *net, sutra_binder *b) {
     const sutra_net_shape *s = net->shape;
     const int64_t C = s->C, F = s->F;
-    char n[256], fmt[128];
     if (!b->prefix) b->prefix = sutra_st_find(b->file, "distilbert.embeddings.word_embeddings.weight") ? "distilbert." : "";
     net->tok_emb = sutra_bind(b, "embeddings.word_embeddings.weight", 2, (int64_t[]){s->vocab, C});
     net->pos_emb = sutra_bind(b, "embeddings.position_embeddings.weight", 2, (int64_t[]){s->positions, C});
     net->emb_norm = sutra_family_bind_norm(b, s, "embeddings.LayerNorm", 0, 1);
     for (int l = 0; l < s->L; l++) {
         sutra_layer *L = &net->layers[l];
-        float *w = sutra_bind_fused_alloc(b, (size_t)(3 * C * C)), *bias = sutra_bind_fused_alloc(b, (size_t)(3 * C));
         static const char *const qkv[3] = {"q_lin", "k_lin", "v_lin"};
-        for (int i = 0; i < 3; i++) {
-            snprintf(fmt, sizeof fmt, "transformer.layer.%%d.attention.%s.weight", qkv[i]);
-            sutra_bind_into(b, w ? w + i * C * C : NULL, sutra_layer_name(n, sizeof n, fmt, l), 2, (int64_t[]){C, C});
-            snprintf(fmt, sizeof fmt, "transformer.layer.%%d.attention.%s.bias", qkv[i]);
-            sutra_bind_into(b, bias ? bias + i * C : NULL, sutra_layer_name(n, sizeof n, fmt, l), 1, &C);
-        }
-        L->qkv = (sutra_linear){w, bias};
+        L->qkv = sutra_family_fused_qkv(b, "transformer.layer.%%d.attention.%s", qkv, l, (int64_t[]){C, C, C}, C, 1);
         L->o = sutra_family_linear(b, "transformer.layer.%d.attention.out_lin", l, C, C, 1);
         L->attn_post = sutra_family_bind_norm(b, s, "transformer.layer.%d.sa_layer_norm", l, 1);
         L->up = sutra_family_linear(b, "transformer.layer.%d.ffn.lin1", l, F, C, 1);

@@ -24,21 +24,20 @@ const sutra_family *sutra_family_find(const char *model_type) {
     return NULL;
 }
 
-sutra_status sutra_family_common_keys(const cJSON *root, const char *what, sutra_model_config *cfg, char *err,
-                                      size_t errcap) {
+sutra_status sutra_family_size_keys(const cJSON *root, const char *what, const sutra_size_keys *k,
+                                    sutra_model_config *cfg, char *err, size_t errcap) {
     sutra_net_shape *s = &cfg->shape;
     sutra_status st;
-    if ((st = sutra_json_int(root, what, "vocab_size", 0, 1, 1 << 24, &s->vocab, err, errcap)) ||
-        (st = sutra_json_int(root, what, "hidden_size", 0, 1, 1 << 16, &s->C, err, errcap)) ||
-        (st = sutra_json_int(root, what, "num_hidden_layers", 0, 1, SUTRA_MAX_LAYERS, &s->L, err, errcap)) ||
-        (st = sutra_json_int(root, what, "num_attention_heads", 0, 1, 1024, &s->H, err, errcap)) ||
-        (st = sutra_json_int(root, what, "intermediate_size", 0, 1, 1 << 18, &s->F, err, errcap)) ||
-        (st = sutra_json_int(root, what, "max_position_embeddings", 0, 1, 1 << 20, &cfg->max_position_embeddings, err,
-                             errcap)))
+    if ((st = sutra_json_int(root, what, k->vocab, 0, 1, 1 << 24, &s->vocab, err, errcap)) ||
+        (st = sutra_json_int(root, what, k->hidden, 0, 1, 1 << 16, &s->C, err, errcap)) ||
+        (st = sutra_json_int(root, what, k->layers, 0, 1, SUTRA_MAX_LAYERS, &s->L, err, errcap)) ||
+        (st = sutra_json_int(root, what, k->heads, 0, 1, 1024, &s->H, err, errcap)) ||
+        (st = sutra_json_int(root, what, k->ffn, 0, 1, 1 << 18, &s->F, err, errcap)) ||
+        (st = sutra_json_int(root, what, k->positions, 0, 1, 1 << 20, &cfg->max_position_embeddings, err, errcap)))
         return st;
     if (s->C % s->H)
-        return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
-                          what, s->C, s->H);
+        return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: %s %d is not a multiple of %s %d", what, k->hidden, s->C,
+                          k->heads, s->H);
     s->Hkv = s->H;
     s->D = s->C / s->H;
     s->positions = cfg->max_position_embeddings;
@@ -48,6 +47,13 @@ sutra_status sutra_family_common_keys(const cJSON *root, const char *what, sutra
         s->rope_theta[l] = 0.0f;
     }
     return SUTRA_OK;
+}
+
+sutra_status sutra_family_common_keys(const cJSON *root, const char *what, sutra_model_config *cfg, char *err,
+                                      size_t errcap) {
+    static const sutra_size_keys bert_names = {"vocab_size", "hidden_size", "num_hidden_layers",
+                                               "num_attention_heads", "intermediate_size", "max_position_embeddings"};
+    return sutra_family_size_keys(root, what, &bert_names, cfg, err, errcap);
 }
 
 sutra_status sutra_family_act(const cJSON *root, const char *what, const char *key, sutra_act *act, char *err,
@@ -79,6 +85,21 @@ sutra_linear sutra_family_linear(sutra_binder *b, const char *fmt, int layer, in
     sutra_linear lin = {sutra_bind(b, tensor_name(n, sizeof n, fmt, layer, ".weight"), 2, (int64_t[]){N, K}), NULL};
     if (bias) lin.b = sutra_bind(b, tensor_name(n, sizeof n, fmt, layer, ".bias"), 1, &N);
     return lin;
+}
+
+sutra_linear sutra_family_fused_qkv(sutra_binder *b, const char *fmt, const char *const names[3], int layer,
+                                    const int64_t rows[3], int64_t cols, int bias) {
+    char f[200], n[256];
+    const int64_t total = rows[0] + rows[1] + rows[2];
+    float *w = sutra_bind_fused_alloc(b, (size_t)(total * cols));
+    float *bv = bias ? sutra_bind_fused_alloc(b, (size_t)total) : NULL;
+    for (int i = 0, r0 = 0; i < 3; r0 += (int)rows[i], i++) {
+        snprintf(f, sizeof f, fmt, names[i]);
+        sutra_bind_into(b, w ? w + (size_t)r0 * cols : NULL, tensor_name(n, sizeof n, f, layer, ".weight"), 2,
+                        (int64_t[]){rows[i], cols});
+        if (bias) sutra_bind_into(b, bv ? bv + r0 : NULL, tensor_name(n, sizeof n, f, layer, ".bias"), 1, &rows[i]);
+    }
+    return (sutra_linear){w, bv};
 }
 
 sutra_norm sutra_family_bind_norm(sutra_binder *b, const sutra_net_shape *s, const char *fmt, int layer, int bias) {

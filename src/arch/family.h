@@ -34,9 +34,18 @@ typedef struct sutra_family {
 /* The family reading model_type, or NULL. */
 const sutra_family *sutra_family_find(const char *model_type);
 
-/* The keys most families name as BERT does (vocab_size, hidden_size, num_hidden_layers,
- * num_attention_heads, intermediate_size, max_position_embeddings) into cfg, with the shape's
- * derived defaults: Hkv = H, D = C / H, scale 1/sqrt(D), no window, no rotary. */
+/* The config.json names of the sizes every family has. */
+typedef struct sutra_size_keys {
+    const char *vocab, *hidden, *layers, *heads, *ffn, *positions;
+} sutra_size_keys;
+
+/* Those sizes into cfg, with the shape's derived defaults: Hkv = H, D = C / H (C a multiple of
+ * H), scale 1/sqrt(D), no window, no rotary. */
+sutra_status sutra_family_size_keys(const struct cJSON *root, const char *what, const sutra_size_keys *k,
+                                    sutra_model_config *cfg, char *err, size_t errcap);
+
+/* The same under the names most families use, as BERT does (vocab_size, hidden_size,
+ * num_hidden_layers, num_attention_heads, intermediate_size, max_position_embeddings). */
 sutra_status sutra_family_common_keys(const struct cJSON *root, const char *what, sutra_model_config *cfg, char *err,
                                       size_t errcap);
 
@@ -52,6 +61,13 @@ sutra_norm sutra_family_norm(const sutra_net_shape *s, const float *w, const flo
 /* Binds "<name>.weight" (N, K) and, when bias, "<name>.bias" (N), in that order; name is fmt
  * with the layer number for its %d (if any). */
 sutra_linear sutra_family_linear(sutra_binder *b, const char *fmt, int layer, int64_t N, int64_t K, int bias);
+
+/* Q, K and V stacked at load into one (rows[0] + rows[1] + rows[2], cols) matrix (and, when
+ * bias, one bias vector) in that order: the parts are "<name>.weight" (rows[i], cols) and
+ * "<name>.bias", name being fmt with names[i] for its %s and then the layer for its %d (write
+ * it %%d), e.g. "encoder.layer.%%d.attention.self.%s". */
+sutra_linear sutra_family_fused_qkv(sutra_binder *b, const char *fmt, const char *const names[3], int layer,
+                                    const int64_t rows[3], int64_t cols, int bias);
 
 /* Binds a norm of the net's kind over C: "<name>.weight" and, when bias, "<name>.bias". */
 sutra_norm sutra_family_bind_norm(sutra_binder *b, const sutra_net_shape *s, const char *fmt, int layer, int bias);

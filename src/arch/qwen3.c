@@ -109,19 +109,7 @@ static void q3_bind(sutra_net *net, sutra_binder *b) {
         sutra_layer *L = &net->layers[l];
         L->attn_in = sutra_family_bind_norm(b, s, "layers.%d.input_layernorm", l, 0);
         static const char *const proj[3] = {"q_proj", "k_proj", "v_proj"};
-        const int64_t rows[3] = {Q, KV, KV};
-        float *w = sutra_bind_fused_alloc(b, (size_t)((Q + 2 * KV) * C));
-        float *bias = s->attn_bias ? sutra_bind_fused_alloc(b, (size_t)(Q + 2 * KV)) : NULL;
-        for (int i = 0, r0 = 0; i < 3; r0 += (int)rows[i], i++) {
-            char fmt[96];
-            snprintf(fmt, sizeof fmt, "layers.%%d.self_attn.%s.weight", proj[i]);
-            sutra_bind_into(b, w ? w + (size_t)r0 * C : NULL, sutra_layer_name(n, sizeof n, fmt, l), 2,
-                            (int64_t[]){rows[i], C});
-            if (!s->attn_bias) continue;
-            snprintf(fmt, sizeof fmt, "layers.%%d.self_attn.%s.bias", proj[i]);
-            sutra_bind_into(b, bias ? bias + r0 : NULL, sutra_layer_name(n, sizeof n, fmt, l), 1, &rows[i]);
-        }
-        L->qkv = (sutra_linear){w, bias};
+        L->qkv = sutra_family_fused_qkv(b, "layers.%%d.self_attn.%s", proj, l, (int64_t[]){Q, KV, KV}, C, s->attn_bias);
         L->q_norm = head_norm(b, s, "layers.%d.self_attn.q_norm.weight", l);
         L->k_norm = head_norm(b, s, "layers.%d.self_attn.k_norm.weight", l);
         L->o = sutra_family_linear(b, "layers.%d.self_attn.o_proj", l, C, Q, s->attn_bias);

@@ -24,18 +24,9 @@
 #include "backend/cuda/cuda_backend.h"
 #include "arch/family.h"
 #include "model/safetensors.h"
+#include "testutil.h"
 
 static int g_failures = 0;
-
-static double cosine(const float *a, const float *b, int n) {
-    double ab = 0, aa = 0, bb = 0;
-    for (int i = 0; i < n; i++) {
-        ab += (double)a[i] * b[i];
-        aa += (double)a[i] * a[i];
-        bb += (double)b[i] * b[i];
-    }
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
-}
 
 static const float *tensor_f32(const sutra_st_file *f, const char *name, int64_t *rows) {
     const sutra_st_tensor *t = sutra_st_find(f, name);
@@ -126,7 +117,7 @@ static void check_model(const char *root, const char *name) {
                         worst_row = 0;
                         break;
                     }
-                    worst_row = fmin(worst_row, cosine(hidden + (size_t)row * C, ref + (size_t)r * C, C));
+                    worst_row = fmin(worst_row, tu_cosine(hidden + (size_t)row * C, ref + (size_t)r * C, C));
                 }
                 if (!ref) worst_row = 0;
                 const char *pn[2] = {"pooled_mean", "pooled_cls"};
@@ -134,7 +125,7 @@ static void check_model(const char *root, const char *name) {
                 for (int m = 0; m < 2; m++) {
                     snprintf(key, sizeof key, "%s.%s", pn[m], cases[ci]);
                     const float *pr = tensor_f32(rf, key, NULL);
-                    worst_pool = pr ? fmin(worst_pool, cosine(pooled[m], pr, C)) : 0;
+                    worst_pool = pr ? fmin(worst_pool, tu_cosine(pooled[m], pr, C)) : 0;
                 }
                 char what[96];
                 snprintf(what, sizeof what, "%s T=%d", cases[ci], T);
