@@ -15,7 +15,7 @@ torch.compile compiles once per input shape (5-40 s each); only the rows in COMP
 compiled, and none once --compile-budget seconds (default 240) have gone to compiling; skipped
 rows say so in the JSON ("compile_skipped").
 
-Usage: torch_encoder_peer.py [--json FILE] [--models minilm,bert-base,xlmr-large,qwen3-0.6b] [--no-compile]
+Usage: torch_encoder_peer.py [--json FILE] [--models minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5] [--no-compile]
                              [--compile-budget S] [--reps N]
 """
 import argparse
@@ -33,6 +33,7 @@ SHAPES = {
     "xlmr-large": dict(cls="xlmr", hidden=1024, layers=24, heads=16, ffn=4096, vocab=250002, positions=8194),
     "qwen3-0.6b": dict(cls="qwen3", hidden=1024, layers=28, heads=16, kv_heads=8, head_dim=128, ffn=3072,
                        vocab=151669, positions=32768),
+    "nomic-v1.5": dict(cls="nomic", hidden=768, layers=12, heads=12, ffn=3072, vocab=30528, positions=8192),
 }
 # (model, B, N); N = 0 is the mixed batch. Same list as encoder_bench.c's CASES (less the
 # tanh-GELU rows).
@@ -45,11 +46,14 @@ CASES = [
     ("xlmr-large", 4, 8192), ("xlmr-large", 1, 0),
     ("qwen3-0.6b", 1, 512), ("qwen3-0.6b", 64, 512), ("qwen3-0.6b", 16, 2048), ("qwen3-0.6b", 1, 8192),
     ("qwen3-0.6b", 1, 0),
+    ("nomic-v1.5", 1, 512), ("nomic-v1.5", 64, 512), ("nomic-v1.5", 1, 2048), ("nomic-v1.5", 1, 8192),
+    ("nomic-v1.5", 1, 0),
 ]
 COMPILE_ROWS = {("minilm", 1, 128), ("minilm", 1024, 32), ("bert-base", 1, 512), ("bert-base", 1, 4096),
                 ("bert-base", 64, 512), ("bert-base", 1, 0), ("xlmr-large", 1, 512), ("xlmr-large", 64, 512),
                 ("qwen3-0.6b", 1, 512), ("qwen3-0.6b", 64, 512), ("qwen3-0.6b", 16, 2048), ("qwen3-0.6b", 1, 8192),
-                ("qwen3-0.6b", 1, 0)}
+                ("qwen3-0.6b", 1, 0), ("nomic-v1.5", 1, 512), ("nomic-v1.5", 64, 512), ("nomic-v1.5", 1, 2048),
+                ("nomic-v1.5", 1, 8192), ("nomic-v1.5", 1, 0)}
 MIXED_SEED, MIXED_TOKENS = 42, 32768
 M64 = (1 << 64) - 1
 
@@ -84,6 +88,13 @@ def build(name):
                           max_position_embeddings=sh["positions"], vocab_size=sh["vocab"], rope_theta=1e6,
                           rms_norm_eps=1e-6, tie_word_embeddings=True, attn_implementation="sdpa")
         return Qwen3Model(cfg).to(torch.bfloat16).cuda().eval()
+    if sh["cls"] == "nomic":  # transformers' own NomicBERT: rotary (base 1000), SwiGLU, post-norm, no biases
+        from transformers import NomicBertConfig, NomicBertModel
+        cfg = NomicBertConfig(hidden_size=sh["hidden"], num_hidden_layers=sh["layers"], num_attention_heads=sh["heads"],
+                              intermediate_size=sh["ffn"], max_position_embeddings=sh["positions"], vocab_size=sh["vocab"],
+                              rope_parameters={"rope_type": "default", "rope_theta": 1000.0},
+                              attn_implementation="sdpa")
+        return NomicBertModel(cfg).half().cuda().eval()
     kw = dict(hidden_size=sh["hidden"], num_hidden_layers=sh["layers"], num_attention_heads=sh["heads"],
               intermediate_size=sh["ffn"], max_position_embeddings=sh["positions"], vocab_size=sh["vocab"],
               attn_implementation="sdpa")
@@ -114,7 +125,7 @@ def bench(fn, reps, warm=3):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
-    ap.add_argument("--models", default="minilm,bert-base,xlmr-large,qwen3-0.6b")
+    ap.add_argument("--models", default="minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5")
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--compile-budget", type=float, default=240.0)
     ap.add_argument("--reps", type=int, default=20)

@@ -276,8 +276,9 @@ SUTRA_API const char *sutra_embedder_token(const sutra_embedder *embedder, int32
  * token limit and every id below the model's vocabulary size, else SUTRA_ERR_INVALID_ARGUMENT
  * naming the sequence and nothing is written. Sequences are packed into token-budget batches as
  * sutra_embed_batch() packs texts. With raw = 0, out receives n x sutra_embedder_dim() floats,
- * truncated and normalised as configured; with raw = 1, n x hidden_size floats, the pooled
- * vectors before any truncation or normalisation. */
+ * truncated and normalised as configured; with raw = 1, n x vector_size floats (sutra_model_info:
+ * the pooled vectors after the model's Dense modules, if any), before any truncation or
+ * normalisation. */
 SUTRA_API sutra_status sutra_embed_tokens(sutra_embedder *embedder, const int32_t *const *ids, const size_t *n_ids,
                                           size_t n, int raw, float *out, size_t out_cap);
 
@@ -293,6 +294,8 @@ typedef struct sutra_model_info {
     const char *path;         /* resolved model directory */
     const char *architecture; /* "bert", ... */
     int hidden_size;
+    int vector_size;           /* a vector's full width: the last Dense module's out_features, else hidden_size */
+    int dense_modules;         /* sentence-transformers Dense modules run after pooling */
     int num_layers;
     int num_heads;
     int intermediate_size;

@@ -13,6 +13,7 @@
 
 #include "arch/arch.h"
 #include "model/config.h"
+#include "embed/dense.h"
 #include "model/safetensors.h"
 #include "sutra.h"
 #include "tokenizer/tokenizer.h"
@@ -31,6 +32,8 @@ struct sutra_embedder {
     int max_tokens;   /* per input, specials included */
     int batch_tokens; /* per forward */
     int dim;
+    int full_dim;      /* width of a finished vector before truncation: the last Dense module's, else C */
+    sutra_dense *dense; /* the pipeline's Dense modules, or NULL */
     int threads;
     sutra_pooling pooling;
     int normalize;
@@ -83,11 +86,13 @@ typedef struct sutra_hidden_sink {
 /* Embeds n tokenised inputs: sorted longest first, packed into batches of at most batch_tokens
  * tokens (no padding), results written to their original rows (out may be NULL when only sink
  * wants the batches). With a sink, each batch's hidden states go to it as well. raw: rows of
- * hidden_size pooled floats, neither truncated nor normalised. (embed/pack.c) */
+ * full_dim floats (pooled, then the Dense modules), neither truncated nor normalised.
+ * (embed/pack.c) */
 sutra_status sutra_run_encoded(sutra_embedder *e, sutra_pending *items, size_t n, float *out, int raw,
                                const sutra_hidden_sink *sink);
 
-/* Truncates a pooled vector to dim (Matryoshka) and L2-normalises it when the embedder does. */
+/* Truncates a full_dim vector (pooled, then the Dense modules) to dim (Matryoshka) and
+ * L2-normalises it when the embedder does. */
 void sutra_finish_vector(const sutra_embedder *e, const float *pooled, float *out);
 
 /* The checks every call on n texts makes before any work: texts and out present, out_cap >= n x

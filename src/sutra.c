@@ -143,10 +143,12 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     if (e->max_tokens <= sutra_tokenizer_num_special(e->tok))
         FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "max_sequence_length %d leaves no room for text",
                         e->max_tokens));
-    if (config->dimensions > m->shape.C)
+    if ((st = sutra_dense_load(e->path, m, &e->dense, err, errcap))) FAIL(st);
+    e->full_dim = e->dense ? sutra_dense_out(e->dense) : m->shape.C;
+    if (config->dimensions > e->full_dim)
         FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "dimensions %d exceeds the model's %d",
-                        config->dimensions, m->shape.C));
-    e->dim = config->dimensions ? config->dimensions : m->shape.C;
+                        config->dimensions, e->full_dim));
+    e->dim = config->dimensions ? config->dimensions : e->full_dim;
     e->pooling = config->pooling != SUTRA_POOLING_MODEL ? config->pooling : m->pooling;
     e->normalize = config->normalize == SUTRA_NORMALIZE_MODEL ? m->normalize : config->normalize == SUTRA_NORMALIZE_ON;
     e->threads = config->threads ? config->threads : online_cores();
@@ -166,6 +168,7 @@ void sutra_embedder_destroy(sutra_embedder *e) {
     if (!e) return;
     if (e->be) e->be->destroy(e->be);
     sutra_encoder_destroy(e->enc);
+    sutra_dense_free(e->dense);
     sutra_tokenizer_free(e->tok);
     sutra_st_close(e->weights);
     sutra_prompts_free(&e->prompts);
@@ -396,7 +399,7 @@ sutra_status sutra_embed_tokens(sutra_embedder *e, const int32_t *const *ids, co
     e->last_error[0] = '\0';
     if (n == 0) return SUTRA_OK;
     if (!ids || !n_ids || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and out are required");
-    size_t width = raw ? (size_t)e->mcfg.shape.C : (size_t)e->dim, need;
+    size_t width = raw ? (size_t)e->full_dim : (size_t)e->dim, need;
     if (!sutra_mul_ok(n, width, &need) || out_cap < need)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu sequences need %zu", out_cap, n,
                          n * width);
@@ -450,6 +453,8 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .path = e->path,
         .architecture = m->model_type,
         .hidden_size = m->shape.C,
+        .vector_size = e->full_dim,
+        .dense_modules = e->mcfg.n_dense,
         .num_layers = m->shape.L,
         .num_heads = m->shape.H,
         .intermediate_size = m->shape.F,

@@ -3,6 +3,7 @@
  * the file, field or tensor at fault, and never crash. Each case is a temporary directory made
  * from the default model's files with one thing broken.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,100 @@ static void replace_in_file(const char *dir, const char *name, const char *from,
     free(data);
 }
 
+/* modules.json: the default model's Transformer and Pooling, then extra (a JSON fragment). */
+static void write_modules(const char *dir, const char *extra) {
+    char m[2048];
+    int n = snprintf(m, sizeof m,
+                     "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
+                     " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"}%s]",
+                     extra);
+    write_file(dir, "modules.json", m, (size_t)n);
+}
+
+static const char DENSE2[] =
+    ", {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}";
+
+/* 2_Dense/config.json and, with rows > 0, a model.safetensors holding linear.weight (rows, cols). */
+static void write_dense(const char *dir, const char *config, int rows, int cols) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/2_Dense", dir);
+    if (mkdir(path, 0700) != 0) TU_CHECK(0, "mkdir %s", path);
+    write_file(dir, "2_Dense/config.json", config, strlen(config));
+    if (rows <= 0) return;
+    char hdr[256];
+    const size_t bytes = (size_t)rows * (size_t)cols * 4;
+    int h = snprintf(hdr + 8, sizeof hdr - 8, "{\"linear.weight\":{\"dtype\":\"F32\",\"shape\":[%d,%d],\"data_offsets\":[0,%zu]}}",
+                     rows, cols, bytes);
+    while (h % 8) hdr[8 + h++] = ' ';
+    for (int i = 0; i < 8; i++) hdr[i] = (char)(((uint64_t)h >> (8 * i)) & 0xff);
+    char *buf = calloc(1, (size_t)h + 8 + bytes);
+    memcpy(buf, hdr, (size_t)h + 8);
+    for (size_t i = 0; i < bytes / 4; i++) ((float *)(void *)(buf + 8 + h))[i] = 0.01f * (float)(i % 7);
+    write_file(dir, "2_Dense/model.safetensors", buf, (size_t)h + 8 + bytes);
+    free(buf);
+}
+
+/* Dense modules: each broken part named; a good one loads. */
+static void dense_cases(void) {
+    const char *d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 384, \"out_features\": 16, \"bias\": false, "
+                   "\"activation_function\": \"torch.nn.modules.activation.Tanh\"}", 16, 384);
+    expect("a good Dense module", d, SUTRA_OK, NULL);
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 100, \"out_features\": 16, \"bias\": false}", 16, 100);
+    expect("Dense in_features not the width", d, SUTRA_ERR_MODEL, "pooled vectors have 384");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 384, \"out_features\": 16, \"activation_function\": \"torch.nn.modules.activation.Softsign\"}",
+                16, 384);
+    expect("Dense with an unknown activation", d, SUTRA_ERR_UNSUPPORTED, "Softsign");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 384, \"out_features\": 16, \"bias\": false}", 0, 0);
+    expect("Dense without weights", d, SUTRA_ERR_IO, "2_Dense/model.safetensors");
+    write_file(d, "2_Dense/pytorch_model.bin", "PK\x03\x04", 4);
+    expect("Dense weights only as a pickle", d, SUTRA_ERR_UNSUPPORTED, "pickle");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 384, \"out_features\": 16, \"bias\": true}", 16, 384);
+    expect("Dense bias missing", d, SUTRA_ERR_MODEL, "linear.bias");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 384, \"out_features\": 32, \"bias\": false}", 16, 384);
+    expect("Dense weight of the wrong shape", d, SUTRA_ERR_MODEL, "linear.weight");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, DENSE2);
+    write_dense(d, "{\"in_features\": 384, \"out_features\": -4}", 16, 384);
+    expect("Dense out_features negative", d, SUTRA_ERR_MODEL, "out_features");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, ", {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}"
+                     ", {\"idx\": 3, \"name\": \"3\", \"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}");
+    write_dense(d, "{\"in_features\": 384, \"out_features\": 16, \"bias\": false}", 16, 384);
+    expect("Dense after Normalize", d, SUTRA_ERR_UNSUPPORTED, "after Normalize");
+    cleanup(d);
+
+    d = fresh_model();
+    write_modules(d, ", {\"idx\": 2, \"name\": \"2\", \"path\": \"../2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}");
+    expect("Dense path outside the model", d, SUTRA_ERR_FORMAT, "valid 'path'");
+    cleanup(d);
+}
+
 int main(void) {
     const char *d;
 
@@ -182,14 +277,16 @@ int main(void) {
     /* a module that changes the vectors and has no implementation is refused, not skipped */
     d = fresh_model();
     {
-        static const char dense[] =
+        static const char ln[] =
             "[{\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},"
             " {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"},"
-            " {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Dense\", \"type\": \"sentence_transformers.models.Dense\"}]";
-        write_file(d, "modules.json", dense, sizeof dense - 1);
+            " {\"idx\": 2, \"name\": \"2\", \"path\": \"2_LayerNorm\", \"type\": \"sentence_transformers.models.LayerNorm\"}]";
+        write_file(d, "modules.json", ln, sizeof ln - 1);
     }
-    expect("modules.json with a Dense module", d, SUTRA_ERR_UNSUPPORTED, "models.Dense' at 2_Dense is not supported");
+    expect("modules.json with a LayerNorm module", d, SUTRA_ERR_UNSUPPORTED, "models.LayerNorm' at 2_LayerNorm is not supported");
     cleanup(d);
+
+    dense_cases();
 
     d = fresh_model();
     write_file(d, "1_Pooling/config.json", "{\"pooling_mode_cls_token\": false}", 33);

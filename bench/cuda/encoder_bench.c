@@ -16,6 +16,8 @@
  *   qwen3-0.6b  Qwen3-Embedding-0.6B's shape (a decoder: RMSNorm, 16 query / 8 key-value heads
  *               of 128, q/k norms, SwiGLU FFN 3072, causal, last-token pooling): 28 layers,
  *               hidden 1024; its 151669-row vocab cut to 32000 rows as above (-467 MiB).
+ *   nomic-v1.5  nomic-embed-text-v1.5's shape (bert-base with rotary base 1000, SwiGLU FFN 3072,
+ *               no biases, post-norm; 30528-row vocab, 8192 positions), fp16, mean pooling.
  * Rows: batch-1 latency for N = 128 .. 8192, throughput at B x N, and a mixed batch (lengths
  * log-uniform in 16..2048 from a fixed seed, ~32k tokens, packed without padding; tokens/s
  * counts real tokens). Each row runs flash attention; rows with N <= 512 also run the standard
@@ -34,7 +36,7 @@
  * A last section times bert-base's matrix products alone (T = 512, 4096 and 32768): the default
  * path, cuBLASLt only (gpu_gemm CUBLASLT) and the tanh-GELU epilogue (--no-gemm skips it).
  *
- * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large,qwen3-0.6b]
+ * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5]
  *                      [--rows LIST] [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
  *                      [--gemm auto|cublaslt|cutlass] [--no-fold] [--fold-min N] [--no-graphs]
  *                      [--no-wgmma] [--profile]
@@ -70,6 +72,7 @@ static const shape SHAPES[] = {
     {"bert-base", "bert", 12, 768, 12, 3072, 30522, 8192, 2, 0, 0, 0},
     {"xlmr-large", "xlm-roberta", 24, 1024, 16, 4096, 32000, 8194, 1, 1, 0, 0},
     {"qwen3-0.6b", "qwen3", 28, 1024, 16, 3072, 32000, 32768, 0, 0, 8, 128},
+    {"nomic-v1.5", "nomic_bert", 12, 768, 12, 3072, 30528, 8192, 2, 0, 0, 0},
 };
 
 typedef struct bcase {
@@ -87,6 +90,8 @@ static const bcase CASES[] = {
     {"xlmr-large", 4, 8192, 0}, {"xlmr-large", 0, 0, 0},
     {"qwen3-0.6b", 1, 512, 0}, {"qwen3-0.6b", 64, 512, 0}, {"qwen3-0.6b", 16, 2048, 0}, {"qwen3-0.6b", 1, 8192, 0},
     {"qwen3-0.6b", 0, 0, 0},
+    {"nomic-v1.5", 1, 512, 0}, {"nomic-v1.5", 64, 512, 0}, {"nomic-v1.5", 1, 2048, 0}, {"nomic-v1.5", 1, 8192, 0},
+    {"nomic-v1.5", 0, 0, 0},
 };
 
 #define MIXED_SEED 42
@@ -182,6 +187,29 @@ static image make_image(const shape *sh) {
         ADD("norm.weight", C, 0);
         goto done;
     }
+    if (!strcmp(sh->model_type, "nomic_bert")) { /* Nomic's names: no biases, SwiGLU */
+        ADD("embeddings.word_embeddings.weight", sh->vocab, C);
+        ADD("embeddings.token_type_embeddings.weight", sh->type_vocab, C);
+        lns[nln++] = (ln_span){off, (size_t)C};
+        ADD("emb_ln.weight", C, 0);
+        ADD("emb_ln.bias", C, 0);
+        for (int l = 0; l < sh->layers; l++) {
+#define ADDL(fmt, d0, d1) (snprintf(n, sizeof n, fmt, l), ADD(n, d0, d1))
+            ADDL("encoder.layers.%d.attn.Wqkv.weight", 3 * C, C);
+            ADDL("encoder.layers.%d.attn.out_proj.weight", C, C);
+            lns[nln++] = (ln_span){off, (size_t)C};
+            ADDL("encoder.layers.%d.norm1.weight", C, 0);
+            ADDL("encoder.layers.%d.norm1.bias", C, 0);
+            ADDL("encoder.layers.%d.mlp.fc11.weight", F, C);
+            ADDL("encoder.layers.%d.mlp.fc12.weight", F, C);
+            ADDL("encoder.layers.%d.mlp.fc2.weight", C, F);
+            lns[nln++] = (ln_span){off, (size_t)C};
+            ADDL("encoder.layers.%d.norm2.weight", C, 0);
+            ADDL("encoder.layers.%d.norm2.bias", C, 0);
+#undef ADDL
+        }
+        goto done;
+    }
     ADD("embeddings.word_embeddings.weight", sh->vocab, C);
     ADD("embeddings.position_embeddings.weight", sh->positions, C);
     ADD("embeddings.token_type_embeddings.weight", sh->type_vocab, C);
@@ -242,8 +270,15 @@ done:
 
 /* The shape's config.json, read as the library reads one. */
 static int make_config(const shape *sh, sutra_model_config *cfg) {
-    char json[768], err[256];
-    const int n = !strcmp(sh->model_type, "qwen3") ? snprintf(json, sizeof json,
+    char json[1024], err[256];
+    const int n = !strcmp(sh->model_type, "nomic_bert") ? snprintf(json, sizeof json,
+                           "{\"model_type\": \"nomic_bert\", \"vocab_size\": %d, \"n_embd\": %d, \"n_layer\": %d, "
+                           "\"n_head\": %d, \"n_inner\": %d, \"n_positions\": %d, \"type_vocab_size\": %d, "
+                           "\"layer_norm_epsilon\": 1e-12, \"activation_function\": \"swiglu\", \"rotary_emb_base\": 1000, "
+                           "\"rotary_emb_fraction\": 1.0, \"qkv_proj_bias\": false, \"mlp_fc1_bias\": false, "
+                           "\"mlp_fc2_bias\": false, \"prenorm\": false}",
+                           sh->vocab, sh->hidden, sh->layers, sh->heads, sh->ffn, sh->positions, sh->type_vocab)
+                  : !strcmp(sh->model_type, "qwen3") ? snprintf(json, sizeof json,
                            "{\"model_type\": \"qwen3\", \"vocab_size\": %d, \"hidden_size\": %d, \"num_hidden_layers\": %d, "
                            "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
                            "\"intermediate_size\": %d, \"max_position_embeddings\": %d, \"rms_norm_eps\": 1e-6, "
@@ -499,7 +534,7 @@ static void gemm_section(FILE *jf, int reps) {
 
 int main(int argc, char **argv) {
     int standard_max = 512;
-    const char *json = NULL, *models = "minilm,bert-base,xlmr-large,qwen3-0.6b", *rows = NULL;
+    const char *json = NULL, *models = "minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5", *rows = NULL;
     int reps = 20, standard = 1, fast_gelu = 0, gemm = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];

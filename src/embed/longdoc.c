@@ -176,7 +176,13 @@ sutra_status sutra_embed_late_chunks(sutra_embedder *e, const char *text, size_t
     if (!st) st = sutra_run_encoded(e, items, K, NULL, 0, &sink);
     if (st) goto done;
     sutra_late_pool(&late, pooled);
-    for (size_t c = 0; c < late.n_chunks; c++) sutra_finish_vector(e, pooled + c * (size_t)C, out + c * (size_t)e->dim);
+    const float *vec = pooled; /* the Dense modules run on each chunk's pooled vector, as on a text's */
+    if (e->dense && !(vec = sutra_dense_run(e->dense, pooled, late.n_chunks))) {
+        st = sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for the Dense modules");
+        goto done;
+    }
+    for (size_t c = 0; c < late.n_chunks; c++)
+        sutra_finish_vector(e, vec + c * (size_t)e->full_dim, out + c * (size_t)e->dim);
     if (chunks) memcpy(chunks, late.chunks, late.n_chunks * sizeof *chunks);
 done:
     for (size_t k = 0; items && k < K; k++) sutra_encoding_free(&items[k].enc);

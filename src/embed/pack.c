@@ -47,9 +47,15 @@ sutra_status sutra_run_encoded(sutra_embedder *e, sutra_pending *items, size_t n
             sutra_set_error(e, st, "%s", err);
             break;
         }
+        const float *vec = e->pooled; /* B rows of full_dim floats once the Dense modules ran */
+        if (out && e->dense && !(vec = sutra_dense_run(e->dense, e->pooled, (size_t)B))) {
+            st = sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for the Dense modules");
+            break;
+        }
+        const size_t W = (size_t)e->full_dim;
         for (int b = 0; out && b < B; b++) {
-            const float *row = e->pooled + (size_t)b * C;
-            if (raw) memcpy(out + items[first + b].index * (size_t)C, row, (size_t)C * sizeof(float));
+            const float *row = vec + (size_t)b * W;
+            if (raw) memcpy(out + items[first + b].index * W, row, W * sizeof(float));
             else sutra_finish_vector(e, row, out + items[first + b].index * (size_t)e->dim);
         }
         if (sink) sink->fn(sink->ctx, items + first, B, cu, hidden);

@@ -83,6 +83,57 @@ sutra_status sutra_json_load(const char *dir, const char *name, cJSON **out, cha
 
 void sutra_json_free(cJSON *root) { cJSON_Delete(root); }
 
+static const struct {
+    const char *name; /* the class name ending torch's module path */
+    sutra_dense_act act;
+} DENSE_ACTS[] = {
+    {"Identity", SUTRA_DENSE_IDENTITY}, {"Tanh", SUTRA_DENSE_TANH},       {"ReLU", SUTRA_DENSE_RELU},
+    {"GELU", SUTRA_DENSE_GELU},         {"Sigmoid", SUTRA_DENSE_SIGMOID}, {"SiLU", SUTRA_DENSE_SILU},
+};
+
+const char *sutra_dense_act_name(sutra_dense_act act) {
+    for (size_t i = 0; i < sizeof DENSE_ACTS / sizeof DENSE_ACTS[0]; i++)
+        if (DENSE_ACTS[i].act == act) return DENSE_ACTS[i].name;
+    return "?";
+}
+
+/* A module's "path" must name a folder inside the model directory. */
+static int module_path_ok(const cJSON *mpath) {
+    return cJSON_IsString(mpath) && mpath->valuestring[0] != '/' && !strstr(mpath->valuestring, "..") &&
+           strlen(mpath->valuestring) < sizeof ((sutra_dense_config *)0)->path;
+}
+
+/* A Dense module's config.json: in_features, out_features, bias, activation_function (torch's
+ * module path; sentence-transformers' default is Tanh). */
+static sutra_status load_dense(const char *dir, const char *mpath, sutra_dense_config *d, char *err, size_t errcap) {
+    char rel[1024], what[4096];
+    snprintf(rel, sizeof rel, "%s/config.json", mpath);
+    snprintf(what, sizeof what, "%s/%s", dir, rel);
+    cJSON *dc = NULL;
+    sutra_status st = sutra_json_load(dir, rel, &dc, EC);
+    if (st) return st;
+    snprintf(d->path, sizeof d->path, "%s", mpath);
+    d->in = d->out = 0;
+    if (!(st = sutra_json_int(dc, what, "in_features", 0, 1, 1 << 20, &d->in, EC)))
+        st = sutra_json_int(dc, what, "out_features", 0, 1, 1 << 20, &d->out, EC);
+    d->bias = sutra_json_bool(dc, "bias", 1);
+    d->act = SUTRA_DENSE_TANH;
+    const cJSON *af = cJSON_GetObjectItemCaseSensitive(dc, "activation_function");
+    if (!st && af && !cJSON_IsNull(af)) {
+        const char *name = cJSON_IsString(af) ? af->valuestring : "";
+        const char *cls = strrchr(name, '.');
+        cls = cls ? cls + 1 : name;
+        size_t i = 0, n = sizeof DENSE_ACTS / sizeof DENSE_ACTS[0];
+        while (i < n && strcmp(cls, DENSE_ACTS[i].name)) i++;
+        if (i == n)
+            st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: activation_function '%.80s' is not supported (Identity, "
+                            "Tanh, ReLU, GELU, Sigmoid, SiLU)", what, name);
+        else d->act = DENSE_ACTS[i].act;
+    }
+    cJSON_Delete(dc);
+    return st;
+}
+
 /* modules.json lists the pipeline; the Pooling module's folder holds its config.json. */
 static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, char *err, size_t errcap) {
     char path[4096];
@@ -95,6 +146,7 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
         return sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: expected an array of modules", path);
     }
     cfg->has_st_config = 1;
+    int pooled = 0, normalized = 0; /* the order sentence-transformers runs them in */
     const cJSON *m;
     cJSON_ArrayForEach(m, mods) {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
@@ -103,21 +155,48 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
             st = sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: a module lacks a string 'type'", path);
             break;
         }
-        const char *t = type->valuestring;
-        if (strstr(t, "Normalize")) {
+        /* the class at the end of the module path: "sentence_transformers.models.Dense" and
+         * sentence-transformers 5+'s "sentence_transformers.base.modules.dense.Dense" alike */
+        const char *t = type->valuestring, *cls = strrchr(t, '.');
+        cls = cls ? cls + 1 : t;
+        if (normalized) {
+            st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: module '%.80s' after Normalize is not supported", path, t);
+            break;
+        }
+        if (!strcmp(cls, "Normalize")) {
             cfg->normalize = 1;
-        } else if (strstr(t, "models.Transformer")) {
+            normalized = 1;
+        } else if (!strcmp(cls, "Transformer")) {
             /* the encoder itself: config.json and the weights beside it */
-        } else if (!strstr(t, "Pooling")) {
+        } else if (!strcmp(cls, "Dense")) {
+            if (!pooled || cfg->n_dense == SUTRA_MAX_DENSE) {
+                st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: %s", path,
+                                pooled ? "more than 8 Dense modules" : "a Dense module before pooling is not supported");
+                break;
+            }
+            if (!module_path_ok(mpath)) {
+                st = sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: Dense module lacks a valid 'path'", path);
+                break;
+            }
+            sutra_dense_config *d = &cfg->dense[cfg->n_dense];
+            if ((st = load_dense(dir, mpath->valuestring, d, EC))) break;
+            if (cfg->n_dense && d->in != cfg->dense[cfg->n_dense - 1].out) {
+                st = sutra_errf(SUTRA_ERR_MODEL, EC, "%s/%s: in_features %d, but the module before gives %d", dir,
+                                d->path, d->in, cfg->dense[cfg->n_dense - 1].out);
+                break;
+            }
+            cfg->n_dense++;
+        } else if (strcmp(cls, "Pooling")) {
             /* Dense, LayerNorm, ... change the vectors: ignoring one would give wrong outputs */
             st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: module '%.80s'%s%.80s is not supported", path, t,
                             cJSON_IsString(mpath) ? " at " : "", cJSON_IsString(mpath) ? mpath->valuestring : "");
             break;
         } else {
-            if (!cJSON_IsString(mpath) || strstr(mpath->valuestring, "..")) {
+            if (!module_path_ok(mpath)) {
                 st = sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: Pooling module lacks a valid 'path'", path);
                 break;
             }
+            pooled = 1;
             char rel[1024];
             snprintf(rel, sizeof rel, "%s/config.json", mpath->valuestring);
             cJSON *pc = NULL;
@@ -157,6 +236,7 @@ sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char
     cfg->normalize = 0;
     cfg->st_max_seq_length = 0;
     cfg->has_st_config = 0;
+    cfg->n_dense = 0;
     sutra_status st = load_st_modules(dir, cfg, EC);
     if (st) return st;
     char path[4096];

@@ -13,6 +13,27 @@
 #include "backend/net.h"
 #include "sutra.h"
 
+/* A sentence-transformers Dense module (models.Dense): y = act(x W^T + b), run after pooling in
+ * modules.json order. Activations are torch's module names as the module's config.json gives
+ * them ("torch.nn.modules.activation.Tanh"); one not listed here is refused. */
+#define SUTRA_MAX_DENSE 8
+
+typedef enum sutra_dense_act {
+    SUTRA_DENSE_IDENTITY = 0,
+    SUTRA_DENSE_TANH,
+    SUTRA_DENSE_RELU,
+    SUTRA_DENSE_GELU, /* exact (erf) */
+    SUTRA_DENSE_SIGMOID,
+    SUTRA_DENSE_SILU,
+} sutra_dense_act;
+
+typedef struct sutra_dense_config {
+    char path[256]; /* the module's folder, relative to the model directory */
+    int in, out;    /* in_features, out_features */
+    int bias;
+    sutra_dense_act act;
+} sutra_dense_config;
+
 typedef struct sutra_model_config {
     char model_type[32];         /* config.json model_type: "bert", ... */
     sutra_net_shape shape;       /* what the forward needs, as the family read it */
@@ -24,6 +45,8 @@ typedef struct sutra_model_config {
     sutra_pooling pooling; /* never SUTRA_POOLING_MODEL after loading */
     int normalize;
     int has_st_config;     /* 1 if modules.json was found */
+    sutra_dense_config dense[SUTRA_MAX_DENSE]; /* after pooling, in order; the first reads C floats */
+    int n_dense;
 } sutra_model_config;
 
 /* Prompts from config_sentence_transformers.json ("prompts": {name: text}, default_prompt_name). */
@@ -44,7 +67,12 @@ void sutra_prompts_free(sutra_prompts *p);
 /* The prompt text of a name, or NULL. */
 const char *sutra_prompts_find(const sutra_prompts *p, const char *name);
 
-/* The sentence-transformers fields of cfg from the files in dir (absent files: the defaults). */
+/* The name of a Dense activation as torch spells its module ("Tanh", "Identity", ...). */
+const char *sutra_dense_act_name(sutra_dense_act act);
+
+/* The sentence-transformers fields of cfg from the files in dir (absent files: the defaults).
+ * Dense modules are checked to chain (each in_features the one before's out_features); that the
+ * first reads the encoder's width is checked once the encoder's config is read. */
 sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap);
 
 #endif /* SUTRA_MODEL_CONFIG_H */

@@ -219,8 +219,9 @@ static void print_info(sutra_embedder *emb) {
            m.architecture, m.hidden_size, m.num_layers, m.num_heads);
     printf("  \"intermediate_size\": %d,\n  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n",
            m.intermediate_size, m.vocab_size, m.max_position_embeddings);
-    printf("  \"max_tokens\": %d,\n  \"dimensions\": %d,\n  \"pooling\": \"%s\",\n  \"normalize\": %s,\n",
-           m.max_tokens, m.dim, m.pooling, m.normalize ? "true" : "false");
+    printf("  \"max_tokens\": %d,\n  \"dimensions\": %d,\n  \"pooling\": \"%s\",\n", m.max_tokens, m.dim, m.pooling);
+    printf("  \"dense_modules\": %d,\n  \"vector_size\": %d,\n  \"normalize\": %s,\n", m.dense_modules, m.vector_size,
+           m.normalize ? "true" : "false");
     printf("  \"weights_dtype\": \"%s\",\n  \"tokenizer\": \"%s\",\n", m.weights_dtype, m.tokenizer);
     printf("  \"prompt\": \"");
     for (const char *p = sutra_embedder_prompt(emb); *p; p++) printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);

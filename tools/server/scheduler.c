@@ -152,7 +152,7 @@ int srv_sched_start(srv_sched **out, sutra_embedder *emb, size_t max_batch_token
     sutra_model_info info;
     sutra_embedder_info(emb, &info);
     s->emb = emb;
-    s->hidden = (size_t)info.hidden_size;
+    s->hidden = (size_t)info.vector_size;
     s->max_tokens = max_batch_tokens ? max_batch_tokens : 8192;
     s->max_wait_us = max_wait_us < 0 ? 0 : max_wait_us;
     s->max_queued = max_queued_inputs ? max_queued_inputs : 1;

@@ -701,9 +701,10 @@ static void build_info(server *s) {
     srv_buf_json_string(b, s->info.path, strlen(s->info.path));
     srv_buf_puts(b, ",\"architecture\":");
     srv_buf_json_string(b, s->info.architecture, strlen(s->info.architecture));
-    srv_buf_printf(b, ",\"dim\":%d,\"hidden_size\":%d,\"max_input_length\":%d,\"max_batch_tokens\":%ld,"
-                      "\"max_inputs\":%zu,\"max_body_bytes\":%zu,\"auto_truncate\":%s,\"device\":\"%s\",\"gpu_name\":",
-                   s->dim, s->hidden, s->max_tokens, s->o.max_batch_tokens, s->o.max_inputs, s->o.max_body,
+    srv_buf_printf(b, ",\"dim\":%d,\"hidden_size\":%d,\"vector_size\":%d,\"max_input_length\":%d,"
+                      "\"max_batch_tokens\":%ld,\"max_inputs\":%zu,\"max_body_bytes\":%zu,\"auto_truncate\":%s,"
+                      "\"device\":\"%s\",\"gpu_name\":",
+                   s->dim, s->info.hidden_size, s->hidden, s->max_tokens, s->o.max_batch_tokens, s->o.max_inputs, s->o.max_body,
                    s->o.auto_truncate ? "true" : "false", s->info.device);
     srv_buf_json_string(b, s->info.gpu_name, strlen(s->info.gpu_name));
     srv_buf_printf(b, ",\"attention\":\"%s\",\"flash_attention_threshold\":%d,\"attention_kernels\":",
@@ -810,7 +811,7 @@ int sutra_serve_main(int argc, char **argv) {
     sutra_embedder_info(s->emb, &s->info);
     if (*s->info.device_note) fprintf(stderr, "sutra serve: %s\n", s->info.device_note);
     s->dim = sutra_embedder_dim(s->emb);
-    s->hidden = s->info.hidden_size;
+    s->hidden = s->info.vector_size;
     s->max_tokens = sutra_embedder_max_tokens(s->emb);
     if (s->o.max_batch_tokens < s->max_tokens) s->o.max_batch_tokens = s->max_tokens;
     if (s->o.api_key) {
