@@ -64,7 +64,7 @@ static sutra_status decide_attention(sutra_embedder *e, int *std_len, char *err,
         return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "the %s backend runs neither attention path for this "
                           "model (head dim %d%s%s%s)", e->be->name, D, e->mcfg.shape.causal ? ", causal" : "",
                           e->mcfg.shape.Hkv != e->mcfg.shape.H ? ", grouped key/value heads" : "",
-                          e->mcfg.shape.rel_buckets ? ", relative position bias" : "");
+                          e->mcfg.shape.rel_span ? ", relative position bias" : "");
     sutra_attention want = e->cfg.attention;
     if (want == SUTRA_ATTENTION_AUTO && !e->cfg.use_flash_attention) want = SUTRA_ATTENTION_STANDARD;
     e->flash_threshold = e->cfg.flash_attention_threshold ? e->cfg.flash_attention_threshold

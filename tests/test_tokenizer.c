@@ -558,7 +558,13 @@ static void test_malformed_json(const char *real, size_t real_len) {
          "pre_tokenizer.type"},
         {"{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, \"post_processor\": {\"type\": "
          "\"RobertaProcessing\"}}",
-         SUTRA_ERR_UNSUPPORTED, "RobertaProcessing"},
+         SUTRA_ERR_FORMAT, "post_processor.cls"},
+        {"{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, \"post_processor\": {\"type\": "
+         "\"RobertaProcessing\", \"cls\": [\"<s>\", 0], \"sep\": [\"</s>\"]}}",
+         SUTRA_ERR_FORMAT, "post_processor.sep"},
+        {"{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, \"post_processor\": {\"type\": "
+         "\"RobertaProcessing2\"}}",
+         SUTRA_ERR_UNSUPPORTED, "RobertaProcessing2"},
         {"{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, \"post_processor\": {\"type\": "
          "\"TemplateProcessing\", \"single\": [{\"SpecialToken\": {\"id\": \"[CLS]\"}}, {\"Sequence\": {\"id\": "
          "\"A\"}}], \"special_tokens\": {\"[CLS]\": {\"ids\": [7]}}}}",

@@ -15,7 +15,8 @@
 #include "util/common.h"
 
 static const sutra_family *const FAMILIES[] = {&sutra_family_bert, &sutra_family_distilbert, &sutra_family_modernbert,
-                                               &sutra_family_nomic_bert, &sutra_family_qwen3};
+                                               &sutra_family_mpnet, &sutra_family_nomic_bert,
+                                               &sutra_family_qwen3};
 
 const sutra_family *sutra_family_find(const char *model_type) {
     for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++)
@@ -120,9 +121,8 @@ static sutra_status check_shape(const sutra_net_shape *s, const char *what, char
     for (int l = 0; l < s->L; l++)
         if (s->rope_theta[l] > 0 && s->D % 2)
             return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: rotary embeddings need an even head dim", what);
-    if (s->rel_buckets < 0 || (s->rel_buckets && s->rel_max_distance < 1))
-        return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: relative position buckets %d, max distance %d", what,
-                          s->rel_buckets, s->rel_max_distance);
+    if (s->rel_span < 0 || s->rel_span > (1 << 20))
+        return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: relative position span %d", what, s->rel_span);
     if (!(s->eps > 0) || !(s->attn_scale > 0))
         return sutra_errf(SUTRA_ERR_MODEL, err, errcap, "%s: norm eps and attention scale must be positive", what);
     return SUTRA_OK;

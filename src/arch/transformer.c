@@ -40,7 +40,7 @@ sutra_attn_params sutra_transformer_attention_shape(const sutra_net_shape *s, in
     return (sutra_attn_params){
         .batch = batch, .max_seqlen = max_seqlen, .heads = s->H, .kv_heads = s->Hkv, .head_dim = s->D,
         .scale = s->attn_scale, .causal = s->causal, .window_left = -1, .window_right = -1,
-        .rel_buckets = s->rel_buckets, .rel_max_distance = s->rel_max_distance,
+        .rel_span = s->rel_span,
     };
 }
 

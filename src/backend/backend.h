@@ -36,8 +36,8 @@ typedef enum sutra_attn_path {
 /* Packed variable-length multi-head attention:
  *   out[t, h, :] = softmax(scale * q[t,h,:] . k[s,g,:] + bias[h](s - t) over visible s) @ v[s,g,:]
  * with g = h / (H / Hkv), where s runs over t's sequence, within the window, and not past t when
- * causal; bias is 0, or with a relative position table the entry of the bucket of s - t (T5's
- * bidirectional buckets, as MPNet has them). q, k, v may point into one fused (T, QKV) buffer,
+ * causal; bias is 0, or with a relative position table its row for the offset s - t (a family
+ * with buckets, as MPNet's, expands them to one row per offset when it binds the table). q, k, v may point into one fused (T, QKV) buffer,
  * hence the row strides. */
 typedef struct sutra_attn_params {
     const void *q;         /* (T, H, D) with row stride q_stride elements */
@@ -55,9 +55,9 @@ typedef struct sutra_attn_params {
     int causal;                /* 1: key j is visible from query i only if j <= i */
     int window_left;           /* key j is visible from query i if i - j <= window_left (-1: no limit) */
     int window_right;          /* ... and j - i <= window_right (-1: no limit) */
-    const void *rel_bias;      /* (rel_buckets, rel_stride): this call's heads' columns of the table, or NULL */
+    const void *rel_bias;      /* (2 rel_span - 1, rel_stride): this call's heads' columns of the table, or NULL */
     int64_t rel_stride;        /* elements between the table's rows (the net's H) */
-    int rel_buckets, rel_max_distance;
+    int rel_span;              /* rel_bias row s - t + rel_span - 1 biases key s of query t; |s - t| < rel_span */
 } sutra_attn_params;
 
 /* What supports() is asked. */

@@ -32,7 +32,7 @@ int sutra_net_each_weight(sutra_net *net, int (*fn)(void *ctx, const void **slot
     one(&v, &net->pos_emb, (size_t)s->positions * C);
     one(&v, &net->type_emb, C);
     norm(&v, &net->emb_norm, C);
-    one(&v, &net->rel_bias, (size_t)s->rel_buckets * (size_t)s->H);
+    one(&v, &net->rel_bias, (size_t)(s->rel_span ? 2 * s->rel_span - 1 : 0) * (size_t)s->H);
     for (int l = 0; l < s->L; l++) {
         sutra_layer *L = &net->layers[l];
         norm(&v, &L->attn_in, C);

@@ -80,8 +80,9 @@ typedef struct sutra_net_shape {
      * unless told otherwise (sutra_config.gpu_dtype) */
     int fp16_overflows;
     float attn_scale; /* softmax scale; 1/sqrt(D) unless the family says otherwise */
-    int rel_buckets;      /* relative position bias (MPNet): buckets of the (buckets, H) table, 0: none */
-    int rel_max_distance; /* ... and the distance the buckets reach (the last bucket holds the rest) */
+    /* relative position bias (MPNet): rel_bias holds one row per offset s - t of a key from its
+     * query, for |s - t| < rel_span; 0: none */
+    int rel_span;
     int window[SUTRA_MAX_LAYERS];       /* per layer: keys within this distance, -1: all */
     float rope_theta[SUTRA_MAX_LAYERS]; /* per layer: rotary base, 0: no rotary */
 } sutra_net_shape;
@@ -106,7 +107,7 @@ typedef struct sutra_net {
     const void *pos_emb;  /* (positions, C) or NULL */
     const void *type_emb; /* (C): the token-type table's row 0, or NULL */
     sutra_norm emb_norm;
-    const void *rel_bias; /* (rel_buckets, H): added to every layer's scores, or NULL */
+    const void *rel_bias; /* (2 rel_span - 1, H), row s - t + rel_span - 1: added to every layer's scores, or NULL */
     sutra_layer *layers;  /* L */
     sutra_norm final_norm;
 } sutra_net;

@@ -667,7 +667,7 @@ static sutra_status parse_template(const cJSON *p, sutra_tokenizer *tok, char *e
     return SUTRA_OK;
 }
 
-/* BertProcessing: {"cls": ["[CLS]", 101], "sep": ["[SEP]", 102]} around the sequence. */
+/* BertProcessing / RobertaProcessing: {"cls": ["[CLS]", 101], "sep": ["[SEP]", 102]} around the sequence. */
 static sutra_status parse_bert_processing(const cJSON *p, sutra_tokenizer *tok, char *err, size_t errcap) {
     static const char *const keys[2] = {"cls", "sep"};
     for (int k = 0; k < 2; k++) {
@@ -688,11 +688,14 @@ static sutra_status parse_post_processor(const cJSON *p, sutra_tokenizer *tok, c
     const char *type = type_of(p);
     if (!type) return FAIL_FORMAT("post_processor.type is missing or not a string");
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(p, tok, err, errcap);
-    if (strcmp(type, "BertProcessing") == 0) return parse_bert_processing(p, tok, err, errcap);
+    /* RobertaProcessing adds the same tokens (<s> A </s> for MPNet and RoBERTa); its trim_offsets and
+     * add_prefix_space move offsets only, as ByteLevel's do */
+    if (strcmp(type, "BertProcessing") == 0 || strcmp(type, "RobertaProcessing") == 0)
+        return parse_bert_processing(p, tok, err, errcap);
     if (strcmp(type, "ByteLevel") == 0) return SUTRA_OK; /* adds no tokens; its trim_offsets moves offsets only */
     return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap,
                       "post_processor type '%.64s' is not supported (supported: TemplateProcessing, BertProcessing, "
-                      "ByteLevel)", type);
+                      "RobertaProcessing, ByteLevel)", type);
 }
 
 /* ---- added tokens --------------------------------------------------------------------------- */

@@ -91,6 +91,7 @@ struct test_case {
     int std_head_groups; /* standard path: workspace for this many heads (0 = all) */
     int causal;          /* key j visible from query i only if j <= i */
     int kv_heads;        /* key/value heads (0: as many as query heads) */
+    int rel;             /* 1: a relative position bias table (one row per offset, random, as MPNet's expands) */
 };
 
 /* Host copies (rounded values as float) and the layout of q, k, v, out. Token t, head h,
@@ -103,6 +104,8 @@ struct problem {
     std::vector<float> qkv;
     std::vector<double> ref;  /* (T, H, D) */
     std::vector<float> base;  /* (T, H, D), rounded to the dtype */
+    std::vector<float> rel;   /* (2 span - 1, H) relative bias rows, or empty */
+    int span = 0;
 };
 
 static void visible(int i, int len, int left, int right, int *lo, int *hi) {
@@ -137,8 +140,9 @@ static void reference_rows(problem &P, const float *q, const float *k, const flo
                 ad += (double)qi[d] * kj[d];
                 af += qi[d] * kj[d];
             }
-            sd[j - lo] = ad * scale;
-            sf[j - lo] = af * scale;
+            const float bias = P.rel.empty() ? 0.f : P.rel[(size_t)(j - i + P.span - 1) * P.H + h];
+            sd[j - lo] = ad * scale + bias;
+            sf[j - lo] = af * scale + bias;
             md = std::max(md, sd[j - lo]);
             mf = std::max(mf, sf[j - lo]);
         }
@@ -220,7 +224,7 @@ static errors compare(const problem &P, const std::vector<uint16_t> &out, int bf
 /* ---- running the kernels ------------------------------------------------------------------- */
 
 struct device_buffers {
-    uint16_t *qkv = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr;
+    uint16_t *qkv = nullptr, *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr, *rel = nullptr;
     int32_t *cu = nullptr;
     void *ws = nullptr;
     size_t ws_bytes = 0;
@@ -274,6 +278,10 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
         fill(P.k, (size_t)P.T * P.ks, 1.f);
         fill(P.v, (size_t)P.T * P.vs, 1.f);
     }
+    if (tc.rel) { /* wide enough to move the softmax: N(0, 2^2) */
+        P.span = P.maxlen;
+        fill(P.rel, (size_t)(2 * P.span - 1) * P.H, 2.f);
+    }
     const float scale = 1.f / sqrtf((float)D);
     compute_reference(P, scale, tc.window_left, tc.causal ? 0 : tc.window_right, bf16);
 
@@ -312,6 +320,12 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
     p.window_right = tc.window_right;
     p.causal = tc.causal;
     p.kv_heads = tc.kv_heads;
+    if (tc.rel) {
+        upload(P.rel, &db.rel, bf16);
+        p.rel_bias = db.rel;
+        p.rel_stride = P.H;
+        p.rel_span = P.span;
+    }
 
     const sutra_cuda_dtype dt = bf16 ? SUTRA_CUDA_DTYPE_BF16 : SUTRA_CUDA_DTYPE_F16;
     const uint16_t poison = bf16 ? 0x7fc0 : 0x7e00;
@@ -360,6 +374,7 @@ static void run_case(const test_case &tc, int D, int bf16, uint64_t seed, int pa
     cudaFree(db.v);
     cudaFree(db.out);
     cudaFree(db.cu);
+    cudaFree(db.rel);
 }
 
 /* ---- argument checks -------------------------------------------------------------------------- */
@@ -428,11 +443,22 @@ static void argument_checks(void) {
     p.k_stride = p.v_stride = 64; /* two kv heads need 128 */
     check_status("flash kv stride below kv_heads*D", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
                  SUTRA_ERR_INVALID_ARGUMENT);
-    /* no kernel has a relative position bias: refused on both paths, not run */
+    /* a relative position bias: a span without a table, or one shorter than the longest sequence,
+     * is refused; the wgmma kernel has none */
     p = base;
-    p.rel_buckets = 32;
-    check_status("flash relative bias", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL), SUTRA_ERR_UNSUPPORTED);
-    check_status("standard relative bias", sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL),
+    p.rel_span = 32;
+    check_status("flash bias span without a table", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    check_status("standard bias span without a table",
+                 sutra_cuda_standard_attention(&p, SUTRA_CUDA_DTYPE_F16, buf, 1 << 20, NULL), SUTRA_ERR_INVALID_ARGUMENT);
+    p.rel_bias = buf;
+    p.rel_stride = p.heads;
+    p.rel_span = p.max_seqlen - 1;
+    check_status("flash bias table short of max_seqlen", sutra_cuda_flash_attention(&p, SUTRA_CUDA_DTYPE_F16, NULL),
+                 SUTRA_ERR_INVALID_ARGUMENT);
+    p.rel_span = p.max_seqlen;
+    check_status("wgmma kernel with a bias",
+                 sutra_cuda_flash_attention_kernel(&p, SUTRA_CUDA_DTYPE_F16, SUTRA_FLASH_KERNEL_SM90_64, NULL),
                  SUTRA_ERR_UNSUPPORTED);
     p = base;
     check_status("flash block_rows 96", sutra_cuda_flash_attention_rows(&p, SUTRA_CUDA_DTYPE_F16, 96, NULL),
@@ -525,6 +551,9 @@ int main(void) {
         {"causal-long", {2048, 3, 4100, 700}, 2, 1, 1.f, -1, -1, 0, 1, 1},
         {"gqa-8over2", {1500, 64, 1}, 8, 1, 1.f, -1, -1, 0, 0, 2},
         {"causal-win100", {1000, 513, 100, 101}, 4, 0, 1.f, 100, -1, 0, 1, 2},
+        /* MPNet: a relative position bias row per offset, added to the scaled scores */
+        {"relbias", small, 3, 1, 1.f, -1, -1, 2, 0, 0, 1},
+        {"relbias-long", {2048, 3, 700}, 2, 0, 1.f, -1, -1, 0, 0, 0, 1},
     };
     /* Many work items (more than fit on the GPU at once), of different lengths, many of them past
      * their sequence's end. */
@@ -544,7 +573,8 @@ int main(void) {
     for (int bf16 = 0; bf16 <= 1; ++bf16)
         for (int D : {32, 64, 128})
             for (const test_case &tc : cases)
-                run_case(tc, D, bf16, seed++, 7 | (sm90 && sutra_cuda_flash_sm90_supported(D, 9, 0) ? 8 | 16 : 0));
+                run_case(tc, D, bf16, seed++,
+                         7 | (sm90 && !tc.rel && sutra_cuda_flash_sm90_supported(D, 9, 0) ? 8 | 16 : 0));
     for (int bf16 = 0; bf16 <= 1; ++bf16)
         for (const test_case &tc : many_cases) run_case(tc, 64, bf16, seed++, 1 | (sm90 ? 8 : 0));
     /* The standard path also serves head dims flash lacks. */

@@ -57,6 +57,11 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sut
         int lo = 0, hi = n; /* visible keys [lo, hi) */
         if (p->window_left >= 0 && i - p->window_left > lo) lo = i - p->window_left;
         if (wr >= 0 && i + wr + 1 < hi) hi = i + wr + 1;
+        if (p->rel_bias) { /* the row of offset j - i, in the same log2 units */
+            const float *rb = (const float *)p->rel_bias + (int64_t)(p->rel_span - 1 - i) * p->rel_stride + h;
+            float *si = S + (size_t)i * n;
+            for (int j = lo; j < hi; j++) si[j] += 1.44269504088896341f * rb[(int64_t)j * p->rel_stride];
+        }
         sutra_softmax2_row(S + (size_t)i * n, lo, hi, n, isa);
     }
     /* o (n,D) = P (n,n) @ v (n,D) */
@@ -67,7 +72,8 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sut
 sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, int threads, void *workspace,
                                  size_t workspace_bytes, sutra_cpu_isa isa) {
     if (!params_valid(p) || threads <= 0) return SUTRA_ERR_INVALID_ARGUMENT;
-    if (p->rel_bias || p->rel_buckets) return SUTRA_ERR_UNSUPPORTED; /* not yet here */
+    if ((p->rel_span > 0) != (p->rel_bias != NULL) || (p->rel_span && p->max_seqlen > p->rel_span))
+        return SUTRA_ERR_INVALID_ARGUMENT; /* a table, and one that reaches every offset */
     if (workspace_bytes < sutra_cpu_attention_workspace(path, p->max_seqlen, p->head_dim, threads) || !workspace)
         return SUTRA_ERR_INVALID_ARGUMENT;
     if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, threads, workspace, workspace_bytes, isa);

@@ -465,6 +465,14 @@ static void fl_item(const sutra_attn_params *p, const fl_kernels *kn, fl_tile *t
     for (int64_t j0 = jlo; j0 < jhi; j0 += FL_BK) {
         const int nk = (int)fl_min64(FL_BK, jhi - j0);
         kn->qk(t->s, t->qt, k + j0 * p->k_stride, p->k_stride, nk, D, lanes);
+        if (p->rel_bias) { /* relative position bias: the row of offset j - i, in log2 units */
+            const float *rb = (const float *)p->rel_bias + h;
+            for (int j = 0; j < nk; j++) {
+                float *sr = t->s + (size_t)j * FL_BQ;
+                const int64_t base = j0 + j - i0 + p->rel_span - 1; /* the offset row of lane 0 */
+                for (int r = 0; r < nq; r++) sr[r] += FL_LOG2E * rb[(base - r) * p->rel_stride];
+            }
+        }
         /* Mask only blocks with a pair outside the window: with a 64/64 window and BQ = BK = 64
          * that is the first and last of the three blocks an item visits. */
         const int partial = (wl >= 0 && (int64_t)i0 + nq - 1 - j0 > wl) || (wr >= 0 && j0 + nk - 1 - i0 > wr);
@@ -502,9 +510,9 @@ sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, 
                                        sutra_cpu_isa isa) {
     if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens || !ws) return SUTRA_ERR_INVALID_ARGUMENT;
     if (p->head_dim < 1 || p->heads < 1 || p->batch < 0 || threads < 1) return SUTRA_ERR_INVALID_ARGUMENT;
-    if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM || p->rel_bias || p->rel_buckets) return SUTRA_ERR_UNSUPPORTED;
+    if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM || (p->rel_span > 0) != (p->rel_bias != NULL)) return SUTRA_ERR_UNSUPPORTED;
     const int kvh = p->kv_heads ? p->kv_heads : p->heads;
-    if (kvh < 1 || p->heads % kvh) return SUTRA_ERR_INVALID_ARGUMENT;
+    if (kvh < 1 || p->heads % kvh || (p->rel_span && p->max_seqlen > p->rel_span)) return SUTRA_ERR_INVALID_ARGUMENT;
     const int64_t HD = (int64_t)p->heads * p->head_dim, KVD = (int64_t)kvh * p->head_dim;
     if (p->q_stride < HD || p->k_stride < KVD || p->v_stride < KVD || p->o_stride < HD)
         return SUTRA_ERR_INVALID_ARGUMENT;

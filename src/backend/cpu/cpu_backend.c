@@ -420,7 +420,7 @@ static int cpu_supports(const sutra_backend *be, const sutra_op_query *q) {
     switch (q->op) {
     case SUTRA_OP_ATTENTION: {
         const sutra_attn_params *p = q->attn;
-        if (!p || p->head_dim < 1 || p->rel_buckets || p->rel_bias) return 0;
+        if (!p || p->head_dim < 1) return 0;
         if (p->kv_heads && (p->kv_heads < 1 || p->heads % p->kv_heads)) return 0;
         if (q->path == SUTRA_ATTN_FLASH) return p->head_dim <= SUTRA_CPU_FLASH_MAX_HEAD_DIM;
         /* the standard path's scores need room for the longest sequence, once reserve() sized it */

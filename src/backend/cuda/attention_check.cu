@@ -20,8 +20,12 @@ extern "C" sutra_status sutra_cuda_check_attn_params(const sutra_attn_params *p,
     if (p->batch > 65535 || p->heads > 65535)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: batch %d or heads %d over 65535", who, p->batch,
                                p->heads);
-    if (p->rel_bias || p->rel_buckets)
-        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: relative position biases have no CUDA kernel yet", who);
+    if ((p->rel_span > 0) != (p->rel_bias != NULL) || p->rel_span < 0 ||
+        (p->rel_span && (p->max_seqlen > p->rel_span || p->rel_stride < p->heads)))
+        return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT,
+                               "%s: relative bias table %s, span %d for max_seqlen %d, row stride %lld for %d heads", who,
+                               p->rel_bias ? "given" : "absent", p->rel_span, p->max_seqlen, (long long)p->rel_stride,
+                               p->heads);
     const int kvh = p->kv_heads ? p->kv_heads : p->heads;
     if (kvh < 1 || kvh > p->heads || p->heads % kvh)
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: %d key/value heads for %d query heads (needs a divisor)",

@@ -41,6 +41,9 @@ struct std_params {
     int window_left, window_right; /* window_right 0 for causal attention */
     int kv_group;                  /* query heads per key/value head */
     float *scores; /* (B, Hc, N, N) workspace */
+    const void *rel_bias; /* relative position bias table (see backend.h), or NULL */
+    int64_t rel_stride;
+    int rel_span;
 };
 
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
@@ -117,7 +120,11 @@ __global__ void __launch_bounds__(256) scores_kernel(const std_params p) {
 #pragma unroll
         for (int y = 0; y < 4; ++y) {
             const int j = j0 + tx + 16 * y;
-            if (j < len) row[j] = acc[x][y] * p.scale;
+            if (j < len)
+                row[j] = acc[x][y] * p.scale +
+                         (p.rel_bias ? to_float(static_cast<const Elem *>(p.rel_bias)[(int64_t)(j - i + p.rel_span - 1) *
+                                                                                        p.rel_stride + head])
+                                     : 0.f);
         }
     }
 }
@@ -275,6 +282,9 @@ extern "C" sutra_status sutra_cuda_standard_attention(const sutra_attn_params *p
     sp.window_right = sutra_cuda_attn_right(p);
     sp.kv_group = sutra_cuda_attn_group(p);
     sp.scores = static_cast<float *>(workspace);
+    sp.rel_bias = p->rel_bias;
+    sp.rel_stride = p->rel_stride;
+    sp.rel_span = p->rel_span;
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     for (int h0 = 0; h0 < p->heads; h0 += group) {
         sp.head0 = h0;

@@ -28,7 +28,7 @@ static int cuda_supports(const sutra_backend *be, const sutra_op_query *q) {
     switch (q->op) {
     case SUTRA_OP_ATTENTION: {
         const sutra_attn_params *p = q->attn;
-        if (!p || p->rel_buckets) return 0; /* causal and grouped key/value heads: both paths */
+        if (!p) return 0; /* causal, grouped key/value heads and a relative position bias: both paths */
         if (q->path == SUTRA_ATTN_FLASH) return sutra_cuda_flash_supported(p->head_dim, c->cc_major, c->cc_minor);
         return p->head_dim >= 1 && p->head_dim <= 256 && (!c->reserved || c->std_max_seqlen > 0);
     }

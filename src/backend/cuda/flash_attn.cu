@@ -44,7 +44,8 @@ extern "C" int sutra_cuda_flash_sm90_supported(int head_dim, int cc_major, int c
 }
 
 extern "C" sutra_flash_kernel sutra_cuda_flash_pick(const sutra_attn_params *p, const sutra_flash_device *dev) {
-    if (p && dev->wgmma && sutra_cuda_flash_sm90_supported(p->head_dim, dev->cc_major, dev->cc_minor))
+    /* the relative position bias (MPNet) is added by the mma.sync kernel only */
+    if (p && dev->wgmma && !p->rel_bias && sutra_cuda_flash_sm90_supported(p->head_dim, dev->cc_major, dev->cc_minor))
         return sutra_flash::flash_sm90_pick_rows(p->max_seqlen, p->heads, p->batch, dev->sms) == 64
                    ? SUTRA_FLASH_KERNEL_SM90_64
                    : SUTRA_FLASH_KERNEL_SM90_128;
@@ -111,6 +112,8 @@ static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutr
         kernel != SUTRA_FLASH_KERNEL_SM90_128 && kernel != SUTRA_FLASH_KERNEL_SM90_64)
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "flash attention: kernel %d (0, 64, 128, 90 or 92)", (int)kernel);
     const bool sm90 = kernel == SUTRA_FLASH_KERNEL_SM90_128 || kernel == SUTRA_FLASH_KERNEL_SM90_64;
+    if (sm90 && p->rel_bias)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: the wgmma kernel has no relative position bias");
     if (sm90 && !sutra_cuda_flash_sm90_supported(p->head_dim, dev->cc_major, dev->cc_minor))
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: the wgmma kernel needs compute capability 9.0 "
                                "and head dim 64 or 128 (have %d.%d, %d)", dev->cc_major, dev->cc_minor, p->head_dim);
@@ -136,6 +139,10 @@ static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutr
     fp.window_left = p->window_left;
     fp.window_right = sutra_cuda_attn_right(p);
     fp.kv_group = sutra_cuda_attn_group(p);
+    fp.rel_bias = p->rel_bias;
+    fp.rel_stride = p->rel_stride;
+    fp.rel_span = p->rel_span;
+    fp.rel_mult = 1.0f / p->scale;
 
     cudaStream_t s = static_cast<cudaStream_t>(stream);
     const bool bf16 = dtype == SUTRA_CUDA_DTYPE_BF16;

@@ -241,6 +241,9 @@ __global__ void __launch_bounds__(KT::THREADS, KT::MIN_BLOCKS) flash_fwd_kernel(
                 }
             }
 
+            if (p.rel_bias)
+                add_rel_bias<MT, NT, Elem>(s, m0 + warp_row0, n0, len, static_cast<const Elem *>(p.rel_bias),
+                                           p.rel_stride, p.rel_span, head, p.rel_mult, lane);
             if (tile_needs_mask(m0, BM, n0, BN, len, p.window_left, p.window_right))
                 apply_mask<MT, NT>(s, m0 + warp_row0, n0, len, p.window_left, p.window_right, lane);
 

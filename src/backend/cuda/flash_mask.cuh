@@ -11,9 +11,15 @@
 #ifndef SUTRA_CUDA_FLASH_MASK_CUH
 #define SUTRA_CUDA_FLASH_MASK_CUH
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <math.h>
+#include <stdint.h>
 
 namespace sutra_flash {
+
+__device__ __forceinline__ float bias_f32(__half x) { return __half2float(x); }
+__device__ __forceinline__ float bias_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 
 /* The keys query rows [m0, m0 + bm) of a sequence of len tokens may see, as whole K tiles. */
 struct key_range {
@@ -58,6 +64,27 @@ __device__ __forceinline__ void apply_mask(float (&s)[MT][NT][4], int row0, int 
                 const bool visible =
                     j < len && (left < 0 || i - j <= left) && (right < 0 || j - i <= right);
                 if (!visible) s[mt][nt][e] = -INFINITY;
+            }
+        }
+    }
+}
+
+/* Adds the relative position bias to one warp's S fragments (the layout of apply_mask): row i,
+ * key j of head `head` gains mult * bias[(j - i + span - 1) * stride + head]. Keys past the
+ * sequence end read no table row (their offsets may pass the table); apply_mask hides them. */
+template <int MT, int NT, class Elem>
+__device__ __forceinline__ void add_rel_bias(float (&s)[MT][NT][4], int row0, int col0, int len, const Elem *bias,
+                                             int64_t stride, int span, int head, float mult, int lane) {
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int i = row0 + mt * 16 + (lane >> 2) + (e >= 2 ? 8 : 0);
+                const int j = col0 + nt * 8 + 2 * (lane & 3) + (e & 1);
+                if (j < len && i < len)
+                    s[mt][nt][e] += mult * bias_f32(bias[(int64_t)(j - i + span - 1) * stride + head]);
             }
         }
     }

@@ -35,6 +35,14 @@ struct flash_fwd_params {
     int window_left;   /* key j visible from query i iff i - j <= window_left (-1: unlimited) */
     int window_right;  /* ... and j - i <= window_right (-1: unlimited; 0 for causal attention) */
     int kv_group;      /* query heads per key/value head: head h reads k, v head h / kv_group */
+
+    /* relative position bias (NULL: none): score (i, j) of head h gains
+     * rel_mult * rel_bias[(j - i + rel_span - 1) * rel_stride + h] (elements of the activation type;
+     * rel_mult = 1 / scale, so that the bias adds to the scaled score, as the CPU's does) */
+    const void *rel_bias;
+    int64_t rel_stride;
+    int rel_span;
+    float rel_mult;
 };
 
 #endif /* SUTRA_CUDA_FLASH_PARAMS_H */
