@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """torch_encoder_peer.py - the PyTorch peer of bench/cuda/encoder_bench: the same encoder shapes
-and batches through HF transformers, random-initialised, fp16 (qwen3: bf16, as Sutra runs it),
+and batches through HF transformers, random-initialised, fp16 (qwen3, gemma: bf16, as Sutra runs it),
 attn_implementation="sdpa", run eagerly and under torch.compile(mode="reduce-overhead") (CUDA
 graphs) in the same process. qwen3-0.6b is Qwen3Model (the embedder: no LM head; Sutra pools the
 last token, which costs both sides next to nothing).
@@ -15,7 +15,7 @@ torch.compile compiles once per input shape (5-40 s each); only the rows in COMP
 compiled, and none once --compile-budget seconds (default 240) have gone to compiling; skipped
 rows say so in the JSON ("compile_skipped").
 
-Usage: torch_encoder_peer.py [--json FILE] [--models minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5] [--no-compile]
+Usage: torch_encoder_peer.py [--json FILE] [--models minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5,gemma-300m] [--no-compile]
                              [--compile-budget S] [--reps N]
 """
 import argparse
@@ -34,6 +34,8 @@ SHAPES = {
     "qwen3-0.6b": dict(cls="qwen3", hidden=1024, layers=28, heads=16, kv_heads=8, head_dim=128, ffn=3072,
                        vocab=151669, positions=32768),
     "nomic-v1.5": dict(cls="nomic", hidden=768, layers=12, heads=12, ffn=3072, vocab=30528, positions=8192),
+    "gemma-300m": dict(cls="gemma", hidden=768, layers=24, heads=3, kv_heads=1, head_dim=256, ffn=1152,
+                       vocab=262144, positions=2048),
 }
 # (model, B, N); N = 0 is the mixed batch. Same list as encoder_bench.c's CASES (less the
 # tanh-GELU rows).
@@ -48,12 +50,15 @@ CASES = [
     ("qwen3-0.6b", 1, 0),
     ("nomic-v1.5", 1, 512), ("nomic-v1.5", 64, 512), ("nomic-v1.5", 1, 2048), ("nomic-v1.5", 1, 8192),
     ("nomic-v1.5", 1, 0),
+    ("gemma-300m", 1, 512), ("gemma-300m", 64, 512), ("gemma-300m", 1, 2048), ("gemma-300m", 16, 2048),
+    ("gemma-300m", 1, 0),
 ]
 COMPILE_ROWS = {("minilm", 1, 128), ("minilm", 1024, 32), ("bert-base", 1, 512), ("bert-base", 1, 4096),
                 ("bert-base", 64, 512), ("bert-base", 1, 0), ("xlmr-large", 1, 512), ("xlmr-large", 64, 512),
                 ("qwen3-0.6b", 1, 512), ("qwen3-0.6b", 64, 512), ("qwen3-0.6b", 16, 2048), ("qwen3-0.6b", 1, 8192),
                 ("qwen3-0.6b", 1, 0), ("nomic-v1.5", 1, 512), ("nomic-v1.5", 64, 512), ("nomic-v1.5", 1, 2048),
-                ("nomic-v1.5", 1, 8192), ("nomic-v1.5", 1, 0)}
+                ("nomic-v1.5", 1, 8192), ("nomic-v1.5", 1, 0), ("gemma-300m", 1, 512), ("gemma-300m", 64, 512),
+                ("gemma-300m", 1, 2048), ("gemma-300m", 16, 2048), ("gemma-300m", 1, 0)}
 MIXED_SEED, MIXED_TOKENS = 42, 32768
 M64 = (1 << 64) - 1
 
@@ -88,6 +93,14 @@ def build(name):
                           max_position_embeddings=sh["positions"], vocab_size=sh["vocab"], rope_theta=1e6,
                           rms_norm_eps=1e-6, tie_word_embeddings=True, attn_implementation="sdpa")
         return Qwen3Model(cfg).to(torch.bfloat16).cuda().eval()
+    if sh["cls"] == "gemma":  # EmbeddingGemma: Gemma3TextModel, bidirectional, bf16 as Sutra runs it
+        from transformers import Gemma3TextConfig, Gemma3TextModel
+        cfg = Gemma3TextConfig(hidden_size=sh["hidden"], num_hidden_layers=sh["layers"], num_attention_heads=sh["heads"],
+                               num_key_value_heads=sh["kv_heads"], head_dim=sh["head_dim"], intermediate_size=sh["ffn"],
+                               max_position_embeddings=sh["positions"], vocab_size=sh["vocab"], query_pre_attn_scalar=256,
+                               sliding_window=512, use_bidirectional_attention=True, rope_theta=1e6,
+                               rope_local_base_freq=1e4, attn_implementation="sdpa")
+        return Gemma3TextModel(cfg).to(torch.bfloat16).cuda().eval()
     if sh["cls"] == "nomic":  # transformers' own NomicBERT: rotary (base 1000), SwiGLU, post-norm, no biases
         from transformers import NomicBertConfig, NomicBertModel
         cfg = NomicBertConfig(hidden_size=sh["hidden"], num_hidden_layers=sh["layers"], num_attention_heads=sh["heads"],
@@ -125,7 +138,7 @@ def bench(fn, reps, warm=3):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json")
-    ap.add_argument("--models", default="minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5")
+    ap.add_argument("--models", default="minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5,gemma-300m")
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--compile-budget", type=float, default=240.0)
     ap.add_argument("--reps", type=int, default=20)
@@ -160,7 +173,7 @@ def main():
                     mask[i, :n] = 1
                 real = sum(lens)
             row = {"model": name, "B": B, "N": N, "mixed": case[2] == 0, "tokens": real,
-                   "dtype": "bf16" if SHAPES[name]["cls"] == "qwen3" else "fp16"}
+                   "dtype": "bf16" if SHAPES[name]["cls"] in ("qwen3", "gemma") else "fp16"}
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             try:
@@ -196,7 +209,7 @@ def main():
         torch._dynamo.reset()
         torch.cuda.empty_cache()
     out = {"device": torch.cuda.get_device_name(), "torch": torch.__version__,
-           "transformers": transformers.__version__, "dtype": "fp16 (qwen3: bf16)", "reps": a.reps,
+           "transformers": transformers.__version__, "dtype": "fp16 (qwen3, gemma: bf16)", "reps": a.reps,
            "mixed_lengths": lens, "rows": rows}
     if a.json:
         json.dump(out, open(a.json, "w"), indent=1)

@@ -18,6 +18,10 @@
  *               hidden 1024; its 151669-row vocab cut to 32000 rows as above (-467 MiB).
  *   nomic-v1.5  nomic-embed-text-v1.5's shape (bert-base with rotary base 1000, SwiGLU FFN 3072,
  *               no biases, post-norm; 30528-row vocab, 8192 positions), fp16, mean pooling.
+ *   gemma-300m  EmbeddingGemma-300m's shape (24 layers, hidden 768, 3 query heads over 1 key/value
+ *               head of 256, GeGLU 1152, four RMSNorms a layer, 512-token windows in five of six
+ *               layers, bidirectional), bf16 (its family's default), mean pooling; its 262144-row
+ *               vocab cut to 32000 rows as above.
  * Rows: batch-1 latency for N = 128 .. 8192, throughput at B x N, and a mixed batch (lengths
  * log-uniform in 16..2048 from a fixed seed, ~32k tokens, packed without padding; tokens/s
  * counts real tokens). Each row runs flash attention; rows with N <= 512 also run the standard
@@ -36,7 +40,7 @@
  * A last section times bert-base's matrix products alone (T = 512, 4096 and 32768): the default
  * path, cuBLASLt only (gpu_gemm CUBLASLT) and the tanh-GELU epilogue (--no-gemm skips it).
  *
- * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5]
+ * Usage: encoder_bench [--json FILE] [--reps N] [--models minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5,gemma-300m]
  *                      [--rows LIST] [--no-standard] [--standard-max N] [--fast-gelu] [--no-gemm]
  *                      [--gemm auto|cublaslt|cutlass] [--no-fold] [--fold-min N] [--no-graphs]
  *                      [--no-wgmma] [--profile]
@@ -64,7 +68,7 @@
 typedef struct shape {
     const char *name, *model_type;
     int layers, hidden, heads, ffn, vocab, positions, type_vocab, pad_id;
-    int kv_heads, head_dim; /* qwen3 only */
+    int kv_heads, head_dim; /* qwen3 and gemma3_text only */
 } shape;
 
 static const shape SHAPES[] = {
@@ -73,6 +77,7 @@ static const shape SHAPES[] = {
     {"xlmr-large", "xlm-roberta", 24, 1024, 16, 4096, 32000, 8194, 1, 1, 0, 0},
     {"qwen3-0.6b", "qwen3", 28, 1024, 16, 3072, 32000, 32768, 0, 0, 8, 128},
     {"nomic-v1.5", "nomic_bert", 12, 768, 12, 3072, 30528, 8192, 2, 0, 0, 0},
+    {"gemma-300m", "gemma3_text", 24, 768, 3, 1152, 32000, 2048, 0, 0, 1, 256},
 };
 
 typedef struct bcase {
@@ -92,6 +97,8 @@ static const bcase CASES[] = {
     {"qwen3-0.6b", 0, 0, 0},
     {"nomic-v1.5", 1, 512, 0}, {"nomic-v1.5", 64, 512, 0}, {"nomic-v1.5", 1, 2048, 0}, {"nomic-v1.5", 1, 8192, 0},
     {"nomic-v1.5", 0, 0, 0},
+    {"gemma-300m", 1, 512, 0}, {"gemma-300m", 64, 512, 0}, {"gemma-300m", 1, 2048, 0}, {"gemma-300m", 16, 2048, 0},
+    {"gemma-300m", 0, 0, 0},
 };
 
 #define MIXED_SEED 42
@@ -187,6 +194,29 @@ static image make_image(const shape *sh) {
         ADD("norm.weight", C, 0);
         goto done;
     }
+    if (!strcmp(sh->model_type, "gemma3_text")) { /* Gemma's names: four norms a layer, q/k norms, GeGLU */
+        const int64_t D = sh->head_dim, Q = (int64_t)sh->heads * D, KV = (int64_t)sh->kv_heads * D;
+        ADD("embed_tokens.weight", sh->vocab, C);
+        for (int l = 0; l < sh->layers; l++) {
+#define ADDL(fmt, d0, d1) (snprintf(n, sizeof n, fmt, l), ADD(n, d0, d1))
+            ADDL("layers.%d.input_layernorm.weight", C, 0); /* (1 + w): noise around 0 is right */
+            ADDL("layers.%d.self_attn.q_proj.weight", Q, C);
+            ADDL("layers.%d.self_attn.k_proj.weight", KV, C);
+            ADDL("layers.%d.self_attn.v_proj.weight", KV, C);
+            ADDL("layers.%d.self_attn.q_norm.weight", D, 0);
+            ADDL("layers.%d.self_attn.k_norm.weight", D, 0);
+            ADDL("layers.%d.self_attn.o_proj.weight", C, Q);
+            ADDL("layers.%d.post_attention_layernorm.weight", C, 0);
+            ADDL("layers.%d.pre_feedforward_layernorm.weight", C, 0);
+            ADDL("layers.%d.mlp.gate_proj.weight", F, C);
+            ADDL("layers.%d.mlp.up_proj.weight", F, C);
+            ADDL("layers.%d.mlp.down_proj.weight", C, F);
+            ADDL("layers.%d.post_feedforward_layernorm.weight", C, 0);
+#undef ADDL
+        }
+        ADD("norm.weight", C, 0);
+        goto done;
+    }
     if (!strcmp(sh->model_type, "nomic_bert")) { /* Nomic's names: no biases, SwiGLU */
         ADD("embeddings.word_embeddings.weight", sh->vocab, C);
         ADD("embeddings.token_type_embeddings.weight", sh->type_vocab, C);
@@ -271,7 +301,17 @@ done:
 /* The shape's config.json, read as the library reads one. */
 static int make_config(const shape *sh, sutra_model_config *cfg) {
     char json[1024], err[256];
-    const int n = !strcmp(sh->model_type, "nomic_bert") ? snprintf(json, sizeof json,
+    const int n = !strcmp(sh->model_type, "gemma3_text") ? snprintf(json, sizeof json,
+                           "{\"model_type\": \"gemma3_text\", \"vocab_size\": %d, \"hidden_size\": %d, "
+                           "\"num_hidden_layers\": %d, \"num_attention_heads\": %d, \"num_key_value_heads\": %d, "
+                           "\"head_dim\": %d, \"intermediate_size\": %d, \"max_position_embeddings\": %d, "
+                           "\"rms_norm_eps\": 1e-6, \"query_pre_attn_scalar\": 256, \"sliding_window\": 512, "
+                           "\"use_bidirectional_attention\": true, \"rope_theta\": 1000000.0, "
+                           "\"rope_local_base_freq\": 10000.0, \"hidden_activation\": \"gelu_pytorch_tanh\", "
+                           "\"_sliding_window_pattern\": 6}",
+                           sh->vocab, sh->hidden, sh->layers, sh->heads, sh->kv_heads, sh->head_dim, sh->ffn,
+                           sh->positions)
+                  : !strcmp(sh->model_type, "nomic_bert") ? snprintf(json, sizeof json,
                            "{\"model_type\": \"nomic_bert\", \"vocab_size\": %d, \"n_embd\": %d, \"n_layer\": %d, "
                            "\"n_head\": %d, \"n_inner\": %d, \"n_positions\": %d, \"type_vocab_size\": %d, "
                            "\"layer_norm_epsilon\": 1e-12, \"activation_function\": \"swiglu\", \"rotary_emb_base\": 1000, "
@@ -534,7 +574,7 @@ static void gemm_section(FILE *jf, int reps) {
 
 int main(int argc, char **argv) {
     int standard_max = 512;
-    const char *json = NULL, *models = "minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5", *rows = NULL;
+    const char *json = NULL, *models = "minilm,bert-base,xlmr-large,qwen3-0.6b,nomic-v1.5,gemma-300m", *rows = NULL;
     int reps = 20, standard = 1, fast_gelu = 0, gemm = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
@@ -570,7 +610,7 @@ int main(int argc, char **argv) {
         printf("SKIP: no CUDA device (%s)\n", err);
         return 77;
     }
-    printf("encoder_bench: %s (sm_%d%d), fp16 (qwen3: bf16), median of >= %d passes after 3 warm-up, CUDA events\n",
+    printf("encoder_bench: %s (sm_%d%d), fp16 (qwen3, gemma: bf16), median of >= %d passes after 3 warm-up, CUDA events\n",
            info.name,
            info.cc_major, info.cc_minor, reps);
     FILE *jf = json ? fopen(json, "w") : NULL;

@@ -16,7 +16,7 @@
 
 static const sutra_family *const FAMILIES[] = {&sutra_family_bert, &sutra_family_distilbert, &sutra_family_modernbert,
                                                &sutra_family_mpnet, &sutra_family_nomic_bert,
-                                               &sutra_family_qwen3};
+                                               &sutra_family_qwen3, &sutra_family_gemma3};
 
 const sutra_family *sutra_family_find(const char *model_type) {
     for (size_t i = 0; i < sizeof FAMILIES / sizeof FAMILIES[0]; i++)

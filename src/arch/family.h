@@ -83,6 +83,7 @@ sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, c
 extern const sutra_family sutra_family_bert;       /* bert, xlm-roberta, roberta */
 extern const sutra_family sutra_family_modernbert; /* modernbert */
 extern const sutra_family sutra_family_distilbert; /* distilbert */
+extern const sutra_family sutra_family_gemma3;     /* gemma3_text */
 extern const sutra_family sutra_family_mpnet;      /* mpnet */
 extern const sutra_family sutra_family_nomic_bert; /* nomic_bert */
 extern const sutra_family sutra_family_qwen3;      /* qwen3 */

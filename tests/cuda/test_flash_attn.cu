@@ -571,7 +571,7 @@ int main(void) {
     if (!sm90) printf("note: flash90 (the wgmma kernel) not checked: it needs compute capability 9.0\n");
     uint64_t seed = 1234;
     for (int bf16 = 0; bf16 <= 1; ++bf16)
-        for (int D : {32, 64, 128})
+        for (int D : {32, 64, 128, 256})
             for (const test_case &tc : cases)
                 run_case(tc, D, bf16, seed++,
                          7 | (sm90 && !tc.rel && sutra_cuda_flash_sm90_supported(D, 9, 0) ? 8 | 16 : 0));

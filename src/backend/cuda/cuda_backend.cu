@@ -121,7 +121,7 @@ extern "C" sutra_status sutra_cuda_device_query(int device, sutra_cuda_device_in
     info->cc_major = prop.major;
     info->cc_minor = prop.minor;
     info->total_bytes = prop.totalGlobalMem;
-    for (int d = 32; d <= 128; d *= 2)
+    for (int d = 32; d <= 256; d *= 2)
         if (sutra_cuda_flash_supported(d, prop.major, prop.minor)) info->flash_head_dims_mask |= d;
     for (int d = 32; d <= 128; d *= 2)
         if (sutra_cuda_flash_sm90_supported(d, prop.major, prop.minor)) info->wgmma_head_dims_mask |= d;

@@ -20,7 +20,7 @@ using sutra_flash::flash_fwd_sm90_run;
 
 extern "C" int sutra_cuda_flash_supported(int head_dim, int cc_major, int cc_minor) {
     (void)cc_minor;
-    const int dim_ok = head_dim == 32 || head_dim == 64 || head_dim == 128;
+    const int dim_ok = head_dim == 32 || head_dim == 64 || head_dim == 128 || head_dim == 256;
     return dim_ok && cc_major >= 8;
 }
 
@@ -101,8 +101,8 @@ static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutr
                         const sutra_flash_device *dev, void *stream) {
     sutra_status st = sutra_cuda_check_attn_params(p, dtype, 128, "flash attention");
     if (st != SUTRA_OK) return st;
-    if (p->head_dim != 32 && p->head_dim != 64 && p->head_dim != 128)
-        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: head_dim %d (have 32, 64, 128)",
+    if (p->head_dim != 32 && p->head_dim != 64 && p->head_dim != 128 && p->head_dim != 256)
+        return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: head_dim %d (have 32, 64, 128, 256)",
                                p->head_dim);
     if (!aligned16(p->q) || !aligned16(p->k) || !aligned16(p->v) || !aligned16(p->out) || p->q_stride % 8 ||
         p->k_stride % 8 || p->v_stride % 8 || p->o_stride % 8)
@@ -159,6 +159,8 @@ static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutr
     switch (p->head_dim) {
     case 32: return bf16 ? flash_fwd_run<32, __nv_bfloat16>(fp, block_rows, s) : flash_fwd_run<32, __half>(fp, block_rows, s);
     case 64: return bf16 ? flash_fwd_run<64, __nv_bfloat16>(fp, block_rows, s) : flash_fwd_run<64, __half>(fp, block_rows, s);
+    case 256:
+        return bf16 ? flash_fwd_run<256, __nv_bfloat16>(fp, block_rows, s) : flash_fwd_run<256, __half>(fp, block_rows, s);
     default:
         return bf16 ? flash_fwd_run<128, __nv_bfloat16>(fp, block_rows, s) : flash_fwd_run<128, __half>(fp, block_rows, s);
     }

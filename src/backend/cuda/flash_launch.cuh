@@ -67,6 +67,16 @@ struct flash_tiles<128> {
     using traits = flash_traits<128, 128, 64, 4, 2, false>;
     using small = flash_traits<128, 64, 64, 4, 2, false>;
 };
+/* D = 256 (Gemma): the output accumulator alone is 128 registers a thread for 16 rows a warp, so
+ * warps own one m16 tile and K/V tiles are 32 keys (S: 16 registers); 8 warps (128-row CTAs),
+ * because a 512-byte row is 32 chunks and the tile loads need 8 rows per pass of the threads; Q
+ * re-read from shared memory, one CTA per SM (the whole register file), 128 KB of shared memory.
+ * No smaller block: both names are this one. */
+template <>
+struct flash_tiles<256> {
+    using traits = flash_traits<256, 128, 32, 8, 1, false>;
+    using small = traits;
+};
 
 /* A launch-time error that means "this build has no machine code for this GPU". */
 inline bool no_image(cudaError_t err) {

@@ -61,7 +61,7 @@ struct flash_traits {
     static constexpr int SMEM_V = Q_BYTES + 2 * KV_TILE_BYTES; /* two V tiles */
     static constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_TILE_BYTES;
 
-    static_assert(D == 32 || D == 64 || D == 128, "head dim");
+    static_assert(D == 32 || D == 64 || D == 128 || D == 256, "head dim");
     static_assert(!PANELS || D == 128, "panels split 256-byte rows");
     static_assert(BM % (16 * WARPS) == 0 && MT >= 1, "each warp owns whole m16 tiles");
     static_assert(BN % 16 == 0, "K/V tiles are whole k16 steps");
