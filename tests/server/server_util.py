@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -516,6 +517,22 @@ def route_labels(metrics, name, path):
         if v == path or v == path.lstrip("/"):
             return v
     return None
+
+
+# -- model files -------------------------------------------------------------------------------
+def write_safetensors(path, tensors):
+    """A safetensors file of float32 tensors (name -> numpy array), as the format describes it."""
+    import numpy as np
+    header, blobs, off = {}, [], 0
+    for name, a in tensors.items():
+        b = np.ascontiguousarray(a, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(a)), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header).encode("utf-8")
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 # -- reference outputs through the CLI --------------------------------------------------------

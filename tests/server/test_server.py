@@ -17,6 +17,10 @@ sanitizer report on stderr):
           (Content-Length and chunked), a slow body (408), then a normal request still works
   queue   --max-queued-inputs 8: concurrent requests over it get 429 `overloaded`
   drain   SIGTERM while requests are in flight: all of them finish with 200, exit status 0
+  dense   the default model with two sentence-transformers Dense modules (384 -> 256 Tanh with a
+          bias, 256 -> 96 Identity, random weights) and Normalize: /info's vector_size, the openai
+          client and TEI /embed (normalize false, dimensions) against `sutra embed` on that model,
+          dimensions past the last module's width -> 400
 SUTRA_TEST_QUICK=1 (the sanitizer build) makes the drain and queue loads smaller.
 """
 
@@ -25,6 +29,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -90,6 +95,7 @@ class Suite:
         self.servers = []
         self.max_diff = 0.0
         self.only = set(args.only.split(",")) if args.only else None
+        self.tmpdirs = []
 
     # -- bookkeeping -------------------------------------------------------------------------
     def run(self, name, fn, *a):
@@ -183,6 +189,63 @@ class Suite:
         want = sum(len(t) for t in self.ids)
         check(r.usage.prompt_tokens == want, f"usage.prompt_tokens {r.usage.prompt_tokens} != {want}")
         check(r.usage.total_tokens == want, f"usage.total_tokens {r.usage.total_tokens} != {want}")
+
+    # ======================================================================================
+    # dense: a pipeline with Dense modules after pooling
+    # ======================================================================================
+    def dense_model(self):
+        """A copy of the model directory with two Dense modules before its Normalize."""
+        info = self.info
+        src = info["path"]
+        d = tempfile.mkdtemp(prefix="sutra-dense-model-")
+        self.tmpdirs.append(d)
+        for fn in os.listdir(src):
+            if os.path.isfile(os.path.join(src, fn)) and fn != "modules.json":
+                os.symlink(os.path.join(src, fn), os.path.join(d, fn))
+        os.symlink(os.path.join(src, "1_Pooling"), os.path.join(d, "1_Pooling"))
+        C = info["hidden_size"]
+        rng = np.random.default_rng(20261207)
+        layers = [("2_Dense", C, 256, True, "torch.nn.modules.activation.Tanh"),
+                  ("3_Dense", 256, 96, False, "torch.nn.modules.linear.Identity")]
+        modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                   {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+        for k, (folder, n_in, n_out, bias, act) in enumerate(layers):
+            os.makedirs(os.path.join(d, folder))
+            with open(os.path.join(d, folder, "config.json"), "w") as f:
+                json.dump({"in_features": n_in, "out_features": n_out, "bias": bias, "activation_function": act}, f)
+            t = {"linear.weight": rng.uniform(-1, 1, (n_out, n_in)) * np.sqrt(3.0 / n_in)}
+            if bias:
+                t["linear.bias"] = rng.uniform(-0.1, 0.1, n_out)
+            su.write_safetensors(os.path.join(d, folder, "model.safetensors"), t)
+            modules.append({"idx": 2 + k, "name": str(2 + k), "path": folder,
+                            "type": "sentence_transformers.models.Dense"})
+        modules.append({"idx": 4, "name": "4", "path": "4_Normalize", "type": "sentence_transformers.models.Normalize"})
+        with open(os.path.join(d, "modules.json"), "w") as f:
+            json.dump(modules, f)
+        return d
+
+    def t_dense(self, s, model):
+        args = ["--model", model]
+        ref = su.ref_embed(self.sutra, TEXTS[:4], args)
+        ref32 = su.ref_embed(self.sutra, TEXTS[:4], args + ["--dimensions", "32"])
+        raw = su.ref_embed(self.sutra, TEXTS[:4], args + ["--normalize", "off"])
+        check(ref.shape == (4, 96), f"the library gives {ref.shape} for the Dense model")
+        info = su.http_request(s.port, "GET", "/info").json()
+        check(info["vector_size"] == 96 and info["dim"] == 96 and info["hidden_size"] == self.info["hidden_size"],
+              f"/info: vector_size {info.get('vector_size')}, dim {info.get('dim')}, hidden_size {info.get('hidden_size')}")
+        c = self.client(s)
+        r = c.embeddings.create(model="m", input=TEXTS[:4], encoding_format="float")
+        for i, d in enumerate(r.data):
+            self.diff(f"dense openai input {i}", np.array(d.embedding, np.float32), ref[i])
+        r = c.embeddings.create(model="m", input=TEXTS[:4], dimensions=32)
+        for i, d in enumerate(r.data):
+            self.diff(f"dense openai dimensions=32 input {i}", np.array(d.embedding, np.float32), ref32[i])
+        t = su.post_json(s.port, "/embed", {"inputs": TEXTS[:4], "normalize": False})
+        check(t.status == 200, f"/embed normalize false: {t}")
+        for i, v in enumerate(t.json()):
+            self.diff(f"dense /embed normalize=false input {i}", np.array(v, np.float32), raw[i])
+        bad = su.post_json(s.port, "/v1/embeddings", {"input": "x", "dimensions": 97})
+        check(bad.status == 400 and "96" in bad.text(), f"dimensions 97: {bad}")
 
     def t_openai_dimensions(self, s):
         c = self.client(s)
@@ -920,6 +983,14 @@ def run_all(suite, args):
     suite.run("queue: still serving correctly", suite.t_still_serving, s)
     suite.stop(s)
 
+    # dense
+    model = suite.dense_model()
+    s = su.Server(suite.sutra, ["--model", model], name="dense")
+    suite.servers.append(s)
+    s.start()
+    suite.run("dense: two Dense modules: /info, openai client, /embed, dimensions", suite.t_dense, s, model)
+    suite.stop(s)
+
     # drain
     s = suite.server("drain", ["--max-batch-tokens", "2048"])
     suite.run("drain: SIGTERM with requests in flight -> all 200, exit 0", suite.t_drain, s)
@@ -927,6 +998,8 @@ def run_all(suite, args):
         s.kill()
 
     dog.cancel()
+    for d in suite.tmpdirs:
+        shutil.rmtree(d, ignore_errors=True)
     for srv in suite.servers:
         if srv.alive():
             srv.kill()
