@@ -59,6 +59,7 @@
 #include <algorithm>
 #include <random>
 #include <thread>
+#include <deque>
 #include <vector>
 
 #include <cuda_bf16.h>
@@ -143,6 +144,9 @@ static std::vector<float> randn(size_t n, float sd) {
 
 struct rig {
     sutra_backend *cpu, *gpu;
+    /* host weights given to the CPU backend stay alive and unchanged for its life, as the
+     * backend's weights do (it caches their packed copies by address) */
+    std::deque<std::vector<float>> cpu_weights;
 };
 
 static void *gpu_put(sutra_backend *gpu, const std::vector<float> &x) {
@@ -450,7 +454,8 @@ static void test_matmul(rig &r, int T, int N, int K, int with_bias, sutra_act ac
     const float ws = 1.f / sqrtf((float)K);
     std::vector<float> x = randn((size_t)T * K, 1.f), w = randn((size_t)N * K, ws), bias = randn(N, 0.5f);
     std::vector<float> ref((size_t)T * N);
-    cpu->matmul(cpu, ref.data(), x.data(), w.data(), with_bias ? bias.data() : nullptr, T, N, K, act);
+    r.cpu_weights.push_back(w);
+    cpu->matmul(cpu, ref.data(), x.data(), r.cpu_weights.back().data(), with_bias ? bias.data() : nullptr, T, N, K, act);
     static const char *acts[] = {"none", "gelu", "gelu_tanh"};
     sutra_backend *gpu = r.gpu;
     for (int g = 0; g < (also_tanh ? 2 : 1); g++) {

@@ -63,11 +63,15 @@
 #define CPU_CHUNK 512
 #define CPU_FFN_CHUNK 1024
 
-/* Weights packed for the small-T kernel, found by their address (open addressing). */
+/* Weights packed for the packed kernels, found by their address and shape (open addressing).
+ * Weights are the backend's for its life (backend.h: weights_upload), so an address names one
+ * matrix; the shape is part of the key all the same, so that a caller breaking that rule gets
+ * a second packing rather than panels of another size. */
 #define PACK_SLOTS 4096
 
 typedef struct packed_slot {
     const float *w;
+    int N, K;
     float *panels;
 } packed_slot;
 
@@ -186,11 +190,11 @@ static const float *packed_weights(cpu_ctx *c, const float *w, int N, int K) {
     if (!c->packed && !(c->packed = calloc(PACK_SLOTS, sizeof *c->packed))) return NULL;
     size_t h = ((uintptr_t)w >> 6) * 0x9E3779B97F4A7C15ull % PACK_SLOTS;
     for (int probe = 0; probe < 64; probe++, h = (h + 1) % PACK_SLOTS) {
-        if (c->packed[h].w == w) return c->packed[h].panels;
+        if (c->packed[h].w == w && c->packed[h].N == N && c->packed[h].K == K) return c->packed[h].panels;
         if (!c->packed[h].w) {
             float *p = sutra_gemm_pack(w, N, K);
             if (!p) return NULL;
-            c->packed[h] = (packed_slot){w, p};
+            c->packed[h] = (packed_slot){w, N, K, p};
             return p;
         }
     }

@@ -99,7 +99,7 @@ extern "C" sutra_status sutra_cuda_flash_attention_kernel(const sutra_attn_param
 
 static sutra_status run(const sutra_attn_params *p, sutra_cuda_dtype dtype, sutra_flash_kernel kernel,
                         const sutra_flash_device *dev, void *stream) {
-    sutra_status st = sutra_cuda_check_attn_params(p, dtype, 128, "flash attention");
+    sutra_status st = sutra_cuda_check_attn_params(p, dtype, 256, "flash attention");
     if (st != SUTRA_OK) return st;
     if (p->head_dim != 32 && p->head_dim != 64 && p->head_dim != 128 && p->head_dim != 256)
         return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "flash attention: head_dim %d (have 32, 64, 128, 256)",
