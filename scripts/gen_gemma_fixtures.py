@@ -19,7 +19,9 @@ emb-6l/      a random-initialised model with embeddinggemma-300m's configuration
              Gemma3TextModel (fp32, eager); sentence.<i>, query.<i> (prompt "query") and ids.<i>
              for the texts through sentence-transformers.
 
-Usage: python3 scripts/gen_gemma_fixtures.py
+With --full: all 24 layers in emb-24l/ at 1, 7, 100 and 600 tokens, the tokenizer left as it is.
+
+Usage: python3 scripts/gen_gemma_fixtures.py [--full]
 Needs: torch, transformers, sentence-transformers, tokenizers, numpy, safetensors. CPU, ~1 minute.
 """
 import json
@@ -154,6 +156,10 @@ def dense_recipe(n_in, n_out):
 
 
 def main():
+    global MODEL, LAYERS, LENGTHS
+    full = "--full" in sys.argv[1:]
+    if full:
+        MODEL, LAYERS, LENGTHS = os.path.join(OUT, "emb-24l"), 24, [1, 7, 100, 600]
     import sentence_transformers
     import transformers
     from gen_longctx_fixtures import CORPUS
@@ -162,17 +168,22 @@ def main():
     from transformers import AutoModel
     transformers.utils.logging.set_verbosity_error()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    if os.path.isdir(OUT):
-        shutil.rmtree(OUT)
-    vocab = small_tokenizer(os.path.join(OUT, "tokenizer"))
+    if not full:
+        if os.path.isdir(OUT):
+            shutil.rmtree(OUT)
+        small_tokenizer(os.path.join(OUT, "tokenizer"))
+    elif os.path.isdir(MODEL):
+        shutil.rmtree(MODEL)
     tok = Tokenizer.from_file(os.path.join(OUT, "tokenizer", "tokenizer.json"))
-    lines = [json.loads(x)["text"] for x in open(CORPUS, encoding="utf-8")]
-    with open(os.path.join(OUT, "corpus_extra.jsonl"), "w", encoding="utf-8") as f:
-        for s in EXTRA_LINES:
-            f.write(json.dumps({"text": s}, ensure_ascii=False) + "\n")
-    from gen_longctx_fixtures import write_expected
-    write_expected(tok, "gemma (BPE, byte fallback)", lines, EXTRA_LINES, os.path.join(OUT, "gemma_expected.jsonl"),
-                   extra_rel="tests/fixtures/gemma/corpus_extra.jsonl")
+    vocab = tok.get_vocab_size()
+    if not full:
+        lines = [json.loads(x)["text"] for x in open(CORPUS, encoding="utf-8")]
+        with open(os.path.join(OUT, "corpus_extra.jsonl"), "w", encoding="utf-8") as f:
+            for s in EXTRA_LINES:
+                f.write(json.dumps({"text": s}, ensure_ascii=False) + "\n")
+        from gen_longctx_fixtures import write_expected
+        write_expected(tok, "gemma (BPE, byte fallback)", lines, EXTRA_LINES,
+                       os.path.join(OUT, "gemma_expected.jsonl"), extra_rel="tests/fixtures/gemma/corpus_extra.jsonl")
 
     os.makedirs(os.path.join(MODEL, "1_Pooling"))
     cfg = config(vocab)

@@ -21,6 +21,7 @@ Usage: python3 scripts/gen_mpnet_fixtures.py [--tokenizer-dir DIR]
 Needs: torch, transformers, sentence-transformers, tokenizers, numpy, safetensors. CPU, ~1 minute.
 """
 import argparse
+import json
 import math
 import os
 import shutil
@@ -42,6 +43,11 @@ TEXTS = ["What is the capital of France?",
          "how do magnets work",
          "Déjà vu: the feeling of having already lived through the present situation. 東京 🗼",
          "A man is playing a guitar."]
+
+
+EXTRA_LINES = ["<s>", "</s>", "<pad>", "<unk>", "<mask>", "[UNK]", "[CLS] [SEP] [MASK]", "a <mask> b", "<s>x</s>",
+               "Hello, World! ÀÉÎÕÜ naïve façade", "東京タワー 北京 서울", "emoji 🗼 and symbols ©®™", "  spaced   out  ",
+               "tab\tand\nnewline", "don't won't it's", "x" * 150, "supercalifragilisticexpialidocious " * 3]
 
 
 def config():
@@ -118,6 +124,18 @@ def main():
         "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False})
     g.write_json(os.path.join(OUT, "sentence_bert_config.json"), {"max_seq_length": 384, "do_lower_case": False})
     make_tokenizer(os.path.join(args.tokenizer_dir, "vocab.txt"), OUT)
+    # the tokenizer corpus through it, for tests/test_tokenizer_longctx.c
+    from gen_longctx_fixtures import CORPUS, write_expected
+    corpus = [json.loads(x)["text"] for x in open(CORPUS, encoding="utf-8")]
+    fx = os.path.dirname(OUT)
+    with open(os.path.join(fx, "corpus_extra.jsonl"), "w", encoding="utf-8") as f:
+        for s in EXTRA_LINES:
+            f.write(json.dumps({"text": s}, ensure_ascii=False) + "\n")
+    corpus_tok = Tokenizer.from_file(os.path.join(OUT, "tokenizer.json"))
+    corpus_tok.no_padding()
+    corpus_tok.no_truncation()
+    write_expected(corpus_tok, "mpnet (WordPiece, RobertaProcessing)", corpus, EXTRA_LINES,
+                   os.path.join(fx, "mpnet_expected.jsonl"), extra_rel="tests/fixtures/mpnet/corpus_extra.jsonl")
     g.write_weights(OUT, tensors, SEED, 1)
 
     model = AutoModel.from_pretrained(OUT, attn_implementation="eager", dtype=torch.float32).eval()

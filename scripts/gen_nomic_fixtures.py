@@ -18,7 +18,9 @@ Writes tests/fixtures/nomic/v1.5-4l/: config.json, weights.json (the recipe), mo
 ids.<i> for the texts), reference.json. The tokenizer is the default model's (nomic-embed-text
 uses bert-base-uncased's WordPiece vocabulary), read from --tokenizer-dir and not stored.
 
-Usage: python3 scripts/gen_nomic_fixtures.py --nomic-code DIR [--tokenizer-dir DIR]
+With --full: all 12 layers in tests/fixtures/nomic/v1.5-12l/, at 1, 7, 100 and 512 tokens.
+
+Usage: python3 scripts/gen_nomic_fixtures.py --nomic-code DIR [--tokenizer-dir DIR] [--full]
 Needs: torch, transformers, sentence-transformers, tokenizers, einops, numpy, safetensors. CPU,
 a few minutes (the 8192-token case).
 """
@@ -96,7 +98,11 @@ def main():
     models = os.environ.get("SUTRA_MODELS_DIR", os.path.expanduser("~/.cache/sutra/models"))
     ap.add_argument("--nomic-code", required=True, help="a checkout of github.com/nomic-ai/contrastors")
     ap.add_argument("--tokenizer-dir", default=os.path.join(models, "all-MiniLM-L6-v2"))
+    ap.add_argument("--full", action="store_true", help="all 12 layers, up to 512 tokens (v1.5-12l)")
     args = ap.parse_args()
+    global OUT, LAYERS, LENGTHS
+    if args.full:
+        OUT, LAYERS, LENGTHS = os.path.join(ROOT, "tests", "fixtures", "nomic", "v1.5-12l"), 12, [1, 7, 100, 512]
     import sentence_transformers
     import transformers
     from safetensors.numpy import save_file

@@ -6,7 +6,8 @@
  * modules' weights are written here by seeded_weights.c).
  *
  * Checks: hidden states and the mean-pooled vector of ids of 1, 7, 100, 600 (past the 512-token
- * window) and 2048 tokens (the model's limit) through the encoder, within 1e-4 (max abs) and
+ * window) and 2048 tokens (the model's limit; and of 1, 7, 100, 600 on emb-24l, all 24 layers)
+ * through the encoder, within 1e-4 (max abs) and
  * cosine >= 0.99999 of Gemma3TextModel, the standard path up to 2048 tokens and flash; texts
  * through the public API, the whole pipeline (mean pooling, Dense 768->3072->768, Normalize): HF's
  * ids and sentence-transformers' vectors within 1e-4, bare and with the "query" prompt; info (bf16
@@ -23,26 +24,22 @@
 #include "sutra.h"
 #include "testutil.h"
 
-int main(void) {
-    char src[4096], dir[256], ref[4200], err[512];
+/* One model folder of the fixture (name under tests/fixtures/gemma): the encoder at its lengths,
+ * the texts bare and with the "query" prompt, and with `extra` the info checks. */
+static void run_fixture(const char *name, const int *lengths, size_t n_lengths, int extra) {
+    char src[4096], dir[256], ref[4400], err[512];
     snprintf(src, sizeof src, "%s", tu_source_path("tests/fixtures/gemma"));
     snprintf(dir, sizeof dir, "%s/sutra-gemma-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) {
         TU_CHECK(0, "mkdtemp");
-        return tu_finish("test_gemma");
+        return;
     }
-#ifdef SUTRA_TEST_ON_GPU
-    if (!tu_fixture_backend_available(err, sizeof err)) {
-        printf("SKIP: no CUDA device (%s)\n", err);
-        rmdir(dir);
-        return 77;
-    }
-#endif
     char model[4200];
-    snprintf(model, sizeof model, "%s/emb-6l", src);
-    snprintf(ref, sizeof ref, "%.4000s/reference.safetensors", model);
+    snprintf(model, sizeof model, "%.4000s/%s", src, name);
+    snprintf(ref, sizeof ref, "%.4200s/reference.safetensors", model);
     sutra_st_file *rf = NULL;
-    TU_CHECK(sutra_st_open(ref, &rf, err, sizeof err) == SUTRA_OK, "reference: %s", err);
+    TU_CHECK(sutra_st_open(ref, &rf, err, sizeof err) == SUTRA_OK, "%s reference: %s", name, err);
+    printf("-- %s\n", name);
     static const char *const files[] = {"config.json", "modules.json", "sentence_bert_config.json",
                                         "config_sentence_transformers.json", "1_Pooling/config.json",
                                         "2_Dense/config.json", "3_Dense/config.json"};
@@ -50,23 +47,24 @@ int main(void) {
     static const char *const tok[] = {"tokenizer.json", "tokenizer_config.json"};
     for (int i = 0; !rc && i < 2; i++) { /* the fixture's tokenizer, shared with the tokenizer tests */
         char a[4400], b[400];
-        snprintf(a, sizeof a, "%s/tokenizer/%s", src, tok[i]);
+        snprintf(a, sizeof a, "%.4000s/tokenizer/%s", src, tok[i]);
         snprintf(b, sizeof b, "%s/%s", dir, tok[i]);
         rc = tu_copy_file(a, b);
     }
     static const char *const dense[] = {"2_Dense", "3_Dense"};
     for (int i = 0; !rc && i < 2; i++) { /* each Dense module's seeded weights, in its folder */
         char recipe[4400], into[400];
-        snprintf(recipe, sizeof recipe, "%s/%s/weights.json", model, dense[i]);
+        snprintf(recipe, sizeof recipe, "%.4200s/%s/weights.json", model, dense[i]);
         snprintf(into, sizeof into, "%s/%s", dir, dense[i]);
         rc = tu_seeded_weights_write(recipe, into, 1, err, sizeof err);
         TU_CHECK(rc == 0, "%s weights: %s", dense[i], err);
     }
     if (!rc) {
-        static const int lengths[] = {1, 7, 100, 600, 2048};
-        tu_fixture_check_encoder(dir, rf, "gemma3_text", lengths, sizeof lengths / sizeof lengths[0], 2048, 1e-4);
+        tu_fixture_check_encoder(dir, rf, "gemma3_text", lengths, n_lengths, 2048, 1e-4);
         TU_CHECK(tu_fixture_check_texts(model, dir, rf, "sentence", NULL, 768, 1e-4) >= 6, "reference texts");
         TU_CHECK(tu_fixture_check_texts(model, dir, rf, "query", "query", 768, 1e-4) >= 6, "reference texts (query)");
+    }
+    if (!rc && extra) {
         sutra_config c;
         sutra_config_default(&c);
         c.model = dir;
@@ -93,5 +91,18 @@ int main(void) {
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "note: could not remove %s\n", dir);
+}
+
+int main(void) {
+#ifdef SUTRA_TEST_ON_GPU
+    char err[512];
+    if (!tu_fixture_backend_available(err, sizeof err)) {
+        printf("SKIP: no CUDA device (%s)\n", err);
+        return 77;
+    }
+#endif
+    static const int cut[] = {1, 7, 100, 600, 2048}, full[] = {1, 7, 100, 600};
+    run_fixture("emb-6l", cut, sizeof cut / sizeof cut[0], 1);
+    run_fixture("emb-24l", full, sizeof full / sizeof full[0], 0); /* all 24 layers */
     return tu_finish("test_gemma");
 }

@@ -15,6 +15,8 @@
  *   tokenizer/tokenizer.json   Gemma's structure (no pre-tokenizer, " " -> U+2581, BPE with byte
  *                              fallback, <bos> ... <eos>) over a 4096-token trained vocabulary
  *   gemma_expected.jsonl       HF's ids and offsets for the corpus and gemma/corpus_extra.jsonl
+ * and tests/fixtures/mpnet/ (scripts/gen_mpnet_fixtures.py): MPNet's WordPiece with RobertaProcessing
+ * (all-mpnet-12l/tokenizer.json) and mpnet_expected.jsonl, the same way.
  * There is no tolerance: tokenization is exact or wrong; a mismatch prints the line, the text
  * and both encodings around the first difference. Also checked: truncation, encoding without
  * offsets, the -d64 copies, the API queries, invalid UTF-8, hostile and malformed files (base64,
@@ -866,13 +868,14 @@ static void test_qwen3_api(const fixture *f) {
 }
 
 int main(void) {
-    fixture fx[4] = {
+    fixture fx[5] = {
         {"xlmr", "tests/fixtures/longctx/xlmr", "unigram", "longctx/unigram_expected.jsonl", 1, 1, NULL, 0, NULL},
         {"modernbert", "tests/fixtures/longctx/modernbert", "bpe", "longctx/bpe_expected.jsonl", 1, 1, NULL, 0, NULL},
         {"qwen3", "tests/fixtures/qwen3/tokenizer", "bpe", "qwen3/qwen3_expected.jsonl", 0, 1, NULL, 0, NULL},
         {"gemma", "tests/fixtures/gemma/tokenizer", "bpe", "gemma/gemma_expected.jsonl", 1, 1, NULL, 0, NULL},
+        {"mpnet", "tests/fixtures/mpnet/all-mpnet-12l", "wordpiece", "mpnet/mpnet_expected.jsonl", 1, 1, NULL, 0, NULL},
     };
-    const int nfx = 4;
+    const int nfx = 5;
     char err[512];
     for (int k = 0; k < nfx; k++) {
         if (!load_fixture(&fx[k])) return tu_finish("test_tokenizer_longctx");

@@ -689,9 +689,17 @@ static sutra_status parse_post_processor(const cJSON *p, sutra_tokenizer *tok, c
     if (!type) return FAIL_FORMAT("post_processor.type is missing or not a string");
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(p, tok, err, errcap);
     /* RobertaProcessing adds the same tokens (<s> A </s> for MPNet and RoBERTa); its trim_offsets and
-     * add_prefix_space move offsets only, as ByteLevel's do */
-    if (strcmp(type, "BertProcessing") == 0 || strcmp(type, "RobertaProcessing") == 0)
-        return parse_bert_processing(p, tok, err, errcap);
+     * add_prefix_space move offsets only (tokenizer.c: trim_offsets) */
+    if (strcmp(type, "BertProcessing") == 0) return parse_bert_processing(p, tok, err, errcap);
+    if (strcmp(type, "RobertaProcessing") == 0) {
+        int trim = 1, prefix = 1;
+        sutra_status st = opt_bool(p, "trim_offsets", "post_processor", &trim, err, errcap);
+        if (st == SUTRA_OK) st = opt_bool(p, "add_prefix_space", "post_processor", &prefix, err, errcap);
+        if (st == SUTRA_OK) st = parse_bert_processing(p, tok, err, errcap);
+        tok->trim_offsets = trim;
+        tok->trim_keep_prefix = prefix;
+        return st;
+    }
     if (strcmp(type, "ByteLevel") == 0) return SUTRA_OK; /* adds no tokens; its trim_offsets moves offsets only */
     return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap,
                       "post_processor type '%.64s' is not supported (supported: TemplateProcessing, BertProcessing, "

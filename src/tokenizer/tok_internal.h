@@ -360,6 +360,10 @@ struct sutra_tokenizer {
     sutra_added_vocab added;
     int32_t *tmpl_ids; /* post-processor: n_pre ids before the sequence, n_post after */
     size_t n_pre, n_post;
+    /* RobertaProcessing's trim_offsets: whitespace at either end of a token's span (an lstrip
+     * added token's, a byte-level token's leading space) is left out of its offsets; with
+     * add_prefix_space a single leading space of the text's first token stays */
+    int trim_offsets, trim_keep_prefix;
     int32_t vocab_size; /* 1 + the largest id any token has */
 };
 

@@ -344,6 +344,35 @@ static sutra_status encode_text(const sutra_tokenizer *tok, const char *text, si
     return SUTRA_OK;
 }
 
+/* RobertaProcessing's trim_offsets on tokens [from, n) of enc: the whitespace characters at the
+ * start and end of each token's span leave it (HF counts them in the token's string, which for
+ * the tokens that have any, lstrip / rstrip added tokens and byte-level tokens, is the span's
+ * text). A single leading space of a token that starts the text stays when add_prefix_space. */
+static void trim_offsets(const sutra_tokenizer *tok, const char *text, sutra_encoding *enc, size_t from) {
+    for (size_t t = from; t < enc->n; t++) {
+        size_t s = (size_t)enc->starts[t], e = (size_t)enc->ends[t], i = s, lead = 0, lead_chars = 0;
+        while (i < e) {
+            size_t j = i;
+            if (!(sutra_uc_class(sutra_utf8_next(text, &j)) & SUTRA_UC_WHITESPACE)) break;
+            lead += j - i;
+            lead_chars++;
+            i = j;
+        }
+        if (lead_chars == 1 && (t == 0 || s == 0) && tok->trim_keep_prefix) lead = 0;
+        size_t trail = 0;
+        for (size_t k = e; k > s + lead;) { /* back over whole characters */
+            size_t b = k - 1;
+            while (b > s && ((unsigned char)text[b] & 0xC0) == 0x80) b--;
+            size_t j = b;
+            if (!(sutra_uc_class(sutra_utf8_next(text, &j)) & SUTRA_UC_WHITESPACE)) break;
+            trail += k - b;
+            k = b;
+        }
+        enc->starts[t] = (int32_t)(s + lead < e ? s + lead : e);
+        enc->ends[t] = (int32_t)(e - trail > (size_t)enc->starts[t] ? e - trail : (size_t)enc->starts[t]);
+    }
+}
+
 sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text, size_t len, size_t max_tokens,
                                     int want_offsets, sutra_encoding *enc, char *err, size_t errcap) {
     if (!tok || !enc || (!text && len))
@@ -384,6 +413,7 @@ sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text
         enc->n = 0;
         return st;
     }
+    if (tok->trim_offsets && want_offsets) trim_offsets(tok, text, enc, tok->n_pre);
     for (size_t i = 0; i < tok->n_post; i++)
         if (!sutra_sink_push(&sink, tok->tmpl_ids[tok->n_pre + i], 0, 0, 1)) {
             enc->n = 0;
