@@ -168,9 +168,9 @@ def main():
     from transformers import AutoModel
     transformers.utils.logging.set_verbosity_error()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    if not full:
-        if os.path.isdir(OUT):
-            shutil.rmtree(OUT)
+    if not full:  # what this script writes, not the folder (its README.md stays)
+        for old in ("tokenizer", "emb-6l"):
+            shutil.rmtree(os.path.join(OUT, old), ignore_errors=True)
         small_tokenizer(os.path.join(OUT, "tokenizer"))
     elif os.path.isdir(MODEL):
         shutil.rmtree(MODEL)
