@@ -11,11 +11,12 @@ Servers started (each on 127.0.0.1, --port 0, stopped with SIGTERM and required 
 sanitizer report on stderr):
   main    defaults: the official openai client (string, array, base64, float, dimensions, token
           ids) against the library's vectors (`sutra embed`), TEI /embed and /tokenize with curl,
-          /health, /info, /metrics (counters move as they should)
+          /health, /info, /metrics (counters move as they should), log lines (a URL's decoded
+          line break escaped), start-up refusals (an empty --api-key, a port already listened on)
   auth    --api-key: 401 without / with a wrong key on every route but /health
   limits  the server_args of malformed_requests.json: every case of that list, oversized bodies
           (Content-Length and chunked), a slow body (408), then a normal request still works
-  queue   --max-queued-inputs 8: concurrent requests over it get 429 `overloaded`
+  queue   --max-queued-inputs 8: concurrent requests over it get 429 `overloaded` with Retry-After
   drain   SIGTERM while requests are in flight: all of them finish with 200, exit status 0
   dense   the default model with two sentence-transformers Dense modules (384 -> 256 Tanh with a
           bias, 256 -> 96 Identity, random weights) and Normalize: /info's vector_size, the openai
@@ -516,6 +517,27 @@ class Suite:
         check(lines, f"no per-request log lines in stderr:\n{s.log_tail(10)}")
         check(hits, f"no log line for the 3-input /v1/embeddings request with {want} tokens; e.g. {lines[-3:]}")
         check(re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", hits[0]), f"time not ISO 8601: {hits[0]!r}")
+        # a decoded line break in the URL is written escaped: it cannot forge a log line
+        r = su.http_request(s.port, "GET", "/x%0A2026-01-01T00:00:00Z%201.2.3.4%20GET%20/forged%20200")
+        check(r.status == 404 and "\\x0a" in r.text(), f"404 for an escaped path: {r}")
+        want = "GET /x\\x0a2026-01-01T00:00:00Z\\x201.2.3.4\\x20GET\\x20/forged\\x20200 404"
+        s.wait_request_lines(lambda l: want in l, 1)
+        lines = s.request_lines()
+        check(any(want in l for l in lines), f"no escaped log line; e.g. {lines[-3:]}")
+        check(not any(l.startswith("2026-01-01T00:00:00Z") for l in lines), "a forged log line was written")
+
+    def t_startup_refusals(self, s):
+        """An empty --api-key, and a second server on a port another one listens on."""
+        p = subprocess.run([self.sutra, "serve", "--port", "0", "--api-key", ""], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120, env=su.cli_env())
+        check(p.returncode == 2 and b"--api-key must not be empty" in p.stderr,
+              f"empty --api-key: exit {p.returncode}, {p.stderr[-300:]!r}")
+        p = subprocess.run([self.sutra, "serve", "--host", "127.0.0.1", "--port", str(s.port)] + self.model_args,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300, env=su.cli_env())
+        check(p.returncode != 0 and b"cannot listen" in p.stderr,
+              f"a second server on port {s.port}: exit {p.returncode}, {p.stderr[-300:]!r}")
+        r = su.http_request(s.port, "GET", "/health")
+        check(r.status == 200, f"the first server after the second's attempt: {r}")
 
     # ======================================================================================
     # auth
@@ -536,6 +558,11 @@ class Suite:
                 p = su.error_problem(r, 401, "invalid_api_key")
                 if p:
                     problems.append(f"{method} {path} with {what}: {p}")
+        for hdrs, what in (({"Authorization": f"bearer {key}"}, "lower-case scheme"),
+                           ({"Authorization": f"BEARER   {key}"}, "upper-case scheme, three spaces")):
+            r = su.http_request(s.port, "GET", "/info", None, hdrs)
+            if r.status != 200:
+                problems.append(f"{what} (the scheme is case-insensitive): {r}")
         good = {"Authorization": f"Bearer {key}"}
         r = su.post_json(s.port, "/v1/embeddings", {"input": TEXTS[0], "encoding_format": "float"}, good)
         if r.status != 200:
@@ -767,6 +794,8 @@ class Suite:
                 p = su.error_problem(r, 429, "overloaded")
                 if p:
                     problems.append(f"request {k}: {p}")
+                if r.headers.get("retry-after") != "1":
+                    problems.append(f"request {k}: 429 without Retry-After: 1 ({r.headers})")
             elif r.status == 200:
                 for i, d in enumerate(r.json()["data"]):
                     try:
@@ -854,6 +883,7 @@ class Suite:
                 p = su.error_problem(r, 503, "shutting_down")
                 seen.append(f"{method} {path}: {r.status}")
                 check(p is None, f"new request during the drain: {p}")
+                check(r.headers.get("retry-after") == "1", f"503 during the drain without Retry-After: 1: {r.headers}")
         for rc in keep:
             rc.close()
         # a connection made during the drain: refused, closed, or its request answered 503
@@ -948,7 +978,8 @@ def run_all(suite, args):
     suite.run("main: TEI /tokenize with curl", suite.t_tokenize, s)
     suite.run("main: /health, /info, start line", suite.t_health_info, s)
     suite.run("main: /metrics format and counters", suite.t_metrics, s)
-    suite.run("main: per-request log lines", suite.t_request_log, s)
+    suite.run("main: per-request log lines, escaped", suite.t_request_log, s)
+    suite.run("main: empty --api-key and a taken port refused at start", suite.t_startup_refusals, s)
     suite.stop(s)
 
     # auth

@@ -57,7 +57,7 @@ typedef struct server {
     srv_metrics metrics;
     atomic_int draining;
     atomic_int open_requests; /* requests with a context, answered or not: what a drain waits for */
-    char *auth;        /* "Bearer <key>", or NULL */
+    char *auth;        /* the API key, or NULL: requests need "Authorization: Bearer <key>" */
     srv_buf info_json;
     /* open connections, for the watchdog that closes those whose request head never completes */
     pthread_mutex_t conns_mu;
@@ -100,6 +100,31 @@ typedef struct req_ctx {
 } req_ctx;
 
 /* ---- replies ---------------------------------------------------------------------------------- */
+
+/* src as it may go into a log line or a message: printable ASCII but the space as it is (a
+ * backslash doubled), every other byte as \xHH, so that a decoded %0A in a URL cannot forge a
+ * line nor a %20 add a field to it. Truncated to fit cap (NUL included). */
+static void copy_printable(char *dst, size_t cap, const char *src) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)src; *p; p++) {
+        const int plain = *p > 0x20 && *p < 0x7f && *p != '\\';
+        const size_t need = plain ? 1 : *p == '\\' ? 2 : 4;
+        if (n + need + 1 > cap) break;
+        if (plain) {
+            dst[n++] = (char)*p;
+        } else if (*p == '\\') {
+            dst[n++] = '\\';
+            dst[n++] = '\\';
+        } else {
+            dst[n++] = '\\';
+            dst[n++] = 'x';
+            dst[n++] = hex[*p >> 4];
+            dst[n++] = hex[*p & 15];
+        }
+    }
+    if (cap) dst[n] = '\0';
+}
 
 /* Counts a request in the metrics and writes its log line, once: when its reply is queued, or,
  * for one that never got a queued reply, when its connection is done with it (note: "closed"). */
@@ -158,6 +183,7 @@ static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *
                                     ? "GET"
                                     : "POST");
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (status == 429 || status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -483,10 +509,14 @@ static int is_post_route(srv_route r) {
 }
 
 /* Constant-time comparison of the Authorization header with the expected value. */
+/* "Authorization: Bearer <key>": the scheme in any case (RFC 9110), then spaces, then the key,
+ * compared in time that does not depend on where it differs. */
 static int auth_ok(const server *s, struct MHD_Connection *c) {
     if (!s->auth) return 1;
     const char *got = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!got) return 0;
+    if (!got || strncasecmp(got, "Bearer ", 7)) return 0;
+    got += 7;
+    while (*got == ' ') got++;
     size_t a = strlen(got), b = strlen(s->auth);
     unsigned diff = (unsigned)(a ^ b);
     for (size_t i = 0; i < b; i++) diff |= (unsigned)(unsigned char)s->auth[i] ^ (unsigned char)(i < a ? got[i] : 0);
@@ -566,7 +596,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->conn = c;
         r->t0 = srv_now();
         snprintf(r->method, sizeof r->method, "%s", method);
-        snprintf(r->path, sizeof r->path, "%s", url);
+        copy_printable(r->path, sizeof r->path, url); /* logged and echoed in messages: never raw */
         r->route = find_route(url);
         *con_cls = r;
         mark_request(s, c, 1);
@@ -762,7 +792,13 @@ int sutra_serve_main(int argc, char **argv) {
         case 't': cfg.threads = (int)parse_num(optarg, "--threads", 0, 4096); break;
         case O_MBT: s->o.max_batch_tokens = parse_num(optarg, "--max-batch-tokens", 1, 1 << 24); break;
         case O_WAIT: s->o.max_wait_us = parse_num(optarg, "--max-wait-us", 0, 10000000); break;
-        case O_KEY: s->o.api_key = optarg; break;
+        case O_KEY:
+            if (!*optarg) {
+                fprintf(stderr, "sutra serve: --api-key must not be empty (it would let every request in)\n");
+                return 2;
+            }
+            s->o.api_key = optarg;
+            break;
         case O_BODY: s->o.max_body = (size_t)parse_num(optarg, "--max-body-bytes", 64, 1L << 30); break;
         case O_INPUTS: s->o.max_inputs = (size_t)parse_num(optarg, "--max-inputs", 1, 1 << 20); break;
         case O_QUEUED: s->o.max_queued = (size_t)parse_num(optarg, "--max-queued-inputs", 1, 1 << 24); break;
@@ -814,11 +850,7 @@ int sutra_serve_main(int argc, char **argv) {
     s->hidden = s->info.vector_size;
     s->max_tokens = sutra_embedder_max_tokens(s->emb);
     if (s->o.max_batch_tokens < s->max_tokens) s->o.max_batch_tokens = s->max_tokens;
-    if (s->o.api_key) {
-        size_t n = strlen(s->o.api_key) + 8;
-        s->auth = malloc(n);
-        if (s->auth) snprintf(s->auth, n, "Bearer %s", s->o.api_key);
-    }
+    if (s->o.api_key) s->auth = strdup(s->o.api_key);
     srv_metrics_init(&s->metrics);
     build_info(s);
     int rc = 1;
@@ -844,7 +876,7 @@ int sutra_serve_main(int argc, char **argv) {
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
                          timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                         (unsigned)1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                         (unsigned)0 /* SO_REUSEADDR only: a port another server listens on is refused */, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
