@@ -12,7 +12,8 @@ sanitizer report on stderr):
   main    defaults: the official openai client (string, array, base64, float, dimensions, token
           ids) against the library's vectors (`sutra embed`), TEI /embed and /tokenize with curl,
           /health, /info, /metrics (counters move as they should), log lines (a URL's decoded
-          line break escaped), start-up refusals (an empty --api-key, a port already listened on)
+          line break escaped), start-up refusals (an empty --api-key, a port already listened on),
+          framing (HTTP/1.1 without Host, Content-Length with chunked: 400 and the connection closed)
   auth    --api-key: 401 without / with a wrong key on every route but /health
   limits  the server_args of malformed_requests.json: every case of that list, oversized bodies
           (Content-Length and chunked), a slow body (408), then a normal request still works
@@ -526,6 +527,25 @@ class Suite:
         check(any(want in l for l in lines), f"no escaped log line; e.g. {lines[-3:]}")
         check(not any(l.startswith("2026-01-01T00:00:00Z") for l in lines), "a forged log line was written")
 
+    def t_framing(self, s):
+        """HTTP/1.1 without Host, and Content-Length with chunked coding: 400, then the connection closes."""
+        cases = ((b"GET /health HTTP/1.1\r\n\r\n", "missing_host"),
+                 (b"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n10\r\n{\"inputs\": \"a\"}\r\n0\r\n\r\n", "invalid_framing"))
+        for raw, code in cases:
+            rc = su.RawConn(s.port, timeout=30)
+            try:
+                check(rc.send(raw), f"{code}: the request could not be sent")
+                r = rc.read_response(30)
+                p = su.error_problem(r, 400, code)
+                check(p is None, f"{code}: {p}")
+                check(r.headers.get("connection", "").lower() == "close", f"{code}: no Connection: close ({r.headers})")
+                check(rc.closed_by_peer(10), f"{code}: the connection stayed open")
+            finally:
+                rc.close()
+        r = su.http_request(s.port, "GET", "/health")  # http.client sends Host: served as before
+        check(r.status == 200, f"/health with Host: {r}")
+
     def t_startup_refusals(self, s):
         """An empty --api-key, and a second server on a port another one listens on."""
         p = subprocess.run([self.sutra, "serve", "--port", "0", "--api-key", ""], stdout=subprocess.PIPE,
@@ -980,6 +1000,7 @@ def run_all(suite, args):
     suite.run("main: /metrics format and counters", suite.t_metrics, s)
     suite.run("main: per-request log lines, escaped", suite.t_request_log, s)
     suite.run("main: empty --api-key and a taken port refused at start", suite.t_startup_refusals, s)
+    suite.run("main: HTTP/1.1 without Host, Content-Length with chunked -> 400 and close", suite.t_framing, s)
     suite.stop(s)
 
     # auth

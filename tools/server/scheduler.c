@@ -44,10 +44,10 @@ srv_submit srv_sched_submit(srv_sched *s, srv_job *job) {
         s->tail = job;
         s->queued_inputs += job->n;
         s->queued_tokens += job->tokens;
+        srv_metrics_queue(s->metrics, (int64_t)job->n); /* under the lock: the gauge moves with the queue */
         pthread_cond_signal(&s->cv);
     }
     pthread_mutex_unlock(&s->mu);
-    if (r == SRV_SUBMIT_OK) srv_metrics_queue(s->metrics, (int64_t)job->n);
     return r;
 }
 
@@ -115,8 +115,8 @@ static void *sched_main(void *arg) {
         while (!s->stopping && s->queued_tokens < s->max_tokens) {
             double now = srv_now();
             if (now >= deadline) break;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
+            struct timespec ts; /* the condition variable's clock is the monotonic one (srv_sched_start) */
+            clock_gettime(CLOCK_MONOTONIC, &ts);
             double wake = (double)ts.tv_sec + ts.tv_nsec * 1e-9 + (deadline - now);
             ts.tv_sec = (time_t)wake;
             ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
@@ -135,8 +135,8 @@ static void *sched_main(void *arg) {
         s->queued_inputs -= inputs;
         s->queued_tokens -= tokens;
         s->running = 1;
-        pthread_mutex_unlock(&s->mu);
         srv_metrics_queue(s->metrics, -(int64_t)inputs);
+        pthread_mutex_unlock(&s->mu);
         run_jobs(s, first, end);
         pthread_mutex_lock(&s->mu);
         s->running = 0;
@@ -158,7 +158,11 @@ int srv_sched_start(srv_sched **out, sutra_embedder *emb, size_t max_batch_token
     s->max_queued = max_queued_inputs ? max_queued_inputs : 1;
     s->metrics = metrics;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    pthread_condattr_t ca; /* timed waits on the monotonic clock: a wall-clock step does not stretch them */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&s->thread, NULL, sched_main, s)) {
         srv_sched_free(s);
         return -1;

@@ -86,6 +86,8 @@ typedef struct req_ctx {
     srv_buf body;
     int status;          /* the status queued, 0 until then */
     int counted;         /* in the metrics already (when its reply was queued) */
+    int http11;          /* the request line said HTTP/1.1 */
+    int close;           /* the reply closes the connection (a request whose framing is not to be trusted) */
     srv_error pending;   /* an error found while the body streams in, sent once it has ended */
     int has_pending;
     atomic_int state;
@@ -184,6 +186,7 @@ static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *
                                     : "POST");
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 429 || status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (r->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->status = status;
@@ -527,6 +530,19 @@ static int auth_ok(const server *s, struct MHD_Connection *c) {
 static int check_headers(req_ctx *r, enum MHD_Result *ret) {
     server *s = r->srv;
     struct MHD_Connection *c = r->conn;
+    /* framing first: RFC 9112 wants 400 for HTTP/1.1 without Host, and a message with both
+     * Content-Length and chunked coding is how requests are smuggled: answered, then closed */
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    if (r->http11 && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)) {
+        r->close = 1;
+        *ret = fail(r, 400, "missing_host", NULL, "an HTTP/1.1 request needs a Host header");
+        return 1;
+    }
+    if (te && MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        r->close = 1;
+        *ret = fail(r, 400, "invalid_framing", NULL, "a request may not have both Content-Length and Transfer-Encoding");
+        return 1;
+    }
     if (r->route == SRV_ROUTE_OTHER) {
         *ret = fail(r, 404, "not_found", NULL, "no route %s %s", r->method, r->path);
         return 1;
@@ -587,7 +603,6 @@ static enum MHD_Result handle_get(req_ctx *r) {
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
-    (void)version;
     server *s = cls;
     req_ctx *r = *con_cls;
     if (!r) {
@@ -596,6 +611,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->conn = c;
         r->t0 = srv_now();
         snprintf(r->method, sizeof r->method, "%s", method);
+        r->http11 = version && !strcmp(version, MHD_HTTP_VERSION_1_1);
         copy_printable(r->path, sizeof r->path, url); /* logged and echoed in messages: never raw */
         r->route = find_route(url);
         *con_cls = r;
@@ -674,7 +690,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* libmicrohttpd's own messages, minus the one that follows every abort_with(). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
+    const server *s = cls;
+    if (s && s->o.quiet) return; /* --quiet quiets the HTTP library too */
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     if (strstr(msg, "Application reported internal error")) return;
@@ -873,11 +890,13 @@ int sutra_serve_main(int argc, char **argv) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned timeout_s = (unsigned)((s->o.request_timeout_ms + 999) / 1000);
-    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                         timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                         (unsigned)0 /* SO_REUSEADDR only: a port another server listens on is refused */, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+    /* the logger first: options before it would log through the library's own */
+    d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+                         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads,
+                         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                         /* SO_REUSEADDR only: a port another server listens on is refused */
+                         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)0, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                         s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "sutra serve: cannot listen on %s:%d (in use, or not an address of this machine?)\n",
