@@ -812,6 +812,7 @@ int sutra_serve_main(int argc, char **argv) {
         case O_KEY:
             if (!*optarg) {
                 fprintf(stderr, "sutra serve: --api-key must not be empty (it would let every request in)\n");
+                free(s);
                 return 2;
             }
             s->o.api_key = optarg;
