@@ -88,19 +88,25 @@ sutra_linear sutra_family_linear(sutra_binder *b, const char *fmt, int layer, in
     return lin;
 }
 
-sutra_linear sutra_family_fused_qkv(sutra_binder *b, const char *fmt, const char *const names[3], int layer,
-                                    const int64_t rows[3], int64_t cols, int bias) {
+sutra_linear sutra_family_stacked(sutra_binder *b, const char *fmt, const char *const *names, int parts, int layer,
+                                  const int64_t *rows, int64_t cols, int bias) {
     char f[200], n[256];
-    const int64_t total = rows[0] + rows[1] + rows[2];
+    int64_t total = 0;
+    for (int i = 0; i < parts; i++) total += rows[i];
     float *w = sutra_bind_fused_alloc(b, (size_t)(total * cols));
     float *bv = bias ? sutra_bind_fused_alloc(b, (size_t)total) : NULL;
-    for (int i = 0, r0 = 0; i < 3; r0 += (int)rows[i], i++) {
+    for (int i = 0, r0 = 0; i < parts; r0 += (int)rows[i], i++) {
         snprintf(f, sizeof f, fmt, names[i]);
         sutra_bind_into(b, w ? w + (size_t)r0 * cols : NULL, tensor_name(n, sizeof n, f, layer, ".weight"), 2,
                         (int64_t[]){rows[i], cols});
         if (bias) sutra_bind_into(b, bv ? bv + r0 : NULL, tensor_name(n, sizeof n, f, layer, ".bias"), 1, &rows[i]);
     }
     return (sutra_linear){w, bv};
+}
+
+sutra_linear sutra_family_fused_qkv(sutra_binder *b, const char *fmt, const char *const names[3], int layer,
+                                    const int64_t rows[3], int64_t cols, int bias) {
+    return sutra_family_stacked(b, fmt, names, 3, layer, rows, cols, bias);
 }
 
 sutra_norm sutra_family_bind_norm(sutra_binder *b, const sutra_net_shape *s, const char *fmt, int layer, int bias) {

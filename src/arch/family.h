@@ -62,6 +62,13 @@ sutra_norm sutra_family_norm(const sutra_net_shape *s, const float *w, const flo
  * with the layer number for its %d (if any). */
 sutra_linear sutra_family_linear(sutra_binder *b, const char *fmt, int layer, int64_t N, int64_t K, int bias);
 
+/* Matrices stacked at load into one (rows[0] + ... + rows[parts-1], cols) matrix (and, when bias,
+ * one bias vector), in the order given: part i is "<name>.weight" (rows[i], cols) and
+ * "<name>.bias", name being fmt with names[i] for its %s and then the layer for its %d (write it
+ * %%d). A gated FFN's gate and up halves: parts 2, the gate first. */
+sutra_linear sutra_family_stacked(sutra_binder *b, const char *fmt, const char *const *names, int parts, int layer,
+                                  const int64_t *rows, int64_t cols, int bias);
+
 /* Q, K and V stacked at load into one (rows[0] + rows[1] + rows[2], cols) matrix (and, when
  * bias, one bias vector) in that order: the parts are "<name>.weight" (rows[i], cols) and
  * "<name>.bias", name being fmt with names[i] for its %s and then the layer for its %d (write

@@ -119,7 +119,6 @@ static sutra_norm plus_one(sutra_binder *b, const sutra_net_shape *s, const char
 static void gemma_bind(sutra_net *net, sutra_binder *b) {
     const sutra_net_shape *s = net->shape;
     const int64_t C = s->C, F = s->F, D = s->D, Q = (int64_t)s->H * D, KV = (int64_t)s->Hkv * D;
-    char n[256];
     if (!b->prefix) b->prefix = sutra_st_find(b->file, "model.embed_tokens.weight") ? "model." : "";
     float *emb = sutra_bind_fused_alloc(b, (size_t)(s->vocab * C));
     sutra_bind_into(b, emb, "embed_tokens.weight", 2, (int64_t[]){s->vocab, C});
@@ -136,11 +135,8 @@ static void gemma_bind(sutra_net *net, sutra_binder *b) {
         L->o = sutra_family_linear(b, "layers.%d.self_attn.o_proj", l, C, Q, s->attn_bias);
         L->attn_out = plus_one(b, s, "layers.%d.post_attention_layernorm.weight", l, C);
         L->ffn_in = plus_one(b, s, "layers.%d.pre_feedforward_layernorm.weight", l, C);
-        float *up = sutra_bind_fused_alloc(b, (size_t)(2 * F * C));
-        sutra_bind_into(b, up, sutra_layer_name(n, sizeof n, "layers.%d.mlp.gate_proj.weight", l), 2, (int64_t[]){F, C});
-        sutra_bind_into(b, up ? up + (size_t)F * C : NULL, sutra_layer_name(n, sizeof n, "layers.%d.mlp.up_proj.weight", l),
-                        2, (int64_t[]){F, C});
-        L->up = (sutra_linear){up, NULL};
+        static const char *const glu[2] = {"gate_proj", "up_proj"}; /* act on the gate half: it goes first */
+        L->up = sutra_family_stacked(b, "layers.%%d.mlp.%s", glu, 2, l, (int64_t[]){F, F}, C, 0);
         L->down = sutra_family_linear(b, "layers.%d.mlp.down_proj", l, C, F, 0);
         L->ffn_out = plus_one(b, s, "layers.%d.post_feedforward_layernorm.weight", l, C);
     }

@@ -91,8 +91,6 @@ static sutra_status nomic_configure(const cJSON *root, const char *what, sutra_m
 static void nomic_bind(sutra_net *net, sutra_binder *b) {
     const sutra_net_shape *s = net->shape;
     const int64_t C = s->C, F = s->F;
-    const int bias1 = s->mlp_bias, bias2 = s->mlp_bias;
-    char n[256];
     if (!b->prefix) b->prefix = sutra_st_find(b->file, "bert.embeddings.word_embeddings.weight") ? "bert." : "";
     net->tok_emb = sutra_bind(b, "embeddings.word_embeddings.weight", 2, (int64_t[]){s->vocab, C});
     if (s->type_rows) /* the table's row 0: inputs are single segments */
@@ -103,23 +101,10 @@ static void nomic_bind(sutra_net *net, sutra_binder *b) {
         L->qkv = sutra_family_linear(b, "encoder.layers.%d.attn.Wqkv", l, 3 * C, C, s->attn_bias);
         L->o = sutra_family_linear(b, "encoder.layers.%d.attn.out_proj", l, C, C, s->attn_bias);
         L->attn_post = sutra_family_bind_norm(b, s, "encoder.layers.%d.norm1", l, 1);
-        if (s->gated) {
-            float *up = sutra_bind_fused_alloc(b, (size_t)(2 * F * C));
-            float *ub = bias1 ? sutra_bind_fused_alloc(b, (size_t)(2 * F)) : NULL;
-            static const char *const half[2] = {"fc12", "fc11"}; /* act(fc12 x) * fc11 x: the gate first */
-            for (int i = 0; i < 2; i++) {
-                char f[64];
-                snprintf(f, sizeof f, "encoder.layers.%%d.mlp.%s.weight", half[i]);
-                sutra_bind_into(b, up ? up + (size_t)i * F * C : NULL, sutra_layer_name(n, sizeof n, f, l), 2,
-                                (int64_t[]){F, C});
-                snprintf(f, sizeof f, "encoder.layers.%%d.mlp.%s.bias", half[i]);
-                if (bias1) sutra_bind_into(b, ub ? ub + (size_t)i * F : NULL, sutra_layer_name(n, sizeof n, f, l), 1, &F);
-            }
-            L->up = (sutra_linear){up, ub};
-        } else {
-            L->up = sutra_family_linear(b, "encoder.layers.%d.mlp.fc1", l, F, C, bias1);
-        }
-        L->down = sutra_family_linear(b, "encoder.layers.%d.mlp.fc2", l, C, F, bias2);
+        static const char *const half[2] = {"fc12", "fc11"}; /* act(fc12 x) * fc11 x: the gate first */
+        L->up = s->gated ? sutra_family_stacked(b, "encoder.layers.%%d.mlp.%s", half, 2, l, (int64_t[]){F, F}, C, s->mlp_bias)
+                         : sutra_family_linear(b, "encoder.layers.%d.mlp.fc1", l, F, C, s->mlp_bias);
+        L->down = sutra_family_linear(b, "encoder.layers.%d.mlp.fc2", l, C, F, s->mlp_bias);
         L->ffn_post = sutra_family_bind_norm(b, s, "encoder.layers.%d.norm2", l, 1);
     }
 }

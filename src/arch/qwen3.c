@@ -102,7 +102,6 @@ static sutra_norm head_norm(sutra_binder *b, const sutra_net_shape *s, const cha
 static void q3_bind(sutra_net *net, sutra_binder *b) {
     const sutra_net_shape *s = net->shape;
     const int64_t C = s->C, F = s->F, Q = (int64_t)s->H * s->D, KV = (int64_t)s->Hkv * s->D;
-    char n[256];
     if (!b->prefix) b->prefix = sutra_st_find(b->file, "model.embed_tokens.weight") ? "model." : "";
     net->tok_emb = sutra_bind(b, "embed_tokens.weight", 2, (int64_t[]){s->vocab, C});
     for (int l = 0; l < s->L; l++) {
@@ -114,11 +113,8 @@ static void q3_bind(sutra_net *net, sutra_binder *b) {
         L->k_norm = head_norm(b, s, "layers.%d.self_attn.k_norm.weight", l);
         L->o = sutra_family_linear(b, "layers.%d.self_attn.o_proj", l, C, Q, s->attn_bias);
         L->ffn_in = sutra_family_bind_norm(b, s, "layers.%d.post_attention_layernorm", l, 0);
-        float *up = sutra_bind_fused_alloc(b, (size_t)(2 * F * C));
-        sutra_bind_into(b, up, sutra_layer_name(n, sizeof n, "layers.%d.mlp.gate_proj.weight", l), 2, (int64_t[]){F, C});
-        sutra_bind_into(b, up ? up + (size_t)F * C : NULL, sutra_layer_name(n, sizeof n, "layers.%d.mlp.up_proj.weight", l),
-                        2, (int64_t[]){F, C});
-        L->up = (sutra_linear){up, NULL};
+        static const char *const glu[2] = {"gate_proj", "up_proj"}; /* act on the gate half: it goes first */
+        L->up = sutra_family_stacked(b, "layers.%%d.mlp.%s", glu, 2, l, (int64_t[]){F, F}, C, 0);
         L->down = sutra_family_linear(b, "layers.%d.mlp.down_proj", l, C, F, 0);
     }
     net->final_norm = sutra_family_bind_norm(b, s, "norm", 0, 0);
