@@ -108,9 +108,14 @@ sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const su
     for (int t = 0; t < T; t++)
         if (batch->ids[t] < 0 || batch->ids[t] >= s->vocab)
             return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token id %d out of range", batch->ids[t]);
+    const int type_rows = e->net.type_emb ? s->type_rows : 1; /* a net without the table takes only type 0 */
+    for (int t = 0; batch->types && t < T; t++)
+        if (batch->types[t] < 0 || batch->types[t] >= type_rows)
+            return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token type %d out of range (the model has %d)",
+                              batch->types[t], type_rows);
 
     sutra_batch_io io;
-    sutra_status st = be->begin_batch(be, batch->ids, e->pos, batch->cu_seqlens, T, B, &io);
+    sutra_status st = be->begin_batch(be, batch->ids, e->pos, batch->types, batch->cu_seqlens, T, B, &io);
     if (st) return sutra_errf(st, err, errcap, "%s backend: cannot stage the batch: %s", be->name,
                               be->error && *be->error(be) ? be->error(be) : sutra_status_str(st));
     const void *final = NULL;

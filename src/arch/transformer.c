@@ -230,7 +230,7 @@ static sutra_status layers(void *arg) {
     sutra_backend *be = f->be;
     const int T = f->T, C = s->C, F = s->F, U = sutra_net_up(s);
     const size_t ab = be->act_bytes;
-    be->embed(be, f->x, f->io->ids, f->io->pos, net->tok_emb, net->pos_emb, net->type_emb,
+    be->embed(be, f->x, f->io->ids, f->io->pos, f->io->types, net->tok_emb, net->pos_emb, net->type_emb,
               has(&net->emb_norm) ? &net->emb_norm : NULL, T, C);
     if (has(&net->layers[0].attn_in)) be->add_norm(be, NULL, f->h, f->x, NULL, &net->layers[0].attn_in, T, C);
     for (int l = 0; l < s->L; l++) {

@@ -14,6 +14,7 @@
 /* A packed batch of B token sequences, T tokens in all. Host memory. */
 typedef struct sutra_batch {
     const int32_t *ids;        /* (T) */
+    const int32_t *types;      /* (T) token type ids (segment A / B of a pair), or NULL: all 0 */
     const int32_t *cu_seqlens; /* (B+1) */
     int B, T, max_seqlen;
 } sutra_batch;

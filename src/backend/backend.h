@@ -95,6 +95,7 @@ typedef struct sutra_layout {
 typedef struct sutra_batch_io {
     const int32_t *ids;        /* (T) */
     const int32_t *pos;        /* (T) position ids */
+    const int32_t *types;      /* (T) token type ids; NULL on the CPU when the batch has none (all 0) */
     const int32_t *cu_seqlens; /* (B+1) */
 } sutra_batch_io;
 
@@ -116,7 +117,7 @@ typedef struct sutra_layers_call {
  *   prepare(host net)                    once, optional: the backend's derived weights
  *   reserve(arena bytes, ...)            once: working memory
  *   weights_reserve(total); p = weights_upload(host fp32 tensor)   once per weight
- *   begin_batch(host ids, positions, cu_seqlens) -> io (backend-side copies)   per batch
+ *   begin_batch(host ids, positions, types, cu_seqlens) -> io (backend-side copies)   per batch
  *   layers(call) or: arena_reset(); arena_alloc(...); run(key, fn, ctx): fn issues the ops
  *   pool(host out, ...)                  results back to the host
  *
@@ -147,18 +148,20 @@ struct sutra_backend {
     sutra_status (*weights_reserve)(sutra_backend *be, size_t floats);
     const void *(*weights_upload)(sutra_backend *be, const float *host, size_t n);
 
-    /* Copies one batch's inputs where the ops can read them. Host arrays; T tokens, B sequences. */
-    sutra_status (*begin_batch)(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *cu_seqlens,
-                                int T, int B, sutra_batch_io *io);
+    /* Copies one batch's inputs where the ops can read them. Host arrays; T tokens, B sequences;
+     * pos and types may be NULL (all 0). */
+    sutra_status (*begin_batch)(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                                const int32_t *cu_seqlens, int T, int B, sutra_batch_io *io);
 
     /* Runs fn(ctx), which issues ops; key identifies the shape of the work (same key = same op
      * sequence on the same buffers), so a backend may capture and replay it. */
     sutra_status (*run)(sutra_backend *be, uint64_t key, sutra_status (*fn)(void *ctx), void *ctx);
 
-    /* out (T,C) = norm(tok[ids] + pos[positions] + type_row); ids and positions from io; pos and
-     * type_row may be NULL (no such table), norm NULL or without weight: the plain sum. */
-    void (*embed)(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos, const void *tok,
-                  const void *pos_tab, const void *type_row, const sutra_norm *norm, int T, int C);
+    /* out (T,C) = norm(tok[ids] + pos_tab[positions] + type_tab[types]); ids, positions and types
+     * from io (types NULL: row 0 of type_tab); pos_tab and type_tab may be NULL (no such table),
+     * norm NULL or without weight: the plain sum. */
+    void (*embed)(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                  const void *tok, const void *pos_tab, const void *type_tab, const sutra_norm *norm, int T, int C);
 
     /* out (T,N) = act(inp (T,K) @ w (N,K)^T + bias (N)); bias may be NULL. */
     void (*matmul)(sutra_backend *be, void *out, const void *inp, const void *w, const void *bias, int T, int N, int K,

@@ -250,26 +250,29 @@ static void test_embed_layernorm(rig &r, int C, int T) {
     std::vector<float> wte = randn((size_t)V * C, 1.f), wpe = randn((size_t)P * C, 0.5f), wtt = randn((size_t)2 * C, 0.5f);
     std::vector<float> w = rnd(C, 0.5f, 1.5f), b = rnd(C, -0.5f, 0.5f);
     std::uniform_int_distribution<int> id(0, V - 1), ps(0, P - 1);
-    std::vector<int32_t> ids(T), pos(T), cu = {0, T};
-    for (int t = 0; t < T; t++) ids[t] = id(g_rng), pos[t] = ps(g_rng);
+    std::uniform_int_distribution<int> ty(0, 1);
+    std::vector<int32_t> ids(T), pos(T), types(T), cu = {0, T};
+    for (int t = 0; t < T; t++) ids[t] = id(g_rng), pos[t] = ps(g_rng), types[t] = ty(g_rng);
     for (int with_pos = 0; with_pos < 2; with_pos++) {
         gpu->arena_reset(gpu);
         sutra_batch_io io;
-        if (gpu->begin_batch(gpu, ids.data(), pos.data(), cu.data(), T, 1, &io) != SUTRA_OK) {
+        /* with positions, random token types (segments of a pair); without, none (row 0) */
+        const int32_t *ty_host = with_pos ? types.data() : nullptr;
+        if (gpu->begin_batch(gpu, ids.data(), pos.data(), ty_host, cu.data(), T, 1, &io) != SUTRA_OK) {
             check(false, "begin_batch: %s", sutra_cuda_backend_error(gpu));
             return;
         }
         std::vector<float> ref((size_t)T * C);
         const sutra_norm cn = {w.data(), b.data(), SUTRA_NORM_LAYER, 1e-12f};
-        cpu->embed(cpu, ref.data(), ids.data(), pos.data(), wte.data(), with_pos ? wpe.data() : nullptr,
+        cpu->embed(cpu, ref.data(), ids.data(), pos.data(), ty_host, wte.data(), with_pos ? wpe.data() : nullptr,
                    with_pos ? wtt.data() : nullptr, &cn, T, C);
         void *out = gpu_out(gpu, (size_t)T * C);
         const sutra_norm gn = {gpu_weight(gpu, w), gpu_weight(gpu, b), SUTRA_NORM_LAYER, 1e-12f};
-        gpu->embed(gpu, out, io.ids, io.pos, gpu_weight(gpu, wte), with_pos ? gpu_weight(gpu, wpe) : nullptr,
+        gpu->embed(gpu, out, io.ids, io.pos, io.types, gpu_weight(gpu, wte), with_pos ? gpu_weight(gpu, wpe) : nullptr,
                    with_pos ? gpu_weight(gpu, wtt) : nullptr, &gn, T, C);
         const sutra_status st = gpu_status(gpu);
         char what[96];
-        snprintf(what, sizeof what, "embed+LN C %d T %d%s", C, T, with_pos ? " +pos +type" : " word only");
+        snprintf(what, sizeof what, "embed+LN C %d T %d%s", C, T, with_pos ? " +pos +types" : " word only");
         if (st != SUTRA_OK) {
             check(false, "%s: %s", what, sutra_cuda_backend_error(gpu));
             continue;
@@ -348,7 +351,7 @@ static void test_rope(rig &r, int H, int D, float theta) {
     for (int t = 0; t < T; t++) pos[t] = pd(g_rng);
     gpu->arena_reset(gpu);
     sutra_batch_io io;
-    if (gpu->begin_batch(gpu, pos.data(), pos.data(), cu.data(), T, 1, &io) != SUTRA_OK) {
+    if (gpu->begin_batch(gpu, pos.data(), pos.data(), nullptr, cu.data(), T, 1, &io) != SUTRA_OK) {
         check(false, "rope begin_batch: %s", sutra_cuda_backend_error(gpu));
         return;
     }
@@ -420,13 +423,13 @@ static void test_embed_plain(rig &r, int C, int T) {
     for (float &v : wte) v = from_bits(to_bits(v));
     gpu->arena_reset(gpu);
     sutra_batch_io io;
-    if (gpu->begin_batch(gpu, ids.data(), ids.data(), cu.data(), T, 1, &io) != SUTRA_OK) {
+    if (gpu->begin_batch(gpu, ids.data(), ids.data(), nullptr, cu.data(), T, 1, &io) != SUTRA_OK) {
         check(false, "embed begin_batch: %s", sutra_cuda_backend_error(gpu));
         return;
     }
-    cpu->embed(cpu, ref.data(), ids.data(), nullptr, wte.data(), nullptr, nullptr, nullptr, T, C);
+    cpu->embed(cpu, ref.data(), ids.data(), nullptr, nullptr, wte.data(), nullptr, nullptr, nullptr, T, C);
     void *out = gpu_out(gpu, (size_t)T * C);
-    gpu->embed(gpu, out, io.ids, io.pos, gpu_weight(gpu, wte), nullptr, nullptr, nullptr, T, C);
+    gpu->embed(gpu, out, io.ids, io.pos, io.types, gpu_weight(gpu, wte), nullptr, nullptr, nullptr, T, C);
     char what[96];
     snprintf(what, sizeof what, "embed (no norm) C %d T %d", C, T);
     if (gpu_status(gpu) != SUTRA_OK) {
@@ -599,7 +602,7 @@ static void test_attention(rig &r, int D, int H, const std::vector<int32_t> &cu,
     std::vector<int32_t> ids(T, 0);
     gpu->arena_reset(gpu);
     sutra_batch_io io;
-    if (gpu->begin_batch(gpu, ids.data(), nullptr, cu.data(), T, B, &io) != SUTRA_OK) {
+    if (gpu->begin_batch(gpu, ids.data(), nullptr, nullptr, cu.data(), T, B, &io) != SUTRA_OK) {
         check(false, "attention begin_batch: %s", sutra_cuda_backend_error(gpu));
         return;
     }
@@ -669,7 +672,7 @@ static void test_pool(rig &r, int C, const std::vector<int32_t> &cu) {
     for (int m = 0; m < 4; m++) {
         gpu->arena_reset(gpu);
         sutra_batch_io io;
-        if (gpu->begin_batch(gpu, ids.data(), nullptr, cu.data(), T, B, &io) != SUTRA_OK) {
+        if (gpu->begin_batch(gpu, ids.data(), nullptr, nullptr, cu.data(), T, B, &io) != SUTRA_OK) {
             check(false, "pool begin_batch: %s", sutra_cuda_backend_error(gpu));
             return;
         }
@@ -704,7 +707,7 @@ static sutra_status mini_forward(void *arg) {
     sutra_backend *be = m->be;
     const int T = m->T, C = m->C, D = C / m->H;
     const sutra_norm ln = {m->lnw, m->lnb, SUTRA_NORM_LAYER, 1e-12f};
-    be->embed(be, m->x, m->io->ids, m->io->pos, m->wte, m->wpe, nullptr, &ln, T, C);
+    be->embed(be, m->x, m->io->ids, m->io->pos, m->io->types, m->wte, m->wpe, nullptr, &ln, T, C);
     be->matmul(be, m->qkv, m->x, m->wqkv, m->bqkv, T, 3 * C, C, SUTRA_ACT_NONE);
     sutra_attn_params p = {};
     p.q = m->qkv;
@@ -743,7 +746,7 @@ static std::vector<float> mini_run(mini &m, uint64_t key, const std::vector<int3
     }
     sutra_batch_io io;
     std::vector<float> out((size_t)B * m.C, NAN);
-    *st = be->begin_batch(be, ids.data(), pos.data(), cu.data(), T, B, &io);
+    *st = be->begin_batch(be, ids.data(), pos.data(), nullptr, cu.data(), T, B, &io);
     if (*st != SUTRA_OK) return out;
     be->arena_reset(be);
     m.io = &io;
@@ -817,9 +820,9 @@ static void test_errors(rig &r) {
     gpu->arena_reset(gpu);
     std::vector<int32_t> ids = {1, 2, 3}, bad_cu = {0, 2, 1, 3}, cu = {0, 3};
     sutra_batch_io io;
-    check(gpu->begin_batch(gpu, ids.data(), nullptr, bad_cu.data(), 3, 3, &io) == SUTRA_ERR_INVALID_ARGUMENT,
+    check(gpu->begin_batch(gpu, ids.data(), nullptr, nullptr, bad_cu.data(), 3, 3, &io) == SUTRA_ERR_INVALID_ARGUMENT,
           "begin_batch rejects decreasing cu_seqlens (%s)", sutra_cuda_backend_error(gpu));
-    check(gpu->begin_batch(gpu, ids.data(), nullptr, cu.data(), 4, 1, &io) == SUTRA_ERR_INVALID_ARGUMENT,
+    check(gpu->begin_batch(gpu, ids.data(), nullptr, nullptr, cu.data(), 4, 1, &io) == SUTRA_ERR_INVALID_ARGUMENT,
           "begin_batch rejects cu_seqlens[B] != T");
     void *args[3] = {gpu, gpu_out(gpu, 64), gpu_out(gpu, 64)};
     const sutra_status st = gpu->run(gpu, 77, [](void *arg) -> sutra_status {

@@ -133,12 +133,12 @@ static const void *cpu_weights_upload(sutra_backend *be, const float *host, size
     return host;
 }
 
-static sutra_status cpu_begin_batch(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *cu,
-                                    int T, int B, sutra_batch_io *io) {
+static sutra_status cpu_begin_batch(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                                    const int32_t *cu, int T, int B, sutra_batch_io *io) {
     (void)be;
     (void)T;
     (void)B;
-    *io = (sutra_batch_io){.ids = ids, .pos = pos, .cu_seqlens = cu};
+    *io = (sutra_batch_io){.ids = ids, .pos = pos, .types = types, .cu_seqlens = cu};
     return SUTRA_OK;
 }
 
@@ -161,12 +161,13 @@ static void norm_row(const cpu_ctx *c, float *out, const float *x, const float *
         for (int i = 0; i < C; i++) out[i] += ((const float *)n->b)[i];
 }
 
-static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos, const void *tok_,
-                      const void *pos_tab_, const void *type_row_, const sutra_norm *norm, int T, int C) {
+static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                      const void *tok_, const void *pos_tab_, const void *type_tab_, const sutra_norm *norm, int T,
+                      int C) {
     cpu_ctx *c = be->ctx;
     const double t0 = op_start(c);
     float *out = out_;
-    const float *tok = tok_, *pos_tab = pos_tab_, *type_row = type_row_;
+    const float *tok = tok_, *pos_tab = pos_tab_, *type_tab = type_tab_;
     const int normed = norm && norm->w;
 #pragma omp parallel for num_threads(c->threads) schedule(static)
     for (int t = 0; t < T; t++) {
@@ -177,8 +178,10 @@ static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const i
             const float *p = pos_tab + (size_t)pos[t] * C;
             for (int i = 0; i < C; i++) o[i] += p[i];
         }
-        if (type_row)
-            for (int i = 0; i < C; i++) o[i] += type_row[i];
+        if (type_tab) {
+            const float *y = type_tab + (size_t)(types ? types[t] : 0) * C;
+            for (int i = 0; i < C; i++) o[i] += y[i];
+        }
         if (normed) norm_row(c, o, o, NULL, norm, C);
     }
     op_end(c, t0, "%s", normed ? (norm->kind == SUTRA_NORM_RMS ? "embed+RMS" : "embed+LN") : "embed");

@@ -155,7 +155,7 @@ static sutra_status fold_run(void *arg) {
     const sutra_net_shape *s = net->shape;
     const int T = call->T, C = s->C, F = s->F, Q = sutra_net_q(s), QKV = sutra_net_qkv(s);
     const size_t ab = be->act_bytes;
-    be->embed(be, p->x, call->io->ids, call->io->pos, net->tok_emb, net->pos_emb, net->type_emb, &net->emb_norm, T, C);
+    be->embed(be, p->x, call->io->ids, call->io->pos, call->io->types, net->tok_emb, net->pos_emb, net->type_emb, &net->emb_norm, T, C);
     sutra_attn_params ap = *call->attn;
     ap.q = p->qkv;
     ap.k = (char *)p->qkv + (size_t)Q * ab;

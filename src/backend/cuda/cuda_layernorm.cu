@@ -123,15 +123,16 @@ __global__ void __launch_bounds__(32 * WARPS) add_layernorm_warp_kernel(E *out, 
     ln_finish_warp<E, VPL>(out + off, x, w, b, C, eps, rms, lane);
 }
 
-/* out (T,C) = LN(wte[ids] + wpe[pos] + wtt[0]); one warp per row. Same grid as above. */
+/* out (T,C) = LN(wte[ids] + wpe[pos] + wtt[types]); one warp per row. Same grid as above. */
 template <class E, int VPL>
 __global__ void __launch_bounds__(32 * WARPS)
-    embed_layernorm_warp_kernel(E *out, const int32_t *ids, const int32_t *pos, const E *wte, const E *wpe,
-                                const E *wtt, const E *w, const E *b, int T, int C, float eps) {
+    embed_layernorm_warp_kernel(E *out, const int32_t *ids, const int32_t *pos, const int32_t *types, const E *wte,
+                                const E *wpe, const E *wtt, const E *w, const E *b, int T, int C, float eps) {
     const int row = blockIdx.x * WARPS + threadIdx.x / 32, lane = threadIdx.x % 32;
     if (row >= T) return;
     const E *e = wte + (size_t)ids[row] * C;
     const E *p = wpe ? wpe + (size_t)pos[row] * C : nullptr;
+    const E *y = wtt ? wtt + (types ? (size_t)types[row] * C : 0) : nullptr;
     float x[VPL][8];
 #pragma unroll
     for (int v = 0; v < VPL; ++v) {
@@ -144,8 +145,8 @@ __global__ void __launch_bounds__(32 * WARPS)
 #pragma unroll
                 for (int i = 0; i < 8; ++i) x[v][i] += t[i];
             }
-            if (wtt) {
-                load8(wtt + c, t);
+            if (y) {
+                load8(y + c, t);
 #pragma unroll
                 for (int i = 0; i < 8; ++i) x[v][i] += t[i];
             }
@@ -155,11 +156,11 @@ __global__ void __launch_bounds__(32 * WARPS)
 }
 
 /* General path: one block per row, any C up to MAX_GENERAL_C, any alignment. The input row is
- * either wte[ids]+wpe[pos]+wtt[0] (ids != NULL) or inp + res. Dynamic shared memory: C floats. */
+ * either wte[ids]+wpe[pos]+wtt[types] (ids != NULL) or inp + res. Dynamic shared memory: C floats. */
 template <class E>
 __global__ void __launch_bounds__(GENERAL_THREADS)
     layernorm_general_kernel(E *out, E *sum_out, const E *inp, const E *res, const int32_t *ids, const int32_t *pos,
-                             const E *wte, const E *wpe, const E *wtt, const E *w, const E *b, int C, float eps,
+                             const int32_t *types, const E *wte, const E *wpe, const E *wtt, const E *w, const E *b, int C, float eps,
                              bool rms) {
     extern __shared__ float xs[];
     __shared__ float scratch[GENERAL_THREADS / 32];
@@ -170,7 +171,7 @@ __global__ void __launch_bounds__(GENERAL_THREADS)
         if (ids) {
             x = to_f32(wte[(size_t)ids[row] * C + c]);
             if (wpe) x += to_f32(wpe[(size_t)pos[row] * C + c]);
-            if (wtt) x += to_f32(wtt[c]);
+            if (wtt) x += to_f32(wtt[(types ? (size_t)types[row] * C : 0) + c]);
         } else {
             x = to_f32(inp[off + c]);
             if (res) x += to_f32(res[off + c]);
@@ -206,14 +207,15 @@ int pick_vpl(int C) {
 }
 
 template <class E>
-sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32_t *ids, const int32_t *pos, const E *wte,
+sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32_t *ids, const int32_t *pos,
+                         const int32_t *types, const E *wte,
                          const E *wpe, const E *wtt, const E *w, const E *b, int T, int C, float eps, bool rms,
                          cudaStream_t s) {
     const dim3 grid((unsigned)((T + WARPS - 1) / WARPS)), block(32 * WARPS);
 #define SUTRA_LN_CASE(V)                                                                                          \
     case V:                                                                                                       \
         if (ids)                                                                                                  \
-            embed_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, ids, pos, wte, wpe, wtt, w, b, T, C, eps); \
+            embed_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, ids, pos, types, wte, wpe, wtt, w, b, T, C, eps); \
         else                                                                                                      \
             add_layernorm_warp_kernel<E, V><<<grid, block, 0, s>>>(out, sum, inp, res, w, b, T, C, eps, rms);    \
         break;
@@ -234,7 +236,7 @@ sutra_status launch_fast(E *out, E *sum, const E *inp, const E *res, const int32
 
 template <class E>
 sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, const int32_t *ids,
-                    const int32_t *pos, const void *wte_, const void *wpe_, const void *wtt_, const void *w_,
+                    const int32_t *pos, const int32_t *types, const void *wte_, const void *wpe_, const void *wtt_, const void *w_,
                     const void *b_, int T, int C, float eps, bool rms, cudaStream_t s, const char *who) {
     E *out = (E *)out_, *sum = (E *)sum_;
     const E *inp = (const E *)inp_, *res = (const E *)res_, *wte = (const E *)wte_, *wpe = (const E *)wpe_,
@@ -244,7 +246,7 @@ sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, 
                       aligned16(wte) && aligned16(wpe) && aligned16(wtt) && aligned16(w) && aligned16(b);
     sutra_status st = SUTRA_OK;
     if (fast) {
-        st = launch_fast<E>(out, sum, inp, res, ids, pos, wte, wpe, wtt, w, b, T, C, eps, rms, s);
+        st = launch_fast<E>(out, sum, inp, res, ids, pos, types, wte, wpe, wtt, w, b, T, C, eps, rms, s);
     } else {
         const size_t smem = (size_t)C * sizeof(float);
         if (smem > 48 * 1024 &&
@@ -253,8 +255,8 @@ sutra_status launch(void *out_, void *sum_, const void *inp_, const void *res_, 
             cudaGetLastError();
             return sutra_cuda_fail(SUTRA_ERR_UNSUPPORTED, "%s: C %d needs %zu bytes of shared memory", who, C, smem);
         }
-        layernorm_general_kernel<E><<<(unsigned)T, GENERAL_THREADS, smem, s>>>(out, sum, inp, res, ids, pos, wte, wpe,
-                                                                              wtt, w, b, C, eps, rms);
+        layernorm_general_kernel<E><<<(unsigned)T, GENERAL_THREADS, smem, s>>>(out, sum, inp, res, ids, pos, types, wte,
+                                                                              wpe, wtt, w, b, C, eps, rms);
     }
     if (st != SUTRA_OK) return st;
     const cudaError_t e = cudaGetLastError();
@@ -271,7 +273,8 @@ sutra_status check_sizes(int T, int C, const char *who) {
 
 } // namespace
 
-sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int32_t *pos, const void *wte,
+sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                                        const void *wte,
                                         const void *wpe, const void *wtt, const void *w, const void *b, int T, int C,
                                         float eps, sutra_cuda_dtype dt, cudaStream_t stream) {
     static const char who[] = "embed_layernorm";
@@ -281,9 +284,9 @@ sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: NULL pointer", who);
     if (T == 0) return SUTRA_OK;
     return dt == SUTRA_CUDA_DTYPE_BF16
-               ? launch<__nv_bfloat16>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps,
+               ? launch<__nv_bfloat16>(out, nullptr, nullptr, nullptr, ids, pos, types, wte, wpe, wtt, w, b, T, C, eps,
                                        false, stream, who)
-               : launch<__half>(out, nullptr, nullptr, nullptr, ids, pos, wte, wpe, wtt, w, b, T, C, eps, false,
+               : launch<__half>(out, nullptr, nullptr, nullptr, ids, pos, types, wte, wpe, wtt, w, b, T, C, eps, false,
                                 stream, who);
 }
 
@@ -298,9 +301,9 @@ sutra_status add_norm(void *out, void *sum, const void *inp, const void *residua
         return sutra_cuda_fail(SUTRA_ERR_INVALID_ARGUMENT, "%s: NULL pointer", who);
     if (T == 0) return SUTRA_OK;
     return dt == SUTRA_CUDA_DTYPE_BF16
-               ? launch<__nv_bfloat16>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T,
+               ? launch<__nv_bfloat16>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T,
                                        C, eps, rms, stream, who)
-               : launch<__half>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T, C, eps,
+               : launch<__half>(out, sum, inp, residual, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, w, b, T, C, eps,
                                 rms, stream, who);
 }
 

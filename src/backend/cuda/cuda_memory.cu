@@ -100,11 +100,11 @@ sutra_status ensure_batch_buffers(cuda_ctx *c, int T, int B) {
     if (T <= c->tok_cap && B <= c->seq_cap && c->d_in) return SUTRA_OK;
     const int tok = T > c->tok_cap ? (int)round_up((size_t)T, 1024) : c->tok_cap;
     const int seq = B > c->seq_cap ? (int)round_up((size_t)B, 256) : c->seq_cap;
-    const size_t bytes = ((size_t)2 * tok + seq + 1) * sizeof(int32_t);
+    const size_t bytes = ((size_t)3 * tok + seq + 1) * sizeof(int32_t);
     drop_graphs(c);
     if (c->d_in) {
         cudaStreamSynchronize(c->stream);
-        dev_free(c, (void **)&c->d_in, ((size_t)2 * c->tok_cap + c->seq_cap + 1) * sizeof(int32_t));
+        dev_free(c, (void **)&c->d_in, ((size_t)3 * c->tok_cap + c->seq_cap + 1) * sizeof(int32_t));
         cudaFreeHost(c->h_in);
         c->h_in = nullptr;
     }
@@ -122,8 +122,8 @@ sutra_status ensure_batch_buffers(cuda_ctx *c, int T, int B) {
     return SUTRA_OK;
 }
 
-static sutra_status cuda_begin_batch(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *cu, int T,
-                              int B, sutra_batch_io *io) {
+static sutra_status cuda_begin_batch(sutra_backend *be, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                                     const int32_t *cu, int T, int B, sutra_batch_io *io) {
     cuda_ctx *c = ctx_of(be);
     if (c->fatal) return take_error(c, c->st);
     cudaSetDevice(c->device);
@@ -147,21 +147,24 @@ static sutra_status cuda_begin_batch(sutra_backend *be, const int32_t *ids, cons
     }
     sutra_status st = ensure_batch_buffers(c, T, B);
     if (st != SUTRA_OK) return take_error(c, st);
-    /* ids, positions and offsets packed back to back (ids at 0, positions at T, offsets at 2T,
-     * in both buffers) so that one copy carries them: at batch 1 each cudaMemcpyAsync costs a few
-     * microseconds of a forward of ~0.5 ms. The addresses depend on T alone, which every graph's
-     * key holds. */
-    const size_t n_in = 2 * (size_t)T + (size_t)B + 1;
-    int32_t *h_ids = c->h_in, *h_pos = c->h_in + T, *h_cu = c->h_in + 2 * (size_t)T;
-    int32_t *d_ids = c->d_in, *d_pos = c->d_in + T, *d_cu = c->d_in + 2 * (size_t)T;
+    /* ids, positions, token types and offsets packed back to back (ids at 0, positions at T, types
+     * at 2T, offsets at 3T, in both buffers) so that one copy carries them: at batch 1 each
+     * cudaMemcpyAsync costs a few microseconds of a forward of ~0.5 ms. The addresses depend on T
+     * alone, which every graph's key holds; types are always staged (zeros when the batch has
+     * none), so a graph captured for one batch reads the next one's. */
+    const size_t n_in = 3 * (size_t)T + (size_t)B + 1;
+    int32_t *h_ids = c->h_in, *h_pos = c->h_in + T, *h_types = c->h_in + 2 * (size_t)T, *h_cu = c->h_in + 3 * (size_t)T;
+    int32_t *d_ids = c->d_in, *d_pos = c->d_in + T, *d_types = c->d_in + 2 * (size_t)T, *d_cu = c->d_in + 3 * (size_t)T;
     memcpy(h_ids, ids, (size_t)T * sizeof *ids);
     if (pos) memcpy(h_pos, pos, (size_t)T * sizeof *pos);
     else memset(h_pos, 0, (size_t)T * sizeof *h_pos);
+    if (types) memcpy(h_types, types, (size_t)T * sizeof *types);
+    else memset(h_types, 0, (size_t)T * sizeof *h_types);
     memcpy(h_cu, cu, (size_t)(B + 1) * sizeof *cu);
     e = cudaMemcpyAsync(d_ids, h_ids, n_in * sizeof *h_ids, cudaMemcpyHostToDevice, c->stream);
     if (e == cudaSuccess) e = cudaEventRecord(c->staged, c->stream);
     if (e != cudaSuccess) return take_error(c, cuda_fail(c, e, "begin_batch: copy"));
-    *io = sutra_batch_io{d_ids, pos ? d_pos : nullptr, d_cu};
+    *io = sutra_batch_io{d_ids, pos ? d_pos : nullptr, d_types, d_cu};
     return SUTRA_OK;
 }
 

@@ -24,9 +24,10 @@
 
 /* ---- cuda_layernorm.cu -------------------------------------------------------------------- */
 
-/* out (T,C) = LayerNorm(wte[ids[t]] + wpe[pos[t]] + wtt[0]) * w + b. ids, pos: device (T);
- * wpe, wtt, b may be NULL. */
-sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int32_t *pos, const void *wte,
+/* out (T,C) = LayerNorm(wte[ids[t]] + wpe[pos[t]] + wtt[types[t]]) * w + b. ids, pos, types:
+ * device (T); wpe, wtt, b may be NULL, types NULL (row 0 of wtt). */
+sutra_status sutra_cuda_embed_layernorm(void *out, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                                        const void *wte,
                                         const void *wpe, const void *wtt, const void *w, const void *b, int T, int C,
                                         float eps, sutra_cuda_dtype dt, cudaStream_t stream);
 

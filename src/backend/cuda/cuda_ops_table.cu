@@ -48,11 +48,11 @@ static int known_norm(cuda_ctx *c, const sutra_norm *n, const char *who) {
     return 0;
 }
 
-static void cuda_embed(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos, const void *tok,
-                       const void *pos_tab, const void *type_row, const sutra_norm *norm, int T, int C) {
+static void cuda_embed(sutra_backend *be, void *out, const int32_t *ids, const int32_t *pos, const int32_t *types,
+                       const void *tok, const void *pos_tab, const void *type_tab, const sutra_norm *norm, int T, int C) {
     cuda_ctx *c = ctx_of(be);
     if (c->st != SUTRA_OK) return;
-    if (!norm && !pos_tab && !type_row) { /* decoders: the token's row alone */
+    if (!norm && !pos_tab && !type_tab) { /* decoders: the token's row alone */
         note(c, sutra_cuda_embed_rows(out, ids, tok, T, C, c->dt, c->stream));
         timer_mark(c, "embed");
         return;
@@ -61,7 +61,7 @@ static void cuda_embed(sutra_backend *be, void *out, const int32_t *ids, const i
         fail(c, SUTRA_ERR_UNSUPPORTED, "embed: the CUDA backend adds position or type rows only before a LayerNorm");
         return;
     }
-    note(c, sutra_cuda_embed_layernorm(out, ids, pos, tok, pos_tab, type_row, norm->w, norm->b, T, C, norm->eps, c->dt,
+    note(c, sutra_cuda_embed_layernorm(out, ids, pos, types, tok, pos_tab, type_tab, norm->w, norm->b, T, C, norm->eps, c->dt,
                                        c->stream));
     timer_mark(c, "embed+LN");
 }
