@@ -130,6 +130,23 @@ static void encode_and_check(const sutra_tokenizer *tok, const char *text, size_
         CHECK(st == SUTRA_ERR_FORMAT);
     }
     sutra_encoding_free(&enc);
+    /* The text's two halves as a pair: the limit holds, ids are in the vocabulary, types are
+     * 0..255; invalid UTF-8 in either half is the only input error. */
+    const size_t half = len / 2, npair = (size_t)sutra_tokenizer_num_special_pair(tok);
+    st = sutra_tokenizer_encode_pair(tok, text, half, text + half, len - half, max_tokens, &enc, err, sizeof err);
+    if (max_tokens > 0 && max_tokens < npair) {
+        CHECK(st == SUTRA_ERR_INVALID_ARGUMENT); /* checked before the texts */
+    } else if (sutra_utf8_validate(text, half) != half || sutra_utf8_validate(text + half, len - half) != len - half) {
+        CHECK(st == SUTRA_ERR_INVALID_UTF8);
+    } else if (st == SUTRA_OK) {
+        CHECK(enc.n >= npair && (!max_tokens || enc.n <= max_tokens));
+        for (size_t i = 0; i < enc.n; i++)
+            CHECK(enc.ids[i] >= 0 && enc.ids[i] < sutra_tokenizer_vocab_size(tok) &&
+                  (!enc.types || (enc.types[i] >= 0 && enc.types[i] < 256)));
+    } else {
+        CHECK(st == SUTRA_ERR_FORMAT);
+    }
+    sutra_encoding_free(&enc);
 }
 
 /* Appends s[0..n) to out as the body of a JSON string; raw bytes >= 0x80 pass through, so that

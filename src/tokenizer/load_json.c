@@ -626,6 +626,53 @@ static sutra_status tmpl_push(sutra_tokenizer *tok, int64_t id, int after, char 
     return SUTRA_OK;
 }
 
+/* A template item's type_id: absent is 0. */
+static int template_type_id(const cJSON *it, int64_t *type_id) {
+    const cJSON *t = item(it, "type_id");
+    *type_id = 0;
+    return !t || as_int(t, 0, 255, type_id);
+}
+
+/* TemplateProcessing's "pair": sequences A and B once each, special tokens as in "single". */
+static sutra_status parse_template_pair(const cJSON *pair, const cJSON *specials, sutra_tokenizer *tok, char *err,
+                                        size_t errcap) {
+    if (!pair || cJSON_IsNull(pair)) return SUTRA_OK; /* none: HF's default (A then B) */
+    if (!cJSON_IsArray(pair)) return FAIL_FORMAT("post_processor.pair must be an array");
+    int seen[2] = {0, 0};
+    for (const cJSON *it = pair->child; it; it = it->next) {
+        const cJSON *seq = item(it, "Sequence"), *sp = item(it, "SpecialToken");
+        const cJSON *body = cJSON_IsObject(seq) ? seq : sp;
+        int64_t type_id;
+        if (!cJSON_IsObject(body))
+            return FAIL_FORMAT("post_processor.pair: items must be {\"Sequence\": ...} or {\"SpecialToken\": ...}");
+        if (!template_type_id(body, &type_id)) return FAIL_FORMAT("post_processor.pair: type_id must be 0..255");
+        const cJSON *name = item(body, "id");
+        if (!cJSON_IsString(name)) return FAIL_FORMAT("post_processor.pair: id must be a string");
+        sutra_status st;
+        if (body == seq) {
+            const int which = !strcmp(name->valuestring, "A") ? 0 : !strcmp(name->valuestring, "B") ? 1 : -1;
+            if (which < 0) return FAIL_FORMAT("post_processor.pair: a sequence must be \"A\" or \"B\"");
+            if (seen[which]++) return FAIL_FORMAT("post_processor.pair: sequence %s twice", which ? "B" : "A");
+            st = sutra_tok_pair_push(tok, which ? SUTRA_PAIR_SEQ_B : SUTRA_PAIR_SEQ_A, (int32_t)type_id, err, errcap);
+            if (st != SUTRA_OK) return st;
+            continue;
+        }
+        const cJSON *def = specials ? item(specials, name->valuestring) : NULL;
+        const cJSON *ids = cJSON_IsObject(def) ? item(def, "ids") : NULL;
+        if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) < 1)
+            return FAIL_FORMAT("post_processor.pair: special token '%.64s' is not in special_tokens", name->valuestring);
+        for (const cJSON *x = ids->child; x; x = x->next) {
+            int64_t id;
+            if (!as_int(x, 0, (double)INT32_MAX, &id))
+                return FAIL_FORMAT("post_processor.special_tokens['%.64s']: id is not a non-negative integer",
+                                   name->valuestring);
+            if ((st = sutra_tok_pair_push(tok, (int32_t)id, (int32_t)type_id, err, errcap)) != SUTRA_OK) return st;
+        }
+    }
+    if (!seen[0] || !seen[1]) return FAIL_FORMAT("post_processor.pair must hold sequences A and B");
+    return SUTRA_OK;
+}
+
 static sutra_status parse_template(const cJSON *p, sutra_tokenizer *tok, char *err, size_t errcap) {
     const cJSON *single = item(p, "single");
     const cJSON *specials = item(p, "special_tokens");
@@ -664,12 +711,14 @@ static sutra_status parse_template(const cJSON *p, sutra_tokenizer *tok, char *e
         }
     }
     if (!seen_seq) return FAIL_FORMAT("post_processor.single has no sequence");
-    return SUTRA_OK;
+    return parse_template_pair(item(p, "pair"), specials, tok, err, errcap);
 }
 
-/* BertProcessing / RobertaProcessing: {"cls": ["[CLS]", 101], "sep": ["[SEP]", 102]} around the sequence. */
-static sutra_status parse_bert_processing(const cJSON *p, sutra_tokenizer *tok, char *err, size_t errcap) {
+/* BertProcessing / RobertaProcessing: {"cls": ["[CLS]", 101], "sep": ["[SEP]", 102]} around the
+ * sequence; their pair forms are fixed (pair.c). */
+static sutra_status parse_bert_processing(const cJSON *p, sutra_tokenizer *tok, int roberta, char *err, size_t errcap) {
     static const char *const keys[2] = {"cls", "sep"};
+    int64_t both[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         const cJSON *pair = item(p, keys[k]);
         int64_t id;
@@ -678,8 +727,9 @@ static sutra_status parse_bert_processing(const cJSON *p, sutra_tokenizer *tok, 
             return FAIL_FORMAT("post_processor.%s must be [token, id]", keys[k]);
         sutra_status st = tmpl_push(tok, id, k, err, errcap);
         if (st != SUTRA_OK) return st;
+        both[k] = id;
     }
-    return SUTRA_OK;
+    return sutra_tok_pair_bert(tok, (int32_t)both[0], (int32_t)both[1], roberta, err, errcap);
 }
 
 static sutra_status parse_post_processor(const cJSON *p, sutra_tokenizer *tok, char *err, size_t errcap) {
@@ -690,12 +740,12 @@ static sutra_status parse_post_processor(const cJSON *p, sutra_tokenizer *tok, c
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(p, tok, err, errcap);
     /* RobertaProcessing adds the same tokens (<s> A </s> for MPNet and RoBERTa); its trim_offsets and
      * add_prefix_space move offsets only (tokenizer.c: trim_offsets) */
-    if (strcmp(type, "BertProcessing") == 0) return parse_bert_processing(p, tok, err, errcap);
+    if (strcmp(type, "BertProcessing") == 0) return parse_bert_processing(p, tok, 0, err, errcap);
     if (strcmp(type, "RobertaProcessing") == 0) {
         int trim = 1, prefix = 1;
         sutra_status st = opt_bool(p, "trim_offsets", "post_processor", &trim, err, errcap);
         if (st == SUTRA_OK) st = opt_bool(p, "add_prefix_space", "post_processor", &prefix, err, errcap);
-        if (st == SUTRA_OK) st = parse_bert_processing(p, tok, err, errcap);
+        if (st == SUTRA_OK) st = parse_bert_processing(p, tok, 1, err, errcap);
         tok->trim_offsets = trim;
         tok->trim_keep_prefix = prefix;
         return st;

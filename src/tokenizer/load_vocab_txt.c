@@ -192,6 +192,7 @@ sutra_status sutra_tok_load_vocab_txt(const char *dir, sutra_tokenizer **out, ch
     tok->tmpl_ids[0] = cls;
     tok->tmpl_ids[1] = sep;
     tok->n_pre = tok->n_post = 1;
+    if ((st = sutra_tok_pair_bert(tok, cls, sep, 0, err, errcap)) != SUTRA_OK) goto fail;
     st = sutra_tok_finish(tok, err, errcap);
     if (st != SUTRA_OK) goto fail;
     free(text);

@@ -350,6 +350,14 @@ int sutra_added_find(const sutra_added_vocab *av, int pass, const sutra_tchar *t
 
 /* ---- the tokenizer -------------------------------------------------------------------------- */
 
+/* One item of the pair template: a special token (id >= 0) or a sequence, with its type id. */
+#define SUTRA_PAIR_SEQ_A (-1)
+#define SUTRA_PAIR_SEQ_B (-2)
+typedef struct sutra_pair_item {
+    int32_t id;
+    int32_t type_id;
+} sutra_pair_item;
+
 struct sutra_tokenizer {
     sutra_normalizer normalizer;
     sutra_pretokenizer pretok;
@@ -360,6 +368,11 @@ struct sutra_tokenizer {
     sutra_added_vocab added;
     int32_t *tmpl_ids; /* post-processor: n_pre ids before the sequence, n_post after */
     size_t n_pre, n_post;
+    /* the post-processor's pair form (pair.c): items in order, each a special token's id or a
+     * sequence (SUTRA_PAIR_SEQ_A / _B), with its token type id; NULL when the post-processor has
+     * none (A then B, types 0 and 1, as HF's default) */
+    sutra_pair_item *pair_items;
+    size_t n_pair_items;
     /* RobertaProcessing's trim_offsets: whitespace at either end of a token's span (an lstrip
      * added token's, a byte-level token's leading space) is left out of its offsets; with
      * add_prefix_space a single leading space of the text's first token stays */
@@ -376,6 +389,15 @@ sutra_status sutra_tok_add_token(sutra_tokenizer *tok, const char *content, size
 /* Finishes loading: patterns of the added tokens, vocab_size, and range checks of the template
  * ids. */
 sutra_status sutra_tok_finish(sutra_tokenizer *tok, char *err, size_t errcap);
+/* Appends one item to the pair template (pair.c). */
+sutra_status sutra_tok_pair_push(sutra_tokenizer *tok, int32_t id, int32_t type_id, char *err, size_t errcap);
+/* The pair templates of BertProcessing ([CLS] A [SEP] B [SEP], types 0 0 0 1 1) and RobertaProcessing
+ * (<s> A </s> </s> B </s>, all type 0) around cls and sep. */
+sutra_status sutra_tok_pair_bert(sutra_tokenizer *tok, int32_t cls, int32_t sep, int roberta, char *err, size_t errcap);
+/* Encodes text with no special token, no limit (tokenizer.c). */
+sutra_status sutra_tok_encode_plain(const sutra_tokenizer *tok, const char *text, size_t len, sutra_encoding *enc,
+                                    char *err, size_t errcap);
+
 /* Model vocabulary lookups (no added tokens). */
 int32_t sutra_tok_model_find(const sutra_tokenizer *tok, const char *s, size_t len);
 int32_t sutra_tok_model_size(const sutra_tokenizer *tok);

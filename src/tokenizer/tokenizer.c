@@ -32,6 +32,7 @@ void sutra_tokenizer_free(sutra_tokenizer *tok) {
     sutra_bpe_free(&tok->bpe);
     sutra_added_free(&tok->added);
     free(tok->tmpl_ids);
+    free(tok->pair_items);
     free(tok);
 }
 
@@ -40,6 +41,7 @@ void sutra_encoding_free(sutra_encoding *enc) {
     free(enc->ids);
     free(enc->starts);
     free(enc->ends);
+    free(enc->types);
     memset(enc, 0, sizeof *enc);
 }
 
@@ -217,6 +219,11 @@ sutra_status sutra_tok_finish(sutra_tokenizer *tok, char *err, size_t errcap) {
             return sutra_errf(SUTRA_ERR_FORMAT, err, errcap,
                               "post_processor: special token id %d is outside the vocabulary of %d tokens",
                               (int)tok->tmpl_ids[i], (int)tok->vocab_size);
+    for (size_t i = 0; i < tok->n_pair_items; i++)
+        if (tok->pair_items[i].id >= tok->vocab_size)
+            return sutra_errf(SUTRA_ERR_FORMAT, err, errcap,
+                              "post_processor: pair special token id %d is outside the vocabulary of %d tokens",
+                              (int)tok->pair_items[i].id, (int)tok->vocab_size);
     return SUTRA_OK;
 }
 
@@ -373,11 +380,14 @@ static void trim_offsets(const sutra_tokenizer *tok, const char *text, sutra_enc
     }
 }
 
-sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text, size_t len, size_t max_tokens,
-                                    int want_offsets, sutra_encoding *enc, char *err, size_t errcap) {
+/* Encodes text with the single-sequence template (with_template) or without any special token. */
+static sutra_status encode_impl(const sutra_tokenizer *tok, const char *text, size_t len, size_t max_tokens,
+                                int want_offsets, int with_template, sutra_encoding *enc, char *err, size_t errcap) {
     if (!tok || !enc || (!text && len))
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "encode: NULL tokenizer, encoding or text");
     enc->n = 0;
+    free(enc->types);
+    enc->types = NULL;
     if (!want_offsets) {
         free(enc->starts);
         free(enc->ends);
@@ -390,7 +400,8 @@ sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text
     if (bad != len)
         return sutra_errf(SUTRA_ERR_INVALID_UTF8, err, errcap, "encode: invalid UTF-8 at byte %zu (0x%02X)", bad,
                           (unsigned)(unsigned char)text[bad]);
-    size_t nspec = tok->n_pre + tok->n_post;
+    const size_t n_pre = with_template ? tok->n_pre : 0, n_post = with_template ? tok->n_post : 0;
+    size_t nspec = n_pre + n_post;
     if (max_tokens > 0 && max_tokens < nspec)
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap,
                           "encode: max_tokens %zu leaves no room for the %zu special tokens of the template",
@@ -403,7 +414,7 @@ sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text
     if (max_tokens && guess > max_tokens) guess = max_tokens;
     if (!sutra_sink_reserve(&sink, guess))
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot allocate the encoding");
-    for (size_t i = 0; i < tok->n_pre; i++) sutra_sink_push(&sink, tok->tmpl_ids[i], 0, 0, 1);
+    for (size_t i = 0; i < n_pre; i++) sutra_sink_push(&sink, tok->tmpl_ids[i], 0, 0, 1);
 
     sutra_tok_work w;
     memset(&w, 0, sizeof w);
@@ -413,13 +424,23 @@ sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text
         enc->n = 0;
         return st;
     }
-    if (tok->trim_offsets && want_offsets) trim_offsets(tok, text, enc, tok->n_pre);
-    for (size_t i = 0; i < tok->n_post; i++)
+    if (tok->trim_offsets && want_offsets) trim_offsets(tok, text, enc, n_pre);
+    for (size_t i = 0; i < n_post; i++)
         if (!sutra_sink_push(&sink, tok->tmpl_ids[tok->n_pre + i], 0, 0, 1)) {
             enc->n = 0;
             return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cannot grow the encoding");
         }
     return SUTRA_OK;
+}
+
+sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text, size_t len, size_t max_tokens,
+                                    int want_offsets, sutra_encoding *enc, char *err, size_t errcap) {
+    return encode_impl(tok, text, len, max_tokens, want_offsets, 1, enc, err, errcap);
+}
+
+sutra_status sutra_tok_encode_plain(const sutra_tokenizer *tok, const char *text, size_t len, sutra_encoding *enc,
+                                    char *err, size_t errcap) {
+    return encode_impl(tok, text, len, 0, 0, 0, enc, err, errcap);
 }
 
 /* ---- loading and queries -------------------------------------------------------------------- */

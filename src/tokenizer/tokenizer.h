@@ -22,6 +22,7 @@ typedef struct sutra_encoding {
     int32_t *ids;
     int32_t *starts; /* NULL unless offsets were requested */
     int32_t *ends;
+    int32_t *types;  /* token type ids; NULL when all are 0 (every single-text encoding) */
     size_t n, cap;
 } sutra_encoding;
 
@@ -45,6 +46,17 @@ sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text
                                     size_t max_tokens, int want_offsets, sutra_encoding *enc, char *err,
                                     size_t errcap);
 
+/* Encodes a pair of texts (a query and a document) as HF `tokenizers` does with the
+ * post-processor's pair form: [CLS] a [SEP] b [SEP] with token types 0 and 1 (BERT), <s> a </s>
+ * </s> b </s> (RoBERTa, XLM-R), a TemplateProcessing's "pair", or a then b where the tokenizer has
+ * no post-processor. max_tokens > 0 truncates the two texts to fit, specials included, by HF's
+ * longest_first rule (the longer one first; both to about half when both are long); 0 = no limit.
+ * enc->types receives the type ids when any is not 0. enc is reset first. */
+sutra_status sutra_tokenizer_encode_pair(const sutra_tokenizer *tok, const char *a, size_t alen, const char *b,
+                                         size_t blen, size_t max_tokens, sutra_encoding *enc, char *err,
+                                         size_t errcap);
+/* The number of special tokens the pair form adds (3 for BERT, 4 for RoBERTa). */
+int sutra_tokenizer_num_special_pair(const sutra_tokenizer *tok);
 int sutra_tokenizer_vocab_size(const sutra_tokenizer *tok);
 /* "wordpiece", ... */
 const char *sutra_tokenizer_kind(const sutra_tokenizer *tok);
