@@ -181,6 +181,10 @@ typedef struct sutra_config {
     sutra_switch gpu_flash_wgmma;
     sutra_switch gpu_layernorm_fold;
     int gpu_fold_min_tokens;
+    /* The task instruction of a causal-LM reranker's prompt (Qwen3-Reranker's "<Instruct>: ..."); NULL:
+     * the model's default, "Given a web search query, retrieve relevant passages that answer the
+     * query". Copied at create. */
+    const char *rerank_instruction;
     /* 1: time every kind of op (on the GPU the forward then runs without graphs, an event after
      * each op: the GPU as busy as in a timed run); read with sutra_embedder_profile(). */
     int profile;
@@ -287,6 +291,61 @@ SUTRA_API sutra_status sutra_embed_tokens(sutra_embedder *embedder, const int32_
  * max(norm, 1e-12), as sentence-transformers does). */
 SUTRA_API void sutra_vector_finish(const float *pooled, int dims, int normalize, float *out);
 
+/* ---- scores, sparse vectors, multi-vectors ------------------------------------------------ */
+/* What a loaded model gives (sutra_embedder_outputs(), a bit set):
+ *   DENSE        pooled vectors (sutra_embed and the rest): every embedding model
+ *   SPARSE       lexical weights per token id: SPLADE (a sentence-transformers SparseEncoder) and
+ *                bge-m3 (sparse_linear)
+ *   MULTIVECTOR  one vector per token (ColBERT): bge-m3 (colbert_linear)
+ *   RERANK       a relevance score per (query, document): cross-encoders (BERT, XLM-R, ModernBERT,
+ *                DistilBERT sequence classifiers with one label) and Qwen3-Reranker */
+typedef enum sutra_output_kind {
+    SUTRA_OUTPUT_DENSE = 1,
+    SUTRA_OUTPUT_SPARSE = 2,
+    SUTRA_OUTPUT_MULTIVECTOR = 4,
+    SUTRA_OUTPUT_RERANK = 8,
+} sutra_output_kind;
+SUTRA_API int sutra_embedder_outputs(const sutra_embedder *embedder);
+
+/* Scores n documents against one query into scores (scores_cap >= n): the pair (query, document)
+ * tokenised as the model's tokenizer pairs them (special tokens, token types, longest_first
+ * truncation to the token limit), the model's head on it. raw = 0: the score as
+ * sentence-transformers' CrossEncoder.predict gives it (the model's saved activation, else Sigmoid
+ * for one label), Qwen3-Reranker's p("yes"); raw = 1: the logit (Qwen3-Reranker: yes - no). Pairs
+ * are packed into batches as texts are. A model without RERANK: SUTRA_ERR_UNSUPPORTED. */
+SUTRA_API sutra_status sutra_rerank(sutra_embedder *embedder, const char *query, const char *const *documents,
+                                    size_t n, int raw, float *scores, size_t scores_cap);
+
+/* Buffers of sutra_embed_outputs(), all the caller's; an output whose buffer is NULL is not made.
+ *   dense           n x sutra_embedder_dim() floats (dense_cap), as sutra_embed_batch() writes them
+ *   sparse_offsets  n + 1 entries: text i's entries are [sparse_offsets[i], sparse_offsets[i + 1])
+ *                   of sparse_ids (token ids, ascending) and sparse_weights (> 0), which hold
+ *                   sparse_cap entries each; *sparse_count receives the total
+ *   mv_offsets      n + 1 entries: text i's vectors are rows [mv_offsets[i], mv_offsets[i + 1]) of
+ *                   mv (multivector_dim floats a row, mv_cap floats in all; bge-m3: one row per
+ *                   token after the first, each L2-normalised); *mv_rows receives the total
+ * When a buffer is too small, nothing is written but the two counts, and the call returns
+ * SUTRA_ERR_BUFFER_TOO_SMALL: a text has at most vocab_size sparse entries (SPLADE) or one per
+ * token (bge-m3), and at most max_tokens - 1 vectors. */
+typedef struct sutra_outputs {
+    float *dense;
+    size_t dense_cap;
+    size_t *sparse_offsets;
+    int32_t *sparse_ids;
+    float *sparse_weights;
+    size_t sparse_cap;
+    size_t sparse_count;
+    size_t *mv_offsets;
+    float *mv;
+    size_t mv_cap;
+    size_t mv_rows;
+} sutra_outputs;
+
+/* The outputs out asks for of n texts, from one forward per batch: bge-m3's dense, sparse and
+ * ColBERT vectors together. An output the model does not give: SUTRA_ERR_UNSUPPORTED, naming it. */
+SUTRA_API sutra_status sutra_embed_outputs(sutra_embedder *embedder, const char *const *texts, size_t n,
+                                           sutra_outputs *out);
+
 /* Facts about the loaded model and the engine, for display. Strings are owned by the
  * embedder and live as long as it does. */
 typedef struct sutra_model_info {
@@ -331,6 +390,14 @@ typedef struct sutra_model_info {
     /* What the activations are: "f32" on the CPU, "fp16" or "bf16" on a GPU, followed by the
      * reason when gpu_dtype AUTO chose, e.g. "bf16 (auto: qwen3's activations overflow fp16)". */
     const char *compute_dtype;
+    /* What the model gives: "dense", "sparse", "multivector", "rerank", space-separated (see
+     * sutra_embedder_outputs), the sparse kind ("splade", "bge-m3", else ""), the width of a
+     * multi-vector row (0: none), and the score's activation ("Sigmoid", "Identity", "none" for
+     * Qwen3-Reranker's probability; "" without a score). */
+    const char *outputs;
+    const char *sparse_kind;
+    int multivector_dim;
+    const char *score_activation;
 } sutra_model_info;
 
 SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);

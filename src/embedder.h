@@ -14,6 +14,7 @@
 #include "arch/arch.h"
 #include "model/config.h"
 #include "embed/dense.h"
+#include "embed/heads.h"
 #include "model/safetensors.h"
 #include "sutra.h"
 #include "tokenizer/tokenizer.h"
@@ -34,6 +35,10 @@ struct sutra_embedder {
     int dim;
     int full_dim;      /* width of a finished vector before truncation: the last Dense module's, else C */
     sutra_dense *dense; /* the pipeline's Dense modules, or NULL */
+    sutra_heads *heads; /* scores, sparse and ColBERT heads (embed/heads.c), or NULL */
+    int outputs;        /* sutra_output_kind bits */
+    char outputs_text[64];
+    char *rerank_instruction; /* NULL: the model's default */
     int threads;
     sutra_pooling pooling;
     int normalize;
@@ -90,6 +95,22 @@ typedef struct sutra_hidden_sink {
  * (embed/pack.c) */
 sutra_status sutra_run_encoded(sutra_embedder *e, sutra_pending *items, size_t n, float *out, int raw,
                                const sutra_hidden_sink *sink);
+
+/* sutra_run_encoded with every choice spelled out: out and raw as there; sink as there; pooling
+ * (SUTRA_POOLING_MODEL: the embedder's) for this run; pooled_only: out receives the pooled hidden
+ * states (C floats a row), before the Dense modules (the scoring heads read them). */
+typedef struct sutra_run_opts {
+    float *out;
+    int raw;
+    const sutra_hidden_sink *sink;
+    sutra_pooling pooling;
+    int pooled_only;
+} sutra_run_opts;
+sutra_status sutra_run_encoded_ex(sutra_embedder *e, sutra_pending *items, size_t n, const sutra_run_opts *o);
+
+/* What the embedder's model gives (sutra_output_kind bits), and that as words. (embed/outputs.c) */
+int sutra_outputs_of(const sutra_embedder *e);
+void sutra_outputs_describe(int outputs, char *buf, size_t cap);
 
 /* Truncates a full_dim vector (pooled, then the Dense modules) to dim (Matryoshka) and
  * L2-normalises it when the embedder does. */

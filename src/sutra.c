@@ -105,6 +105,7 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     if (!e) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
     e->cfg = *config;
     e->cfg.model = e->cfg.name = e->cfg.prompt = e->cfg.prompt_name = e->cfg.models_dir = NULL; /* the caller's */
+    e->cfg.rerank_instruction = NULL;
     e->stats.last_path = -1;
     sutra_status st;
 /* Evaluates the status (whose message may read e) before freeing e. */
@@ -144,6 +145,11 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
         FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "max_sequence_length %d leaves no room for text",
                         e->max_tokens));
     if ((st = sutra_dense_load(e->path, m, &e->dense, err, errcap))) FAIL(st);
+    if ((st = sutra_heads_load(e->path, m, e->weights, e->tok, &e->heads, err, errcap))) FAIL(st);
+    e->outputs = sutra_outputs_of(e);
+    sutra_outputs_describe(e->outputs, e->outputs_text, sizeof e->outputs_text);
+    if (config->rerank_instruction && !(e->rerank_instruction = strdup(config->rerank_instruction)))
+        FAIL(sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory"));
     e->full_dim = e->dense ? sutra_dense_out(e->dense) : m->shape.C;
     if (config->dimensions > e->full_dim)
         FAIL(sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "dimensions %d exceeds the model's %d",
@@ -169,6 +175,8 @@ void sutra_embedder_destroy(sutra_embedder *e) {
     if (e->be) e->be->destroy(e->be);
     sutra_encoder_destroy(e->enc);
     sutra_dense_free(e->dense);
+    sutra_heads_free(e->heads);
+    free(e->rerank_instruction);
     sutra_tokenizer_free(e->tok);
     sutra_st_close(e->weights);
     sutra_prompts_free(&e->prompts);
@@ -257,6 +265,9 @@ const char *sutra_embedder_prompt(const sutra_embedder *e) { return e && e->prom
 
 sutra_status sutra_check_texts(sutra_embedder *e, const char *const *texts, size_t n, const float *out, size_t out_cap,
                                size_t *need) {
+    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
+        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
+                               e->outputs_text);
     if (!texts || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
     if (!sutra_mul_ok(n, (size_t)e->dim, need) || out_cap < *need)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
@@ -296,6 +307,9 @@ sutra_status sutra_embed(sutra_embedder *e, const char *text, size_t len, float 
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (!text || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and out are required");
+    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
+        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
+                               e->outputs_text);
     if (out_cap < (size_t)e->dim)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, needs %d", out_cap, e->dim);
     sutra_pending item = {.index = 0};
@@ -399,6 +413,9 @@ sutra_status sutra_embed_tokens(sutra_embedder *e, const int32_t *const *ids, co
     e->last_error[0] = '\0';
     if (n == 0) return SUTRA_OK;
     if (!ids || !n_ids || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and out are required");
+    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
+        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
+                               e->outputs_text);
     size_t width = raw ? (size_t)e->full_dim : (size_t)e->dim, need;
     if (!sutra_mul_ok(n, width, &need) || out_cap < need)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu sequences need %zu", out_cap, n,
@@ -482,6 +499,12 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .profile = e->cfg.profile,
         .backend_settings = e->backend_settings,
         .compute_dtype = e->compute_dtype,
+        .outputs = e->outputs_text,
+        .sparse_kind = sutra_heads_sparse_kind(e->heads) == SUTRA_SPARSE_SPLADE   ? "splade"
+                       : sutra_heads_sparse_kind(e->heads) == SUTRA_SPARSE_BGE_M3 ? "bge-m3"
+                                                                                  : "",
+        .multivector_dim = sutra_heads_colbert_dim(e->heads),
+        .score_activation = sutra_heads_score_activation(e->heads),
     };
     sutra_device_memory(e, &info->gpu_bytes, &info->gpu_peak_bytes);
     return SUTRA_OK;

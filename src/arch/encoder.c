@@ -108,8 +108,10 @@ sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const su
     for (int t = 0; t < T; t++)
         if (batch->ids[t] < 0 || batch->ids[t] >= s->vocab)
             return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token id %d out of range", batch->ids[t]);
-    const int type_rows = e->net.type_emb ? s->type_rows : 1; /* a net without the table takes only type 0 */
-    for (int t = 0; batch->types && t < T; t++)
+    /* a net without a type table reads no types (ModernBERT's pair template numbers its segments,
+     * its model ignores them, as transformers' does) */
+    const int type_rows = s->type_rows;
+    for (int t = 0; batch->types && e->net.type_emb && t < T; t++)
         if (batch->types[t] < 0 || batch->types[t] >= type_rows)
             return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "token type %d out of range (the model has %d)",
                               batch->types[t], type_rows);

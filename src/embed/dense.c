@@ -148,12 +148,16 @@ const float *sutra_dense_run(sutra_dense *d, const float *x, size_t rows) {
     for (int i = 0; i < d->n; i++) {
         const dense_layer *l = &d->layer[i];
         float *y = d->buf[i & 1];
-        const int N = l->cfg.out, K = l->cfg.in;
-        for (size_t r = 0; l->b && r < rows; r++) memcpy(y + r * (size_t)N, l->b, (size_t)N * sizeof *y);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, N, K, 1.0f, in, K, l->w, K, l->b ? 1.0f : 0.0f, y,
-                    N);
-        activate(y, rows * (size_t)N, l->cfg.act);
+        sutra_host_linear(y, in, rows, l->w, l->b, l->cfg.out, l->cfg.in, l->cfg.act);
         in = y;
     }
     return in;
+}
+
+void sutra_host_linear(float *y, const float *x, size_t rows, const float *w, const float *b, int N, int K,
+                       sutra_dense_act act) {
+    if (!rows) return;
+    for (size_t r = 0; b && r < rows; r++) memcpy(y + r * (size_t)N, b, (size_t)N * sizeof *y);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, N, K, 1.0f, x, K, w, K, b ? 1.0f : 0.0f, y, N);
+    activate(y, rows * (size_t)N, act);
 }

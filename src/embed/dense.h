@@ -29,4 +29,9 @@ int sutra_dense_out(const sutra_dense *d);
  * thread-safe: one caller at a time, as the embedder's scratch is. */
 const float *sutra_dense_run(sutra_dense *d, const float *x, size_t rows);
 
+/* y (rows x N) = act(x (rows x K) W^T + b) on the host (OpenBLAS); b may be NULL; y must not
+ * alias x. The heads (embed/heads.c) use it too. */
+void sutra_host_linear(float *y, const float *x, size_t rows, const float *w, const float *b, int N, int K,
+                       sutra_dense_act act);
+
 #endif /* SUTRA_DENSE_H */

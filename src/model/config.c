@@ -134,6 +134,28 @@ static sutra_status load_dense(const char *dir, const char *mpath, sutra_dense_c
     return st;
 }
 
+/* SpladePooling's config.json: pooling_strategy max | sum, activation_function relu | log1p_relu
+ * (absent: max and relu, the module's defaults); chunk_size only bounds memory there. */
+static sutra_status load_splade(const char *dir, const cJSON *mpath, sutra_model_config *cfg, char *err, size_t errcap) {
+    if (!module_path_ok(mpath)) return sutra_errf(SUTRA_ERR_FORMAT, EC, "%s: SpladePooling module lacks a valid 'path'", dir);
+    char rel[1024], path[4096];
+    snprintf(rel, sizeof rel, "%s/config.json", mpath->valuestring);
+    cfg->splade = 1;
+    if (!sutra_path_join(path, sizeof path, dir, rel) || !sutra_file_exists(path)) return SUTRA_OK;
+    cJSON *pc = NULL;
+    sutra_status st = sutra_json_load(dir, rel, &pc, EC);
+    if (st) return st;
+    const char *strategy = sutra_json_string(pc, "pooling_strategy"), *act = sutra_json_string(pc, "activation_function");
+    if (strategy && strcmp(strategy, "max") && strcmp(strategy, "sum"))
+        st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s/%s: pooling_strategy '%.40s' (max or sum)", dir, rel, strategy);
+    else if (act && strcmp(act, "relu") && strcmp(act, "log1p_relu"))
+        st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s/%s: activation_function '%.40s' (relu or log1p_relu)", dir, rel, act);
+    cfg->splade_sum = strategy && !strcmp(strategy, "sum");
+    cfg->splade_log1p_act = act && !strcmp(act, "log1p_relu");
+    cJSON_Delete(pc);
+    return st;
+}
+
 /* modules.json lists the pipeline; the Pooling module's folder holds its config.json. */
 static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, char *err, size_t errcap) {
     char path[4096];
@@ -166,8 +188,17 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
         if (!strcmp(cls, "Normalize")) {
             cfg->normalize = 1;
             normalized = 1;
-        } else if (!strcmp(cls, "Transformer")) {
-            /* the encoder itself: config.json and the weights beside it */
+        } else if (!strcmp(cls, "Transformer") || !strcmp(cls, "MLMTransformer")) {
+            /* the encoder itself: config.json and the weights beside it (MLMTransformer: with its
+             * masked-LM head, which SpladePooling reads) */
+            cfg->splade |= !strcmp(cls, "MLMTransformer") ? 2 : 0;
+        } else if (!strcmp(cls, "SpladePooling")) {
+            if (!(cfg->splade & 2) || pooled) {
+                st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: SpladePooling needs an MLMTransformer before it and no other pooling", path);
+                break;
+            }
+            if ((st = load_splade(dir, mpath, cfg, EC))) break;
+            pooled = 1;
         } else if (!strcmp(cls, "Dense")) {
             if (!pooled || cfg->n_dense == SUTRA_MAX_DENSE) {
                 st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: %s", path,
@@ -237,7 +268,9 @@ sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char
     cfg->st_max_seq_length = 0;
     cfg->has_st_config = 0;
     cfg->n_dense = 0;
+    cfg->splade = cfg->splade_sum = cfg->splade_log1p_act = 0;
     sutra_status st = load_st_modules(dir, cfg, EC);
+    if (!st && cfg->splade == 2) st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: an MLMTransformer without SpladePooling", dir);
     if (st) return st;
     char path[4096];
     if (sutra_path_join(path, sizeof path, dir, "sentence_bert_config.json") && sutra_file_exists(path)) {

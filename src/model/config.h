@@ -47,6 +47,11 @@ typedef struct sutra_model_config {
     int has_st_config;     /* 1 if modules.json was found */
     sutra_dense_config dense[SUTRA_MAX_DENSE]; /* after pooling, in order; the first reads C floats */
     int n_dense;
+    /* a sentence-transformers SparseEncoder (MLMTransformer, then SpladePooling): the masked-LM
+     * logits of every token, act then log1p, pooled over tokens by max (or sum) */
+    int splade;
+    int splade_sum;       /* pooling_strategy "sum" */
+    int splade_log1p_act; /* activation_function "log1p_relu": log1p(log1p(relu(x))) */
 } sutra_model_config;
 
 /* Prompts from config_sentence_transformers.json ("prompts": {name: text}, default_prompt_name). */

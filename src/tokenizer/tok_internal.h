@@ -394,9 +394,6 @@ sutra_status sutra_tok_pair_push(sutra_tokenizer *tok, int32_t id, int32_t type_
 /* The pair templates of BertProcessing ([CLS] A [SEP] B [SEP], types 0 0 0 1 1) and RobertaProcessing
  * (<s> A </s> </s> B </s>, all type 0) around cls and sep. */
 sutra_status sutra_tok_pair_bert(sutra_tokenizer *tok, int32_t cls, int32_t sep, int roberta, char *err, size_t errcap);
-/* Encodes text with no special token, no limit (tokenizer.c). */
-sutra_status sutra_tok_encode_plain(const sutra_tokenizer *tok, const char *text, size_t len, sutra_encoding *enc,
-                                    char *err, size_t errcap);
 
 /* Model vocabulary lookups (no added tokens). */
 int32_t sutra_tok_model_find(const sutra_tokenizer *tok, const char *s, size_t len);

@@ -46,6 +46,9 @@ sutra_status sutra_tokenizer_encode(const sutra_tokenizer *tok, const char *text
                                     size_t max_tokens, int want_offsets, sutra_encoding *enc, char *err,
                                     size_t errcap);
 
+/* Encodes text without any special token and without a limit (pieces of a prompt template). */
+sutra_status sutra_tok_encode_plain(const sutra_tokenizer *tok, const char *text, size_t len, sutra_encoding *enc,
+                                    char *err, size_t errcap);
 /* Encodes a pair of texts (a query and a document) as HF `tokenizers` does with the
  * post-processor's pair form: [CLS] a [SEP] b [SEP] with token types 0 and 1 (BERT), <s> a </s>
  * </s> b </s> (RoBERTa, XLM-R), a TemplateProcessing's "pair", or a then b where the tokenizer has
