@@ -18,7 +18,7 @@
 #            the CPU backend), test_cuda_model (the default model end to end, GPU against CPU),
 #            test_cuda_longctx (the XLM-R / ModernBERT fixtures on the GPU against HF's outputs),
 #            test_cuda_qwen3 (the Qwen3 fixtures in fp16 and bf16 against HF's outputs),
-#            test_cuda_distilbert / test_cuda_gemma / test_cuda_mpnet / test_cuda_nomic (those fixtures the same way; they read the
+#            test_cuda_distilbert / test_cuda_gemma / test_cuda_mpnet / test_cuda_nomic / test_cuda_rerank (those fixtures the same way; they read the
 #            default model's tokenizer from $SUTRA_MODELS_DIR)
 #            and test_concurrency --gpu (embedders on the GPU and the CPU at once, each bit for bit
 #            as alone)
@@ -220,7 +220,7 @@ stage_backend() {
     local rc=0 bin t r
     # BACKEND_TESTS: a subset (e.g. when a call could not carry the default model)
     for t in ${BACKEND_TESTS:-test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx test_cuda_qwen3 \
-        test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_concurrency}; do
+        test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_cuda_rerank test_concurrency}; do
         bin="$(find_bin $t)" || { say "backend: $t not built (build the whole project, or run the pack stage)"; rc=1; continue; }
         say "backend: $bin (SUTRA_MODELS_DIR=${SUTRA_MODELS_DIR:-unset})"
         # test_concurrency: its GPU pair (embedders on the GPU and the CPU at once), on the fixture
@@ -522,13 +522,13 @@ stage_pack() {
         -DSUTRA_GEMM_BENCH=$gemm_bench \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
         cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx \
-            test_cuda_qwen3 test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_concurrency attn_bench encoder_bench sutra_cli $extra >>"$LOG" 2>&1 ||
+            test_cuda_qwen3 test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_cuda_rerank test_concurrency attn_bench encoder_bench sutra_cli $extra >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
         "$build/tests/cuda/test_cuda_longctx" "$build/tests/cuda/test_cuda_qwen3" "$build/tests/cuda/test_cuda_distilbert" \
         "$build/tests/cuda/test_cuda_gemma" "$build/tests/cuda/test_cuda_mpnet" "$build/tests/cuda/test_cuda_nomic" \
-        "$build/tests/test_concurrency" \
+        "$build/tests/cuda/test_cuda_rerank" "$build/tests/test_concurrency" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
     [ -n "$extra" ] && cp "$build/bench/cuda/gemm_bench" "$pre/bin/"
     if [ -n "${BASE_COMMIT:-}" ]; then # encoder_bench of an earlier tree, for ab (built once per commit)

@@ -14,6 +14,7 @@
 #include "../common/engine_opts.h"
 #include "../server/serve.h"
 #include "file_cmd.h"
+#include "outputs_cmd.h"
 #include "sutra.h"
 
 #define CHUNK_LINES 256
@@ -24,6 +25,8 @@ static void usage(FILE *f) {
             "\n"
             "commands:\n"
             "  embed      print one JSON array of floats per text (TEXT arguments, else stdin lines)\n"
+            "  rerank     score documents (DOC arguments, else stdin lines) against --query, best first:\n"
+            "             one {\"index\": i, \"score\": s} per line (cross-encoders, Qwen3-Reranker)\n"
             "  tokenize   print the token ids of each text as a JSON array\n"
             "  info       print the model's metadata and the CPU features in use\n"
             "  serve      run the HTTP embedding server (see `sutra serve --help`, docs/SERVER.md)\n"
@@ -40,6 +43,12 @@ static void usage(FILE *f) {
             "      --prompt-name NAME the model's prompt NAME (e.g. query, passage) before each text\n"
             "      --prompt TEXT      a raw prompt before each text\n"
             "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
+            "      --output-kind K    (embed) dense (default), sparse, colbert or all: one JSON object per\n"
+            "                         text with the model's outputs of that kind (SPLADE, bge-m3)\n"
+            "      --query Q          (rerank) the query the documents are scored against\n"
+            "      --raw              (rerank) the logits instead of the scores\n"
+            "      --top-n N          (rerank) print the best N only\n"
+            "      --repeat N         (rerank) score N times, report the median time on stderr\n"
             "\n"
             "files (embed; any of these options selects file mode):\n"
             "      --input FILE       FILE.jsonl: one JSON object per line; other names: one text per line\n"
@@ -231,6 +240,8 @@ static void print_info(sutra_embedder *emb) {
            m.gpu_name, m.gpu_cc_major, m.gpu_cc_minor);
     printf("  \"gpu_memory_bytes\": %zu,\n  \"attention_kernels\": \"%s\",\n", m.gpu_bytes, m.attention_kernels);
     printf("  \"compute_dtype\": \"%s\",\n", m.compute_dtype);
+    printf("  \"outputs\": \"%s\",\n  \"sparse_kind\": \"%s\",\n  \"multivector_dim\": %d,\n  \"score_activation\": \"%s\",\n", m.outputs,
+           m.sparse_kind, m.multivector_dim, m.score_activation);
     printf("  \"backend_settings\": \"%s\",\n  \"approximate_gelu\": %s,\n  \"profile\": %s,\n", m.backend_settings,
            m.approximate_gelu ? "true" : "false", m.profile ? "true" : "false");
     printf("  \"cpu_features\": \"%s\",\n  \"cpu_isa\": \"%s\",\n  \"threads\": %d,\n", m.cpu_features, m.cpu_isa,
@@ -245,7 +256,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "serve")) return sutra_serve_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "embed") && strcmp(cmd, "tokenize") && strcmp(cmd, "info")) {
+    if (strcmp(cmd, "embed") && strcmp(cmd, "tokenize") && strcmp(cmd, "info") && strcmp(cmd, "rerank")) {
         fprintf(stderr, "sutra: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
@@ -255,7 +266,8 @@ int main(int argc, char **argv) {
     cfg.model = "all-MiniLM-L6-v2";
     int verbose = 0, similarity = 0;
     enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_BATCH, OPT_SIM, OPT_PROMPT_NAME, OPT_PROMPT, OPT_INPUT, OPT_OUTPUT,
-           OPT_TEXT_FIELD, OPT_ID_FIELD, OPT_WINDOW, OPT_OVERLAP, OPT_AGGREGATE, OPT_CHUNK, OPT_RESUME, OPT_ON_ERROR };
+           OPT_TEXT_FIELD, OPT_ID_FIELD, OPT_WINDOW, OPT_OVERLAP, OPT_AGGREGATE, OPT_CHUNK, OPT_RESUME, OPT_ON_ERROR,
+           OPT_OUTPUT_KIND, OPT_QUERY, OPT_RAW, OPT_TOP_N, OPT_REPEAT };
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'},
         {"dimensions", required_argument, 0, 'd'},
@@ -277,6 +289,11 @@ int main(int argc, char **argv) {
         {"chunk", required_argument, 0, OPT_CHUNK},
         {"resume", no_argument, 0, OPT_RESUME},
         {"on-error", required_argument, 0, OPT_ON_ERROR},
+        {"output-kind", required_argument, 0, OPT_OUTPUT_KIND},
+        {"query", required_argument, 0, OPT_QUERY},
+        {"raw", no_argument, 0, OPT_RAW},
+        {"top-n", required_argument, 0, OPT_TOP_N},
+        {"repeat", required_argument, 0, OPT_REPEAT},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -287,6 +304,10 @@ int main(int argc, char **argv) {
     static const char *norms[] = {"model", "on", "off"};
     static const char *aggregates[] = {"mean", "max", "weighted"};
     static const char *on_errors[] = {"skip", "fail"};
+    static const char *kinds[] = {"dense", "sparse", "colbert", "all"};
+    static const int kind_bits[] = {SUTRA_OUTPUT_DENSE, SUTRA_OUTPUT_SPARSE, SUTRA_OUTPUT_MULTIVECTOR, -1};
+    int output_kind = SUTRA_OUTPUT_DENSE;
+    rerank_opts ro = {0};
     file_opts fo = {.input = "-", .output = "-", .text_field = "text", .window = {-1, -1, SUTRA_AGGREGATE_MEAN}};
     int file_mode = 0;
     optind = 2;
@@ -322,6 +343,11 @@ int main(int argc, char **argv) {
             break;
         case OPT_RESUME: fo.resume = file_mode = 1; break;
         case OPT_ON_ERROR: fo.on_error_fail = parse_choice(optarg, on_errors, 2, "--on-error"), file_mode = 1; break;
+        case OPT_OUTPUT_KIND: output_kind = kind_bits[parse_choice(optarg, kinds, 4, "--output-kind")]; break;
+        case OPT_QUERY: ro.query = optarg; break;
+        case OPT_RAW: ro.raw = 1; break;
+        case OPT_TOP_N: ro.top_n = parse_int(optarg, "--top-n"); break;
+        case OPT_REPEAT: ro.repeat = parse_int(optarg, "--repeat"); break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return 0;
         default:
@@ -333,6 +359,14 @@ int main(int argc, char **argv) {
     if (file_mode && (strcmp(cmd, "embed") || optind < argc)) {
         fprintf(stderr, "sutra: %s\n", strcmp(cmd, "embed") ? "file options (--input, --output, --window, ...) are for embed"
                                                             : "TEXT arguments do not mix with file mode (--input, ...)");
+        return 2;
+    }
+    if (!strcmp(cmd, "rerank") && !ro.query) {
+        fprintf(stderr, "sutra: rerank needs --query\n");
+        return 2;
+    }
+    if (output_kind != SUTRA_OUTPUT_DENSE && (strcmp(cmd, "embed") || file_mode)) {
+        fprintf(stderr, "sutra: --output-kind is for embed with TEXT arguments or stdin lines\n");
         return 2;
     }
     char err[1024];
@@ -351,6 +385,31 @@ int main(int argc, char **argv) {
     if (file_mode) {
         fo.verbose = verbose;
         int rc = file_embed(emb, &fo);
+        sutra_engine_print_profile(emb, stderr);
+        sutra_embedder_destroy(emb);
+        return rc;
+    }
+    if (!strcmp(cmd, "rerank") || output_kind != SUTRA_OUTPUT_DENSE) {
+        /* all of the documents or texts at once: arguments, else stdin lines */
+        char **items = optind < argc ? argv + optind : NULL;
+        size_t n = optind < argc ? (size_t)(argc - optind) : 0, cap = 0;
+        char *line = NULL;
+        size_t lcap = 0;
+        ssize_t len;
+        while (!items && (len = getline(&line, &lcap, stdin)) >= 0) {
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+            char **grown = n == cap ? realloc(items, (cap = cap ? 2 * cap : 64) * sizeof *items) : items;
+            if (!grown || !(grown[n] = strdup(line))) exit(1);
+            items = grown, n++;
+        }
+        if (optind >= argc && !items) items = argv + argc; /* no input at all */
+        if (output_kind == -1) output_kind = sutra_embedder_outputs(emb) & ~SUTRA_OUTPUT_RERANK;
+        int rc = !strcmp(cmd, "rerank") ? cli_rerank(emb, &ro, items, n) : cli_embed_outputs(emb, output_kind, items, n);
+        if (optind >= argc) {
+            for (size_t i = 0; i < n; i++) free(items[i]);
+            if (n) free(items);
+        }
+        free(line);
         sutra_engine_print_profile(emb, stderr);
         sutra_embedder_destroy(emb);
         return rc;
