@@ -48,7 +48,7 @@ static void usage(FILE *f) {
             "      --query Q          (rerank) the query the documents are scored against\n"
             "      --raw              (rerank) the logits instead of the scores\n"
             "      --top-n N          (rerank) print the best N only\n"
-            "      --repeat N         (rerank) score N times, report the median time on stderr\n"
+            "      --repeat N         (rerank, --output-kind) N times, the median time on stderr\n"
             "\n"
             "files (embed; any of these options selects file mode):\n"
             "      --input FILE       FILE.jsonl: one JSON object per line; other names: one text per line\n"
@@ -404,7 +404,7 @@ int main(int argc, char **argv) {
         }
         if (optind >= argc && !items) items = argv + argc; /* no input at all */
         if (output_kind == -1) output_kind = sutra_embedder_outputs(emb) & ~SUTRA_OUTPUT_RERANK;
-        int rc = !strcmp(cmd, "rerank") ? cli_rerank(emb, &ro, items, n) : cli_embed_outputs(emb, output_kind, items, n);
+        int rc = !strcmp(cmd, "rerank") ? cli_rerank(emb, &ro, items, n) : cli_embed_outputs(emb, output_kind, items, n, ro.repeat);
         if (optind >= argc) {
             for (size_t i = 0; i < n; i++) free(items[i]);
             if (n) free(items);

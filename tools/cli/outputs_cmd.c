@@ -64,7 +64,7 @@ int cli_rerank(sutra_embedder *emb, const rerank_opts *o, char **docs, size_t n)
     return 0;
 }
 
-int cli_embed_outputs(sutra_embedder *emb, int kinds, char **texts, size_t n) {
+int cli_embed_outputs(sutra_embedder *emb, int kinds, char **texts, size_t n, int repeat) {
     sutra_model_info mi;
     sutra_embedder_info(emb, &mi);
     const int dim = sutra_embedder_dim(emb), D = mi.multivector_dim;
@@ -85,7 +85,20 @@ int cli_embed_outputs(sutra_embedder *emb, int kinds, char **texts, size_t n) {
         o.mv = malloc(o.mv_cap * sizeof *o.mv);
     }
     int rc = 0;
-    sutra_status st = sutra_embed_outputs(emb, (const char *const *)texts, n, &o);
+    const int reps = repeat > 1 ? repeat : 1;
+    double *times = malloc((size_t)reps * sizeof *times);
+    sutra_status st = times ? SUTRA_OK : SUTRA_ERR_OUT_OF_MEMORY;
+    for (int r = 0; r < reps && !st; r++) {
+        const double t0 = now_s();
+        st = sutra_embed_outputs(emb, (const char *const *)texts, n, &o);
+        times[r] = now_s() - t0;
+    }
+    if (!st && reps > 1) {
+        qsort(times, (size_t)reps, sizeof *times, by_double);
+        fprintf(stderr, "sutra: embed outputs: %zu texts, median of %d runs %.3f ms (%.1f texts/s), min %.3f ms\n", n,
+                reps, times[reps / 2] * 1e3, n / times[reps / 2], times[0] * 1e3);
+    }
+    free(times);
     if (st) {
         fprintf(stderr, "sutra: %s: %s\n", sutra_status_str(st), sutra_embedder_last_error(emb));
         rc = 1;

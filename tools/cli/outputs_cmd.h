@@ -23,7 +23,7 @@ int cli_rerank(sutra_embedder *emb, const rerank_opts *o, char **docs, size_t n)
 
 /* Prints one JSON object per text with the outputs kinds asks for (bits of sutra_output_kind):
  * {"dense": [...], "sparse": {"indices": [...], "values": [...]}, "colbert": [[...], ...]}. Returns
- * the exit status. */
-int cli_embed_outputs(sutra_embedder *emb, int kinds, char **texts, size_t n);
+ * the exit status. repeat > 1: make them that many times, the median time on stderr. */
+int cli_embed_outputs(sutra_embedder *emb, int kinds, char **texts, size_t n, int repeat);
 
 #endif
