@@ -316,6 +316,20 @@ SUTRA_API int sutra_embedder_outputs(const sutra_embedder *embedder);
 SUTRA_API sutra_status sutra_rerank(sutra_embedder *embedder, const char *query, const char *const *documents,
                                     size_t n, int raw, float *scores, size_t scores_cap);
 
+/* Tokenises (query, document) exactly as sutra_rerank() does (the pair form, or Qwen3-Reranker's
+ * prompt, truncated to the token limit) into ids and, when types is not NULL, token types (cap
+ * entries each); *n receives the count (also when cap is too small: SUTRA_ERR_BUFFER_TOO_SMALL).
+ * Thread-safe as sutra_tokenize_ex() is; failures are described in err. */
+SUTRA_API sutra_status sutra_tokenize_pair(const sutra_embedder *embedder, const char *query, size_t query_len,
+                                           const char *document, size_t document_len, int32_t *ids, int32_t *types,
+                                           size_t cap, size_t *n, char *err, size_t errcap);
+
+/* sutra_rerank() over sequences sutra_tokenize_pair() made: ids[i][0 .. n_ids[i]) with types[i]
+ * (types, or any types[i], may be NULL: all 0); 1 <= n_ids[i] <= the token limit. */
+SUTRA_API sutra_status sutra_rerank_tokens(sutra_embedder *embedder, const int32_t *const *ids,
+                                           const int32_t *const *types, const size_t *n_ids, size_t n, int raw,
+                                           float *scores, size_t scores_cap);
+
 /* Buffers of sutra_embed_outputs(), all the caller's; an output whose buffer is NULL is not made.
  *   dense           n x sutra_embedder_dim() floats (dense_cap), as sutra_embed_batch() writes them
  *   sparse_offsets  n + 1 entries: text i's entries are [sparse_offsets[i], sparse_offsets[i + 1])
@@ -330,6 +344,8 @@ SUTRA_API sutra_status sutra_rerank(sutra_embedder *embedder, const char *query,
 typedef struct sutra_outputs {
     float *dense;
     size_t dense_cap;
+    int dense_raw; /* 1: dense rows of vector_size floats before truncation and normalisation, as
+                    * sutra_embed_tokens(raw = 1) gives them (servers finish them per request) */
     size_t *sparse_offsets;
     int32_t *sparse_ids;
     float *sparse_weights;
@@ -345,6 +361,9 @@ typedef struct sutra_outputs {
  * ColBERT vectors together. An output the model does not give: SUTRA_ERR_UNSUPPORTED, naming it. */
 SUTRA_API sutra_status sutra_embed_outputs(sutra_embedder *embedder, const char *const *texts, size_t n,
                                            sutra_outputs *out);
+/* sutra_embed_outputs() over token sequences as sutra_embed_tokens() takes them. */
+SUTRA_API sutra_status sutra_embed_outputs_tokens(sutra_embedder *embedder, const int32_t *const *ids,
+                                                  const size_t *n_ids, size_t n, sutra_outputs *out);
 
 /* Facts about the loaded model and the engine, for display. Strings are owned by the
  * embedder and live as long as it does. */

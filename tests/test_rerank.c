@@ -163,6 +163,30 @@ static void check_scorer(const char *name, const char *const *files, size_t n_fi
             TU_CHECK(sutra_rerank(e, query, texts + i, 1, 0, &one, 1) == SUTRA_OK && fabs(one - scores[i]) <= 1e-4,
                      "%s %s: document %d alone scores as in the batch (%g, %g)", name, tag, i, one, scores[i]);
         }
+        /* the token-level pair: HF's ids, and the same scores through sutra_rerank_tokens */
+        int32_t *pid[16], *pty[16];
+        size_t pn[16];
+        for (int i = 0; i < n; i++) {
+            char perr[256] = "";
+            pid[i] = malloc(4096 * sizeof(int32_t));
+            pty[i] = malloc(4096 * sizeof(int32_t));
+            const sutra_status ts = sutra_tokenize_pair(e, query, strlen(query), texts[i], strlen(texts[i]), pid[i],
+                                                        pty[i], 4096, &pn[i], perr, sizeof perr);
+            snprintf(key, sizeof key, pass ? "ids.len%d.%d" : "ids.full.%d", pass ? short_limit : i, i);
+            size_t nid = 0;
+            const int32_t *want_ids = ref_i32(f.rf, key, &nid);
+            TU_CHECK(ts == SUTRA_OK && want_ids && nid == pn[i] && !memcmp(want_ids, pid[i], nid * sizeof *pid[i]),
+                     "%s %s: document %d's pair ids are HF's (%zu, HF %zu) %s", name, tag, i, pn[i], nid, perr);
+        }
+        float tok_scores[16];
+        TU_CHECK(sutra_rerank_tokens(e, (const int32_t *const *)pid, (const int32_t *const *)pty, pn, (size_t)n, 0,
+                                     tok_scores, 16) == SUTRA_OK &&
+                     !memcmp(tok_scores, scores, (size_t)n * sizeof *scores),
+                 "%s %s: sutra_rerank_tokens gives sutra_rerank's scores: %s", name, tag, sutra_embedder_last_error(e));
+        size_t big = (size_t)info.max_tokens + 1;
+        TU_CHECK(sutra_rerank_tokens(e, (const int32_t *const *)pid, NULL, &big, 1, 0, tok_scores, 16) ==
+                     SUTRA_ERR_INVALID_ARGUMENT, "%s: a sequence over the limit is refused", name);
+        for (int i = 0; i < n; i++) free(pid[i]), free(pty[i]);
         /* what it cannot give */
         float v[4096];
         TU_CHECK(sutra_embed(e, "x", (size_t)-1, v, 4096) == SUTRA_ERR_UNSUPPORTED ||
@@ -335,6 +359,31 @@ static void check_bge_m3(void) {
         float one[1024];
         TU_CHECK(sutra_embed(e, t[0], (size_t)-1, one, 1024) == SUTRA_OK && tu_cosine(one, dense, C) > 0.999999,
                  "bge-m3: dense of embed_outputs is sutra_embed's");
+        /* the same through token ids, dense raw (what a server finishes per request) */
+        int32_t *tid[8];
+        size_t tn[8];
+        for (int i = 0; i < n; i++) {
+            tid[i] = malloc(8192 * sizeof(int32_t));
+            sutra_tokenize(e, t[i], (size_t)-1, tid[i], 8192, &tn[i]);
+        }
+        size_t soff2[9], moff2[9];
+        int32_t *ids2 = malloc(scap * sizeof *ids2);
+        float *w2 = malloc(scap * sizeof *w2), *mv2 = malloc(mcap * sizeof *mv2), *raw = malloc((size_t)n * C * sizeof *raw);
+        sutra_outputs o2 = {.dense = raw, .dense_cap = (size_t)n * C, .dense_raw = 1, .sparse_offsets = soff2,
+                            .sparse_ids = ids2, .sparse_weights = w2, .sparse_cap = scap, .mv_offsets = moff2, .mv = mv2,
+                            .mv_cap = mcap};
+        st = sutra_embed_outputs_tokens(e, (const int32_t *const *)tid, tn, (size_t)n, &o2);
+        int same = st == SUTRA_OK && o2.sparse_count == o.sparse_count && o2.mv_rows == o.mv_rows &&
+                   !memcmp(ids2, ids, o.sparse_count * sizeof *ids) && !memcmp(w2, w, o.sparse_count * sizeof *w) &&
+                   !memcmp(mv2, mv, o.mv_rows * (size_t)D * sizeof *mv);
+        for (int i = 0; same && i < n; i++) {
+            float fin[1024];
+            sutra_vector_finish(raw + (size_t)i * C, C, 1, fin);
+            same = tu_cosine(fin, dense + (size_t)i * C, C) > 0.999999;
+        }
+        TU_CHECK(same, "bge-m3: sutra_embed_outputs_tokens gives the text call's outputs: %s", sutra_embedder_last_error(e));
+        for (int i = 0; i < n; i++) free(tid[i]);
+        free(ids2), free(w2), free(mv2), free(raw);
         o.mv_cap = 10;
         TU_CHECK(sutra_embed_outputs(e, t, (size_t)n, &o) == SUTRA_ERR_BUFFER_TOO_SMALL && o.mv_rows == moff[n],
                  "bge-m3: a small multi-vector buffer is refused with the rows needed");
