@@ -1,7 +1,7 @@
 /*
  * fuzz_http_body.c - libFuzzer harness for the server's request bodies (tools/server/api.c).
- * The first byte picks the route (OpenAI embeddings, TEI embed, TEI tokenize), the rest is the
- * body. Whatever the bytes: no crash, no leak, no read out of bounds; a parse either fails with
+ * The first byte picks the route (OpenAI embeddings, TEI embed / tokenize / rerank / embed_sparse /
+ * embed_all, Cohere rerank), the rest is the body. Whatever the bytes: no crash, no leak, no read out of bounds; a parse either fails with
  * an HTTP status and a message, or yields inputs that are non-empty, valid UTF-8 texts or
  * non-negative ids. Accepted requests' texts are written back through the reply writers.
  */
@@ -13,8 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    static const srv_route routes[] = {SRV_ROUTE_OPENAI, SRV_ROUTE_EMBED, SRV_ROUTE_TOKENIZE};
-    srv_route route = routes[data[0] % 3];
+    static const srv_route routes[] = {SRV_ROUTE_OPENAI,    SRV_ROUTE_EMBED,  SRV_ROUTE_TOKENIZE, SRV_ROUTE_RERANK,
+                                       SRV_ROUTE_V1_RERANK, SRV_ROUTE_SPARSE, SRV_ROUTE_EMBED_ALL};
+    srv_route route = routes[data[0] % 7];
     srv_request q;
     srv_error err;
     memset(&err, 0, sizeof err);
@@ -26,6 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         srv_buf_free(&b);
     } else {
         if (q.n == 0 || q.n > 64) abort();
+        if ((route == SRV_ROUTE_RERANK || route == SRV_ROUTE_V1_RERANK) &&
+            (!q.query || strlen(q.query) != q.query_len || !srv_utf8_valid(q.query, q.query_len) || q.top_n == 0))
+            abort();
         srv_buf b = {0};
         for (size_t i = 0; i < q.n; i++) {
             const srv_input *in = &q.inputs[i];

@@ -34,6 +34,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -248,6 +249,200 @@ class Suite:
             self.diff(f"dense /embed normalize=false input {i}", np.array(v, np.float32), raw[i])
         bad = su.post_json(s.port, "/v1/embeddings", {"input": "x", "dimensions": 97})
         check(bad.status == 400 and "96" in bad.text(), f"dimensions 97: {bad}")
+
+    # ======================================================================================
+    # rerank / sparse / multi-vector: models made from the default model's weights
+    # ======================================================================================
+    def _link_model(self, prefix, skip=()):
+        src = self.info["path"]
+        d = tempfile.mkdtemp(prefix=prefix)
+        self.tmpdirs.append(d)
+        for fn in os.listdir(src):
+            if fn not in skip:
+                os.symlink(os.path.join(src, fn), os.path.join(d, fn))
+        return src, d
+
+    def rerank_model(self):
+        """A cross-encoder: the default model's encoder under a BERT pooler and a one-label
+        classifier (BertForSequenceClassification), its weights in two shards."""
+        src, d = self._link_model("sutra-ce-model-", skip=("config.json", "model.safetensors", "modules.json",
+                                                           "1_Pooling", "2_Normalize", "sentence_bert_config.json",
+                                                           "config_sentence_transformers.json"))
+        cfg = json.load(open(os.path.join(src, "config.json")))
+        cfg.update({"architectures": ["BertForSequenceClassification"], "id2label": {"0": "LABEL_0"},
+                    "label2id": {"LABEL_0": 0}})
+        json.dump(cfg, open(os.path.join(d, "config.json"), "w"))
+        C = self.info["hidden_size"]
+        rng = np.random.default_rng(20261207)
+        with open(os.path.join(src, "model.safetensors"), "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            names = [k for k in json.loads(f.read(n)) if k != "__metadata__"]
+        head = {"classifier.weight": rng.uniform(-1, 1, (1, C)) * np.sqrt(3.0 / C), "classifier.bias": np.array([0.1])}
+        if "pooler.dense.weight" not in names:  # the default model keeps BERT's pooler; a model without one gets it
+            head.update({"pooler.dense.weight": rng.uniform(-1, 1, (C, C)) * np.sqrt(3.0 / C),
+                         "pooler.dense.bias": rng.uniform(-0.1, 0.1, C)})
+        su.write_safetensors(os.path.join(d, "model-00002-of-00002.safetensors"), head)
+        os.symlink(os.path.join(src, "model.safetensors"), os.path.join(d, "model-00001-of-00002.safetensors"))
+        wm = {k: "model-00001-of-00002.safetensors" for k in names}
+        wm.update({k: "model-00002-of-00002.safetensors" for k in head})
+        json.dump({"metadata": {}, "weight_map": wm}, open(os.path.join(d, "model.safetensors.index.json"), "w"))
+        return d
+
+    def m3_model(self):
+        """bge-m3's three outputs on the default model: its pipeline (dense) with sparse_linear and
+        colbert_linear beside it."""
+        _, d = self._link_model("sutra-m3-model-")
+        C = self.info["hidden_size"]
+        rng = np.random.default_rng(20261208)
+        su.write_safetensors(os.path.join(d, "sparse_linear.safetensors"), {
+            "weight": rng.uniform(-1, 1, (1, C)) * np.sqrt(3.0 / C), "bias": np.array([0.05])})
+        su.write_safetensors(os.path.join(d, "colbert_linear.safetensors"), {
+            "weight": rng.uniform(-1, 1, (C, C)) * np.sqrt(3.0 / C), "bias": rng.uniform(-0.1, 0.1, C)})
+        return d
+
+    def cli_lines(self, args, inputs):
+        p = subprocess.run([self.sutra, *args], input="\n".join(inputs) + "\n", capture_output=True, text=True,
+                           env=su.cli_env(), timeout=600)
+        if p.returncode:
+            raise su.ServerError(f"reference `sutra {' '.join(args[:3])}` failed: {p.stderr[-1500:]}")
+        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+    def rerank_refs(self, model, query, docs):
+        scores = {r["index"]: r["score"] for r in self.cli_lines(["rerank", "-m", model, "--query", query], docs)}
+        raw = {r["index"]: r["score"] for r in self.cli_lines(["rerank", "-m", model, "--query", query, "--raw"], docs)}
+        return scores, raw
+
+    def t_rerank(self, s, model, main_port):
+        query, docs = TEXTS[0], TEXTS[1:7] + [LONG_TEXT]
+        ref, raw = self.rerank_refs(model, query, docs)
+        info = su.http_request(s.port, "GET", "/info").json()
+        check(info["outputs"] == "rerank" and info["score_activation"] == "Sigmoid", f"/info outputs: {info.get('outputs')}")
+        t = su.post_json(s.port, "/rerank", {"query": query, "texts": docs, "return_text": True})
+        check(t.status == 200, f"/rerank: {t}")
+        got = t.json()
+        check([g["index"] for g in got] == sorted(ref, key=lambda i: (-ref[i], i)), f"/rerank order {got}")
+        for g in got:
+            expect_close(f"/rerank score {g['index']}", np.float32(g["score"]), np.float32(ref[g["index"]]), 1e-6)
+            check(g["text"] == docs[g["index"]], "return_text gives the document")
+        t = su.post_json(s.port, "/rerank", {"query": query, "texts": docs, "raw_scores": True})
+        for g in t.json():
+            expect_close(f"/rerank raw {g['index']}", np.float32(g["score"]), np.float32(raw[g["index"]]), 1e-6)
+        # Cohere / Jina shape, as their clients send it
+        c = su.post_json(s.port, "/v1/rerank", {
+            "model": "rerank-x", "query": query, "documents": [docs[0], {"text": docs[1]}] + docs[2:], "top_n": 3,
+            "return_documents": True})
+        check(c.status == 200, f"/v1/rerank: {c}")
+        j = c.json()
+        check(len(j["results"]) == 3 and j["model"] == "rerank-x" and j["usage"]["total_tokens"] > 0, f"/v1/rerank: {j}")
+        best = sorted(ref, key=lambda i: (-ref[i], i))[:3]
+        check([r["index"] for r in j["results"]] == best, f"/v1/rerank top 3 {j['results']}")
+        for r in j["results"]:
+            expect_close("relevance_score", np.float32(r["relevance_score"]), np.float32(ref[r["index"]]), 1e-6)
+            check(r["document"]["text"] == docs[r["index"]], "return_documents")
+        # bad input
+        for path, body, status, code in [
+                ("/rerank", {"query": query, "texts": []}, 400, "empty_input"),
+                ("/rerank", {"query": query, "texts": ["a", ""]}, 400, "empty_input"),
+                ("/rerank", {"texts": ["a"]}, 400, "missing_field"),
+                ("/rerank", {"query": 3, "texts": ["a"]}, 400, "invalid_type"),
+                ("/rerank", {"query": "q", "texts": ["a"] * 3000}, 413, "too_many_inputs"),
+                ("/v1/rerank", {"query": "q", "documents": [{"txt": "a"}]}, 400, "invalid_type"),
+                ("/v1/rerank", {"query": "q", "documents": ["a"], "top_n": 0}, 400, "invalid_value"),
+                ("/embed", {"inputs": "a"}, 400, "model_not_supported"),
+                ("/embed_sparse", {"inputs": "a"}, 400, "model_not_supported")]:
+            r = su.post_json(s.port, path, body)
+            check(r.status == status and code in r.text(), f"{path} {json.dumps(body)[:60]}: {r}")
+        r = su.post_json(main_port, "/rerank", {"query": "q", "texts": ["a"]})
+        check(r.status == 400 and "model_not_supported" in r.text() and "rerank" in r.text(),
+              f"/rerank on an embedding model: {r}")
+
+    def t_rerank_concurrent(self, s, model):
+        """64 clients at once, /rerank (scores and raw) and /v1/rerank, each its own query: no reply
+        holds another's scores."""
+        queries = [TEXTS[i % len(TEXTS)] + f" #{i}" for i in range(8)]
+        docs = TEXTS[:6]
+        refs = [self.rerank_refs(model, q, docs) for q in queries]
+        errors = []
+
+        def one(k):
+            q = k % len(queries)
+            ref, raw = refs[q]
+            kind = k % 3
+            try:
+                if kind == 2:
+                    c = su.post_json(s.port, "/v1/rerank", {"query": queries[q], "documents": docs}, timeout=120)
+                    got = {r["index"]: r["relevance_score"] for r in c.json()["results"]}
+                    want = ref
+                else:
+                    t = su.post_json(s.port, "/rerank", {"query": queries[q], "texts": docs, "raw_scores": kind == 1},
+                                     timeout=120)
+                    got = {g["index"]: g["score"] for g in t.json()}
+                    want = raw if kind == 1 else ref
+                for i in want:
+                    if abs(got[i] - want[i]) > 1e-6:
+                        errors.append(f"client {k}: document {i}: {got[i]} != {want[i]}")
+                        return
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"client {k}: {type(e).__name__}: {e}")
+        threads = [threading.Thread(target=one, args=(k,)) for k in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(not errors, f"{len(errors)} of 64 clients: {errors[:3]}")
+
+    def t_m3(self, s, model):
+        texts = TEXTS[:6]
+        ref = self.cli_lines(["embed", "-m", model, "--output-kind", "all"], texts)
+        info = su.http_request(s.port, "GET", "/info").json()
+        check(info["outputs"] == "dense sparse multivector" and info["sparse_kind"] == "bge-m3" and
+              info["multivector_dim"] == self.info["hidden_size"], f"/info: {info.get('outputs')}")
+        sp = su.post_json(s.port, "/embed_sparse", {"inputs": texts})
+        check(sp.status == 200, f"/embed_sparse: {sp}")
+        for i, v in enumerate(sp.json()):
+            check([e["index"] for e in v] == ref[i]["sparse"]["indices"], f"/embed_sparse {i}: ids")
+            expect_close(f"/embed_sparse {i}", np.array([e["value"] for e in v], np.float32),
+                         np.array(ref[i]["sparse"]["values"], np.float32), 1e-6)
+        al = su.post_json(s.port, "/embed_all", {"inputs": texts})
+        check(al.status == 200, f"/embed_all: {al}")
+        for i, v in enumerate(al.json()):
+            self.diff(f"/embed_all {i}", np.array(v, np.float32), np.array(ref[i]["colbert"], np.float32))
+        e = su.post_json(s.port, "/embed", {"inputs": texts})
+        for i, v in enumerate(e.json()):
+            self.diff(f"bge-m3 /embed {i}", np.array(v, np.float32), np.array(ref[i]["dense"], np.float32))
+        r = su.post_json(s.port, "/rerank", {"query": "q", "texts": ["a"]})
+        check(r.status == 400 and "model_not_supported" in r.text(), f"/rerank on bge-m3: {r}")
+
+    def t_m3_concurrent(self, s, model):
+        """64 clients mixing /embed, /embed_sparse and /embed_all (three kinds of round)."""
+        texts = TEXTS[:8]
+        ref = self.cli_lines(["embed", "-m", model, "--output-kind", "all"], texts)
+        errors = []
+
+        def one(k):
+            i, kind = k % len(texts), k % 3
+            try:
+                if kind == 0:
+                    v = np.array(su.post_json(s.port, "/embed", {"inputs": texts[i]}, timeout=120).json()[0], np.float32)
+                    ok = np.abs(v - np.array(ref[i]["dense"], np.float32)).max() < 1e-5
+                elif kind == 1:
+                    v = su.post_json(s.port, "/embed_sparse", {"inputs": texts[i]}, timeout=120).json()[0]
+                    ok = [e["index"] for e in v] == ref[i]["sparse"]["indices"]
+                else:
+                    v = np.array(su.post_json(s.port, "/embed_all", {"inputs": [texts[i]]}, timeout=120).json()[0],
+                                 np.float32)
+                    ok = v.shape == np.array(ref[i]["colbert"]).shape and \
+                        np.abs(v - np.array(ref[i]["colbert"], np.float32)).max() < 1e-5
+                if not ok:
+                    errors.append(f"client {k} (kind {kind}, text {i}): another reply")
+            except Exception as e:  # noqa: BLE001
+                errors.append(f"client {k}: {type(e).__name__}: {e}")
+        threads = [threading.Thread(target=one, args=(k,)) for k in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(not errors, f"{len(errors)} of 64 clients: {errors[:3]}")
 
     def t_openai_dimensions(self, s):
         c = self.client(s)
@@ -1041,6 +1236,26 @@ def run_all(suite, args):
     suite.servers.append(s)
     s.start()
     suite.run("dense: two Dense modules: /info, openai client, /embed, dimensions", suite.t_dense, s, model)
+    suite.stop(s)
+
+    # rerank and bge-m3's outputs
+    main_s = suite.server("main-for-rerank")
+    model = suite.rerank_model()
+    s = su.Server(suite.sutra, ["--model", model, "--max-wait-us", "2000"], name="rerank")
+    suite.servers.append(s)
+    s.start()
+    suite.run("rerank: /rerank and /v1/rerank against the library, bad input, an embedding model refuses",
+              suite.t_rerank, s, model, main_s.port)
+    suite.run("rerank: 64 concurrent clients, three kinds of request, no crossed replies", suite.t_rerank_concurrent,
+              s, model)
+    suite.stop(s)
+    suite.stop(main_s)
+    model = suite.m3_model()
+    s = su.Server(suite.sutra, ["--model", model, "--max-wait-us", "2000"], name="bge-m3")
+    suite.servers.append(s)
+    s.start()
+    suite.run("bge-m3: /embed_sparse, /embed_all, /embed against the library", suite.t_m3, s, model)
+    suite.run("bge-m3: 64 concurrent clients mixing dense, sparse and multi-vector", suite.t_m3_concurrent, s, model)
     suite.stop(s)
 
     # drain

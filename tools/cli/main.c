@@ -391,21 +391,22 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "rerank") || output_kind != SUTRA_OUTPUT_DENSE) {
         /* all of the documents or texts at once: arguments, else stdin lines */
-        char **items = optind < argc ? argv + optind : NULL;
-        size_t n = optind < argc ? (size_t)(argc - optind) : 0, cap = 0;
+        const int from_stdin = optind >= argc;
+        char **items = from_stdin ? NULL : argv + optind;
+        size_t n = from_stdin ? 0 : (size_t)(argc - optind), cap = 0;
         char *line = NULL;
         size_t lcap = 0;
         ssize_t len;
-        while (!items && (len = getline(&line, &lcap, stdin)) >= 0) {
+        while (from_stdin && (len = getline(&line, &lcap, stdin)) >= 0) {
             while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
             char **grown = n == cap ? realloc(items, (cap = cap ? 2 * cap : 64) * sizeof *items) : items;
             if (!grown || !(grown[n] = strdup(line))) exit(1);
             items = grown, n++;
         }
-        if (optind >= argc && !items) items = argv + argc; /* no input at all */
+        if (from_stdin && !items) items = argv + argc; /* no input at all */
         if (output_kind == -1) output_kind = sutra_embedder_outputs(emb) & ~SUTRA_OUTPUT_RERANK;
         int rc = !strcmp(cmd, "rerank") ? cli_rerank(emb, &ro, items, n) : cli_embed_outputs(emb, output_kind, items, n, ro.repeat);
-        if (optind >= argc) {
+        if (from_stdin) {
             for (size_t i = 0; i < n; i++) free(items[i]);
             if (n) free(items);
         }

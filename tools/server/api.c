@@ -11,8 +11,9 @@
 #include <string.h>
 
 const char *srv_route_name(srv_route r) {
-    static const char *names[SRV_ROUTE_COUNT] = {"/v1/embeddings", "/embed", "/tokenize", "/health",
-                                                 "/info",          "/metrics", "other"};
+    static const char *names[SRV_ROUTE_COUNT] = {"/v1/embeddings", "/embed",        "/tokenize",  "/health",
+                                                 "/info",          "/metrics",      "/rerank",    "/v1/rerank",
+                                                 "/embed_sparse",  "/embed_all",    "other"};
     return (unsigned)r < SRV_ROUTE_COUNT ? names[r] : "other";
 }
 
@@ -64,6 +65,7 @@ void srv_request_free(srv_request *req) {
     free(req->inputs);
     free(req->model);
     free(req->prompt_name);
+    free(req->query);
     memset(req, 0, sizeof *req);
 }
 
@@ -206,9 +208,71 @@ static int check_escapes(const char *s, size_t len) {
     return 0;
 }
 
+/* The rerank bodies: TEI {"query", "texts", "raw_scores", "return_text", "truncate",
+ * "truncation_direction"}; Cohere / Jina {"model", "query", "documents" (strings or {"text": ...}),
+ * "top_n", "return_documents"}. */
+static int parse_rerank(const cJSON *root, srv_route route, size_t max_inputs, srv_request *req, srv_error *err) {
+    const int tei = route == SRV_ROUTE_RERANK;
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(root, "query");
+    if (!q || cJSON_IsNull(q)) return srv_fail(err, 400, "missing_field", "query", "'query' is required");
+    if (!cJSON_IsString(q)) return srv_fail(err, 400, "invalid_type", "query", "'query' must be a string");
+    size_t qlen = strlen(q->valuestring);
+    if (!srv_utf8_valid(q->valuestring, qlen)) return srv_fail(err, 400, "invalid_utf8", "query", "'query' is not valid UTF-8");
+    if (!(req->query = malloc(qlen + 1))) return srv_fail(err, 500, "internal_error", NULL, "out of memory");
+    memcpy(req->query, q->valuestring, qlen + 1);
+    req->query_len = qlen;
+    const char *field = tei ? "texts" : "documents";
+    const cJSON *docs = cJSON_GetObjectItemCaseSensitive(root, field);
+    if (!docs || cJSON_IsNull(docs)) return srv_fail(err, 400, "missing_field", field, "'%s' is required", field);
+    if (!cJSON_IsArray(docs)) return srv_fail(err, 400, "invalid_type", field, "'%s' must be an array", field);
+    const int n = cJSON_GetArraySize(docs);
+    if (n == 0) return srv_fail(err, 400, "empty_input", field, "'%s' is an empty array", field);
+    if ((size_t)n > max_inputs)
+        return srv_fail(err, 413, "too_many_inputs", field, "'%s' has %d documents; this server takes at most %zu", field, n,
+                        max_inputs);
+    if (!(req->inputs = calloc((size_t)n, sizeof *req->inputs)))
+        return srv_fail(err, 500, "internal_error", NULL, "out of memory");
+    req->n = (size_t)n;
+    size_t i = 0;
+    const cJSON *d;
+    cJSON_ArrayForEach(d, docs) {
+        const cJSON *text = d;
+        if (!tei && cJSON_IsObject(d)) text = cJSON_GetObjectItemCaseSensitive(d, "text");
+        if (!cJSON_IsString(text))
+            return srv_fail(err, 400, "invalid_type", field, "'%s': document %zu must be a string%s", field, i,
+                            tei ? "" : " or {\"text\": string}");
+        int rc = parse_text(text, i, field, &req->inputs[i], err);
+        if (rc) return rc;
+        i++;
+    }
+    int rc;
+    if (tei) {
+        if ((rc = opt_bool(root, "raw_scores", &req->raw_scores, err))) return rc;
+        if ((rc = opt_bool(root, "return_text", &req->return_text, err))) return rc;
+        if ((rc = opt_bool(root, "truncate", &req->truncate, err))) return rc;
+        char *dir = NULL;
+        if ((rc = opt_string(root, "truncation_direction", &dir, err))) return rc;
+        if (dir && strcmp(dir, "Right") && strcmp(dir, "right"))
+            rc = srv_fail(err, 400, "invalid_value", "truncation_direction",
+                          "a pair is truncated from the right (longest_first); 'truncation_direction' must be \"Right\"");
+        free(dir);
+        return rc;
+    }
+    if ((rc = opt_string(root, "model", &req->model, err))) return rc;
+    if ((rc = opt_bool(root, "return_documents", &req->return_text, err))) return rc;
+    const cJSON *top = cJSON_GetObjectItemCaseSensitive(root, "top_n");
+    long long t;
+    if (top && !cJSON_IsNull(top)) {
+        if (!json_int(top, 1, 1e9, &t)) return srv_fail(err, 400, "invalid_value", "top_n", "'top_n' must be a positive integer");
+        req->top_n = (long)t;
+    }
+    return 0;
+}
+
 int srv_parse_request(srv_route route, const char *body, size_t len, size_t max_inputs, srv_request *req,
                       srv_error *err) {
     memset(req, 0, sizeof *req);
+    req->top_n = -1;
     req->route = route;
     req->normalize = req->truncate = -1;
     req->add_special = 1;
@@ -250,7 +314,9 @@ int srv_parse_request(srv_route route, const char *body, size_t len, size_t max_
         const cJSON *user = cJSON_GetObjectItemCaseSensitive(root, "user");
         if (user && !cJSON_IsNull(user) && !cJSON_IsString(user))
             rc = srv_fail(err, 400, "invalid_type", "user", "'user' must be a string");
-    } else if (route == SRV_ROUTE_EMBED) {
+    } else if (route == SRV_ROUTE_RERANK || route == SRV_ROUTE_V1_RERANK) {
+        rc = parse_rerank(root, route, max_inputs, req, err);
+    } else if (route == SRV_ROUTE_EMBED || route == SRV_ROUTE_SPARSE || route == SRV_ROUTE_EMBED_ALL) {
         if ((rc = parse_inputs(cJSON_GetObjectItemCaseSensitive(root, "inputs"), "inputs", 1, max_inputs, req, err)))
             goto done;
         if ((rc = opt_bool(root, "normalize", &req->normalize, err))) goto done;
@@ -369,6 +435,14 @@ void srv_buf_json_floats(srv_buf *b, const float *v, size_t n) {
     *o++ = ']';
     b->len = (size_t)(o - b->data);
     b->data[b->len] = '\0';
+}
+
+void srv_buf_json_float(srv_buf *b, float v) {
+    if (!isfinite(v)) {
+        srv_buf_puts(b, "null");
+        return;
+    }
+    srv_buf_printf(b, "%.9g", (double)v);
 }
 
 void srv_buf_base64_floats(srv_buf *b, const float *v, size_t n) {

@@ -19,6 +19,10 @@ typedef enum srv_route {
     SRV_ROUTE_HEALTH,     /* GET /health */
     SRV_ROUTE_INFO,       /* GET /info */
     SRV_ROUTE_METRICS,    /* GET /metrics */
+    SRV_ROUTE_RERANK,     /* POST /rerank (TEI) */
+    SRV_ROUTE_V1_RERANK,  /* POST /v1/rerank (Cohere / Jina) */
+    SRV_ROUTE_SPARSE,     /* POST /embed_sparse (TEI) */
+    SRV_ROUTE_EMBED_ALL,  /* POST /embed_all (TEI: a vector per token; here the model's multi-vectors) */
     SRV_ROUTE_OTHER,      /* anything else (404 / 405) */
     SRV_ROUTE_COUNT
 } srv_route;
@@ -57,9 +61,16 @@ typedef struct srv_request {
     int truncate_left;  /* TEI truncation_direction "left" */
     char *prompt_name;  /* TEI; NULL: not given */
     int add_special;    /* /tokenize add_special_tokens (default 1) */
+    /* rerank: the query; the documents are the inputs (texts only) */
+    char *query;
+    size_t query_len;
+    int raw_scores;       /* TEI raw_scores */
+    int return_text;      /* TEI return_text / Cohere return_documents */
+    long top_n;           /* Cohere top_n; -1: all */
 } srv_request;
 
-/* Parses the JSON body of a POST route (OPENAI, EMBED or TOKENIZE) into *req (which the caller
+/* Parses the JSON body of a POST route (OPENAI, EMBED, TOKENIZE, RERANK, V1_RERANK, SPARSE,
+ * EMBED_ALL) into *req (which the caller
  * frees with srv_request_free, also after a failure). Checks syntax, types, emptiness, UTF-8 and
  * that there are at most max_inputs inputs; model-dependent limits (token ids, dimensions,
  * lengths) are the caller's. Returns 0 or the HTTP status of *err. */
@@ -85,6 +96,8 @@ void srv_buf_printf(srv_buf *b, const char *fmt, ...) __attribute__((format(prin
 void srv_buf_json_string(srv_buf *b, const char *s, size_t n);
 /* v as a JSON array of numbers that read back as the same floats (9 significant digits). */
 void srv_buf_json_floats(srv_buf *b, const float *v, size_t n);
+/* One float as JSON (%.9g: reads back as the same float; null when not finite). */
+void srv_buf_json_float(srv_buf *b, float v);
 /* v's little-endian float32 bytes in base64, as a JSON string. */
 void srv_buf_base64_floats(srv_buf *b, const float *v, size_t n);
 

@@ -3,9 +3,10 @@
  * many requests together.
  *
  * Rules: HTTP threads submit jobs (already tokenised and validated) and never touch the
- * embedder's forward path; the scheduler takes jobs in arrival order, runs each round with one
- * sutra_embed_tokens() call, writes each job's rows into the job's own buffer, and calls the
- * job's done() from its thread. The queue is bounded: submit refuses instead of growing it.
+ * embedder's forward path; the scheduler takes jobs in arrival order, runs each round (jobs of one
+ * kind) with one call of the library (sutra_embed_tokens, sutra_rerank_tokens or
+ * sutra_embed_outputs_tokens), writes each job's results into the job, and calls the job's done()
+ * from its thread. The queue is bounded: submit refuses instead of growing it.
  */
 #ifndef SUTRA_SERVER_SCHEDULER_H
 #define SUTRA_SERVER_SCHEDULER_H
@@ -16,13 +17,29 @@
 #include "metrics.h"
 #include "sutra.h"
 
+/* What a job asks for; a round runs jobs of one kind (the first queued job's, and those after it
+ * of the same kind, in arrival order). */
+typedef enum srv_job_kind {
+    SRV_JOB_EMBED = 0,   /* raw pooled vectors: out, n x vector_size */
+    SRV_JOB_RERANK,      /* scores: out, n floats (the model's activation) */
+    SRV_JOB_RERANK_RAW,  /* logits: out, n floats */
+    SRV_JOB_SPARSE,      /* sparse vectors: offsets (n + 1), ids, values */
+    SRV_JOB_MULTIVECTOR, /* multi-vectors: offsets (n + 1, rows), values (rows x multivector_dim) */
+} srv_job_kind;
+
 typedef struct srv_job srv_job;
 struct srv_job {
+    srv_job_kind kind;
     size_t n;               /* sequences */
     const int32_t **ids;    /* ids[i][0 .. n_ids[i]) */
+    const int32_t **types;  /* rerank: token types per sequence (NULL, or an entry NULL: all 0) */
     const size_t *n_ids;
     size_t tokens;          /* sum of n_ids */
-    float *out;             /* n x hidden_size raw pooled vectors, written by the scheduler */
+    float *out;             /* EMBED: n x hidden_size raw pooled vectors; RERANK: n scores; written by the scheduler */
+    /* SPARSE / MULTIVECTOR results, allocated by the scheduler (free with srv_job_free_results) */
+    size_t *offsets;
+    int32_t *sparse_ids;
+    float *values;
     sutra_status status;    /* set by the scheduler before done() */
     char error[512];
     void (*done)(srv_job *job); /* called once, from the scheduler's thread */
@@ -50,6 +67,9 @@ int srv_sched_busy(srv_sched *s);
 /* Refuses new jobs, runs every job already queued, and joins the thread. */
 void srv_sched_stop(srv_sched *s);
 void srv_sched_free(srv_sched *s);
+
+/* Frees what the scheduler allocated for a SPARSE or MULTIVECTOR job. */
+void srv_job_free_results(srv_job *job);
 
 double srv_now(void); /* monotonic seconds */
 

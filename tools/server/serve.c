@@ -93,6 +93,7 @@ typedef struct req_ctx {
     atomic_int state;
     srv_request req;
     int32_t **ids;       /* per input: the token ids the model runs */
+    int32_t **types;     /* rerank: per pair, its token types */
     size_t *n_ids;
     size_t tokens;
     int dims, normalize;
@@ -282,6 +283,85 @@ static enum MHD_Result reply_embeddings(req_ctx *r) {
     return send_json(r, 200, &b);
 }
 
+/* The documents by score, best first (ties in input order). */
+static size_t *order_by_score(const float *scores, size_t n) {
+    size_t *o = malloc((n ? n : 1) * sizeof *o);
+    if (!o) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && scores[o[j - 1]] < scores[i]) {
+            o[j] = o[j - 1];
+            j--;
+        }
+        o[j] = i;
+    }
+    return o;
+}
+
+static enum MHD_Result reply_rerank(req_ctx *r) {
+    server *s = r->srv;
+    const srv_request *q = &r->req;
+    size_t *o = order_by_score(r->out, q->n);
+    if (!o) return fail(r, 500, "internal_error", NULL, "out of memory");
+    const size_t shown = q->top_n > 0 && (size_t)q->top_n < q->n ? (size_t)q->top_n : q->n;
+    srv_buf b = {0};
+    const int tei = r->route == SRV_ROUTE_RERANK;
+    srv_buf_puts(&b, tei ? "[" : "{\"object\":\"list\",\"results\":[");
+    for (size_t k = 0; k < shown; k++) {
+        const size_t i = o[k];
+        srv_buf_printf(&b, "%s{\"index\":%zu,\"%s\":", k ? "," : "", i, tei ? "score" : "relevance_score");
+        srv_buf_json_float(&b, r->out[i]);
+        if (q->return_text) {
+            srv_buf_puts(&b, tei ? ",\"text\":" : ",\"document\":{\"text\":");
+            srv_buf_json_string(&b, q->inputs[i].text, q->inputs[i].len);
+            if (!tei) srv_buf_puts(&b, "}");
+        }
+        srv_buf_puts(&b, "}");
+    }
+    free(o);
+    if (tei) {
+        srv_buf_puts(&b, "]");
+    } else {
+        srv_buf_puts(&b, "],\"model\":");
+        const char *model = q->model ? q->model : s->info.name;
+        srv_buf_json_string(&b, model, strlen(model));
+        srv_buf_printf(&b, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}", r->tokens, r->tokens);
+    }
+    return send_json(r, 200, &b);
+}
+
+/* /embed_sparse: per input [{"index": token id, "value": weight}, ...]; /embed_all: per input its
+ * multi-vectors [[...], ...]. */
+static enum MHD_Result reply_outputs(req_ctx *r) {
+    server *s = r->srv;
+    const srv_job *j = &r->job;
+    srv_buf b = {0};
+    srv_buf_puts(&b, "[");
+    for (size_t i = 0; i < r->req.n; i++) {
+        srv_buf_puts(&b, i ? ",[" : "[");
+        for (size_t k = j->offsets[i]; k < j->offsets[i + 1]; k++) {
+            if (k > j->offsets[i]) srv_buf_puts(&b, ",");
+            if (r->route == SRV_ROUTE_SPARSE) {
+                srv_buf_printf(&b, "{\"index\":%d,\"value\":", (int)j->sparse_ids[k]);
+                srv_buf_json_float(&b, j->values[k]);
+                srv_buf_puts(&b, "}");
+            } else {
+                srv_buf_json_floats(&b, j->values + k * (size_t)s->info.multivector_dim, (size_t)s->info.multivector_dim);
+            }
+        }
+        srv_buf_puts(&b, "]");
+    }
+    srv_buf_puts(&b, "]");
+    return send_json(r, 200, &b);
+}
+
+static enum MHD_Result reply(req_ctx *r) {
+    if (r->job.status) return fail(r, 500, "internal_error", NULL, "%s", r->job.error);
+    if (r->route == SRV_ROUTE_RERANK || r->route == SRV_ROUTE_V1_RERANK) return reply_rerank(r);
+    if (r->route == SRV_ROUTE_SPARSE || r->route == SRV_ROUTE_EMBED_ALL) return reply_outputs(r);
+    return reply_embeddings(r);
+}
+
 /* ---- the POST routes -------------------------------------------------------------------------- */
 
 /* Tokenises text input i into r->ids[i] as opt says; 0 or an HTTP status already sent. */
@@ -366,6 +446,52 @@ static void job_done(srv_job *job) {
     MHD_resume_connection(r->conn);
 }
 
+/* Queues r->job; the reply comes when the scheduler is done with it. */
+static enum MHD_Result submit(req_ctx *r) {
+    server *s = r->srv;
+    /* Suspend before queueing: done() may run (and resume) before submit returns. */
+    atomic_store(&r->state, REQ_WAITING);
+    MHD_suspend_connection(r->conn);
+    srv_submit sub = srv_sched_submit(s->sched, &r->job);
+    if (sub != SRV_SUBMIT_OK) {
+        r->refused = sub;
+        atomic_store(&r->state, REQ_DONE);
+        MHD_resume_connection(r->conn);
+    }
+    return MHD_YES;
+}
+
+/* /rerank and /v1/rerank: each (query, document) tokenised as the library pairs them (truncated
+ * to the token limit by longest_first, as sentence-transformers' CrossEncoder does), then queued. */
+static enum MHD_Result submit_rerank(req_ctx *r) {
+    server *s = r->srv;
+    srv_request *q = &r->req;
+    const char *field = r->route == SRV_ROUTE_RERANK ? "texts" : "documents";
+    if (!(r->types = calloc(q->n, sizeof *r->types)) || !(r->out = malloc(q->n * sizeof *r->out)))
+        return fail(r, 500, "internal_error", NULL, "out of memory");
+    const size_t cap = (size_t)s->max_tokens;
+    for (size_t i = 0; i < q->n; i++) {
+        char err[512];
+        if (!(r->ids[i] = malloc(cap * sizeof(int32_t))) || !(r->types[i] = malloc(cap * sizeof(int32_t))))
+            return fail(r, 500, "internal_error", NULL, "out of memory");
+        const srv_input *in = &q->inputs[i];
+        sutra_status st = sutra_tokenize_pair(s->emb, q->query, q->query_len, in->text, in->len, r->ids[i], r->types[i],
+                                              cap, &r->n_ids[i], err, sizeof err);
+        if (st) {
+            const int status = st == SUTRA_ERR_OUT_OF_MEMORY ? 500 : 400;
+            return fail(r, status, st == SUTRA_ERR_INVALID_UTF8 ? "invalid_utf8" : status == 500 ? "internal_error"
+                                                                                                  : "invalid_value",
+                        field, "document %zu: %s", i, err);
+        }
+        r->tokens += r->n_ids[i];
+    }
+    const int raw = r->route == SRV_ROUTE_RERANK && q->raw_scores;
+    r->job = (srv_job){.kind = raw ? SRV_JOB_RERANK_RAW : SRV_JOB_RERANK, .n = q->n, .ids = (const int32_t **)r->ids,
+                       .types = (const int32_t **)r->types, .n_ids = r->n_ids, .tokens = r->tokens, .out = r->out,
+                       .done = job_done, .user = r};
+    return submit(r);
+}
+
 static enum MHD_Result handle_post(req_ctx *r) {
     server *s = r->srv;
     srv_error err;
@@ -384,6 +510,18 @@ static enum MHD_Result handle_post(req_ctx *r) {
         opt.no_special = !q->add_special;
         return handle_tokenize(r, &opt);
     }
+    const int outputs = sutra_embedder_outputs(s->emb);
+    const int need = r->route == SRV_ROUTE_RERANK || r->route == SRV_ROUTE_V1_RERANK ? SUTRA_OUTPUT_RERANK
+                     : r->route == SRV_ROUTE_SPARSE                                   ? SUTRA_OUTPUT_SPARSE
+                     : r->route == SRV_ROUTE_EMBED_ALL                                ? SUTRA_OUTPUT_MULTIVECTOR
+                                                                                      : SUTRA_OUTPUT_DENSE;
+    if (!(outputs & need)) {
+        static const char *const what[] = {"", "dense vectors", "sparse vectors", "", "multi-vectors", "", "", "",
+                                           "rerank scores"};
+        return fail(r, 400, "model_not_supported", NULL, "model '%s' gives no %s (it gives: %s; see /info)",
+                    s->info.name, what[need], s->info.outputs);
+    }
+    if (need == SUTRA_OUTPUT_RERANK) return submit_rerank(r);
     r->dims = q->dimensions ? q->dimensions : s->dim;
     if (r->dims > s->hidden)
         return fail(r, 400, "invalid_value", "dimensions", "'dimensions' must be at most %d for this model, got %d",
@@ -415,20 +553,14 @@ static enum MHD_Result handle_post(req_ctx *r) {
                         "server with --auto-truncate)", i, r->n_ids[i], s->max_tokens);
         r->tokens += r->n_ids[i];
     }
-    if (!(r->out = malloc(q->n * (size_t)s->hidden * sizeof *r->out)))
+    const srv_job_kind kind = need == SUTRA_OUTPUT_SPARSE        ? SRV_JOB_SPARSE
+                              : need == SUTRA_OUTPUT_MULTIVECTOR ? SRV_JOB_MULTIVECTOR
+                                                                 : SRV_JOB_EMBED;
+    if (kind == SRV_JOB_EMBED && !(r->out = malloc(q->n * (size_t)s->hidden * sizeof *r->out)))
         return fail(r, 500, "internal_error", NULL, "out of memory");
-    r->job = (srv_job){.n = q->n, .ids = (const int32_t **)r->ids, .n_ids = r->n_ids, .tokens = r->tokens,
-                       .out = r->out, .done = job_done, .user = r};
-    /* Suspend before queueing: done() may run (and resume) before submit returns. */
-    atomic_store(&r->state, REQ_WAITING);
-    MHD_suspend_connection(r->conn);
-    srv_submit sub = srv_sched_submit(s->sched, &r->job);
-    if (sub != SRV_SUBMIT_OK) {
-        r->refused = sub;
-        atomic_store(&r->state, REQ_DONE);
-        MHD_resume_connection(r->conn);
-    }
-    return MHD_YES;
+    r->job = (srv_job){.kind = kind, .n = q->n, .ids = (const int32_t **)r->ids, .n_ids = r->n_ids,
+                       .tokens = r->tokens, .out = r->out, .done = job_done, .user = r};
+    return submit(r);
 }
 
 /* ---- connections ------------------------------------------------------------------------------ */
@@ -504,11 +636,16 @@ static srv_route find_route(const char *url) {
     if (!strcmp(url, "/health")) return SRV_ROUTE_HEALTH;
     if (!strcmp(url, "/info")) return SRV_ROUTE_INFO;
     if (!strcmp(url, "/metrics")) return SRV_ROUTE_METRICS;
+    if (!strcmp(url, "/rerank")) return SRV_ROUTE_RERANK;
+    if (!strcmp(url, "/v1/rerank")) return SRV_ROUTE_V1_RERANK;
+    if (!strcmp(url, "/embed_sparse")) return SRV_ROUTE_SPARSE;
+    if (!strcmp(url, "/embed_all")) return SRV_ROUTE_EMBED_ALL;
     return SRV_ROUTE_OTHER;
 }
 
 static int is_post_route(srv_route r) {
-    return r == SRV_ROUTE_OPENAI || r == SRV_ROUTE_EMBED || r == SRV_ROUTE_TOKENIZE;
+    return r == SRV_ROUTE_OPENAI || r == SRV_ROUTE_EMBED || r == SRV_ROUTE_TOKENIZE || r == SRV_ROUTE_RERANK ||
+           r == SRV_ROUTE_V1_RERANK || r == SRV_ROUTE_SPARSE || r == SRV_ROUTE_EMBED_ALL;
 }
 
 /* Constant-time comparison of the Authorization header with the expected value. */
@@ -658,7 +795,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (r->refused == SRV_SUBMIT_OVERLOADED)
             return fail(r, 429, "overloaded", NULL, "the server is overloaded (%zu inputs queued); retry later",
                         s->o.max_queued);
-        return reply_embeddings(r);
+        return reply(r);
     default: /* still waiting: nothing to do until the scheduler resumes the connection */
         return MHD_YES;
     }
@@ -678,7 +815,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     atomic_fetch_sub(&s->open_requests, 1);
     for (size_t i = 0; r->ids && i < r->req.n; i++)
         if (r->req.inputs[i].text) free(r->ids[i]); /* token inputs borrow the request's ids */
+    for (size_t i = 0; r->types && i < r->req.n; i++) free(r->types[i]);
     free(r->ids);
+    free(r->types);
+    srv_job_free_results(&r->job);
     free(r->n_ids);
     free(r->out);
     srv_request_free(&r->req);
@@ -767,6 +907,8 @@ static void build_info(server *s) {
                    s->info.normalize ? "true" : "false");
     const char *p = sutra_embedder_prompt(s->emb);
     srv_buf_json_string(b, p, strlen(p));
+    srv_buf_printf(b, ",\"outputs\":\"%s\",\"sparse_kind\":\"%s\",\"multivector_dim\":%d,\"score_activation\":\"%s\"",
+                   s->info.outputs, s->info.sparse_kind, s->info.multivector_dim, s->info.score_activation);
     srv_buf_printf(b, ",\"version\":\"%s\"}", sutra_version());
 }
 
