@@ -6,6 +6,9 @@
  * positive and consistent (H a multiple of Hkv, D even where rotary), per-layer windows and rotary
  * bases in range, a positive eps and attention scale, the arena size of a batch computable without
  * overflow for small batches. A rejection must carry a message and one of the config statuses.
+ * An accepted config then goes through the heads' reader (src/embed/heads.c: architectures, labels,
+ * activations, classifier pooling; SPLADE's keys when the input's length is odd) without weights:
+ * it finds no head, or fails naming what it lacks.
  */
 #include <math.h>
 #include <stdint.h>
@@ -14,6 +17,7 @@
 
 #include "arch/family.h"
 #include "arch/transformer.h"
+#include "embed/heads.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *buf = malloc(size ? size : 1); /* an exact-size copy: the parser must not read past it */
@@ -23,6 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[256];
     err[0] = '\0';
     sutra_status st = sutra_model_config_parse(buf, size, "config.json", &cfg, err, sizeof err);
+    if (st == SUTRA_OK) {
+        cfg.splade = (int)(size & 1);
+        sutra_heads *h = NULL;
+        char herr[256] = "";
+        sutra_status hs = sutra_heads_parse(buf, size, "/nonexistent-sutra-fuzz", &cfg, NULL, NULL, &h, herr, sizeof herr);
+        if (hs == SUTRA_OK && h) abort(); /* every head needs a tensor */
+        if (hs != SUTRA_OK && (!herr[0] || !memchr(herr, '\0', sizeof herr))) abort();
+        sutra_heads_free(h);
+    }
     free(buf);
     if (st != SUTRA_OK) {
         if (st != SUTRA_ERR_FORMAT && st != SUTRA_ERR_MODEL && st != SUTRA_ERR_UNSUPPORTED) abort();

@@ -84,7 +84,7 @@ typedef struct loader {
  * unless optional) or mis-shaped. */
 static float *take(loader *L, const char *name, int ndim, const int64_t *shape, int optional) {
     if (L->st) return NULL;
-    if (!sutra_st_find(L->file, name)) {
+    if (!L->file || !sutra_st_find(L->file, name)) {
         if (!optional) L->st = sutra_errf(SUTRA_ERR_MODEL, L->err, L->errcap, "%s: tensor '%s' is missing", L->where, name);
         return NULL;
     }
@@ -113,7 +113,7 @@ static float *take(loader *L, const char *name, int ndim, const int64_t *shape, 
 
 /* The first of names the file holds, or NULL. */
 static const char *first_of(const sutra_st_file *f, const char *const *names, size_t n) {
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; f && i < n; i++)
         if (sutra_st_find(f, names[i])) return names[i];
     return NULL;
 }
@@ -217,8 +217,8 @@ static sutra_status load_yes_no(loader *L, sutra_heads *h, const cJSON *cfg, con
     h->score = SUTRA_SCORE_YES_NO;
     h->score_pool = SUTRA_POOLING_LAST;
     h->labels = 1;
-    h->yes_id = sutra_tokenizer_token_to_id(tok, "yes");
-    h->no_id = sutra_tokenizer_token_to_id(tok, "no");
+    h->yes_id = tok ? sutra_tokenizer_token_to_id(tok, "yes") : -1;
+    h->no_id = tok ? sutra_tokenizer_token_to_id(tok, "no") : -1;
     if (h->yes_id < 0 || h->no_id < 0 || h->yes_id >= vocab || h->no_id >= vocab)
         return L->st = sutra_errf(SUTRA_ERR_MODEL, L->err, L->errcap, "the tokenizer has no \"yes\" or \"no\" token for the reranker's score");
     static const char *const heads[] = {"lm_head.weight"};
@@ -336,17 +336,38 @@ static int load_m3_file(loader *L, const char *name, int64_t rows, int64_t C, fl
     return L->st ? 0 : (int)rows;
 }
 
+static sutra_status heads_from(const cJSON *cfg, const char *dir, const sutra_model_config *mc,
+                               const sutra_st_file *weights, const sutra_tokenizer *tok, sutra_heads **out, char *err,
+                               size_t errcap);
+
 sutra_status sutra_heads_load(const char *dir, const sutra_model_config *mc, const sutra_st_file *weights,
                               const sutra_tokenizer *tok, sutra_heads **out, char *err, size_t errcap) {
     *out = NULL;
     cJSON *cfg = NULL;
     sutra_status st = sutra_json_load(dir, "config.json", &cfg, err, errcap);
     if (st) return st;
+    st = heads_from(cfg, dir, mc, weights, tok, out, err, errcap);
+    cJSON_Delete(cfg);
+    return st;
+}
+
+sutra_status sutra_heads_parse(const char *json, size_t len, const char *dir, const sutra_model_config *mc,
+                               const sutra_st_file *weights, const sutra_tokenizer *tok, sutra_heads **out, char *err,
+                               size_t errcap) {
+    *out = NULL;
+    cJSON *cfg = NULL;
+    sutra_status st = sutra_json_parse(json, len, "config.json", &cfg, err, errcap);
+    if (st) return st;
+    st = heads_from(cfg, dir, mc, weights, tok, out, err, errcap);
+    cJSON_Delete(cfg);
+    return st;
+}
+
+static sutra_status heads_from(const cJSON *cfg, const char *dir, const sutra_model_config *mc,
+                               const sutra_st_file *weights, const sutra_tokenizer *tok, sutra_heads **out, char *err,
+                               size_t errcap) {
     sutra_heads *h = calloc(1, sizeof *h);
-    if (!h) {
-        cJSON_Delete(cfg);
-        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
-    }
+    if (!h) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
     h->C = mc->shape.C;
     h->yes_id = h->no_id = -1;
     loader L = {.dir = dir, .file = weights, .where = "the model's weights", .err = err, .errcap = errcap};
@@ -365,7 +386,6 @@ sutra_status sutra_heads_load(const char *dir, const sutra_model_config *mc, con
         load_skip_ids(dir, h, tok);
     }
     if (!L.st) h->cb_dim = load_m3_file(&L, "colbert_linear", -1, h->C, &h->cb_w, &h->cb_b);
-    cJSON_Delete(cfg);
     if (L.st || (h->score == SUTRA_SCORE_NONE && h->sparse == SUTRA_SPARSE_NONE && !h->cb_dim)) {
         sutra_heads_free(h);
         return L.st;

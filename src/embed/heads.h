@@ -36,6 +36,11 @@ typedef struct sutra_heads sutra_heads;
  * NULL for a model with none. */
 sutra_status sutra_heads_load(const char *dir, const sutra_model_config *cfg, const sutra_st_file *weights,
                               const sutra_tokenizer *tok, sutra_heads **out, char *err, size_t errcap);
+/* The same from config.json's text (json, len bytes); weights and tok may be NULL (the fuzzer's
+ * way in: every head then needs a tensor it cannot find, an error with a message). */
+sutra_status sutra_heads_parse(const char *json, size_t len, const char *dir, const sutra_model_config *mc,
+                               const sutra_st_file *weights, const sutra_tokenizer *tok, sutra_heads **out, char *err,
+                               size_t errcap);
 void sutra_heads_free(sutra_heads *h);
 
 sutra_score_kind sutra_heads_score_kind(const sutra_heads *h);
