@@ -412,6 +412,21 @@ class Suite:
             self.diff(f"bge-m3 /embed {i}", np.array(v, np.float32), np.array(ref[i]["dense"], np.float32))
         r = su.post_json(s.port, "/rerank", {"query": "q", "texts": ["a"]})
         check(r.status == 400 and "model_not_supported" in r.text(), f"/rerank on bge-m3: {r}")
+        # the CLI's file mode writes the same outputs as its line mode
+        d = tempfile.mkdtemp(prefix="sutra-m3-file-")
+        self.tmpdirs.append(d)
+        with open(os.path.join(d, "in.jsonl"), "w", encoding="utf-8") as f:
+            for i, t in enumerate(texts):
+                f.write(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n")
+        p = subprocess.run([self.sutra, "embed", "-m", model, "--output-kind", "all", "--input",
+                            os.path.join(d, "in.jsonl"), "--output", os.path.join(d, "out.jsonl")],
+                           capture_output=True, text=True, env=su.cli_env(), timeout=600)
+        check(p.returncode == 0, f"file mode: {p.stderr[-500:]}")
+        recs = [json.loads(l) for l in open(os.path.join(d, "out.jsonl"), encoding="utf-8")]
+        check([r["id"] for r in recs] == list(range(len(texts))), "file mode: ids in order")
+        for i, r in enumerate(recs):
+            check(r["sparse"] == ref[i]["sparse"] and r["colbert"] == ref[i]["colbert"] and
+                  r["embedding"] == ref[i]["dense"], f"file mode record {i} differs from the line mode's")
 
     def t_m3_concurrent(self, s, model):
         """64 clients mixing /embed, /embed_sparse and /embed_all (three kinds of round)."""

@@ -433,9 +433,91 @@ static int failed(fctx *f, const doc *d, sutra_status st) {
     return f->o->on_error_fail;
 }
 
+/* One document's outputs (--output-kind) as a jsonl record: its rows [i] of o. */
+static int write_outputs_record(fctx *f, const doc *d, const sutra_outputs *o, size_t i, int mv_dim) {
+    fprintf(f->out, "{\"id\":%s", d->id);
+    if (o->dense) {
+        fputs(EMB_MARK, f->out);
+        for (int k = 0; k < f->dim; k++) fprintf(f->out, k ? ",%.9g" : "%.9g", o->dense[i * (size_t)f->dim + k]);
+        fputs("]", f->out);
+    }
+    if (o->sparse_offsets) {
+        const size_t a = o->sparse_offsets[i], b = o->sparse_offsets[i + 1];
+        fputs(",\"sparse\":{\"indices\":[", f->out);
+        for (size_t k = a; k < b; k++) fprintf(f->out, k > a ? ",%d" : "%d", o->sparse_ids[k]);
+        fputs("],\"values\":[", f->out);
+        for (size_t k = a; k < b; k++) fprintf(f->out, k > a ? ",%.9g" : "%.9g", o->sparse_weights[k]);
+        fputs("]}", f->out);
+    }
+    if (o->mv_offsets) {
+        fputs(",\"colbert\":[", f->out);
+        for (size_t r = o->mv_offsets[i]; r < o->mv_offsets[i + 1]; r++) {
+            fputs(r > o->mv_offsets[i] ? ",[" : "[", f->out);
+            for (int k = 0; k < mv_dim; k++) fprintf(f->out, k ? ",%.9g" : "%.9g", o->mv[r * (size_t)mv_dim + k]);
+            fputs("]", f->out);
+        }
+        fputs("]", f->out);
+    }
+    fputs("}\n", f->out);
+    f->rows++;
+    return !ferror(f->out);
+}
+
+/* --output-kind: n documents' outputs from one call (a failed call is redone one document at a
+ * time, so that only the bad ones are lost); 0 to go on, 1 when the run must stop. */
+static int embed_docs_outputs(fctx *f, doc *d, size_t n) {
+    sutra_model_info mi;
+    sutra_embedder_info(f->emb, &mi);
+    const int kinds = f->o->output_kind, D = mi.multivector_dim;
+    /* the library's bounds: vocab_size entries a text (SPLADE) or one a token; one row a token */
+    const size_t per_sparse = !strcmp(mi.sparse_kind, "splade") ? (size_t)mi.vocab_size : (size_t)mi.max_tokens;
+    size_t soff[CHUNK_DOCS + 1], moff[CHUNK_DOCS + 1];
+    sutra_outputs o = {0};
+    if (kinds & SUTRA_OUTPUT_DENSE) o.dense_cap = n * (size_t)f->dim, o.dense = malloc(o.dense_cap * sizeof(float));
+    if (kinds & SUTRA_OUTPUT_SPARSE) {
+        o.sparse_cap = n * per_sparse, o.sparse_offsets = soff;
+        o.sparse_ids = malloc(o.sparse_cap * sizeof *o.sparse_ids);
+        o.sparse_weights = malloc(o.sparse_cap * sizeof *o.sparse_weights);
+    }
+    if (kinds & SUTRA_OUTPUT_MULTIVECTOR) {
+        o.mv_cap = n * (size_t)mi.max_tokens * (size_t)(D > 0 ? D : 1), o.mv_offsets = moff;
+        o.mv = malloc(o.mv_cap * sizeof *o.mv);
+    }
+    int stop = 0;
+    if ((o.dense_cap && !o.dense) || (o.sparse_cap && (!o.sparse_ids || !o.sparse_weights)) || (o.mv_cap && !o.mv)) {
+        fprintf(stderr, "sutra: out of memory for the outputs of %zu documents\n", n);
+        stop = 1;
+    }
+    const char *texts[CHUNK_DOCS];
+    for (size_t i = 0; i < n; i++) texts[i] = d[i].text;
+    sutra_status st = stop ? SUTRA_ERR_OUT_OF_MEMORY : sutra_embed_outputs(f->emb, texts, n, &o);
+    for (size_t i = 0; !stop && i < n; i++) {
+        if (st) {
+            sutra_status si = sutra_embed_outputs(f->emb, texts + i, 1, &o);
+            if (si) {
+                stop = failed(f, &d[i], si);
+                continue;
+            }
+            if (!write_outputs_record(f, &d[i], &o, 0, D)) stop = 1;
+        } else if (!write_outputs_record(f, &d[i], &o, i, D)) {
+            stop = 1;
+        }
+        if (!stop) {
+            f->docs++;
+            f->bytes_embedded += d[i].bytes;
+        }
+    }
+    free(o.dense);
+    free(o.sparse_ids);
+    free(o.sparse_weights);
+    free(o.mv);
+    return stop;
+}
+
 /* Embeds and writes n documents in order; 0 to go on, 1 when the run must stop. */
 static int embed_docs(fctx *f, doc *d, size_t n) {
     const size_t dim = (size_t)f->dim;
+    if (f->o->output_kind & ~SUTRA_OUTPUT_DENSE) return embed_docs_outputs(f, d, n);
     if (f->o->chunk_tokens > 0) {
         for (size_t i = 0; i < n; i++) {
             size_t nc = 0;
@@ -538,6 +620,18 @@ int file_embed(sutra_embedder *emb, const file_opts *o) {
     if (st) {
         fprintf(stderr, "sutra: %s\n", sutra_embedder_last_error(emb));
         return 2;
+    }
+    if (o->output_kind & ~SUTRA_OUTPUT_DENSE) {
+        const char *why = o->windowed || o->chunk_tokens ? "windows and late chunks give dense vectors only"
+                          : o->resume                     ? "--resume reads dense records only"
+                          : ends_with(o->output, ".npy")  ? "a .npy file holds dense rows only; write .jsonl"
+                          : (o->output_kind & ~sutra_embedder_outputs(emb))
+                              ? "the model does not give that output (see `sutra info`: outputs)"
+                              : NULL;
+        if (why) {
+            fprintf(stderr, "sutra: --output-kind: %s\n", why);
+            return 2;
+        }
     }
     f.in_jsonl = is_jsonl_name(o->input);
     f.in = strcmp(o->input, "-") ? fopen(o->input, "rb") : stdin;

@@ -18,6 +18,8 @@ typedef struct file_opts {
     int chunk_tokens;       /* > 0: late chunking, one vector per chunk of this many tokens */
     int resume;             /* skip ids the output already holds, and append */
     int on_error_fail;      /* a bad line stops the run (else it is reported and skipped) */
+    int output_kind;        /* sutra_output_kind bits (0: dense); other than dense alone: jsonl records with
+                             * "embedding", "sparse" and / or "colbert" (no .npy, windows, chunks or --resume) */
     int verbose;
 } file_opts;
 

@@ -44,7 +44,8 @@ static void usage(FILE *f) {
             "      --prompt TEXT      a raw prompt before each text\n"
             "      --similarity       (embed) also print the cosine similarity matrix to stderr\n"
             "      --output-kind K    (embed) dense (default), sparse, colbert or all: one JSON object per\n"
-            "                         text with the model's outputs of that kind (SPLADE, bge-m3)\n"
+            "                         text with the model's outputs of that kind (SPLADE, bge-m3); in file\n"
+            "                         mode jsonl records with \"embedding\", \"sparse\", \"colbert\"\n"
             "      --query Q          (rerank) the query the documents are scored against\n"
             "      --raw              (rerank) the logits instead of the scores\n"
             "      --top-n N          (rerank) print the best N only\n"
@@ -365,8 +366,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sutra: rerank needs --query\n");
         return 2;
     }
-    if (output_kind != SUTRA_OUTPUT_DENSE && (strcmp(cmd, "embed") || file_mode)) {
-        fprintf(stderr, "sutra: --output-kind is for embed with TEXT arguments or stdin lines\n");
+    if (output_kind != SUTRA_OUTPUT_DENSE && strcmp(cmd, "embed")) {
+        fprintf(stderr, "sutra: --output-kind is for embed\n");
         return 2;
     }
     char err[1024];
@@ -382,14 +383,16 @@ int main(int argc, char **argv) {
     if (*mi.device_note) fprintf(stderr, "sutra: %s\n", mi.device_note);
     if (verbose) fprintf(stderr, "sutra: model loaded in %.1f ms on %s%s%s\n", (now_s() - t0) * 1e3, mi.device,
                          *mi.gpu_name ? " " : "", mi.gpu_name);
+    if (output_kind == -1) output_kind = sutra_embedder_outputs(emb) & ~SUTRA_OUTPUT_RERANK;
     if (file_mode) {
         fo.verbose = verbose;
+        fo.output_kind = output_kind;
         int rc = file_embed(emb, &fo);
         sutra_engine_print_profile(emb, stderr);
         sutra_embedder_destroy(emb);
         return rc;
     }
-    if (!strcmp(cmd, "rerank") || output_kind != SUTRA_OUTPUT_DENSE) {
+    if (!strcmp(cmd, "rerank") || output_kind != SUTRA_OUTPUT_DENSE) { /* arguments or stdin lines */
         /* all of the documents or texts at once: arguments, else stdin lines */
         const int from_stdin = optind >= argc;
         char **items = from_stdin ? NULL : argv + optind;
@@ -404,7 +407,6 @@ int main(int argc, char **argv) {
             items = grown, n++;
         }
         if (from_stdin && !items) items = argv + argc; /* no input at all */
-        if (output_kind == -1) output_kind = sutra_embedder_outputs(emb) & ~SUTRA_OUTPUT_RERANK;
         int rc = !strcmp(cmd, "rerank") ? cli_rerank(emb, &ro, items, n) : cli_embed_outputs(emb, output_kind, items, n, ro.repeat);
         if (from_stdin) {
             for (size_t i = 0; i < n; i++) free(items[i]);
