@@ -98,7 +98,8 @@ static sutra_status open_encoder(sutra_embedder *e, char *err, size_t errcap) {
     int std_len = 0;
     sutra_status st = decide_attention(e, &std_len, err, errcap);
     if (st) return st;
-    const sutra_encoder_plan plan = {.max_tokens = e->batch_tokens, .std_max_seqlen = std_len};
+    sutra_encoder_plan plan = {.max_tokens = e->batch_tokens, .std_max_seqlen = std_len};
+    plan.token_rows = sutra_heads_token_rows(e->heads, &plan.token_w, &plan.token_b); /* bge-m3's heads */
     return sutra_encoder_create(&e->mcfg, e->weights, e->be, &plan, &e->enc, err, errcap);
 }
 

@@ -82,10 +82,12 @@ typedef struct sutra_pending {
     size_t index;
 } sutra_pending;
 
-/* Receives each batch's final hidden states: hidden (T, C) for the B items packed by cu. */
+/* Receives each batch's final hidden states: hidden (T, C) for the B items packed by cu; with
+ * token_head, the rows of the encoder's token head instead (T, sutra_heads_token_rows()). */
 typedef struct sutra_hidden_sink {
     void (*fn)(void *ctx, const sutra_pending *items, int B, const int32_t *cu, const float *hidden);
     void *ctx;
+    int token_head;
 } sutra_hidden_sink;
 
 /* Embeds n tokenised inputs: sorted longest first, packed into batches of at most batch_tokens

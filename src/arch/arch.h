@@ -21,6 +21,10 @@ typedef struct sutra_encoder sutra_encoder;
 typedef struct sutra_encoder_plan {
     int max_tokens;     /* the largest batch, in tokens */
     int std_max_seqlen; /* the longest sequence the standard attention path will be given (0: none) */
+    /* a linear head on every token's final state, run on the backend (bge-m3's ColBERT and sparse
+     * rows): token_rows x C weights and token_rows biases, host fp32, uploaded with the net's */
+    const float *token_w, *token_b;
+    int token_rows;
 } sutra_encoder_plan;
 
 /* Binds the weights of the family cfg->model_type names, checks that be can run the net, and
@@ -36,6 +40,11 @@ sutra_status sutra_encoder_forward(sutra_encoder *enc, sutra_backend *be, const 
                                    sutra_attn_path path, sutra_pooling pooling, float *pooled, float *hidden,
                                    char *err, size_t errcap);
 
+/* sutra_encoder_forward, and when token_out is not NULL the plan's token head on every token's
+ * final state: token_out (T, token_rows) host floats. */
+sutra_status sutra_encoder_forward_ex(sutra_encoder *enc, sutra_backend *be, const sutra_batch *batch,
+                                      sutra_attn_path path, sutra_pooling pooling, float *pooled, float *hidden,
+                                      float *token_out, char *err, size_t errcap);
 /* The dtype name of the weights as stored ("F32", "F16", "BF16"). */
 const char *sutra_encoder_weights_dtype(const sutra_encoder *enc);
 

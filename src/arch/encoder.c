@@ -16,6 +16,8 @@ struct sutra_encoder {
     const char *dtype; /* weights' dtype as stored */
     int32_t *pos;      /* (T) position ids of the batch being run */
     size_t pos_cap;
+    const void *token_w, *token_b; /* the plan's token head, the backend's copies */
+    int token_rows;
 };
 
 void sutra_encoder_destroy(sutra_encoder *e) {
@@ -69,15 +71,25 @@ sutra_status sutra_encoder_create(const sutra_model_config *cfg, const sutra_st_
     if (!st) st = sutra_transformer_check(&e->net, be, err, errcap);
     size_t extra = 0;
     if (!st && be->prepare) st = be->prepare(be, &e->net, plan->max_tokens, &extra, err, errcap);
+    const int R = plan->token_w ? plan->token_rows : 0;
+    if (R) extra += (size_t)plan->max_tokens * (size_t)R * be->act_bytes + 4096; /* the token head's output */
     if (!st)
         st = be->reserve(be, sutra_transformer_arena_bytes(&e->shape, plan->max_tokens, be->act_bytes) + extra,
                          plan->std_max_seqlen, e->shape.D, err, errcap);
     upload_ctx u = {be, 0};
     sutra_net_each_weight(&e->net, count_weight, &u);
+    if (R) u.total += (size_t)R * (size_t)e->shape.C + (size_t)R;
     if (!st && (st = be->weights_reserve(be, u.total)))
         sutra_errf(st, err, errcap, "%s backend: cannot reserve %zu weights", be->name, u.total);
     if (!st && sutra_net_each_weight(&e->net, upload_weight, &u))
         st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s backend: weight upload failed", be->name);
+    if (!st && R) {
+        e->token_w = be->weights_upload(be, plan->token_w, (size_t)R * (size_t)e->shape.C);
+        e->token_b = plan->token_b ? be->weights_upload(be, plan->token_b, (size_t)R) : NULL;
+        e->token_rows = R;
+        if (!e->token_w || (plan->token_b && !e->token_b))
+            st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s backend: token head upload failed", be->name);
+    }
     if (st) {
         sutra_encoder_destroy(e);
         return st;
@@ -91,6 +103,12 @@ const char *sutra_encoder_weights_dtype(const sutra_encoder *e) { return e->dtyp
 sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const sutra_batch *batch,
                                    sutra_attn_path path, sutra_pooling pooling, float *pooled, float *hidden,
                                    char *err, size_t errcap) {
+    return sutra_encoder_forward_ex(e, be, batch, path, pooling, pooled, hidden, NULL, err, errcap);
+}
+
+sutra_status sutra_encoder_forward_ex(sutra_encoder *e, sutra_backend *be, const sutra_batch *batch,
+                                      sutra_attn_path path, sutra_pooling pooling, float *pooled, float *hidden,
+                                      float *token_out, char *err, size_t errcap) {
     const sutra_net_shape *s = &e->shape;
     const int T = batch->T, B = batch->B;
     if (batch->max_seqlen + s->pos_offset > s->positions)
@@ -126,6 +144,16 @@ sutra_status sutra_encoder_forward(sutra_encoder *e, sutra_backend *be, const su
         if (!be->download) return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s backend cannot return hidden states", be->name);
         if ((st = be->download(be, hidden, final, (size_t)T * s->C)))
             return sutra_errf(st, err, errcap, "%s backend: reading hidden states failed", be->name);
+    }
+    if (token_out) {
+        const int R = e->token_rows;
+        void *rows = R ? be->arena_alloc(be, (size_t)T * (size_t)R * be->act_bytes) : NULL;
+        if (!rows || !be->download)
+            return sutra_errf(SUTRA_ERR_INTERNAL, err, errcap, "%s backend: no room or no way for the token head", be->name);
+        be->matmul(be, rows, final, e->token_w, e->token_b, T, R, s->C, SUTRA_ACT_NONE);
+        if ((st = be->download(be, token_out, rows, (size_t)T * (size_t)R)))
+            return sutra_errf(st, err, errcap, "%s backend: the token head failed: %s", be->name,
+                              be->error && *be->error(be) ? be->error(be) : sutra_status_str(st));
     }
     st = be->pool(be, pooled, final, io.cu_seqlens, batch->cu_seqlens, B, s->C, pooling);
     if (st) return sutra_errf(st, err, errcap, "%s backend: pooling failed: %s", be->name,

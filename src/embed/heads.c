@@ -45,12 +45,16 @@ struct sutra_heads {
     /* ColBERT */
     float *cb_w, *cb_b; /* (D, C), (D) */
     int cb_dim;
+    /* bge-m3's token heads stacked for the backend: rows [0, cb_dim) ColBERT, row cb_dim (or 0
+     * without ColBERT) sparse_linear, zero rows up to a multiple of 8 */
+    float *tok_w, *tok_b;
+    int tok_rows, tok_sparse_row;
 };
 
 void sutra_heads_free(sutra_heads *h) {
     if (!h) return;
     float *bufs[] = {h->pre_w, h->pre_b, h->norm_w, h->norm_b, h->out_w, h->out_b, h->yes_no, h->tr_w, h->tr_b,
-                     h->tr_ln_w, h->tr_ln_b, h->dec_w, h->dec_b, h->sp_w, h->sp_b, h->cb_w, h->cb_b};
+                     h->tr_ln_w, h->tr_ln_b, h->dec_w, h->dec_b, h->sp_w, h->sp_b, h->cb_w, h->cb_b, h->tok_w, h->tok_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(h);
 }
@@ -386,6 +390,25 @@ static sutra_status heads_from(const cJSON *cfg, const char *dir, const sutra_mo
         load_skip_ids(dir, h, tok);
     }
     if (!L.st) h->cb_dim = load_m3_file(&L, "colbert_linear", -1, h->C, &h->cb_w, &h->cb_b);
+    if (!L.st && h->sparse != SUTRA_SPARSE_SPLADE && (h->sparse == SUTRA_SPARSE_BGE_M3 || h->cb_dim)) {
+        const int used = h->cb_dim + (h->sparse == SUTRA_SPARSE_BGE_M3);
+        h->tok_rows = (used + 7) / 8 * 8;
+        h->tok_sparse_row = h->cb_dim;
+        h->tok_w = calloc((size_t)h->tok_rows * (size_t)h->C, sizeof *h->tok_w);
+        h->tok_b = calloc((size_t)h->tok_rows, sizeof *h->tok_b);
+        if (!h->tok_w || !h->tok_b) {
+            L.st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
+        } else {
+            if (h->cb_dim) {
+                memcpy(h->tok_w, h->cb_w, (size_t)h->cb_dim * (size_t)h->C * sizeof *h->tok_w);
+                memcpy(h->tok_b, h->cb_b, (size_t)h->cb_dim * sizeof *h->tok_b);
+            }
+            if (h->sparse == SUTRA_SPARSE_BGE_M3) {
+                memcpy(h->tok_w + (size_t)h->tok_sparse_row * h->C, h->sp_w, (size_t)h->C * sizeof *h->tok_w);
+                h->tok_b[h->tok_sparse_row] = h->sp_b[0];
+            }
+        }
+    }
     if (L.st || (h->score == SUTRA_SCORE_NONE && h->sparse == SUTRA_SPARSE_NONE && !h->cb_dim)) {
         sutra_heads_free(h);
         return L.st;
@@ -508,7 +531,10 @@ static int by_id(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int m3_sparse(sutra_heads *h, const float *hidden, const int32_t *ids, size_t n, sutra_sparse_vec *out) {
+/* bge-m3's sparse vector from each token's sparse_linear value: from the hidden states (hidden,
+ * rows of C) or from the token head's rows (rows, R wide, the value in column tok_sparse_row). */
+static int m3_sparse(sutra_heads *h, const float *hidden, const float *rows, int R, const int32_t *ids, size_t n,
+                     sutra_sparse_vec *out) {
     /* (id, weight) pairs sorted by id, the largest weight per id kept */
     struct pair { int32_t id; float w; } *p = malloc((n ? n : 1) * sizeof *p);
     if (!p) return -1;
@@ -517,9 +543,14 @@ static int m3_sparse(sutra_heads *h, const float *hidden, const int32_t *ids, si
         int skip = 0;
         for (int s = 0; s < h->n_skip; s++) skip |= ids[t] == h->skip[s];
         if (skip) continue;
-        const float *x = hidden + t * (size_t)h->C;
-        float w = h->sp_b[0];
-        for (int i = 0; i < h->C; i++) w += x[i] * h->sp_w[i];
+        float w;
+        if (rows) {
+            w = rows[t * (size_t)R + h->tok_sparse_row];
+        } else {
+            const float *x = hidden + t * (size_t)h->C;
+            w = h->sp_b[0];
+            for (int i = 0; i < h->C; i++) w += x[i] * h->sp_w[i];
+        }
         if (w > 0.0f) p[k++] = (struct pair){ids[t], w};
     }
     qsort(p, k, sizeof *p, by_id);
@@ -544,15 +575,23 @@ static int m3_sparse(sutra_heads *h, const float *hidden, const int32_t *ids, si
 int sutra_heads_sparse(sutra_heads *h, const float *hidden, const int32_t *ids, size_t n, sutra_sparse_vec *out) {
     sutra_sparse_vec_free(out);
     if (h->sparse == SUTRA_SPARSE_SPLADE) return splade(h, hidden, n, out);
-    if (h->sparse == SUTRA_SPARSE_BGE_M3) return m3_sparse(h, hidden, ids, n, out);
+    if (h->sparse == SUTRA_SPARSE_BGE_M3) return m3_sparse(h, hidden, NULL, 0, ids, n, out);
     return -1;
 }
 
-int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *out) {
-    if (n < 2) return 0;
-    const int D = h->cb_dim;
-    sutra_host_linear(out, hidden + h->C, n - 1, h->cb_w, h->cb_b, D, h->C, SUTRA_DENSE_IDENTITY);
-    for (size_t r = 0; r + 1 < n; r++) {
+int sutra_heads_token_rows(const sutra_heads *h, const float **w, const float **b) {
+    if (w) *w = h ? h->tok_w : NULL;
+    if (b) *b = h ? h->tok_b : NULL;
+    return h ? h->tok_rows : 0;
+}
+
+int sutra_heads_sparse_rows(sutra_heads *h, const float *rows, const int32_t *ids, size_t n, sutra_sparse_vec *out) {
+    sutra_sparse_vec_free(out);
+    return h->sparse == SUTRA_SPARSE_BGE_M3 ? m3_sparse(h, NULL, rows, h->tok_rows, ids, n, out) : -1;
+}
+
+static void normalize_rows(float *out, size_t rows, int D) {
+    for (size_t r = 0; r < rows; r++) {
         float *v = out + r * (size_t)D;
         double ss = 0;
         for (int i = 0; i < D; i++) ss += (double)v[i] * v[i];
@@ -560,5 +599,19 @@ int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *ou
         const float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
         for (int i = 0; i < D; i++) v[i] *= inv;
     }
+}
+
+int sutra_heads_colbert_rows(sutra_heads *h, const float *rows, size_t n, float *out) {
+    const int D = h->cb_dim, R = h->tok_rows;
+    for (size_t t = 1; t < n; t++) memcpy(out + (t - 1) * (size_t)D, rows + t * (size_t)R, (size_t)D * sizeof *out);
+    if (n > 1) normalize_rows(out, n - 1, D);
+    return 0;
+}
+
+int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *out) {
+    if (n < 2) return 0;
+    const int D = h->cb_dim;
+    sutra_host_linear(out, hidden + h->C, n - 1, h->cb_w, h->cb_b, D, h->C, SUTRA_DENSE_IDENTITY);
+    normalize_rows(out, n - 1, D);
     return 0;
 }

@@ -74,4 +74,13 @@ void sutra_sparse_vec_free(sutra_sparse_vec *v);
  * into out ((n - 1) x colbert_dim floats). 0, or -1 when out of memory. */
 int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *out);
 
+/* bge-m3's token heads for the backend: R rows (ColBERT's, then sparse_linear's, zero rows up to a
+ * multiple of 8) of C weights, and R biases; R = 0 for a model without them (*w, *b NULL). The
+ * encoder runs them on every token's final state; the two calls below read its rows. */
+int sutra_heads_token_rows(const sutra_heads *h, const float **w, const float **b);
+/* The sparse vector of one sequence from its token-head rows (n x R). */
+int sutra_heads_sparse_rows(sutra_heads *h, const float *rows, const int32_t *ids, size_t n, sutra_sparse_vec *out);
+/* ColBERT vectors of one sequence from its token-head rows: rows 1 .. n-1, normalised, into out. */
+int sutra_heads_colbert_rows(sutra_heads *h, const float *rows, size_t n, float *out);
+
 #endif /* SUTRA_HEADS_H */

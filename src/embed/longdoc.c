@@ -175,7 +175,7 @@ sutra_status sutra_embed_late_chunks(sutra_embedder *e, const char *text, size_t
             st = sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for the document's windows");
     }
     late_ctx lc = {&d, &late};
-    sutra_hidden_sink sink = {late_sink, &lc};
+    sutra_hidden_sink sink = {late_sink, &lc, 0};
     if (!st) st = sutra_run_encoded(e, items, K, NULL, 0, &sink);
     if (st) goto done;
     sutra_late_pool(&late, pooled);

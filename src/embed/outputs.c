@@ -251,20 +251,28 @@ typedef struct outputs_sink {
     sutra_embedder *e;
     per_text *texts;
     int sparse, mv;
+    int token_head; /* the sink receives the token head's rows (bge-m3), not hidden states */
     int failed;
 } outputs_sink;
 
+/* A batch's sparse and ColBERT vectors: from the token head's rows the backend computed (bge-m3),
+ * else from the hidden states (SPLADE). */
 static void on_batch(void *ctx, const sutra_pending *items, int B, const int32_t *cu, const float *hidden) {
     outputs_sink *s = ctx;
-    const int C = s->e->mcfg.shape.C, D = sutra_heads_colbert_dim(s->e->heads);
+    sutra_heads *hd = s->e->heads;
+    const int R = s->token_head ? sutra_heads_token_rows(hd, NULL, NULL) : 0;
+    const int W = R ? R : s->e->mcfg.shape.C, D = sutra_heads_colbert_dim(hd);
     for (int b = 0; b < B && !s->failed; b++) {
         per_text *t = &s->texts[items[b].index];
-        const float *h = hidden + (size_t)cu[b] * C;
+        const float *h = hidden + (size_t)cu[b] * W;
         const size_t n = (size_t)(cu[b + 1] - cu[b]);
-        if (s->sparse && sutra_heads_sparse(s->e->heads, h, items[b].enc.ids, n, &t->sparse)) s->failed = 1;
+        if (s->sparse && (R ? sutra_heads_sparse_rows(hd, h, items[b].enc.ids, n, &t->sparse)
+                            : sutra_heads_sparse(hd, h, items[b].enc.ids, n, &t->sparse)))
+            s->failed = 1;
         if (s->mv && n > 1) {
             t->mv_rows = n - 1;
-            if (!(t->mv = malloc(t->mv_rows * (size_t)D * sizeof *t->mv)) || sutra_heads_colbert(s->e->heads, h, n, t->mv))
+            if (!(t->mv = malloc(t->mv_rows * (size_t)D * sizeof *t->mv)) ||
+                (R ? sutra_heads_colbert_rows(hd, h, n, t->mv) : sutra_heads_colbert(hd, h, n, t->mv)))
                 s->failed = 1;
         }
     }
@@ -297,8 +305,9 @@ static sutra_status run_outputs(sutra_embedder *e, sutra_pending *items, size_t 
     float *dense = want_dense ? malloc(n * width * sizeof *dense) : NULL;
     sutra_status st = per && (!want_dense || dense) ? SUTRA_OK
                                                     : sutra_set_error(e, SUTRA_ERR_OUT_OF_MEMORY, "out of memory for %zu texts", n);
-    outputs_sink os = {.e = e, .texts = per, .sparse = want_sparse, .mv = want_mv};
-    const sutra_hidden_sink sink = {on_batch, &os};
+    outputs_sink os = {.e = e, .texts = per, .sparse = want_sparse, .mv = want_mv,
+                       .token_head = sutra_heads_token_rows(e->heads, NULL, NULL) > 0};
+    const sutra_hidden_sink sink = {on_batch, &os, os.token_head};
     if (!st) {
         const sutra_run_opts o = {.out = dense, .raw = out->dense_raw, .sink = (want_sparse || want_mv) ? &sink : NULL};
         st = sutra_run_encoded_ex(e, items, n, &o);

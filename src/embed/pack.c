@@ -32,7 +32,8 @@ sutra_status sutra_run_encoded_ex(sutra_embedder *e, sutra_pending *items, size_
     int32_t *ids = malloc((size_t)e->batch_tokens * sizeof *ids);
     int32_t *types = any_types ? calloc((size_t)e->batch_tokens, sizeof *types) : NULL;
     int32_t *cu = malloc(((size_t)e->batch_tokens + 1) * sizeof *cu);
-    float *hidden = sink ? malloc((size_t)e->batch_tokens * C * sizeof *hidden) : NULL;
+    const int R = sink && sink->token_head ? sutra_heads_token_rows(e->heads, NULL, NULL) : 0;
+    float *hidden = sink ? malloc((size_t)e->batch_tokens * (size_t)(R ? R : C) * sizeof *hidden) : NULL;
     if (!ids || !cu || (sink && !hidden) || (any_types && !types)) {
         free(ids);
         free(types);
@@ -57,7 +58,8 @@ sutra_status sutra_run_encoded_ex(sutra_embedder *e, sutra_pending *items, size_
         sutra_batch batch = {.ids = ids, .types = types, .cu_seqlens = cu, .B = B, .T = T, .max_seqlen = max_len};
         const sutra_attn_path path = sutra_embedder_path(e, max_len); /* the backend runs it, never another */
         char err[512] = "";
-        st = sutra_encoder_forward(e->enc, e->be, &batch, path, pooling, e->pooled, hidden, err, sizeof err);
+        st = sutra_encoder_forward_ex(e->enc, e->be, &batch, path, pooling, e->pooled, R ? NULL : hidden,
+                                      R ? hidden : NULL, err, sizeof err);
         if (st) {
             sutra_set_error(e, st, "%s", err);
             break;
