@@ -164,7 +164,7 @@ static void run_jobs(srv_sched *s, srv_job *first, srv_job *end) {
         if (!js && outputs) js = take_outputs(s, j, &o, row);
         else if (!js) memcpy(j->out, out + row * width, j->n * width * sizeof *out);
         j->status = js;
-        if (js) snprintf(j->error, sizeof j->error, "%s: %s", sutra_status_str(js), st ? msg : "out of memory");
+        if (js) snprintf(j->error, sizeof j->error, "%s: %.440s", sutra_status_str(js), st ? msg : "out of memory");
         row += j->n;
         j->done(j);
     }
