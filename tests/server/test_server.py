@@ -996,6 +996,44 @@ class Suite:
     # ======================================================================================
     # overload: 429
     # ======================================================================================
+    def t_conn_flood(self, s, per_addr, total):
+        """Connections from 127.0.0.2 that send half a request head and stall, three times the
+        per-address limit: the ones over it are closed as they arrive, and a client on 127.0.0.1 is
+        served meanwhile."""
+        info = su.http_request(s.port, "GET", "/info").json()
+        check(info["max_connections_per_address"] == per_addr and info["max_connections"] == total,
+              f"/info limits: {info.get('max_connections')}, {info.get('max_connections_per_address')}")
+        socks = []
+        try:
+            for _ in range(3 * per_addr):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                c.bind(("127.0.0.2", 0))
+                c.settimeout(5)
+                c.connect(("127.0.0.1", s.port))
+                c.sendall(b"POST /embed HTTP/1.1\r\nHost: x\r\n")
+                socks.append(c)
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            r = su.post_json(s.port, "/embed", {"inputs": TEXTS[0]}, timeout=10)
+            dt = time.monotonic() - t0
+            check(r.status == 200, f"a client on 127.0.0.1 during the flood: {r}")
+            self.diff("embed during a connection flood", np.array(r.json()[0], np.float32), self.ref[0])
+            check(dt < 5, f"served in {dt:.2f} s during the flood")
+            closed = 0
+            for c in socks:
+                c.settimeout(0.2)
+                try:
+                    closed += c.recv(1) == b""
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed += 1
+            check(2 * per_addr <= closed <= 3 * per_addr - per_addr // 2,
+                  f"{closed} of {3 * per_addr} flood connections closed (limit {per_addr} per address)")
+        finally:
+            for c in socks:
+                c.close()
+
     def t_overload(self, s, cap):
         n_req = 8
         texts = [[f"overload {k} {i} " + " ".join(WORDS[(k * 13 + i * 5 + j) % len(WORDS)] for j in range(100 if QUICK else 200))
@@ -1236,6 +1274,13 @@ def run_all(suite, args):
     suite.run("limits: slow body -> 408 (others served meanwhile)", suite.t_slow_body, s, tmo)
     suite.run("limits: never-ending headers -> connection closed", suite.t_slow_headers, s, tmo)
     suite.run("limits: still serving correctly at the end", suite.t_still_serving, s)
+    suite.stop(s)
+
+    # connection limits
+    s = suite.server("conns", ["--max-connections-per-address", "16", "--max-connections", "64"])
+    suite.run("conns: a flood from one address over its limit is cut, another address is served",
+              suite.t_conn_flood, s, 16, 64)
+    suite.run("conns: still serving correctly", suite.t_still_serving, s)
     suite.stop(s)
 
     # overload

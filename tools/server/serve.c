@@ -46,6 +46,8 @@ typedef struct srv_opts {
     long request_timeout_ms;
     int http_threads;
     int quiet;
+    long max_connections;      /* open connections at once, all clients together */
+    long max_conns_per_addr;   /* open connections at once from one client address */
 } srv_opts;
 
 typedef struct server {
@@ -860,6 +862,10 @@ static void usage(FILE *f) {
             "      --auto-truncate        cut over-long inputs instead of answering 422\n"
             "      --request-timeout-ms N a body not in after N ms gets 408 (default 30000)\n"
             "      --http-threads N       threads reading and answering requests (default 4)\n"
+            "      --max-connections N    open connections at once, all clients together (default 1000); more\n"
+            "                             are closed as they arrive\n"
+            "      --max-connections-per-address N\n"
+            "                             open connections at once from one address (default 256)\n"
             "  -d, --dimensions N         default output dimensions\n"
             "  -l, --max-length N         token limit per input (default: the model's)\n"
 
@@ -901,6 +907,8 @@ static void build_info(server *s) {
     srv_buf_json_string(b, s->info.compute_dtype, strlen(s->info.compute_dtype));
     srv_buf_puts(b, ",\"backend_settings\":");
     srv_buf_json_string(b, s->info.backend_settings, strlen(s->info.backend_settings));
+    srv_buf_printf(b, ",\"max_connections\":%ld,\"max_connections_per_address\":%ld", s->o.max_connections,
+                   s->o.max_conns_per_addr);
     srv_buf_printf(b, ",\"cpu_isa\":\"%s\",\"approximate_gelu\":%s", s->info.cpu_isa,
                    s->info.approximate_gelu ? "true" : "false");
     srv_buf_printf(b, ",\"pooling\":\"%s\",\"normalize\":%s,\"prompt\":", s->info.pooling,
@@ -917,12 +925,12 @@ int sutra_serve_main(int argc, char **argv) {
     if (!s) return 1;
     s->o = (srv_opts){.host = "127.0.0.1", .port = 8080, .max_batch_tokens = 8192, .max_wait_us = 0,
                       .max_body = 2u << 20, .max_inputs = 2048, .max_queued = 16384, .request_timeout_ms = 30000,
-                      .http_threads = 4};
+                      .http_threads = 4, .max_connections = 1000, .max_conns_per_addr = 256};
     sutra_config cfg;
     sutra_config_default(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     enum { O_HOST = 256, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT, O_HTTP, O_PROMPT,
-           O_QUIET };
+           O_QUIET, O_MAXCONN, O_MAXCONN_ADDR };
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
         {"port", required_argument, 0, 'p'},
@@ -933,7 +941,9 @@ int sutra_serve_main(int argc, char **argv) {
         {"request-timeout-ms", required_argument, 0, O_TIMEOUT}, {"http-threads", required_argument, 0, O_HTTP},
         {"dimensions", required_argument, 0, 'd'},     {"max-length", required_argument, 0, 'l'},
         {"prompt-name", required_argument, 0, O_PROMPT},
-        {"quiet", no_argument, 0, O_QUIET},            {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, O_QUIET},
+        {"max-connections", required_argument, 0, O_MAXCONN},
+        {"max-connections-per-address", required_argument, 0, O_MAXCONN_ADDR},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     struct option opts[64];
@@ -969,6 +979,10 @@ int sutra_serve_main(int argc, char **argv) {
         case 'l': cfg.max_sequence_length = (int)parse_num(optarg, "--max-length", 0, 1 << 24); break;
         case O_PROMPT: cfg.prompt_name = optarg; break;
         case O_QUIET: s->o.quiet = 1; break;
+        case O_MAXCONN: s->o.max_connections = parse_num(optarg, "--max-connections", 1, 1000000); break;
+        case O_MAXCONN_ADDR:
+            s->o.max_conns_per_addr = parse_num(optarg, "--max-connections-per-address", 1, 1000000);
+            break;
         case 'h': usage(stdout); free(s); return 0;
         default:
             if (sutra_engine_option(o, optarg, &cfg, "sutra serve")) break;
@@ -1033,13 +1047,16 @@ int sutra_serve_main(int argc, char **argv) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     unsigned timeout_s = (unsigned)((s->o.request_timeout_ms + 999) / 1000);
+    /* the library shares the total among its threads: at least one connection each */
+    unsigned conn_limit = (unsigned)(s->o.max_connections > s->o.http_threads ? s->o.max_connections : s->o.http_threads);
     /* the logger first: options before it would log through the library's own */
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
                          MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.http_threads,
                          MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                          /* SO_REUSEADDR only: a port another server listens on is refused */
                          MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)0, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-                         s, MHD_OPTION_END);
+                         s, MHD_OPTION_CONNECTION_LIMIT, conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)s->o.max_conns_per_addr, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "sutra serve: cannot listen on %s:%d (in use, or not an address of this machine?)\n",
