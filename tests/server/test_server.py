@@ -1034,6 +1034,16 @@ class Suite:
             for c in socks:
                 c.close()
 
+    def t_token_cap(self, s, cap):
+        """--max-request-tokens bounds every route, /tokenize (never truncated) included."""
+        check(su.http_request(s.port, "GET", "/info").json()["max_request_tokens"] == cap, "/info max_request_tokens")
+        for path, body in [("/tokenize", {"inputs": LONG_TEXT}), ("/embed", {"inputs": [TEXTS[6]] * 8, "truncate": True}),
+                           ("/v1/embeddings", {"input": [TEXTS[6]] * 8})]:
+            r = su.post_json(s.port, path, body)
+            check(r.status == 413 and "too_many_tokens" in r.text() and str(cap) in r.text(), f"{path} over the cap: {r}")
+        r = su.post_json(s.port, "/tokenize", {"inputs": TEXTS[0]})
+        check(r.status == 200, f"/tokenize under the cap: {r}")
+
     def t_overload(self, s, cap):
         n_req = 8
         texts = [[f"overload {k} {i} " + " ".join(WORDS[(k * 13 + i * 5 + j) % len(WORDS)] for j in range(100 if QUICK else 200))
@@ -1277,9 +1287,11 @@ def run_all(suite, args):
     suite.stop(s)
 
     # connection limits
-    s = suite.server("conns", ["--max-connections-per-address", "16", "--max-connections", "64"])
+    s = suite.server("conns", ["--max-connections-per-address", "16", "--max-connections", "64",
+                               "--max-request-tokens", "300"])
     suite.run("conns: a flood from one address over its limit is cut, another address is served",
               suite.t_conn_flood, s, 16, 64)
+    suite.run("conns: --max-request-tokens on /tokenize, /embed, /v1/embeddings -> 413", suite.t_token_cap, s, 300)
     suite.run("conns: still serving correctly", suite.t_still_serving, s)
     suite.stop(s)
 

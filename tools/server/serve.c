@@ -46,6 +46,7 @@ typedef struct srv_opts {
     long request_timeout_ms;
     int http_threads;
     int quiet;
+    long max_request_tokens;   /* tokens of one request, all its inputs together (every route) */
     long max_connections;      /* open connections at once, all clients together */
     long max_conns_per_addr;   /* open connections at once from one client address */
 } srv_opts;
@@ -366,6 +367,16 @@ static enum MHD_Result reply(req_ctx *r) {
 
 /* ---- the POST routes -------------------------------------------------------------------------- */
 
+/* Counts input i's tokens against --max-request-tokens; 0, or 413 sent. */
+static int over_token_cap(req_ctx *r, size_t i, enum MHD_Result *ret) {
+    const long cap = r->srv->o.max_request_tokens;
+    r->tokens += r->n_ids[i];
+    if ((long)r->tokens <= cap) return 0;
+    *ret = fail(r, 413, "too_many_tokens", r->route == SRV_ROUTE_OPENAI ? "input" : "inputs",
+                "the request has more than %ld tokens (%zu by input %zu); send fewer or shorter inputs", cap, r->tokens, i);
+    return 413;
+}
+
 /* Tokenises text input i into r->ids[i] as opt says; 0 or an HTTP status already sent. */
 static int tokenize_input(req_ctx *r, size_t i, const sutra_tokenize_options *opt, int32_t **starts,
                           int32_t **ends, enum MHD_Result *ret) {
@@ -412,7 +423,7 @@ static enum MHD_Result handle_tokenize(req_ctx *r, const sutra_tokenize_options 
     enum MHD_Result ret = MHD_YES;
     for (size_t i = 0; i < r->req.n; i++) {
         int32_t *starts = NULL, *ends = NULL;
-        if (tokenize_input(r, i, opt, &starts, &ends, &ret)) {
+        if (tokenize_input(r, i, opt, &starts, &ends, &ret) || over_token_cap(r, i, &ret)) {
             free(starts);
             free(ends);
             srv_buf_free(&b);
@@ -485,7 +496,8 @@ static enum MHD_Result submit_rerank(req_ctx *r) {
                                                                                                   : "invalid_value",
                         field, "document %zu: %s", i, err);
         }
-        r->tokens += r->n_ids[i];
+        enum MHD_Result ret;
+        if (over_token_cap(r, i, &ret)) return ret;
     }
     const int raw = r->route == SRV_ROUTE_RERANK && q->raw_scores;
     r->job = (srv_job){.kind = raw ? SRV_JOB_RERANK_RAW : SRV_JOB_RERANK, .n = q->n, .ids = (const int32_t **)r->ids,
@@ -553,7 +565,7 @@ static enum MHD_Result handle_post(req_ctx *r) {
             return fail(r, 422, "input_too_long", field,
                         "input %zu has %zu tokens; the model takes at most %d (send truncate: true, or start the "
                         "server with --auto-truncate)", i, r->n_ids[i], s->max_tokens);
-        r->tokens += r->n_ids[i];
+        if (over_token_cap(r, i, &ret)) return ret;
     }
     const srv_job_kind kind = need == SUTRA_OUTPUT_SPARSE        ? SRV_JOB_SPARSE
                               : need == SUTRA_OUTPUT_MULTIVECTOR ? SRV_JOB_MULTIVECTOR
@@ -862,6 +874,8 @@ static void usage(FILE *f) {
             "      --auto-truncate        cut over-long inputs instead of answering 422\n"
             "      --request-timeout-ms N a body not in after N ms gets 408 (default 30000)\n"
             "      --http-threads N       threads reading and answering requests (default 4)\n"
+            "      --max-request-tokens N tokens of one request, all inputs together, on every route (/tokenize\n"
+            "                             too); more get 413 (default 1048576)\n"
             "      --max-connections N    open connections at once, all clients together (default 1000); more\n"
             "                             are closed as they arrive\n"
             "      --max-connections-per-address N\n"
@@ -907,8 +921,8 @@ static void build_info(server *s) {
     srv_buf_json_string(b, s->info.compute_dtype, strlen(s->info.compute_dtype));
     srv_buf_puts(b, ",\"backend_settings\":");
     srv_buf_json_string(b, s->info.backend_settings, strlen(s->info.backend_settings));
-    srv_buf_printf(b, ",\"max_connections\":%ld,\"max_connections_per_address\":%ld", s->o.max_connections,
-                   s->o.max_conns_per_addr);
+    srv_buf_printf(b, ",\"max_connections\":%ld,\"max_connections_per_address\":%ld,\"max_request_tokens\":%ld",
+                   s->o.max_connections, s->o.max_conns_per_addr, s->o.max_request_tokens);
     srv_buf_printf(b, ",\"cpu_isa\":\"%s\",\"approximate_gelu\":%s", s->info.cpu_isa,
                    s->info.approximate_gelu ? "true" : "false");
     srv_buf_printf(b, ",\"pooling\":\"%s\",\"normalize\":%s,\"prompt\":", s->info.pooling,
@@ -925,12 +939,13 @@ int sutra_serve_main(int argc, char **argv) {
     if (!s) return 1;
     s->o = (srv_opts){.host = "127.0.0.1", .port = 8080, .max_batch_tokens = 8192, .max_wait_us = 0,
                       .max_body = 2u << 20, .max_inputs = 2048, .max_queued = 16384, .request_timeout_ms = 30000,
-                      .http_threads = 4, .max_connections = 1000, .max_conns_per_addr = 256};
+                      .http_threads = 4, .max_connections = 1000, .max_conns_per_addr = 256,
+                      .max_request_tokens = 1L << 20};
     sutra_config cfg;
     sutra_config_default(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     enum { O_HOST = 256, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT, O_HTTP, O_PROMPT,
-           O_QUIET, O_MAXCONN, O_MAXCONN_ADDR };
+           O_QUIET, O_MAXCONN, O_MAXCONN_ADDR, O_MAXREQTOK };
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
         {"port", required_argument, 0, 'p'},
@@ -943,6 +958,7 @@ int sutra_serve_main(int argc, char **argv) {
         {"prompt-name", required_argument, 0, O_PROMPT},
         {"quiet", no_argument, 0, O_QUIET},
         {"max-connections", required_argument, 0, O_MAXCONN},
+        {"max-request-tokens", required_argument, 0, O_MAXREQTOK},
         {"max-connections-per-address", required_argument, 0, O_MAXCONN_ADDR},            {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -979,6 +995,7 @@ int sutra_serve_main(int argc, char **argv) {
         case 'l': cfg.max_sequence_length = (int)parse_num(optarg, "--max-length", 0, 1 << 24); break;
         case O_PROMPT: cfg.prompt_name = optarg; break;
         case O_QUIET: s->o.quiet = 1; break;
+        case O_MAXREQTOK: s->o.max_request_tokens = parse_num(optarg, "--max-request-tokens", 1, 1L << 30); break;
         case O_MAXCONN: s->o.max_connections = parse_num(optarg, "--max-connections", 1, 1000000); break;
         case O_MAXCONN_ADDR:
             s->o.max_conns_per_addr = parse_num(optarg, "--max-connections-per-address", 1, 1000000);
