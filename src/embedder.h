@@ -112,6 +112,9 @@ sutra_status sutra_run_encoded_ex(sutra_embedder *e, sutra_pending *items, size_
 
 /* What the embedder's model gives (sutra_output_kind bits), and that as words. (embed/outputs.c) */
 int sutra_outputs_of(const sutra_embedder *e);
+/* SUTRA_OK if the model gives that output (a sutra_output_kind), else SUTRA_ERR_UNSUPPORTED with
+ * the last error naming what it does give. (embed/outputs.c) */
+sutra_status sutra_require_output(sutra_embedder *e, int kind);
 void sutra_outputs_describe(int outputs, char *buf, size_t cap);
 
 /* Truncates a full_dim vector (pooled, then the Dense modules) to dim (Matryoshka) and

@@ -265,9 +265,7 @@ const char *sutra_embedder_prompt(const sutra_embedder *e) { return e && e->prom
 
 sutra_status sutra_check_texts(sutra_embedder *e, const char *const *texts, size_t n, const float *out, size_t out_cap,
                                size_t *need) {
-    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
-        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
-                               e->outputs_text);
+    if (sutra_require_output(e, SUTRA_OUTPUT_DENSE)) return SUTRA_ERR_UNSUPPORTED;
     if (!texts || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and out are required");
     if (!sutra_mul_ok(n, (size_t)e->dim, need) || out_cap < *need)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu texts need %zu", out_cap, n,
@@ -307,9 +305,7 @@ sutra_status sutra_embed(sutra_embedder *e, const char *text, size_t len, float 
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (!text || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and out are required");
-    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
-        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
-                               e->outputs_text);
+    if (sutra_require_output(e, SUTRA_OUTPUT_DENSE)) return SUTRA_ERR_UNSUPPORTED;
     if (out_cap < (size_t)e->dim)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, needs %d", out_cap, e->dim);
     sutra_pending item = {.index = 0};
@@ -413,9 +409,7 @@ sutra_status sutra_embed_tokens(sutra_embedder *e, const int32_t *const *ids, co
     e->last_error[0] = '\0';
     if (n == 0) return SUTRA_OK;
     if (!ids || !n_ids || !out) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and out are required");
-    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
-        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
-                               e->outputs_text);
+    if (sutra_require_output(e, SUTRA_OUTPUT_DENSE)) return SUTRA_ERR_UNSUPPORTED;
     size_t width = raw ? (size_t)e->full_dim : (size_t)e->dim, need;
     if (!sutra_mul_ok(n, width, &need) || out_cap < need)
         return sutra_set_error(e, SUTRA_ERR_BUFFER_TOO_SMALL, "out holds %zu floats, %zu sequences need %zu", out_cap, n,

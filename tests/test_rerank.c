@@ -100,6 +100,15 @@ static int fixture_open(fixture *f, const char *name, const char *const *files, 
     return 0;
 }
 
+/* The reference's "texts" into t (at most cap of them); returns how many. */
+static int fixture_texts(const fixture *f, const char **t, int cap) {
+    const cJSON *texts = cJSON_GetObjectItem(f->meta, "texts");
+    const int n = cJSON_GetArraySize(texts);
+    TU_CHECK(n > 0 && n <= cap, "%s: %d reference texts (1 .. %d)", f->src, n, cap);
+    for (int i = 0; i < n && i < cap; i++) t[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+    return n < cap ? n : cap;
+}
+
 static sutra_embedder *open_model(const fixture *f, int max_len) {
     sutra_config cfg;
     sutra_config_default(&cfg);
@@ -237,10 +246,8 @@ static void check_splade(void) {
         return;
     }
     sutra_embedder *e = open_model(&f, 0);
-    const cJSON *texts = cJSON_GetObjectItem(f.meta, "texts");
-    const int n = cJSON_GetArraySize(texts);
     const char *t[8];
-    for (int i = 0; i < n && i < 8; i++) t[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+    const int n = fixture_texts(&f, t, 8);
     if (e) {
         sutra_model_info info;
         sutra_embedder_info(e, &info);
@@ -320,10 +327,8 @@ static void check_bge_m3(void) {
         return;
     }
     e = open_model(&f, 0);
-    const cJSON *texts = cJSON_GetObjectItem(f.meta, "texts");
-    const int n = cJSON_GetArraySize(texts);
     const char *t[8];
-    for (int i = 0; i < n && i < 8; i++) t[i] = cJSON_GetArrayItem(texts, i)->valuestring;
+    const int n = fixture_texts(&f, t, 8);
     if (e) {
         sutra_model_info info;
         sutra_embedder_info(e, &info);

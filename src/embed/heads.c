@@ -39,11 +39,9 @@ struct sutra_heads {
     float *dec_w, *dec_b; /* (V, C), (V) */
     int V;
     int splade_sum, splade_log1p_act;
-    float *sp_w, *sp_b; /* bge-m3: (1, C), (1) */
     int32_t skip[MAX_SKIP];
     int n_skip;
-    /* ColBERT */
-    float *cb_w, *cb_b; /* (D, C), (D) */
+    /* ColBERT: its width (its weights are in the token head) */
     int cb_dim;
     /* bge-m3's token heads stacked for the backend: rows [0, cb_dim) ColBERT, row cb_dim (or 0
      * without ColBERT) sparse_linear, zero rows up to a multiple of 8 */
@@ -54,7 +52,7 @@ struct sutra_heads {
 void sutra_heads_free(sutra_heads *h) {
     if (!h) return;
     float *bufs[] = {h->pre_w, h->pre_b, h->norm_w, h->norm_b, h->out_w, h->out_b, h->yes_no, h->tr_w, h->tr_b,
-                     h->tr_ln_w, h->tr_ln_b, h->dec_w, h->dec_b, h->sp_w, h->sp_b, h->cb_w, h->cb_b, h->tok_w, h->tok_b};
+                     h->tr_ln_w, h->tr_ln_b, h->dec_w, h->dec_b, h->tok_w, h->tok_b};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(h);
 }
@@ -385,14 +383,16 @@ static sutra_status heads_from(const cJSON *cfg, const char *dir, const sutra_mo
         /* Qwen3-Reranker; Qwen3-Embedding names the same class but ships a sentence-transformers pipeline */
         load_yes_no(&L, h, cfg, tok, mc->shape.vocab);
     if (!L.st && mc->splade) load_splade(&L, h, mc, cfg, mc->model_type, mc->shape.vocab);
-    if (!L.st && load_m3_file(&L, "sparse_linear", 1, h->C, &h->sp_w, &h->sp_b)) {
-        h->sparse = SUTRA_SPARSE_BGE_M3;
-        load_skip_ids(dir, h, tok);
-    }
-    if (!L.st) h->cb_dim = load_m3_file(&L, "colbert_linear", -1, h->C, &h->cb_w, &h->cb_b);
-    if (!L.st && h->sparse != SUTRA_SPARSE_SPLADE && (h->sparse == SUTRA_SPARSE_BGE_M3 || h->cb_dim)) {
-        const int used = h->cb_dim + (h->sparse == SUTRA_SPARSE_BGE_M3);
-        h->tok_rows = (used + 7) / 8 * 8;
+    /* bge-m3's heads, stacked into the one token head the backend runs (SPLADE reads the hidden
+     * states instead: a model cannot have both) */
+    float *sp_w = NULL, *sp_b = NULL, *cb_w = NULL, *cb_b = NULL;
+    const int m3_sparse = !L.st && load_m3_file(&L, "sparse_linear", 1, h->C, &sp_w, &sp_b);
+    if (!L.st) h->cb_dim = load_m3_file(&L, "colbert_linear", -1, h->C, &cb_w, &cb_b);
+    if (!L.st && mc->splade && (m3_sparse || h->cb_dim))
+        L.st = sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap,
+                          "%s: a SparseEncoder (SPLADE) model with bge-m3's sparse_linear / colbert_linear", dir);
+    if (!L.st && (m3_sparse || h->cb_dim)) {
+        h->tok_rows = (h->cb_dim + m3_sparse + 7) / 8 * 8;
         h->tok_sparse_row = h->cb_dim;
         h->tok_w = calloc((size_t)h->tok_rows * (size_t)h->C, sizeof *h->tok_w);
         h->tok_b = calloc((size_t)h->tok_rows, sizeof *h->tok_b);
@@ -400,15 +400,18 @@ static sutra_status heads_from(const cJSON *cfg, const char *dir, const sutra_mo
             L.st = sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "out of memory");
         } else {
             if (h->cb_dim) {
-                memcpy(h->tok_w, h->cb_w, (size_t)h->cb_dim * (size_t)h->C * sizeof *h->tok_w);
-                memcpy(h->tok_b, h->cb_b, (size_t)h->cb_dim * sizeof *h->tok_b);
+                memcpy(h->tok_w, cb_w, (size_t)h->cb_dim * (size_t)h->C * sizeof *h->tok_w);
+                memcpy(h->tok_b, cb_b, (size_t)h->cb_dim * sizeof *h->tok_b);
             }
-            if (h->sparse == SUTRA_SPARSE_BGE_M3) {
-                memcpy(h->tok_w + (size_t)h->tok_sparse_row * h->C, h->sp_w, (size_t)h->C * sizeof *h->tok_w);
-                h->tok_b[h->tok_sparse_row] = h->sp_b[0];
+            if (m3_sparse) {
+                memcpy(h->tok_w + (size_t)h->tok_sparse_row * h->C, sp_w, (size_t)h->C * sizeof *h->tok_w);
+                h->tok_b[h->tok_sparse_row] = sp_b[0];
+                h->sparse = SUTRA_SPARSE_BGE_M3;
+                load_skip_ids(dir, h, tok);
             }
         }
     }
+    free(sp_w), free(sp_b), free(cb_w), free(cb_b);
     if (L.st || (h->score == SUTRA_SCORE_NONE && h->sparse == SUTRA_SPARSE_NONE && !h->cb_dim)) {
         sutra_heads_free(h);
         return L.st;
@@ -531,10 +534,9 @@ static int by_id(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* bge-m3's sparse vector from each token's sparse_linear value: from the hidden states (hidden,
- * rows of C) or from the token head's rows (rows, R wide, the value in column tok_sparse_row). */
-static int m3_sparse(sutra_heads *h, const float *hidden, const float *rows, int R, const int32_t *ids, size_t n,
-                     sutra_sparse_vec *out) {
+/* bge-m3's sparse vector from each token's sparse_linear value: column tok_sparse_row of the token
+ * head's rows (R wide). */
+static int m3_sparse(sutra_heads *h, const float *rows, int R, const int32_t *ids, size_t n, sutra_sparse_vec *out) {
     /* (id, weight) pairs sorted by id, the largest weight per id kept */
     struct pair { int32_t id; float w; } *p = malloc((n ? n : 1) * sizeof *p);
     if (!p) return -1;
@@ -543,14 +545,7 @@ static int m3_sparse(sutra_heads *h, const float *hidden, const float *rows, int
         int skip = 0;
         for (int s = 0; s < h->n_skip; s++) skip |= ids[t] == h->skip[s];
         if (skip) continue;
-        float w;
-        if (rows) {
-            w = rows[t * (size_t)R + h->tok_sparse_row];
-        } else {
-            const float *x = hidden + t * (size_t)h->C;
-            w = h->sp_b[0];
-            for (int i = 0; i < h->C; i++) w += x[i] * h->sp_w[i];
-        }
+        const float w = rows[t * (size_t)R + h->tok_sparse_row];
         if (w > 0.0f) p[k++] = (struct pair){ids[t], w};
     }
     qsort(p, k, sizeof *p, by_id);
@@ -572,11 +567,9 @@ static int m3_sparse(sutra_heads *h, const float *hidden, const float *rows, int
     return 0;
 }
 
-int sutra_heads_sparse(sutra_heads *h, const float *hidden, const int32_t *ids, size_t n, sutra_sparse_vec *out) {
+int sutra_heads_sparse(sutra_heads *h, const float *hidden, size_t n, sutra_sparse_vec *out) {
     sutra_sparse_vec_free(out);
-    if (h->sparse == SUTRA_SPARSE_SPLADE) return splade(h, hidden, n, out);
-    if (h->sparse == SUTRA_SPARSE_BGE_M3) return m3_sparse(h, hidden, NULL, 0, ids, n, out);
-    return -1;
+    return h->sparse == SUTRA_SPARSE_SPLADE ? splade(h, hidden, n, out) : -1;
 }
 
 int sutra_heads_token_rows(const sutra_heads *h, const float **w, const float **b) {
@@ -587,31 +580,12 @@ int sutra_heads_token_rows(const sutra_heads *h, const float **w, const float **
 
 int sutra_heads_sparse_rows(sutra_heads *h, const float *rows, const int32_t *ids, size_t n, sutra_sparse_vec *out) {
     sutra_sparse_vec_free(out);
-    return h->sparse == SUTRA_SPARSE_BGE_M3 ? m3_sparse(h, NULL, rows, h->tok_rows, ids, n, out) : -1;
-}
-
-static void normalize_rows(float *out, size_t rows, int D) {
-    for (size_t r = 0; r < rows; r++) {
-        float *v = out + r * (size_t)D;
-        double ss = 0;
-        for (int i = 0; i < D; i++) ss += (double)v[i] * v[i];
-        const double norm = sqrt(ss);
-        const float inv = (float)(1.0 / (norm > 1e-12 ? norm : 1e-12));
-        for (int i = 0; i < D; i++) v[i] *= inv;
-    }
+    return h->sparse == SUTRA_SPARSE_BGE_M3 ? m3_sparse(h, rows, h->tok_rows, ids, n, out) : -1;
 }
 
 int sutra_heads_colbert_rows(sutra_heads *h, const float *rows, size_t n, float *out) {
-    const int D = h->cb_dim, R = h->tok_rows;
-    for (size_t t = 1; t < n; t++) memcpy(out + (t - 1) * (size_t)D, rows + t * (size_t)R, (size_t)D * sizeof *out);
-    if (n > 1) normalize_rows(out, n - 1, D);
-    return 0;
-}
-
-int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *out) {
-    if (n < 2) return 0;
-    const int D = h->cb_dim;
-    sutra_host_linear(out, hidden + h->C, n - 1, h->cb_w, h->cb_b, D, h->C, SUTRA_DENSE_IDENTITY);
-    normalize_rows(out, n - 1, D);
+    /* rows 1 .. n-1, each L2-normalised as sentence-transformers' Normalize does */
+    for (size_t t = 1; t < n; t++)
+        sutra_vector_finish(rows + t * (size_t)h->tok_rows, h->cb_dim, 1, out + (t - 1) * (size_t)h->cb_dim);
     return 0;
 }

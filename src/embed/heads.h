@@ -65,14 +65,10 @@ typedef struct sutra_sparse_vec {
     size_t n;
 } sutra_sparse_vec;
 
-/* The sparse vector of one sequence from its token states hidden (n x C) and ids. 0, or -1 when
- * out of memory. out is reset first; free with sutra_sparse_vec_free. */
-int sutra_heads_sparse(sutra_heads *h, const float *hidden, const int32_t *ids, size_t n, sutra_sparse_vec *out);
+/* SPLADE's sparse vector of one sequence from its token states hidden (n x C). 0, or -1 when out of
+ * memory (or the model is no SPLADE model). out is reset first; free with sutra_sparse_vec_free. */
+int sutra_heads_sparse(sutra_heads *h, const float *hidden, size_t n, sutra_sparse_vec *out);
 void sutra_sparse_vec_free(sutra_sparse_vec *v);
-
-/* ColBERT vectors of one sequence: rows 1 .. n-1 of hidden through colbert_linear, each L2-normalised,
- * into out ((n - 1) x colbert_dim floats). 0, or -1 when out of memory. */
-int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *out);
 
 /* bge-m3's token heads for the backend: R rows (ColBERT's, then sparse_linear's, zero rows up to a
  * multiple of 8) of C weights, and R biases; R = 0 for a model without them (*w, *b NULL). The
@@ -80,7 +76,8 @@ int sutra_heads_colbert(sutra_heads *h, const float *hidden, size_t n, float *ou
 int sutra_heads_token_rows(const sutra_heads *h, const float **w, const float **b);
 /* The sparse vector of one sequence from its token-head rows (n x R). */
 int sutra_heads_sparse_rows(sutra_heads *h, const float *rows, const int32_t *ids, size_t n, sutra_sparse_vec *out);
-/* ColBERT vectors of one sequence from its token-head rows: rows 1 .. n-1, normalised, into out. */
+/* ColBERT vectors of one sequence from its token-head rows: rows 1 .. n-1, each L2-normalised, into
+ * out ((n - 1) x colbert_dim floats). */
 int sutra_heads_colbert_rows(sutra_heads *h, const float *rows, size_t n, float *out);
 
 #endif /* SUTRA_HEADS_H */

@@ -131,9 +131,7 @@ sutra_status sutra_embed_late_chunks(sutra_embedder *e, const char *text, size_t
     if (!text || !n_chunks || (!out && out_cap) || (!chunks && chunks_cap))
         return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text and n_chunks are required, and out / chunks with a capacity");
     *n_chunks = 0;
-    if (!(e->outputs & SUTRA_OUTPUT_DENSE))
-        return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no dense vectors (it gives: %s)", e->name,
-                               e->outputs_text);
+    if (sutra_require_output(e, SUTRA_OUTPUT_DENSE)) return SUTRA_ERR_UNSUPPORTED;
     if (chunk_starts && chunk_tokens)
         return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "give chunk_starts or chunk_tokens, not both");
     sutra_window w;

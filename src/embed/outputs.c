@@ -41,7 +41,12 @@ void sutra_outputs_describe(int outputs, char *buf, size_t cap) {
 
 int sutra_embedder_outputs(const sutra_embedder *e) { return e ? e->outputs : 0; }
 
-static sutra_status unsupported(sutra_embedder *e, const char *what) {
+sutra_status sutra_require_output(sutra_embedder *e, int kind) {
+    if (e->outputs & kind) return SUTRA_OK;
+    const char *what = kind == SUTRA_OUTPUT_DENSE    ? "dense vectors"
+                       : kind == SUTRA_OUTPUT_SPARSE ? "sparse vectors"
+                       : kind == SUTRA_OUTPUT_RERANK ? "rerank scores"
+                                                     : "multi-vectors";
     return sutra_set_error(e, SUTRA_ERR_UNSUPPORTED, "model '%s' gives no %s (it gives: %s)", e->name, what,
                            e->outputs_text[0] ? e->outputs_text : "nothing");
 }
@@ -138,7 +143,7 @@ sutra_status sutra_rerank(sutra_embedder *e, const char *query, const char *cons
                           float *scores, size_t scores_cap) {
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
-    if (!(e->outputs & SUTRA_OUTPUT_RERANK)) return unsupported(e, "rerank scores");
+    if (sutra_require_output(e, SUTRA_OUTPUT_RERANK)) return SUTRA_ERR_UNSUPPORTED;
     if (!query || (n && (!docs || !scores)))
         return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "query, documents and scores are required");
     if (scores_cap < n)
@@ -226,7 +231,7 @@ sutra_status sutra_rerank_tokens(sutra_embedder *e, const int32_t *const *ids, c
                                  const size_t *n_ids, size_t n, int raw, float *scores, size_t scores_cap) {
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
-    if (!(e->outputs & SUTRA_OUTPUT_RERANK)) return unsupported(e, "rerank scores");
+    if (sutra_require_output(e, SUTRA_OUTPUT_RERANK)) return SUTRA_ERR_UNSUPPORTED;
     if (n && (!ids || !n_ids || !scores))
         return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and scores are required");
     if (scores_cap < n)
@@ -256,7 +261,7 @@ typedef struct outputs_sink {
 } outputs_sink;
 
 /* A batch's sparse and ColBERT vectors: from the token head's rows the backend computed (bge-m3),
- * else from the hidden states (SPLADE). */
+ * or SPLADE's from the hidden states. */
 static void on_batch(void *ctx, const sutra_pending *items, int B, const int32_t *cu, const float *hidden) {
     outputs_sink *s = ctx;
     sutra_heads *hd = s->e->heads;
@@ -267,12 +272,11 @@ static void on_batch(void *ctx, const sutra_pending *items, int B, const int32_t
         const float *h = hidden + (size_t)cu[b] * W;
         const size_t n = (size_t)(cu[b + 1] - cu[b]);
         if (s->sparse && (R ? sutra_heads_sparse_rows(hd, h, items[b].enc.ids, n, &t->sparse)
-                            : sutra_heads_sparse(hd, h, items[b].enc.ids, n, &t->sparse)))
+                            : sutra_heads_sparse(hd, h, n, &t->sparse)))
             s->failed = 1;
-        if (s->mv && n > 1) {
+        if (s->mv && n > 1) { /* a multi-vector model has the token head */
             t->mv_rows = n - 1;
-            if (!(t->mv = malloc(t->mv_rows * (size_t)D * sizeof *t->mv)) ||
-                (R ? sutra_heads_colbert_rows(hd, h, n, t->mv) : sutra_heads_colbert(hd, h, n, t->mv)))
+            if (!(t->mv = malloc(t->mv_rows * (size_t)D * sizeof *t->mv)) || sutra_heads_colbert_rows(hd, h, n, t->mv))
                 s->failed = 1;
         }
     }
@@ -281,9 +285,10 @@ static void on_batch(void *ctx, const sutra_pending *items, int B, const int32_t
 /* Checks out against what the model gives and what n rows need; 0 or the error set. */
 static sutra_status check_outputs(sutra_embedder *e, size_t n, sutra_outputs *out) {
     const int want_dense = out->dense != NULL, want_sparse = out->sparse_offsets != NULL, want_mv = out->mv_offsets != NULL;
-    if (want_dense && !(e->outputs & SUTRA_OUTPUT_DENSE)) return unsupported(e, "dense vectors");
-    if (want_sparse && !(e->outputs & SUTRA_OUTPUT_SPARSE)) return unsupported(e, "sparse vectors");
-    if (want_mv && !(e->outputs & SUTRA_OUTPUT_MULTIVECTOR)) return unsupported(e, "multi-vectors");
+    if ((want_dense && sutra_require_output(e, SUTRA_OUTPUT_DENSE)) ||
+        (want_sparse && sutra_require_output(e, SUTRA_OUTPUT_SPARSE)) ||
+        (want_mv && sutra_require_output(e, SUTRA_OUTPUT_MULTIVECTOR)))
+        return SUTRA_ERR_UNSUPPORTED;
     if ((want_sparse && (!out->sparse_ids || !out->sparse_weights)) || (want_mv && !out->mv))
         return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "sparse_ids / sparse_weights / mv missing beside their offsets");
     out->sparse_count = out->mv_rows = 0;

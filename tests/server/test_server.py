@@ -88,6 +88,16 @@ def expect_close(name, got, want, tol=TOL):
     return d
 
 
+def run_clients(one, n, errors):
+    """one(k) for k in 0 .. n-1, each on its own thread at once; fails listing the first errors."""
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check(not errors, f"{len(errors)} of {n} clients: {errors[:3]}")
+
+
 class Suite:
     def __init__(self, args):
         self.args = args
@@ -384,12 +394,7 @@ class Suite:
                         return
             except Exception as e:  # noqa: BLE001
                 errors.append(f"client {k}: {type(e).__name__}: {e}")
-        threads = [threading.Thread(target=one, args=(k,)) for k in range(64)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        check(not errors, f"{len(errors)} of 64 clients: {errors[:3]}")
+        run_clients(one, 64, errors)
 
     def t_m3(self, s, model):
         texts = TEXTS[:6]
@@ -452,12 +457,7 @@ class Suite:
                     errors.append(f"client {k} (kind {kind}, text {i}): another reply")
             except Exception as e:  # noqa: BLE001
                 errors.append(f"client {k}: {type(e).__name__}: {e}")
-        threads = [threading.Thread(target=one, args=(k,)) for k in range(64)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        check(not errors, f"{len(errors)} of 64 clients: {errors[:3]}")
+        run_clients(one, 64, errors)
 
     def t_openai_dimensions(self, s):
         c = self.client(s)
