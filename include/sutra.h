@@ -116,9 +116,38 @@ typedef enum sutra_gpu_dtype {
     SUTRA_GPU_DTYPE_BF16 = 2,
 } sutra_gpu_dtype;
 
+/* Progress of a download: bytes done of total (0 when unknown) of one file, called as bytes arrive
+ * and once more when the file is complete (done == total). */
+typedef void (*sutra_progress_fn)(void *user, const char *file, uint64_t done, uint64_t total);
+
+/* Where models named by Hugging Face hub id ("org/name", "org/name@revision") are found and how
+ * they are fetched. Every field may be left 0 / NULL: the defaults are the Hugging Face tools'
+ * own, so a model that sentence-transformers or transformers downloaded is used where it lies. */
+typedef struct sutra_hub_options {
+    /* The hub cache, in huggingface_hub's layout (models--org--name/{refs,snapshots,blobs}).
+     * NULL: $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub. */
+    const char *cache_dir;
+    /* The hub's address. NULL: $HF_ENDPOINT, else https://huggingface.co. */
+    const char *endpoint;
+    /* A token for gated and private models. NULL: $HF_TOKEN, else the token file that
+     * `hf auth login` writes ($HF_HOME/token, else ~/.cache/huggingface/token). "" sends none. */
+    const char *token;
+    /* ON: never download (a model not in the cache is an error); OFF: download what is missing;
+     * AUTO: ON when $HF_HUB_OFFLINE is 1 / true / yes, else OFF. */
+    sutra_switch offline;
+    /* Called while files download (e.g. to draw a progress bar); NULL: silent. */
+    sutra_progress_fn progress;
+    void *progress_data;
+} sutra_hub_options;
+
 typedef struct sutra_config {
-    /* A model directory (holding config.json, model.safetensors, tokenizer.json or vocab.txt),
-     * or a model name looked up in the models directory (see sutra_models_dir()). Required. */
+    /* The model, as one of (tried in this order):
+     *   - a model directory (config.json, weights, tokenizer; or a sentence-transformers folder
+     *     whose modules.json puts the transformer in a subfolder such as 0_Transformer/);
+     *   - a name in the models directory (see sutra_models_dir()), "name" or "org/name";
+     *   - a Hugging Face hub id, "org/name" or "org/name@revision" (a branch, tag or commit;
+     *     default main): its snapshot in the hub cache, else downloaded into it (see hub).
+     * Required. */
     const char *model;
     /* A display name for the model; NULL means the directory's base name. */
     const char *name;
@@ -188,6 +217,8 @@ typedef struct sutra_config {
     /* 1: time every kind of op (on the GPU the forward then runs without graphs, an event after
      * each op: the GPU as busy as in a timed run); read with sutra_embedder_profile(). */
     int profile;
+    /* Models named by hub id: the cache, the hub, the token, offline (see sutra_hub_options). */
+    sutra_hub_options hub;
 } sutra_config;
 
 /* Fills *config with defaults: use_flash_attention 1, everything else 0 / AUTO / MODEL / NULL.
@@ -199,6 +230,65 @@ SUTRA_API void sutra_config_default(sutra_config *config);
  * length of the whole path (without the NUL). These two variables are the only ones the library
  * reads. */
 SUTRA_API size_t sutra_models_dir(char *buf, size_t cap);
+
+/* ---- models by hub id ---------------------------------------------------------------------- */
+
+/* Resolves a model as sutra_config.model does (a directory, a name in models_dir (NULL: the
+ * default), or a hub id: the cached snapshot, else a download unless offline) and writes the local
+ * directory to path (cap bytes). */
+SUTRA_API sutra_status sutra_model_resolve(const char *model, const char *models_dir, const sutra_hub_options *hub,
+                                           char *path, size_t cap, char *err, size_t errcap);
+
+/* Downloads hub id "org/name[@revision]" into the hub cache, asking the hub for the revision's
+ * current commit even when a snapshot is cached (what is already there is not fetched again), and
+ * writes the snapshot directory to path. The files fetched are those a model needs: configs, the
+ * sentence-transformers module files, tokenizer files and weights (safetensors, sharded or not;
+ * PyTorch files only where a folder has no safetensors), never ONNX / OpenVINO / TF / Flax copies.
+ * Each file lands in blobs/ only once its size and, for large (LFS) files, its sha256 match what
+ * the hub announced, and appears in snapshots/ only then. SUTRA_ERR_UNSUPPORTED when the library
+ * was built without libcurl, or offline. */
+SUTRA_API sutra_status sutra_hub_pull(const char *id, const sutra_hub_options *hub, char *path, size_t cap, char *err,
+                                      size_t errcap);
+
+/* A model found on this machine (sutra_models_list). */
+typedef struct sutra_model_entry {
+    char id[512];     /* the name to pass as sutra_config.model: "org/name", or "org/name@rev" for
+                       * a revision other than main, or a models-directory name */
+    char path[4096];  /* its directory */
+    char source[16];  /* "models-dir" or "hf-cache" */
+    char commit[64];  /* hf-cache: the snapshot's commit; "" otherwise */
+    uint64_t bytes;   /* size on disk (a cached repository's blobs are counted once) */
+} sutra_model_entry;
+
+/* Every model directory in models_dir (NULL: the default) and every snapshot in the hub cache
+ * that refs/ names (or the only one, when none does) that holds a config.json: *out (free()) and
+ * *n. Whether Sutra can run each is for sutra_embedder_create to say. */
+SUTRA_API sutra_status sutra_models_list(const char *models_dir, const sutra_hub_options *hub,
+                                         sutra_model_entry **out, size_t *n, char *err, size_t errcap);
+
+/* What a model is, read from its files without loading it (the weights' headers only): for
+ * `sutra models` and other catalogues. */
+typedef struct sutra_model_summary {
+    char architecture[32];      /* config.json model_type */
+    char pooling[16];           /* mean, cls, max, last */
+    char weights_dtype[16];     /* of the largest tensor: F32, F16, BF16, ... */
+    char prompts[512];          /* the prompt names, comma-separated ("" for none) */
+    char attention_kernels[128];/* the attention paths for this model on this machine, e.g. "cpu:
+                                 * standard flash" or "cuda: standard flash(d=64)" */
+    int hidden_size, vector_size, layers, heads, head_dim, max_tokens, normalize;
+    uint64_t parameters;        /* elements of every tensor of the checkpoint */
+    uint64_t bytes;             /* the model folder's files on disk */
+} sutra_model_summary;
+
+/* Resolves model as sutra_config.model does (without downloading) and describes it. device and
+ * gpu_index choose the machine's device the attention kernels are named for (AUTO: a GPU when the
+ * build has CUDA and one is present). */
+SUTRA_API sutra_status sutra_model_describe(const char *model, const char *models_dir, const sutra_hub_options *hub,
+                                            sutra_device device, int gpu_index, sutra_model_summary *out, char *err,
+                                            size_t errcap);
+
+/* Deletes hub id "org/name" (every revision) from the hub cache: SUTRA_ERR_IO if it is not there. */
+SUTRA_API sutra_status sutra_hub_remove(const char *id, const sutra_hub_options *hub, char *err, size_t errcap);
 
 /* ---- embedder ----------------------------------------------------------------------------- */
 

@@ -174,6 +174,24 @@ sutra_status sutra_device_open(sutra_embedder *e, char *err, size_t errcap) {
     return open_cpu(e, err, errcap);
 }
 
+void sutra_device_attention_here(sutra_device device, int gpu_index, char *out, size_t cap) {
+#ifdef SUTRA_HAVE_CUDA
+    if (device != SUTRA_DEVICE_CPU) {
+        sutra_cuda_device_info gi;
+        char why[256];
+        if (sutra_cuda_device_query(gpu_index, &gi, why, sizeof why) == SUTRA_OK) {
+            snprintf(out, cap, "cuda: standard");
+            append_head_dims(out, cap, "flash", gi.flash_head_dims_mask);
+            append_head_dims(out, cap, "flash-wgmma", gi.wgmma_head_dims_mask);
+            return;
+        }
+    }
+#else
+    (void)device, (void)gpu_index;
+#endif
+    snprintf(out, cap, "cpu: standard flash");
+}
+
 void sutra_device_memory(const sutra_embedder *e, size_t *held, size_t *peak) {
     *held = *peak = 0;
 #ifdef SUTRA_HAVE_CUDA

@@ -24,7 +24,8 @@ struct sutra_embedder {
     sutra_config cfg; /* as given, its strings cleared (the caller's) */
     sutra_model_config mcfg;
     char name[256];
-    char path[4096];
+    char path[4096];    /* the model's folder */
+    char tf_path[4096]; /* its transformer's: path, or a subfolder (0_Transformer/) */
     char models_dir[4096];
     sutra_tokenizer *tok;
     sutra_st_file *weights;
@@ -69,6 +70,9 @@ sutra_status sutra_set_error(sutra_embedder *e, sutra_status st, const char *fmt
 /* Creates e->be and e->enc for e->mcfg on the configured device (device.c), and makes the
  * attention decision for it. Needs max_tokens, batch_tokens and threads set. */
 sutra_status sutra_device_open(sutra_embedder *e, char *err, size_t errcap);
+/* The attention paths a model would have on this machine's device (AUTO: a GPU if there is one),
+ * without opening a backend: "cpu: standard flash" or "cuda: standard flash(d=...) ...". */
+void sutra_device_attention_here(sutra_device device, int gpu_index, char *out, size_t cap);
 
 /* Device bytes the backend holds now and held at most (0 and 0 on the CPU). */
 void sutra_device_memory(const sutra_embedder *e, size_t *held, size_t *peak);

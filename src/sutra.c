@@ -18,6 +18,7 @@
 
 #include "arch/family.h"
 #include "embedder.h"
+#include "hub/hub.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
 
@@ -63,23 +64,59 @@ sutra_status sutra_set_error(sutra_embedder *e, sutra_status st, const char *fmt
     return st;
 }
 
-/* A model argument is a directory if one exists at that path; otherwise a name in the models
- * directory. Names may not contain path separators or "..". */
-static sutra_status resolve_model(const char *model, const char *dir, char *path, size_t cap, char *err,
-                                  size_t errcap) {
+/* A model argument: a directory at that path; else a name in the models directory ("name" or
+ * "org/name"); else a hub id, from the hub cache or downloaded (sutra_model_resolve in sutra.h). */
+sutra_status sutra_model_resolve(const char *model, const char *models_dir, const sutra_hub_options *hub, char *path,
+                                 size_t cap, char *err, size_t errcap) {
+    if (!model || !*model || !path || !cap)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "a model and an output buffer are required");
+    char dir[4096], local[8192];
     if (sutra_dir_exists(model)) {
-        if (!realpath(model, path) || strlen(path) >= cap)
+        if (!realpath(model, local) || strlen(local) >= cap)
             return sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: cannot resolve path", model);
+        memcpy(path, local, strlen(local) + 1);
         return SUTRA_OK;
     }
-    if (strchr(model, '/') || strstr(model, "..") || !*model)
-        return sutra_errf(SUTRA_ERR_IO, err, errcap, "model directory '%s' does not exist", model);
-    if (!sutra_path_join(path, cap, dir, model) || !sutra_dir_exists(path))
+    if (models_dir) snprintf(dir, sizeof dir, "%s", models_dir);
+    else sutra_models_dir(dir, sizeof dir);
+    sutra_hub_id id;
+    char why[1024];
+    sutra_status st = sutra_hub_id_parse(model, &id, why, sizeof why);
+    if (st)
+        return sutra_errf(SUTRA_ERR_IO, err, errcap, "model '%s' not found: no such directory, and %s", model, why);
+    /* the models directory: the id without its revision */
+    if (!id.has_rev && sutra_path_join(local, sizeof local, dir, id.repo) && sutra_dir_exists(local)) {
+        if (strlen(local) >= cap) return sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: path too long", local);
+        memcpy(path, local, strlen(local) + 1);
+        return SUTRA_OK;
+    }
+    sutra_hub_cfg hc;
+    sutra_hub_cfg_init(hub, &hc);
+    char cached[2048];
+    if (!(st = sutra_hub_cached(&hc, &id, path, cap, cached, sizeof cached))) return SUTRA_OK;
+    if (!strchr(id.repo, '/') && !id.has_rev)
         return sutra_errf(SUTRA_ERR_IO, err, errcap,
-                          "model '%s' not found: no directory '%s' and no '%s' in the models directory %s "
-                          "(set config.models_dir or SUTRA_MODELS_DIR, or run `make model`)",
-                          model, model, model, dir);
-    return SUTRA_OK;
+                          "model '%s' not found: no directory '%s', no '%s' in the models directory %s (set "
+                          "config.models_dir or SUTRA_MODELS_DIR, or run `make model`), and %s",
+                          model, model, model, dir, cached);
+    if (hc.offline)
+        return sutra_errf(SUTRA_ERR_IO, err, errcap, "model '%s' not found: not in the models directory %s; %s; and the hub "
+                          "is not asked when offline (HF_HUB_OFFLINE / hub.offline)", model, dir, cached);
+    return sutra_hub_fetch(&hc, &id, path, cap, err, errcap);
+}
+
+sutra_status sutra_hub_pull(const char *model, const sutra_hub_options *hub, char *path, size_t cap, char *err,
+                            size_t errcap) {
+    sutra_hub_id id;
+    sutra_status st = sutra_hub_id_parse(model, &id, err, errcap);
+    if (st) return st;
+    sutra_hub_cfg hc;
+    sutra_hub_cfg_init(hub, &hc);
+    if (hc.offline)
+        return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap, "%s: cannot pull while offline (HF_HUB_OFFLINE / hub.offline)",
+                          model);
+    char local[4096];
+    return sutra_hub_fetch(&hc, &id, path ? path : local, path ? cap : sizeof local, err, errcap);
 }
 
 static int online_cores(void) {
@@ -98,6 +135,7 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
         config->gpu_index < 0 || (unsigned)config->cpu_isa > SUTRA_CPU_ISA_AVX512 ||
         (unsigned)config->gpu_graphs > SUTRA_SWITCH_OFF || (unsigned)config->gpu_gemm > SUTRA_GPU_GEMM_CUTLASS ||
         (unsigned)config->gpu_flash_wgmma > SUTRA_SWITCH_OFF || (unsigned)config->gpu_layernorm_fold > SUTRA_SWITCH_OFF ||
+        (unsigned)config->hub.offline > SUTRA_SWITCH_OFF ||
         config->gpu_fold_min_tokens < 0)
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config has a negative or out-of-range field");
 
@@ -106,6 +144,7 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     e->cfg = *config;
     e->cfg.model = e->cfg.name = e->cfg.prompt = e->cfg.prompt_name = e->cfg.models_dir = NULL; /* the caller's */
     e->cfg.rerank_instruction = NULL;
+    memset(&e->cfg.hub, 0, sizeof e->cfg.hub);
     e->stats.last_path = -1;
     sutra_status st;
 /* Evaluates the status (whose message may read e) before freeing e. */
@@ -117,9 +156,19 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     } while (0)
     if (config->models_dir) snprintf(e->models_dir, sizeof e->models_dir, "%s", config->models_dir);
     else sutra_models_dir(e->models_dir, sizeof e->models_dir);
-    if ((st = resolve_model(config->model, e->models_dir, e->path, sizeof e->path, err, errcap))) FAIL(st);
-    const char *base = strrchr(e->path, '/');
-    snprintf(e->name, sizeof e->name, "%.255s", config->name ? config->name : (base ? base + 1 : e->path));
+    if ((st = sutra_model_resolve(config->model, e->models_dir, &config->hub, e->path, sizeof e->path, err, errcap)))
+        FAIL(st);
+    /* a directory is named by its base name; a model by name or hub id, by that */
+    const char *base = sutra_dir_exists(config->model) ? strrchr(e->path, '/') : NULL;
+    snprintf(e->name, sizeof e->name, "%.255s",
+             config->name ? config->name : base ? base + 1 : sutra_dir_exists(config->model) ? e->path : config->model);
+    char rel[1024];
+    if (!sutra_st_transformer_dir(e->path, rel, sizeof rel))
+        FAIL(sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s/modules.json: unreadable, or its Transformer module's path "
+                        "is not a folder there", e->path));
+    if (*rel ? !sutra_path_join(e->tf_path, sizeof e->tf_path, e->path, rel)
+             : snprintf(e->tf_path, sizeof e->tf_path, "%s", e->path) >= (int)sizeof e->tf_path)
+        FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: path too long", e->path));
     if ((st = sutra_model_config_load(e->path, &e->mcfg, err, errcap))) FAIL(st);
     if ((st = sutra_prompts_load(e->path, &e->prompts, err, errcap))) FAIL(st);
     if (config->prompt || config->prompt_name) {
@@ -128,8 +177,8 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     } else if (e->prompts.default_index >= 0) {
         sutra_embedder_set_prompt(e, e->prompts.items[e->prompts.default_index].name, NULL);
     }
-    if ((st = sutra_checkpoint_open(e->path, &e->weights, err, errcap))) FAIL(st);
-    if ((st = sutra_tokenizer_load_dir(e->path, &e->tok, err, errcap))) FAIL(st);
+    if ((st = sutra_checkpoint_open(e->tf_path, &e->weights, err, errcap))) FAIL(st);
+    if ((st = sutra_tokenizer_load_dir(e->tf_path, &e->tok, err, errcap))) FAIL(st);
     if (sutra_tokenizer_vocab_size(e->tok) > e->mcfg.shape.vocab)
         FAIL(sutra_errf(SUTRA_ERR_MODEL, err, errcap, "tokenizer has %d tokens but the model's vocab_size is %d",
                         sutra_tokenizer_vocab_size(e->tok), e->mcfg.shape.vocab));

@@ -11,6 +11,7 @@
 
 #include "arch/weights.h"
 #include "embed/dense.h"
+#include "model/config.h"
 #include "model/json.h"
 #include "util/common.h"
 
@@ -346,7 +347,11 @@ sutra_status sutra_heads_load(const char *dir, const sutra_model_config *mc, con
                               const sutra_tokenizer *tok, sutra_heads **out, char *err, size_t errcap) {
     *out = NULL;
     cJSON *cfg = NULL;
-    sutra_status st = sutra_json_load(dir, "config.json", &cfg, err, errcap);
+    /* config.json is the transformer's: in a subfolder (0_Transformer/) in older layouts */
+    char rel[1024], tf[4096];
+    const char *cdir = dir;
+    if (sutra_st_transformer_dir(dir, rel, sizeof rel) && *rel && sutra_path_join(tf, sizeof tf, dir, rel)) cdir = tf;
+    sutra_status st = sutra_json_load(cdir, "config.json", &cfg, err, errcap);
     if (st) return st;
     st = heads_from(cfg, dir, mc, weights, tok, out, err, errcap);
     cJSON_Delete(cfg);

@@ -262,6 +262,31 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
     return st;
 }
 
+int sutra_st_transformer_dir(const char *dir, char *rel, size_t cap) {
+    char path[4096];
+    rel[0] = 0;
+    if (!sutra_path_join(path, sizeof path, dir, "modules.json") || !sutra_file_exists(path)) return 1;
+    cJSON *mods = NULL;
+    if (sutra_json_load(dir, "modules.json", &mods, NULL, 0)) return 0;
+    int ok = cJSON_IsArray(mods);
+    const cJSON *m, *arr = ok ? mods : NULL;
+    cJSON_ArrayForEach(m, arr) {
+        const char *type = sutra_json_string(m, "type");
+        const char *cls = type ? strrchr(type, '.') : NULL;
+        cls = cls ? cls + 1 : type;
+        if (!cls || (strcmp(cls, "Transformer") && strcmp(cls, "MLMTransformer"))) continue;
+        const cJSON *mpath = cJSON_GetObjectItemCaseSensitive(m, "path");
+        if (!mpath || (cJSON_IsString(mpath) && !mpath->valuestring[0])) break; /* the folder itself */
+        char sub[4096];
+        ok = module_path_ok(mpath) && strlen(mpath->valuestring) < cap &&
+             sutra_path_join(sub, sizeof sub, dir, mpath->valuestring) && sutra_dir_exists(sub);
+        if (ok) snprintf(rel, cap, "%s", mpath->valuestring);
+        break;
+    }
+    cJSON_Delete(mods);
+    return ok;
+}
+
 sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap) {
     cfg->pooling = SUTRA_POOLING_MEAN;
     cfg->normalize = 0;
@@ -272,10 +297,16 @@ sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char
     sutra_status st = load_st_modules(dir, cfg, EC);
     if (!st && cfg->splade == 2) st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: an MLMTransformer without SpladePooling", dir);
     if (st) return st;
-    char path[4096];
-    if (sutra_path_join(path, sizeof path, dir, "sentence_bert_config.json") && sutra_file_exists(path)) {
+    char path[4096], rel[1024], sbname[1100] = "sentence_bert_config.json";
+    /* older layouts keep it in the transformer's folder */
+    if (sutra_path_join(path, sizeof path, dir, sbname) && !sutra_file_exists(path) &&
+        sutra_st_transformer_dir(dir, rel, sizeof rel) && *rel) {
+        snprintf(sbname, sizeof sbname, "%s/sentence_bert_config.json", rel);
+        sutra_path_join(path, sizeof path, dir, sbname);
+    }
+    if (sutra_file_exists(path)) {
         cJSON *sb = NULL;
-        if ((st = sutra_json_load(dir, "sentence_bert_config.json", &sb, EC))) return st;
+        if ((st = sutra_json_load(dir, sbname, &sb, EC))) return st;
         st = sutra_json_int(sb, path, "max_seq_length", 1, 1, 1 << 20, &cfg->st_max_seq_length, EC);
         cJSON_Delete(sb);
         if (st) return st;

@@ -80,4 +80,11 @@ const char *sutra_dense_act_name(sutra_dense_act act);
  * first reads the encoder's width is checked once the encoder's config is read. */
 sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap);
 
+/* Where a sentence-transformers folder keeps its transformer: the "path" of modules.json's
+ * Transformer (or MLMTransformer) module, relative to dir, into rel ("" for dir itself, also when
+ * there is no modules.json or no such module). Older models keep it in a subfolder such as
+ * 0_Transformer/ with its own config.json, weights, tokenizer and sentence_bert_config.json.
+ * Returns 0 when modules.json cannot be read or the path is not a folder inside dir. */
+int sutra_st_transformer_dir(const char *dir, char *rel, size_t cap);
+
 #endif /* SUTRA_MODEL_CONFIG_H */

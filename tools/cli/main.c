@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../common/engine_opts.h"
 #include "../server/serve.h"
 #include "file_cmd.h"
+#include "models_cmd.h"
 #include "outputs_cmd.h"
 #include "sutra.h"
 
@@ -30,10 +32,13 @@ static void usage(FILE *f) {
             "  tokenize   print the token ids of each text as a JSON array\n"
             "  info       print the model's metadata and the CPU features in use\n"
             "  serve      run the HTTP embedding server (see `sutra serve --help`, docs/SERVER.md)\n"
+            "  models     list | pull ID | info ID | rm ID: the models here and in the hub cache\n"
+            "             (see `sutra models --help`)\n"
             "\n"
             "options:\n"
-            "  -m, --model M          model directory, or a name in the models directory\n"
-            "                         (default all-MiniLM-L6-v2; see --models-dir)\n"
+            "  -m, --model M          model directory, a name in the models directory, or a Hugging Face\n"
+            "                         hub id org/name[@revision] (from the hub cache, else downloaded;\n"
+            "                         default all-MiniLM-L6-v2; see --models-dir, --hub-cache)\n"
             "  -d, --dimensions N     output dimensions (Matryoshka truncation, then re-normalisation)\n"
             "  -l, --max-length N     token limit per input (default: the model's)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
@@ -257,6 +262,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "serve")) return sutra_serve_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "models")) return cli_models(argc - 1, argv + 1);
     if (strcmp(cmd, "embed") && strcmp(cmd, "tokenize") && strcmp(cmd, "info") && strcmp(cmd, "rerank")) {
         fprintf(stderr, "sutra: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -265,6 +271,9 @@ int main(int argc, char **argv) {
     sutra_config cfg;
     sutra_config_default(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
+    sutra_progress_state prog = {.tty = isatty(2)};
+    cfg.hub.progress = sutra_engine_progress; /* a model by hub id may download */
+    cfg.hub.progress_data = &prog;
     int verbose = 0, similarity = 0;
     enum { OPT_POOLING = 256, OPT_NORMALIZE, OPT_BATCH, OPT_SIM, OPT_PROMPT_NAME, OPT_PROMPT, OPT_INPUT, OPT_OUTPUT,
            OPT_TEXT_FIELD, OPT_ID_FIELD, OPT_WINDOW, OPT_OVERLAP, OPT_AGGREGATE, OPT_CHUNK, OPT_RESUME, OPT_ON_ERROR,

@@ -23,6 +23,10 @@ enum {
     O_FOLD_MIN,
     O_PROFILE,
     O_MODELS_DIR,
+    O_HUB_CACHE,
+    O_HUB_ENDPOINT,
+    O_HUB_TOKEN,
+    O_OFFLINE,
 };
 
 static const struct option ENGINE[] = {
@@ -42,6 +46,10 @@ static const struct option ENGINE[] = {
     {"fold-min-tokens", required_argument, 0, O_FOLD_MIN},
     {"profile", no_argument, 0, O_PROFILE},
     {"models-dir", required_argument, 0, O_MODELS_DIR},
+    {"hub-cache", required_argument, 0, O_HUB_CACHE},
+    {"hub-endpoint", required_argument, 0, O_HUB_ENDPOINT},
+    {"hub-token", required_argument, 0, O_HUB_TOKEN},
+    {"offline", no_argument, 0, O_OFFLINE},
 };
 #define N_ENGINE (sizeof ENGINE / sizeof ENGINE[0])
 
@@ -97,6 +105,10 @@ int sutra_engine_option(int o, const char *arg, sutra_config *cfg, const char *p
     case O_FOLD_MIN: cfg->gpu_fold_min_tokens = count(arg, "fold-min-tokens", prog); return 1;
     case O_PROFILE: cfg->profile = 1; return 1;
     case O_MODELS_DIR: cfg->models_dir = arg; return 1;
+    case O_HUB_CACHE: cfg->hub.cache_dir = arg; return 1;
+    case O_HUB_ENDPOINT: cfg->hub.endpoint = arg; return 1;
+    case O_HUB_TOKEN: cfg->hub.token = arg; return 1;
+    case O_OFFLINE: cfg->hub.offline = SUTRA_SWITCH_ON; return 1;
     default: return 0;
     }
 }
@@ -122,7 +134,48 @@ void sutra_engine_usage(FILE *f) {
             "      --fold-min-tokens N  ... in batches of N tokens or more (default 16384)\n"
             "      --profile            time every kind of op; the table goes to stderr at the end\n"
             "      --models-dir DIR     where model names are looked up (default $SUTRA_MODELS_DIR,\n"
-            "                           else ~/.cache/sutra/models)\n");
+            "                           else ~/.cache/sutra/models)\n"
+            "      --hub-cache DIR      the Hugging Face hub cache models by id are read from and downloaded\n"
+            "                           into (default $HF_HUB_CACHE, else $HF_HOME/hub, else\n"
+            "                           ~/.cache/huggingface/hub)\n"
+            "      --hub-endpoint URL   the hub (default $HF_ENDPOINT, else https://huggingface.co)\n"
+            "      --hub-token T        token for gated / private models (default $HF_TOKEN, else the\n"
+            "                           token `hf auth login` saved)\n"
+            "      --offline            never download (also $HF_HUB_OFFLINE=1)\n");
+}
+
+void sutra_engine_progress(void *user, const char *file, uint64_t done, uint64_t total) {
+    sutra_progress_state *p = user;
+    if (!p) return;
+    const int finished = total && done >= total;
+    const int same = !strcmp(p->file, file);
+    if (!same) {
+        if (p->file[0] && p->tty && !p->ended) fputc('\n', stderr);
+        snprintf(p->file, sizeof p->file, "%s", file);
+        p->ended = 0;
+        p->last_pct = -1;
+    }
+    if (p->ended) return;
+    if (!p->tty) { /* a log: one line per file, when it is complete */
+        if (finished) {
+            fprintf(stderr, "sutra: downloaded %s (%.1f MB)\n", file, (double)total / 1e6);
+            p->ended = 1;
+        }
+        return;
+    }
+    const int pct = total ? (int)(100.0 * (double)done / (double)total) : -1;
+    if (pct == p->last_pct && !finished) return;
+    p->last_pct = pct;
+    char bar[31];
+    const int fill = total ? (int)(30.0 * (double)done / (double)total) : 0;
+    for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '.';
+    bar[30] = 0;
+    fprintf(stderr, "\r%-40.40s [%s] %7.1f / %.1f MB", file, bar, (double)done / 1e6, (double)total / 1e6);
+    if (finished) {
+        fputc('\n', stderr);
+        p->ended = 1;
+    }
+    fflush(stderr);
 }
 
 void sutra_engine_print_profile(const sutra_embedder *emb, FILE *f) {

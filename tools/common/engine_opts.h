@@ -7,6 +7,7 @@
 #define SUTRA_ENGINE_OPTS_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "sutra.h"
@@ -24,6 +25,16 @@ int sutra_engine_option(int o, const char *arg, sutra_config *cfg, const char *p
 
 /* The engine options' lines of a usage text. */
 void sutra_engine_usage(FILE *f);
+
+/* A download's progress on stderr (sutra_hub_options.progress, progress_data a
+ * sutra_progress_state): a bar redrawn in place on a terminal (tty 1), else one line per file once
+ * it is complete. */
+typedef struct sutra_progress_state {
+    int tty;
+    char file[256];
+    int last_pct, ended;
+} sutra_progress_state;
+void sutra_engine_progress(void *user, const char *file, uint64_t done, uint64_t total);
 
 /* The profile (config.profile) as a table on f, longest total first. */
 void sutra_engine_print_profile(const sutra_embedder *emb, FILE *f);

@@ -1029,6 +1029,9 @@ int sutra_serve_main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     char err[1024];
+    sutra_progress_state prog = {.tty = isatty(2)};
+    cfg.hub.progress = sutra_engine_progress; /* a model by hub id may download first */
+    cfg.hub.progress_data = &prog;
     sutra_status st = sutra_embedder_create(&cfg, &s->emb, err, sizeof err);
     if (st) {
         fprintf(stderr, "sutra serve: cannot load model: %s: %s\n", sutra_status_str(st), err);
