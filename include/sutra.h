@@ -227,8 +227,8 @@ SUTRA_API void sutra_config_default(sutra_config *config);
 
 /* Writes into buf (cap bytes, NUL-terminated, truncated if short) the default directory where
  * model names are looked up: $SUTRA_MODELS_DIR if set, else $HOME/.cache/sutra/models. Returns the
- * length of the whole path (without the NUL). These two variables are the only ones the library
- * reads. */
+ * length of the whole path (without the NUL). Beside these two, the library reads only the
+ * Hugging Face tools' variables, as defaults of sutra_hub_options fields left empty. */
 SUTRA_API size_t sutra_models_dir(char *buf, size_t cap);
 
 /* ---- models by hub id ---------------------------------------------------------------------- */
