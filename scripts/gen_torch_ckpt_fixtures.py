@@ -17,7 +17,8 @@ there, written by hand, says what each file is) and fuzz/corpus/fuzz_torch_ckpt 
                       BOOL) and the views a storage can be shared by: the same tensor twice, a row at a
                       storage offset, a transpose, a column stride, a zero stride (expand), a scalar,
                       an empty tensor, an nn.Parameter (torch._utils._rebuild_parameter)
-  dtypes.safetensors  its twin: each tensor contiguous, written by the safetensors library
+  dtypes_p4.bin       the same saved with pickle protocol 4
+  dtypes.safetensors  their twin: each tensor contiguous, written by the safetensors library
   bge-m3/             bge-m3's two heads as its repository ships them (torch.save of each Linear's
                       state_dict): sparse_linear.pt from tests/fixtures/rerank/bge-m3/sparse_linear.json,
                       colbert_linear.pt from colbert_linear.json here (16 rows instead of 1024 to keep
@@ -161,6 +162,9 @@ def dtypes():
     from safetensors.torch import save_file
     sd = dtypes_state()
     torch.save(sd, os.path.join(FX, "dtypes.bin"))
+    # the same with pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL), as torch.save(...,
+    # pickle_protocol=4) writes it
+    torch.save(sd, os.path.join(FX, "dtypes_p4.bin"), pickle_protocol=4)
     save_file({k: v.detach().clone().contiguous() for k, v in sd.items()}, os.path.join(FX, "dtypes.safetensors"),
               metadata={"generator": "scripts/gen_torch_ckpt_fixtures.py"})
 
@@ -301,6 +305,7 @@ def corpus(bad_pickles, good):
         shutil.copy(os.path.join(FX, "bad", name), os.path.join(CORPUS, "bad_" + name))
     # raw pickles for the harness's pickle-only path
     for src, name in ((os.path.join(FX, "dtypes.bin"), "valid_dtypes.pkl"),
+                      (os.path.join(FX, "dtypes_p4.bin"), "valid_dtypes_p4.pkl"),
                       (os.path.join(FX, "bge-m3", "sparse_linear.pt"), "valid_ordered_dict.pkl"),
                       (os.path.join(FX, "tiny-xlmr", "sharded", "pytorch_model-00001-of-00002.bin"), "valid_shard.pkl")):
         with zipfile.ZipFile(src) as z:

@@ -2,8 +2,9 @@
  * test_torch_ckpt.c - the torch.save reader (src/model/torch_ckpt.c) against real torch.save files
  * and their safetensors twins (tests/fixtures/torch_ckpt, scripts/gen_torch_ckpt_fixtures.py):
  *   every tensor of a .bin equal, bit for bit, to its twin's: one tensor per dtype and the views a
- *     storage can be shared by (dtypes.bin), a small XLM-R encoder and its Dense module (the twins
- *     written here from the seeded recipes), the same encoder in two .bin shards with an index;
+ *     storage can be shared by (dtypes.bin; dtypes_p4.bin, the same in pickle protocol 4), a small
+ *     XLM-R encoder and its Dense module (the twins written here from the seeded recipes), the same
+ *     encoder in two .bin shards with an index;
  *   a model folder with only pytorch_model.bin files embeds bit for bit as the safetensors folder,
  *     and so does one with only the sharded .bin; bge-m3 with the .pt heads its repository ships
  *     gives the dense, sparse and ColBERT outputs its .safetensors heads give, bit for bit;
@@ -92,6 +93,9 @@ static void check_dtypes(void) {
     const sutra_st_tensor *t = sutra_st_find(bin, "expanded");
     TU_CHECK(t && t->ndim == 2 && t->shape[0] == 4 && t->shape[1] == 3 && !memcmp(t->data, t->data + 12, 12),
              "dtypes.bin: a zero stride repeats its row");
+    sutra_st_close(bin);
+    bin = open_torch(fx("dtypes_p4.bin"));
+    same_tensors("dtypes_p4.bin (pickle protocol 4)", bin, twin);
     sutra_st_close(bin);
     /* the same image from memory */
     size_t len = 0;
