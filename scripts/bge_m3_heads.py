@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes bge-m3's two extra heads as safetensors beside the PyTorch files it ships, the form Sutra
-reads: DIR/sparse_linear.pt -> DIR/sparse_linear.safetensors and DIR/colbert_linear.pt ->
-DIR/colbert_linear.safetensors (tensors "weight" and "bias", fp32).
+"""Writes bge-m3's two extra heads as safetensors beside the PyTorch files it ships:
+DIR/sparse_linear.pt -> DIR/sparse_linear.safetensors and DIR/colbert_linear.pt ->
+DIR/colbert_linear.safetensors (tensors "weight" and "bias", fp32). Sutra reads the .pt files
+itself (src/model/torch_ckpt.c), so this is optional; it prefers the .safetensors when both exist.
 
 The .pt files are pickles: torch.load runs with weights_only=True, which unpickles tensors and
 plain containers only.

@@ -3,7 +3,8 @@
 # Idempotent: a second run installs nothing and needs no network.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
-      libopenblas-openmp-dev libutf8proc-dev libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev libssl-dev
+      libopenblas-openmp-dev libutf8proc-dev libcjson-dev libmicrohttpd-dev libzip-dev
+      libcurl4-openssl-dev libssl-dev
       curl wrk unzip python3)
 missing=()
 for p in "${pkgs[@]}"; do

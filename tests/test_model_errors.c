@@ -158,7 +158,7 @@ static void dense_cases(void) {
     write_dense(d, "{\"in_features\": 384, \"out_features\": 16, \"bias\": false}", 0, 0);
     expect("Dense without weights", d, SUTRA_ERR_IO, "2_Dense/model.safetensors");
     write_file(d, "2_Dense/pytorch_model.bin", "PK\x03\x04", 4);
-    expect("Dense weights only as a pickle", d, SUTRA_ERR_UNSUPPORTED, "pickle");
+    expect("Dense weights as a broken torch.save file", d, SUTRA_ERR_FORMAT, "2_Dense/pytorch_model.bin: not a readable zip");
     cleanup(d);
 
     d = fresh_model();

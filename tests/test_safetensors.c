@@ -505,7 +505,8 @@ static void test_checkpoints(void) {
     TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     sutra_st_file *f = NULL;
     sutra_status st = sutra_checkpoint_open(dir, &f, err, sizeof err);
-    TU_CHECK(st == SUTRA_ERR_IO && !f && strstr(err, "neither model.safetensors nor"), "empty folder: %d %s", (int)st,
+    TU_CHECK(st == SUTRA_ERR_IO && !f && strstr(err, "neither model.safetensors, model.safetensors.index.json, pytorch_model.bin nor "
+                                                           "pytorch_model.bin.index.json"), "empty folder: %d %s", (int)st,
              err);
     write_shard(dir, "model-00001-of-00002.safetensors", "a.weight");
     write_shard(dir, "model-00002-of-00002.safetensors", "b.weight");

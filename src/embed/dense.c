@@ -11,6 +11,7 @@
 
 #include "arch/weights.h"
 #include "model/safetensors.h"
+#include "model/torch_ckpt.h"
 #include "util/common.h"
 
 typedef struct dense_layer {
@@ -46,16 +47,18 @@ static sutra_status load_layer(const char *dir, dense_layer *l, char *err, size_
     snprintf(rel, sizeof rel, "%s/model.safetensors", l->cfg.path);
     if (!sutra_path_join(path, sizeof path, dir, rel))
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "path too long: %s/%s", dir, rel);
+    sutra_status (*open_file)(const char *, sutra_st_file **, char *, size_t) = sutra_st_open;
     if (!sutra_file_exists(path)) {
+        /* older sentence-transformers saved the module with torch.save */
         char bin[4096];
         snprintf(rel, sizeof rel, "%s/pytorch_model.bin", l->cfg.path);
-        if (sutra_path_join(bin, sizeof bin, dir, rel) && sutra_file_exists(bin))
-            return sutra_errf(SUTRA_ERR_UNSUPPORTED, err, errcap,
-                              "%s: Dense weights as a pickle are not read; save the model with safetensors "
-                              "(sentence-transformers' save(..., safe_serialization=True))", bin);
+        if (sutra_path_join(bin, sizeof bin, dir, rel) && sutra_file_exists(bin)) {
+            memcpy(path, bin, sizeof path);
+            open_file = sutra_torch_open;
+        }
     }
     sutra_st_file *f = NULL;
-    sutra_status st = sutra_st_open(path, &f, err, errcap);
+    sutra_status st = open_file(path, &f, err, errcap);
     if (st) return st;
     const int64_t out = l->cfg.out, in = l->cfg.in;
     l->w = malloc((size_t)(out * in) * sizeof *l->w);

@@ -13,6 +13,7 @@
 #include "embed/dense.h"
 #include "model/config.h"
 #include "model/json.h"
+#include "model/torch_ckpt.h"
 #include "util/common.h"
 
 #define MAX_SKIP 8
@@ -307,22 +308,20 @@ static void load_skip_ids(const char *dir, sutra_heads *h, const sutra_tokenizer
     cJSON_Delete(maps[1]);
 }
 
-/* bge-m3's heads: name.safetensors beside the model ("weight", "bias"). The .pt files it ships are
- * PyTorch pickles, which are not read here: a committed script converts them. */
+/* bge-m3's heads beside the model ("weight", "bias"): name.safetensors, or the name.pt state dict
+ * the repository ships (read by the torch.save reader; scripts/bge_m3_heads.py still converts it). */
 static int load_m3_file(loader *L, const char *name, int64_t rows, int64_t C, float **w, float **b) {
     char file[64], path[4096];
     snprintf(file, sizeof file, "%s.safetensors", name);
     if (!sutra_path_join(path, sizeof path, L->dir, file)) return 0;
+    sutra_status (*open_file)(const char *, sutra_st_file **, char *, size_t) = sutra_st_open;
     if (!sutra_file_exists(path)) {
         snprintf(file, sizeof file, "%s.pt", name);
-        if (sutra_path_join(path, sizeof path, L->dir, file) && sutra_file_exists(path))
-            L->st = sutra_errf(SUTRA_ERR_UNSUPPORTED, L->err, L->errcap,
-                               "%s: a PyTorch pickle; convert bge-m3's heads to safetensors with "
-                               "scripts/bge_m3_heads.py (%s.safetensors beside it)", path, name);
-        return 0;
+        if (!sutra_path_join(path, sizeof path, L->dir, file) || !sutra_file_exists(path)) return 0;
+        open_file = sutra_torch_open;
     }
     sutra_st_file *f = NULL;
-    if ((L->st = sutra_st_open(path, &f, L->err, L->errcap))) return 0;
+    if ((L->st = open_file(path, &f, L->err, L->errcap))) return 0;
     loader sub = *L;
     sub.file = f;
     sub.where = path;

@@ -47,6 +47,7 @@ struct sutra_st_file {
     char *names;              /* every tensor name, NUL-separated */
     sutra_st_file **shards;   /* a merged file (sutra_st_merge): the files it owns; names and data are theirs */
     size_t nshards;
+    void *owned;              /* sutra_st_from_memory: the tensors' data, freed with the object */
 };
 
 static const struct {
@@ -452,6 +453,7 @@ static void st_free(sutra_st_file *f) {
     for (size_t i = 0; i < f->nshards; i++) st_free(f->shards[i]);
     free(f->shards);
     if (f->mapped && f->map) munmap((void *)f->map, f->map_len);
+    free(f->owned);
     free(f->tensors);
     free(f->names);
     free(f);
@@ -543,6 +545,83 @@ const sutra_st_tensor *sutra_st_find(const sutra_st_file *f, const char *name) {
 
 static int cmp_tensor_name(const void *a, const void *b) {
     return strcmp(((const sutra_st_tensor *)a)->name, ((const sutra_st_tensor *)b)->name);
+}
+
+/* Checks one in-memory tensor and completes its numel and nbytes. */
+static sutra_status check_memory_tensor(sutra_st_tensor *t, const uint8_t *data, size_t len, const char *what,
+                                        char *err, size_t errcap) {
+    if (!t->name || !t->name[0])
+        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor with an empty name", what);
+    if ((unsigned)t->dtype >= SUTRA_DTYPE_COUNT)
+        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s': unknown dtype", what, show(t->name).s);
+    if (t->ndim < 0 || t->ndim > SUTRA_ST_MAX_DIMS)
+        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s': %d dimensions (at most %d)", what,
+                          show(t->name).s, t->ndim, SUTRA_ST_MAX_DIMS);
+    size_t numel = 1, nbytes;
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] < 0 || (uint64_t)t->shape[d] > SIZE_MAX || !sutra_mul_ok(numel, (size_t)t->shape[d], &numel))
+            return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s': dimension %d (%lld) is negative or "
+                              "overflows the element count", what, show(t->name).s, d, (long long)t->shape[d]);
+    if (numel > (size_t)INT64_MAX || !sutra_mul_ok(numel, dtype_info[t->dtype].size, &nbytes))
+        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s': byte size overflows", what, show(t->name).s);
+    const uintptr_t at = (uintptr_t)t->data, base = (uintptr_t)data;
+    if (nbytes && (!t->data || at < base || at - base > len || nbytes > len - (at - base)))
+        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s': its %zu bytes are not inside the data",
+                          what, show(t->name).s, nbytes);
+    t->numel = (int64_t)numel;
+    t->nbytes = nbytes;
+    return SUTRA_OK;
+}
+
+sutra_status sutra_st_from_memory(const sutra_st_tensor *t, size_t n, void *data, size_t len, const char *what,
+                                  sutra_st_file **out, char *err, size_t errcap) {
+    *out = NULL;
+    sutra_st_file *f = calloc(1, sizeof *f);
+    if (!f) {
+        free(data);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s: out of memory", what);
+    }
+    f->owned = data;
+    f->map = data;
+    f->map_len = len;
+    size_t names_len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t l = t[i].name ? strlen(t[i].name) + 1 : 1;
+        if (names_len > SIZE_MAX - l) names_len = SIZE_MAX;
+        else names_len += l;
+    }
+    f->tensors = calloc(n ? n : 1, sizeof *f->tensors);
+    f->names = names_len < SIZE_MAX ? malloc(names_len ? names_len : 1) : NULL;
+    if (!f->tensors || !f->names) {
+        st_free(f);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "%s: cannot allocate the index of %zu tensors", what,
+                          n);
+    }
+    char *np = f->names;
+    for (size_t i = 0; i < n; i++) {
+        sutra_st_tensor *d = &f->tensors[i];
+        *d = t[i];
+        sutra_status st = check_memory_tensor(d, data, len, what, err, errcap);
+        if (st) {
+            st_free(f);
+            return st;
+        }
+        const size_t l = strlen(t[i].name) + 1;
+        memcpy(np, t[i].name, l);
+        d->name = np;
+        np += l;
+        f->n++;
+    }
+    qsort(f->tensors, f->n, sizeof *f->tensors, cmp_tensor_name);
+    for (size_t i = 1; i < f->n; i++)
+        if (!strcmp(f->tensors[i - 1].name, f->tensors[i].name)) {
+            sutra_status st = sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s: tensor '%s' appears twice", what,
+                                         show(f->tensors[i].name).s);
+            st_free(f);
+            return st;
+        }
+    *out = f;
+    return SUTRA_OK;
 }
 
 sutra_status sutra_st_merge(sutra_st_file **shards, size_t n, const char *what, sutra_st_file **out, char *err,

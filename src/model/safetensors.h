@@ -54,6 +54,15 @@ sutra_status sutra_st_open(const char *path, sutra_st_file **out, char *err, siz
 sutra_status sutra_st_parse(const uint8_t *buf, size_t len, sutra_st_file **out, char *err, size_t errcap);
 void sutra_st_close(sutra_st_file *f);
 
+/* A file object over tensors already in memory (what another format's reader made): t[0..n), each
+ * with its name, dtype, shape and data pointing into data (len bytes). The object takes data over,
+ * also on failure: sutra_st_close frees it with free(). Names are copied; numel and nbytes are
+ * computed from the shape. Checked as a file's header is: names non-empty and distinct, dtypes
+ * known, at most SUTRA_ST_MAX_DIMS non-negative dimensions, every byte range inside data. what
+ * names the source in messages. */
+sutra_status sutra_st_from_memory(const sutra_st_tensor *t, size_t n, void *data, size_t len, const char *what,
+                                  sutra_st_file **out, char *err, size_t errcap);
+
 /* One file made of n others (the shards of a checkpoint): every tensor of every shard, found and
  * listed as in one file. It takes the shards over, also on failure (sutra_st_close of the result
  * closes them); NULL entries are skipped. A name in two shards is SUTRA_ERR_FORMAT; what names
