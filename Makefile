@@ -1,16 +1,18 @@
 # The two set-up commands (see README.md):
 #   make run    install what is missing, build, fetch the default model, embed sample sentences
 #   make test   install what is missing, build, run the whole suite (plus sanitizer build, fuzz smoke)
-# Everything else here is a step of those two.
+# Everything else here is a step of those two, but `make install PREFIX=DIR` (default /usr/local):
+# the library, sutra.h, sutra.pc, the CMake package and the CLI, as `cmake --install` puts them.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 CUDA_BUILD ?= build-cuda
+PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 export SUTRA_MODELS_DIR ?= $(HOME)/.cache/sutra/models
 
-.PHONY: run test deps model build test-unit test-asan fuzz-smoke cuda-build clean
+.PHONY: run test deps model build test-unit test-asan fuzz-smoke cuda-build install clean
 
 run: deps model build
 	./$(BUILD)/sutra info
@@ -36,6 +38,8 @@ build:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The suite includes CTest's `install`: this build installed into a temporary prefix and used from
+# outside through pkg-config and find_package(Sutra) (tests/install/run.sh).
 test-unit: build
 	ctest --test-dir $(BUILD) --output-on-failure -j 2
 
@@ -61,6 +65,9 @@ cuda-build:
 	  ctest --test-dir $(CUDA_BUILD) --output-on-failure -L cuda && \
 	  { nvidia-smi -L > /dev/null 2>&1 || echo "cuda-build: CUDA code compiled; GPU tests SKIPPED: no CUDA device on this machine (run scripts/gpu-check.sh on a GPU machine)"; }; \
 	else echo "cuda-build: SKIP: no nvcc on this machine"; fi
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(CUDA_BUILD)

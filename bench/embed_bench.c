@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < count; i++) texts[i] = i % 2 ? s2[i / 2] : s1[i / 2];
 
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = model;
     cfg.threads = threads;
     cfg.device = SUTRA_DEVICE_CPU; /* this benchmark is the CPU's */

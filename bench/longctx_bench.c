@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = model;
     cfg.threads = threads;
     cfg.max_sequence_length = tokens;

@@ -10,6 +10,9 @@
  *  - The library never prints and never calls exit().
  *  - Strings passed in are UTF-8 and are copied if kept; pointers returned by the library
  *    stay valid as long as the documented owner lives.
+ *  - Structs may gain fields at their end in a later version, never lose or move one (see
+ *    "structs that grow" below); calls in the experimental section at the end may change
+ *    between minor versions.
  */
 #ifndef SUTRA_H
 #define SUTRA_H
@@ -21,6 +24,9 @@
 extern "C" {
 #endif
 
+/* SUTRA_API marks what libsutra.so exports; the library is compiled with every other symbol
+ * hidden. A program may define it first (e.g. empty). */
+#ifndef SUTRA_API
 #if defined(_WIN32) && defined(SUTRA_BUILD_SHARED)
 #define SUTRA_API __declspec(dllexport)
 #elif defined(__GNUC__)
@@ -28,14 +34,33 @@ extern "C" {
 #else
 #define SUTRA_API
 #endif
+#endif
 
+/* The version of this header. CMakeLists.txt's project(VERSION) must say the same: the build
+ * stops when they differ. */
 #define SUTRA_VERSION_MAJOR 0
-#define SUTRA_VERSION_MINOR 2
+#define SUTRA_VERSION_MINOR 3
 #define SUTRA_VERSION_PATCH 0
 #define SUTRA_VERSION_NUMBER (SUTRA_VERSION_MAJOR * 10000 + SUTRA_VERSION_MINOR * 100 + SUTRA_VERSION_PATCH)
+#define SUTRA_VERSION_TEXT_(x) #x
+#define SUTRA_VERSION_TEXT(x) SUTRA_VERSION_TEXT_(x)
+#define SUTRA_VERSION_STRING                                                                            \
+    SUTRA_VERSION_TEXT(SUTRA_VERSION_MAJOR)                                                             \
+    "." SUTRA_VERSION_TEXT(SUTRA_VERSION_MINOR) "." SUTRA_VERSION_TEXT(SUTRA_VERSION_PATCH)
 
-/* Runtime version, e.g. "0.2.0". Static storage. */
+/* The version of the library running, which may not be the header's: sutra_version() is its
+ * SUTRA_VERSION_STRING ("0.3.0", static storage), sutra_version_number() its SUTRA_VERSION_NUMBER.
+ * A program built against this header can use a library of the same major version and at least
+ * its minor version; before 1.0, of the same major and minor version only:
+ *     sutra_version_number() / 100 == SUTRA_VERSION_NUMBER / 100     (0.x)
+ * libsutra.so's SONAME carries the major version only (libsutra.so.0), so before 1.0 it does not
+ * tell minor versions apart: a program that loads libsutra.so compares the numbers. */
 SUTRA_API const char *sutra_version(void);
+SUTRA_API int sutra_version_number(void);
+
+/* Marks the calls of the experimental section (the end of this header), which may change
+ * between minor versions. Exported like the rest. */
+#define SUTRA_EXPERIMENTAL SUTRA_API
 
 /* ---- status codes ------------------------------------------------------------------------- */
 
@@ -54,6 +79,24 @@ typedef enum sutra_status {
 
 /* A short, static, English description of a status ("invalid UTF-8 in input text"). */
 SUTRA_API const char *sutra_status_str(sutra_status status);
+
+/* ---- structs that grow -------------------------------------------------------------------- */
+/* A later version may add fields to a struct, at its end, each with 0 as its default.
+ *  - The structs a caller fills in (sutra_config, sutra_window, sutra_tokenize_options,
+ *    sutra_outputs) begin with struct_size, the struct's size as the caller was compiled. Their
+ *    init calls set it (sutra_config_init() and the others: inline, passing sizeof to the
+ *    library's *_init_sized); for those whose defaults are all 0 (sutra_tokenize_options,
+ *    sutra_outputs), `T x = {.struct_size = sizeof x, ...}` does the same. The library
+ *    reads the fields within struct_size and keeps its defaults for the rest (a caller built
+ *    against an older header), and takes a larger struct (a newer header) only if the bytes it
+ *    does not know are 0, else SUTRA_ERR_UNSUPPORTED. A struct_size below the first version's
+ *    size (0: never set) is SUTRA_ERR_INVALID_ARGUMENT. Never list a struct's fields in order
+ *    (`{size, overlap}`): name them.
+ *  - The structs the library fills in (sutra_model_info, sutra_stats) are written up to the
+ *    size the call is given (the inline sutra_embedder_info() passes sizeof *info); fields of a
+ *    newer header that the library does not know are set to 0.
+ * The library exports the *_sized calls; bindings from other languages call them with the
+ * struct's size. Arrays of structs (sutra_chunk, sutra_op_time) keep their layout. */
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
@@ -121,7 +164,8 @@ typedef enum sutra_gpu_dtype {
 typedef void (*sutra_progress_fn)(void *user, const char *file, uint64_t done, uint64_t total);
 
 /* Where models named by Hugging Face hub id ("org/name", "org/name@revision") are found and how
- * they are fetched. Every field may be left 0 / NULL: the defaults are the Hugging Face tools'
+ * they are fetched. Experimental, as the hub calls below are: this struct has no struct_size yet
+ * and may change between minor versions (it is sutra_config's last field). Every field may be left 0 / NULL: the defaults are the Hugging Face tools'
  * own, so a model that sentence-transformers or transformers downloaded is used where it lies. */
 typedef struct sutra_hub_options {
     /* The hub cache, in huggingface_hub's layout (models--org--name/{refs,snapshots,blobs}).
@@ -141,6 +185,7 @@ typedef struct sutra_hub_options {
 } sutra_hub_options;
 
 typedef struct sutra_config {
+    size_t struct_size; /* sizeof(sutra_config) as the caller was compiled: sutra_config_init() */
     /* The model, as one of (tried in this order):
      *   - a model directory (config.json, weights, tokenizer; or a sentence-transformers folder
      *     whose modules.json puts the transformer in a subfolder such as 0_Transformer/);
@@ -221,9 +266,11 @@ typedef struct sutra_config {
     sutra_hub_options hub;
 } sutra_config;
 
-/* Fills *config with defaults: use_flash_attention 1, everything else 0 / AUTO / MODEL / NULL.
- * config may not be NULL. */
-SUTRA_API void sutra_config_default(sutra_config *config);
+/* Fills the struct_size bytes of *config with defaults: struct_size, use_flash_attention 1,
+ * everything else 0 / AUTO / MODEL / NULL. Does nothing when config is NULL or struct_size is
+ * smaller than the first version of sutra_config. */
+SUTRA_API void sutra_config_init_sized(sutra_config *config, size_t struct_size);
+static inline void sutra_config_init(sutra_config *config) { sutra_config_init_sized(config, sizeof *config); }
 
 /* Writes into buf (cap bytes, NUL-terminated, truncated if short) the default directory where
  * model names are looked up: $SUTRA_MODELS_DIR if set, else $HOME/.cache/sutra/models. Returns the
@@ -231,12 +278,12 @@ SUTRA_API void sutra_config_default(sutra_config *config);
  * Hugging Face tools' variables, as defaults of sutra_hub_options fields left empty. */
 SUTRA_API size_t sutra_models_dir(char *buf, size_t cap);
 
-/* ---- models by hub id ---------------------------------------------------------------------- */
+/* ---- models by hub id (experimental: these calls may change between minor versions) -------- */
 
 /* Resolves a model as sutra_config.model does (a directory, a name in models_dir (NULL: the
  * default), or a hub id: the cached snapshot, else a download unless offline) and writes the local
  * directory to path (cap bytes). */
-SUTRA_API sutra_status sutra_model_resolve(const char *model, const char *models_dir, const sutra_hub_options *hub,
+SUTRA_EXPERIMENTAL sutra_status sutra_model_resolve(const char *model, const char *models_dir, const sutra_hub_options *hub,
                                            char *path, size_t cap, char *err, size_t errcap);
 
 /* Downloads hub id "org/name[@revision]" into the hub cache, asking the hub for the revision's
@@ -247,7 +294,7 @@ SUTRA_API sutra_status sutra_model_resolve(const char *model, const char *models
  * Each file lands in blobs/ only once its size and, for large (LFS) files, its sha256 match what
  * the hub announced, and appears in snapshots/ only then. SUTRA_ERR_UNSUPPORTED when the library
  * was built without libcurl, or offline. */
-SUTRA_API sutra_status sutra_hub_pull(const char *id, const sutra_hub_options *hub, char *path, size_t cap, char *err,
+SUTRA_EXPERIMENTAL sutra_status sutra_hub_pull(const char *id, const sutra_hub_options *hub, char *path, size_t cap, char *err,
                                       size_t errcap);
 
 /* A model found on this machine (sutra_models_list). */
@@ -263,7 +310,7 @@ typedef struct sutra_model_entry {
 /* Every model directory in models_dir (NULL: the default) and every snapshot in the hub cache
  * that refs/ names (or the only one, when none does) that holds a config.json: *out (free()) and
  * *n. Whether Sutra can run each is for sutra_embedder_create to say. */
-SUTRA_API sutra_status sutra_models_list(const char *models_dir, const sutra_hub_options *hub,
+SUTRA_EXPERIMENTAL sutra_status sutra_models_list(const char *models_dir, const sutra_hub_options *hub,
                                          sutra_model_entry **out, size_t *n, char *err, size_t errcap);
 
 /* What a model is, read from its files without loading it (the weights' headers only): for
@@ -283,12 +330,12 @@ typedef struct sutra_model_summary {
 /* Resolves model as sutra_config.model does (without downloading) and describes it. device and
  * gpu_index choose the machine's device the attention kernels are named for (AUTO: a GPU when the
  * build has CUDA and one is present). */
-SUTRA_API sutra_status sutra_model_describe(const char *model, const char *models_dir, const sutra_hub_options *hub,
+SUTRA_EXPERIMENTAL sutra_status sutra_model_describe(const char *model, const char *models_dir, const sutra_hub_options *hub,
                                             sutra_device device, int gpu_index, sutra_model_summary *out, char *err,
                                             size_t errcap);
 
 /* Deletes hub id "org/name" (every revision) from the hub cache: SUTRA_ERR_IO if it is not there. */
-SUTRA_API sutra_status sutra_hub_remove(const char *id, const sutra_hub_options *hub, char *err, size_t errcap);
+SUTRA_EXPERIMENTAL sutra_status sutra_hub_remove(const char *id, const sutra_hub_options *hub, char *err, size_t errcap);
 
 /* ---- embedder ----------------------------------------------------------------------------- */
 
@@ -334,52 +381,9 @@ SUTRA_API sutra_status sutra_embed_batch(sutra_embedder *embedder, const char *c
 SUTRA_API sutra_status sutra_tokenize(sutra_embedder *embedder, const char *text, size_t len,
                                       int32_t *ids, size_t ids_cap, size_t *n_ids);
 
-/* ---- inputs prepared by the caller (servers) ---------------------------------------------- */
-
-/* How sutra_tokenize_ex() encodes. Zero-initialised options mean what sutra_tokenize() does. */
-typedef struct sutra_tokenize_options {
-    int no_truncate;    /* 1: encode the whole text, whatever its length (the caller checks it
-                         * against sutra_embedder_max_tokens()) */
-    int truncate_left;  /* when truncating, drop tokens from the start of the text, not the end */
-    int no_special;     /* 1: leave out the special tokens of the model's template ([CLS], [SEP]) */
-    const char *prompt; /* raw text before the input; NULL: the embedder's prompt (see
-                         * sutra_embedder_prompt()); "": none */
-} sutra_tokenize_options;
-
-/* Tokenises one UTF-8 text as *opt says (NULL: as sutra_tokenize() does) into ids (ids_cap
- * entries); *n_ids receives the count (also when ids_cap is too small, and then the call returns
- * SUTRA_ERR_BUFFER_TOO_SMALL). starts/ends, when not NULL, receive each token's byte span
- * [start, end) in text (not in the prompt); special tokens and the prompt's tokens get -1.
- * Thread-safe: unlike the other calls it may run while another thread uses the embedder, since
- * it only reads the tokenizer and the prompt (do not change the prompt meanwhile); a failure is
- * described in err (errcap bytes, NUL-terminated), not in sutra_embedder_last_error(). */
-SUTRA_API sutra_status sutra_tokenize_ex(const sutra_embedder *embedder, const char *text, size_t len,
-                                         const sutra_tokenize_options *opt, int32_t *ids, int32_t *starts,
-                                         int32_t *ends, size_t ids_cap, size_t *n_ids, char *err, size_t errcap);
-
 /* The text of the model's prompt called name (config_sentence_transformers.json "prompts"), or
  * NULL if it has none of that name. Owned by the embedder. */
 SUTRA_API const char *sutra_embedder_find_prompt(const sutra_embedder *embedder, const char *name);
-
-/* The vocabulary entry of token id (e.g. "##ing", "[CLS]"), or NULL for an unknown id. Owned by
- * the embedder; thread-safe as sutra_tokenize_ex() is. */
-SUTRA_API const char *sutra_embedder_token(const sutra_embedder *embedder, int32_t id);
-
-/* Embeds n token sequences given as ids (the whole model input as it is: no special tokens are
- * added, nothing is truncated): sequence i is ids[i][0 .. n_ids[i]), with 1 <= n_ids[i] <= the
- * token limit and every id below the model's vocabulary size, else SUTRA_ERR_INVALID_ARGUMENT
- * naming the sequence and nothing is written. Sequences are packed into token-budget batches as
- * sutra_embed_batch() packs texts. With raw = 0, out receives n x sutra_embedder_dim() floats,
- * truncated and normalised as configured; with raw = 1, n x vector_size floats (sutra_model_info:
- * the pooled vectors after the model's Dense modules, if any), before any truncation or
- * normalisation. */
-SUTRA_API sutra_status sutra_embed_tokens(sutra_embedder *embedder, const int32_t *const *ids, const size_t *n_ids,
-                                          size_t n, int raw, float *out, size_t out_cap);
-
-/* Finishes a raw pooled vector (sutra_embed_tokens() with raw = 1) as the embedding calls do:
- * copies its first dims floats to out and, when normalize is set, L2-normalises them (dividing by
- * max(norm, 1e-12), as sentence-transformers does). */
-SUTRA_API void sutra_vector_finish(const float *pooled, int dims, int normalize, float *out);
 
 /* ---- scores, sparse vectors, multi-vectors ------------------------------------------------ */
 /* What a loaded model gives (sutra_embedder_outputs(), a bit set):
@@ -406,20 +410,6 @@ SUTRA_API int sutra_embedder_outputs(const sutra_embedder *embedder);
 SUTRA_API sutra_status sutra_rerank(sutra_embedder *embedder, const char *query, const char *const *documents,
                                     size_t n, int raw, float *scores, size_t scores_cap);
 
-/* Tokenises (query, document) exactly as sutra_rerank() does (the pair form, or Qwen3-Reranker's
- * prompt, truncated to the token limit) into ids and, when types is not NULL, token types (cap
- * entries each); *n receives the count (also when cap is too small: SUTRA_ERR_BUFFER_TOO_SMALL).
- * Thread-safe as sutra_tokenize_ex() is; failures are described in err. */
-SUTRA_API sutra_status sutra_tokenize_pair(const sutra_embedder *embedder, const char *query, size_t query_len,
-                                           const char *document, size_t document_len, int32_t *ids, int32_t *types,
-                                           size_t cap, size_t *n, char *err, size_t errcap);
-
-/* sutra_rerank() over sequences sutra_tokenize_pair() made: ids[i][0 .. n_ids[i]) with types[i]
- * (types, or any types[i], may be NULL: all 0); 1 <= n_ids[i] <= the token limit. */
-SUTRA_API sutra_status sutra_rerank_tokens(sutra_embedder *embedder, const int32_t *const *ids,
-                                           const int32_t *const *types, const size_t *n_ids, size_t n, int raw,
-                                           float *scores, size_t scores_cap);
-
 /* Buffers of sutra_embed_outputs(), all the caller's; an output whose buffer is NULL is not made.
  *   dense           n x sutra_embedder_dim() floats (dense_cap), as sutra_embed_batch() writes them
  *   sparse_offsets  n + 1 entries: text i's entries are [sparse_offsets[i], sparse_offsets[i + 1])
@@ -432,6 +422,7 @@ SUTRA_API sutra_status sutra_rerank_tokens(sutra_embedder *embedder, const int32
  * SUTRA_ERR_BUFFER_TOO_SMALL: a text has at most vocab_size sparse entries (SPLADE) or one per
  * token (bge-m3), and at most max_tokens - 1 vectors. */
 typedef struct sutra_outputs {
+    size_t struct_size; /* sizeof(sutra_outputs) as the caller was compiled: sutra_outputs_init() */
     float *dense;
     size_t dense_cap;
     int dense_raw; /* 1: dense rows of vector_size floats before truncation and normalisation, as
@@ -447,13 +438,15 @@ typedef struct sutra_outputs {
     size_t mv_rows;
 } sutra_outputs;
 
+/* Sets the struct_size bytes of *out to no outputs asked for: struct_size, everything else 0.
+ * Does nothing when out is NULL or struct_size is smaller than the first version. */
+SUTRA_API void sutra_outputs_init_sized(sutra_outputs *out, size_t struct_size);
+static inline void sutra_outputs_init(sutra_outputs *out) { sutra_outputs_init_sized(out, sizeof *out); }
+
 /* The outputs out asks for of n texts, from one forward per batch: bge-m3's dense, sparse and
  * ColBERT vectors together. An output the model does not give: SUTRA_ERR_UNSUPPORTED, naming it. */
 SUTRA_API sutra_status sutra_embed_outputs(sutra_embedder *embedder, const char *const *texts, size_t n,
                                            sutra_outputs *out);
-/* sutra_embed_outputs() over token sequences as sutra_embed_tokens() takes them. */
-SUTRA_API sutra_status sutra_embed_outputs_tokens(sutra_embedder *embedder, const int32_t *const *ids,
-                                                  const size_t *n_ids, size_t n, sutra_outputs *out);
 
 /* Facts about the loaded model and the engine, for display. Strings are owned by the
  * embedder and live as long as it does. */
@@ -509,7 +502,12 @@ typedef struct sutra_model_info {
     const char *score_activation;
 } sutra_model_info;
 
-SUTRA_API sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info);
+/* Fills info_size bytes of *info (see "structs that grow"). */
+SUTRA_API sutra_status sutra_embedder_info_sized(const sutra_embedder *embedder, sutra_model_info *info,
+                                                 size_t info_size);
+static inline sutra_status sutra_embedder_info(const sutra_embedder *embedder, sutra_model_info *info) {
+    return sutra_embedder_info_sized(embedder, info, sizeof *info);
+}
 
 /* Changes the prompt for later calls: raw text if prompt is not NULL, else the model's prompt
  * called name (SUTRA_ERR_INVALID_ARGUMENT if it has none), else no prompt at all. */
@@ -531,22 +529,14 @@ typedef struct sutra_stats {
     int last_batch_max_len;    /* longest sequence of the latest batch */
 } sutra_stats;
 
-SUTRA_API sutra_status sutra_embedder_stats(const sutra_embedder *embedder, sutra_stats *stats);
+/* Fills stats_size bytes of *stats (see "structs that grow"). */
+SUTRA_API sutra_status sutra_embedder_stats_sized(const sutra_embedder *embedder, sutra_stats *stats,
+                                                  size_t stats_size);
+static inline sutra_status sutra_embedder_stats(const sutra_embedder *embedder, sutra_stats *stats) {
+    return sutra_embedder_stats_sized(embedder, stats, sizeof *stats);
+}
 /* Zeroes the counters and the profile. */
 SUTRA_API void sutra_embedder_stats_reset(sutra_embedder *embedder);
-
-/* One row of the profile: the time spent in one kind of op. */
-typedef struct sutra_op_time {
-    char name[48]; /* the op and its shape, e.g. "matmul N 2304 K 768" or "attention flash d 64" */
-    uint64_t calls;
-    double ms; /* in all, since create or the last reset */
-} sutra_op_time;
-
-/* With config.profile = 1: the ops timed so far, longest total first, into out (cap rows); *n
- * receives how many there are (SUTRA_ERR_BUFFER_TOO_SMALL, with the first cap written, when
- * more than cap). Without profiling: SUTRA_ERR_INVALID_ARGUMENT. */
-SUTRA_API sutra_status sutra_embedder_profile(const sutra_embedder *embedder, sutra_op_time *out, size_t cap,
-                                              size_t *n);
 
 /* ---- long documents ----------------------------------------------------------------------- */
 
@@ -564,17 +554,22 @@ typedef enum sutra_aggregate {
  * k * (size - special - prompt tokens - overlap), so consecutive windows share `overlap` text
  * tokens; the last window may be shorter. */
 typedef struct sutra_window {
+    size_t struct_size; /* sizeof(sutra_window) as the caller was compiled: sutra_window_init() */
     int size;    /* tokens per window, special and prompt tokens included: 1 .. the token limit */
     int overlap; /* text tokens shared by consecutive windows: 0 .. one less than a window's text tokens */
     sutra_aggregate aggregate;
 } sutra_window;
 
-/* Fills *window with the defaults for embedder: size = its token limit, overlap = size / 4,
- * aggregate MEAN. With a NULL embedder, size 512. window may not be NULL. */
-SUTRA_API void sutra_window_default(const sutra_embedder *embedder, sutra_window *window);
+/* Fills the struct_size bytes of *window with the defaults for embedder: struct_size, size = its
+ * token limit, overlap = size / 4, aggregate MEAN. With a NULL embedder, size 512. Does nothing
+ * when window is NULL or struct_size is smaller than the first version of sutra_window. */
+SUTRA_API void sutra_window_init_sized(const sutra_embedder *embedder, sutra_window *window, size_t struct_size);
+static inline void sutra_window_init(const sutra_embedder *embedder, sutra_window *window) {
+    sutra_window_init_sized(embedder, window, sizeof *window);
+}
 
 /* Embeds n NUL-terminated texts of any length into out (row-major, n x dim; out_cap floats):
- * each text is cut into windows as *window says (NULL: sutra_window_default()), the windows of
+ * each text is cut into windows as *window says (NULL: sutra_window_init()), the windows of
  * all texts are embedded together in the length-sorted, token-budget batches of
  * sutra_embed_batch(), and row i is the aggregate of text i's window vectors, L2-normalised
  * again when the embedder normalises. A text that fits one window gets exactly the vector
@@ -610,6 +605,93 @@ SUTRA_API sutra_status sutra_embed_late_chunks(sutra_embedder *embedder, const c
                                                const size_t *chunk_starts, size_t n_starts, int chunk_tokens,
                                                const sutra_window *window, float *out, size_t out_cap,
                                                sutra_chunk *chunks, size_t chunks_cap, size_t *n_chunks);
+
+/* ==== experimental ==========================================================================
+ * The calls below may change, or go, between minor versions (0.3 -> 0.4; after 1.0 as well),
+ * unlike everything above. They are token-level entry points, for servers that tokenise, count
+ * and batch inputs themselves, and the op profile, whose rows follow the backends' ops. Each is
+ * marked SUTRA_EXPERIMENTAL. */
+
+/* How sutra_tokenize_ex() encodes. Options with every field 0 mean what sutra_tokenize() does. */
+typedef struct sutra_tokenize_options {
+    size_t struct_size; /* sizeof(sutra_tokenize_options) as the caller was compiled: sutra_tokenize_options_init() */
+    int no_truncate;    /* 1: encode the whole text, whatever its length (the caller checks it
+                         * against sutra_embedder_max_tokens()) */
+    int truncate_left;  /* when truncating, drop tokens from the start of the text, not the end */
+    int no_special;     /* 1: leave out the special tokens of the model's template ([CLS], [SEP]) */
+    const char *prompt; /* raw text before the input; NULL: the embedder's prompt (see
+                         * sutra_embedder_prompt()); "": none */
+} sutra_tokenize_options;
+
+/* Sets the struct_size bytes of *opt to what sutra_tokenize() does: struct_size, every option 0.
+ * Does nothing when opt is NULL or struct_size is smaller than the first version. */
+SUTRA_EXPERIMENTAL void sutra_tokenize_options_init_sized(sutra_tokenize_options *opt, size_t struct_size);
+static inline void sutra_tokenize_options_init(sutra_tokenize_options *opt) {
+    sutra_tokenize_options_init_sized(opt, sizeof *opt);
+}
+
+/* Tokenises one UTF-8 text as *opt says (NULL: as sutra_tokenize() does) into ids (ids_cap
+ * entries); *n_ids receives the count (also when ids_cap is too small, and then the call returns
+ * SUTRA_ERR_BUFFER_TOO_SMALL). starts/ends, when not NULL, receive each token's byte span
+ * [start, end) in text (not in the prompt); special tokens and the prompt's tokens get -1.
+ * Thread-safe: unlike the other calls it may run while another thread uses the embedder, since
+ * it only reads the tokenizer and the prompt (do not change the prompt meanwhile); a failure is
+ * described in err (errcap bytes, NUL-terminated), not in sutra_embedder_last_error(). */
+SUTRA_EXPERIMENTAL sutra_status sutra_tokenize_ex(const sutra_embedder *embedder, const char *text, size_t len,
+                                                  const sutra_tokenize_options *opt, int32_t *ids, int32_t *starts,
+                                                  int32_t *ends, size_t ids_cap, size_t *n_ids, char *err,
+                                                  size_t errcap);
+
+/* The vocabulary entry of token id (e.g. "##ing", "[CLS]"), or NULL for an unknown id. Owned by
+ * the embedder; thread-safe as sutra_tokenize_ex() is. */
+SUTRA_EXPERIMENTAL const char *sutra_embedder_token(const sutra_embedder *embedder, int32_t id);
+
+/* Embeds n token sequences given as ids (the whole model input as it is: no special tokens are
+ * added, nothing is truncated): sequence i is ids[i][0 .. n_ids[i]), with 1 <= n_ids[i] <= the
+ * token limit and every id below the model's vocabulary size, else SUTRA_ERR_INVALID_ARGUMENT
+ * naming the sequence and nothing is written. Sequences are packed into token-budget batches as
+ * sutra_embed_batch() packs texts. With raw = 0, out receives n x sutra_embedder_dim() floats,
+ * truncated and normalised as configured; with raw = 1, n x vector_size floats (sutra_model_info:
+ * the pooled vectors after the model's Dense modules, if any), before any truncation or
+ * normalisation. */
+SUTRA_EXPERIMENTAL sutra_status sutra_embed_tokens(sutra_embedder *embedder, const int32_t *const *ids,
+                                                   const size_t *n_ids, size_t n, int raw, float *out, size_t out_cap);
+
+/* Finishes a raw pooled vector (sutra_embed_tokens() with raw = 1) as the embedding calls do:
+ * copies its first dims floats to out and, when normalize is set, L2-normalises them (dividing by
+ * max(norm, 1e-12), as sentence-transformers does). */
+SUTRA_EXPERIMENTAL void sutra_vector_finish(const float *pooled, int dims, int normalize, float *out);
+
+/* Tokenises (query, document) exactly as sutra_rerank() does (the pair form, or Qwen3-Reranker's
+ * prompt, truncated to the token limit) into ids and, when types is not NULL, token types (cap
+ * entries each); *n receives the count (also when cap is too small: SUTRA_ERR_BUFFER_TOO_SMALL).
+ * Thread-safe as sutra_tokenize_ex() is; failures are described in err. */
+SUTRA_EXPERIMENTAL sutra_status sutra_tokenize_pair(const sutra_embedder *embedder, const char *query, size_t query_len,
+                                                    const char *document, size_t document_len, int32_t *ids,
+                                                    int32_t *types, size_t cap, size_t *n, char *err, size_t errcap);
+
+/* sutra_rerank() over sequences sutra_tokenize_pair() made: ids[i][0 .. n_ids[i]) with types[i]
+ * (types, or any types[i], may be NULL: all 0); 1 <= n_ids[i] <= the token limit. */
+SUTRA_EXPERIMENTAL sutra_status sutra_rerank_tokens(sutra_embedder *embedder, const int32_t *const *ids,
+                                                    const int32_t *const *types, const size_t *n_ids, size_t n, int raw,
+                                                    float *scores, size_t scores_cap);
+
+/* sutra_embed_outputs() over token sequences as sutra_embed_tokens() takes them. */
+SUTRA_EXPERIMENTAL sutra_status sutra_embed_outputs_tokens(sutra_embedder *embedder, const int32_t *const *ids,
+                                                           const size_t *n_ids, size_t n, sutra_outputs *out);
+
+/* One row of the profile: the time spent in one kind of op. */
+typedef struct sutra_op_time {
+    char name[48]; /* the op and its shape, e.g. "matmul N 2304 K 768" or "attention flash d 64" */
+    uint64_t calls;
+    double ms; /* in all, since create or the last reset */
+} sutra_op_time;
+
+/* With config.profile = 1: the ops timed so far, longest total first, into out (cap rows); *n
+ * receives how many there are (SUTRA_ERR_BUFFER_TOO_SMALL, with the first cap written, when
+ * more than cap). Without profiling: SUTRA_ERR_INVALID_ARGUMENT. */
+SUTRA_EXPERIMENTAL sutra_status sutra_embedder_profile(const sutra_embedder *embedder, sutra_op_time *out, size_t cap,
+                                                       size_t *n);
 
 #ifdef __cplusplus
 }

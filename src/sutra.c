@@ -21,10 +21,13 @@
 #include "hub/hub.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
+#include "util/struct_size.h"
 
 #define DEFAULT_BATCH_TOKENS 8192
 
-const char *sutra_version(void) { return "0.2.0"; }
+/* The library's own version: the header's macros as this library was compiled. */
+const char *sutra_version(void) { return SUTRA_VERSION_STRING; }
+int sutra_version_number(void) { return SUTRA_VERSION_NUMBER; }
 
 const char *sutra_status_str(sutra_status s) {
     switch (s) {
@@ -42,10 +45,16 @@ const char *sutra_status_str(sutra_status s) {
     return "unknown status";
 }
 
-void sutra_config_default(sutra_config *c) {
-    if (!c) return;
-    memset(c, 0, sizeof *c);
-    c->use_flash_attention = 1;
+void sutra_config_init_sized(sutra_config *c, size_t struct_size) {
+    if (!c || struct_size < SUTRA_CONFIG_V1_SIZE) return;
+    const sutra_config d = {.struct_size = struct_size, .use_flash_attention = 1};
+    sutra_struct_write(c, struct_size, &d, sizeof d);
+}
+
+void sutra_tokenize_options_init_sized(sutra_tokenize_options *opt, size_t struct_size) {
+    if (!opt || struct_size < SUTRA_TOKENIZE_OPTIONS_V1_SIZE) return;
+    const sutra_tokenize_options d = {.struct_size = struct_size};
+    sutra_struct_write(opt, struct_size, &d, sizeof d);
 }
 
 size_t sutra_models_dir(char *buf, size_t cap) {
@@ -124,9 +133,17 @@ static int online_cores(void) {
     return n > 0 ? (int)n : 1;
 }
 
-sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **out, char *err, size_t errcap) {
+sutra_status sutra_embedder_create(const sutra_config *caller_config, sutra_embedder **out, char *err, size_t errcap) {
     if (out) *out = NULL;
-    if (!config || !out) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config and out are required");
+    if (!caller_config || !out)
+        return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config and out are required");
+    /* The caller's fields, this library's defaults for those its sutra.h did not have. */
+    sutra_config own;
+    sutra_config_init_sized(&own, sizeof own);
+    sutra_status st =
+        sutra_struct_read(&own, sizeof own, caller_config, SUTRA_CONFIG_V1_SIZE, "sutra_config", err, errcap);
+    if (st) return st;
+    const sutra_config *config = &own;
     if (!config->model) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "config.model is required");
     if (config->dimensions < 0 || config->max_sequence_length < 0 || config->threads < 0 ||
         config->max_batch_tokens < 0 || config->flash_attention_threshold < 0 ||
@@ -146,7 +163,6 @@ sutra_status sutra_embedder_create(const sutra_config *config, sutra_embedder **
     e->cfg.rerank_instruction = NULL;
     memset(&e->cfg.hub, 0, sizeof e->cfg.hub);
     e->stats.last_path = -1;
-    sutra_status st;
 /* Evaluates the status (whose message may read e) before freeing e. */
 #define FAIL(...)                                                                                                   \
     do {                                                                                                            \
@@ -394,7 +410,13 @@ sutra_status sutra_tokenize_ex(const sutra_embedder *e, const char *text, size_t
                                size_t errcap) {
     if (!e || !text || !n_ids || (!ids && ids_cap))
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "embedder, text and n_ids are required");
-    sutra_tokenize_options o = opt ? *opt : (sutra_tokenize_options){0};
+    sutra_tokenize_options o;
+    sutra_tokenize_options_init(&o);
+    if (opt) {
+        sutra_status st = sutra_struct_read(&o, sizeof o, opt, SUTRA_TOKENIZE_OPTIONS_V1_SIZE, "sutra_tokenize_options",
+                                            err, errcap);
+        if (st) return st;
+    }
     const char *prompt = o.prompt ? o.prompt : e->prompt;
     size_t plen = prompt ? strlen(prompt) : 0;
     int offsets = starts || ends;
@@ -505,9 +527,10 @@ static const char *attention_name(sutra_attention a) {
     return a == SUTRA_ATTENTION_STANDARD ? "standard" : a == SUTRA_ATTENTION_FLASH ? "flash" : "auto";
 }
 
-sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info) {
-    if (!e || !info) return SUTRA_ERR_INVALID_ARGUMENT;
+sutra_status sutra_embedder_info_sized(const sutra_embedder *e, sutra_model_info *caller_info, size_t info_size) {
+    if (!e || !caller_info || info_size < SUTRA_MODEL_INFO_V1_SIZE) return SUTRA_ERR_INVALID_ARGUMENT;
     const sutra_model_config *m = &e->mcfg;
+    sutra_model_info own, *info = &own;
     *info = (sutra_model_info){
         .name = e->name,
         .path = e->path,
@@ -550,12 +573,13 @@ sutra_status sutra_embedder_info(const sutra_embedder *e, sutra_model_info *info
         .score_activation = sutra_heads_score_activation(e->heads),
     };
     sutra_device_memory(e, &info->gpu_bytes, &info->gpu_peak_bytes);
+    sutra_struct_write(caller_info, info_size, info, sizeof *info);
     return SUTRA_OK;
 }
 
-sutra_status sutra_embedder_stats(const sutra_embedder *e, sutra_stats *stats) {
-    if (!e || !stats) return SUTRA_ERR_INVALID_ARGUMENT;
-    *stats = e->stats;
+sutra_status sutra_embedder_stats_sized(const sutra_embedder *e, sutra_stats *stats, size_t stats_size) {
+    if (!e || !stats || stats_size < SUTRA_STATS_V1_SIZE) return SUTRA_ERR_INVALID_ARGUMENT;
+    sutra_struct_write(stats, stats_size, &e->stats, sizeof e->stats);
     return SUTRA_OK;
 }
 

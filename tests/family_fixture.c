@@ -195,7 +195,7 @@ int tu_fixture_check_texts(const char *src, const char *dir, const sutra_st_file
     cJSON *root = txt ? cJSON_ParseWithLength(txt, len) : NULL;
     const cJSON *texts = root ? cJSON_GetObjectItem(root, "texts") : NULL;
     sutra_config c;
-    sutra_config_default(&c);
+    sutra_config_init(&c);
     c.model = dir;
 #ifdef SUTRA_TEST_ON_GPU
     c.device = SUTRA_DEVICE_CUDA;

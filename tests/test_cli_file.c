@@ -329,7 +329,7 @@ static void test_windows(sutra_embedder *e) {
     int rc = run(args);
     rec r[64];
     int n = read_jsonl(tmp("win.jsonl"), r, 64);
-    sutra_window w = {128, 16, SUTRA_AGGREGATE_WEIGHTED};
+    sutra_window w = {.struct_size = sizeof w, .size = 128, .overlap = 16, .aggregate = SUTRA_AGGREGATE_WEIGHTED};
     const char *texts[] = {longt, "A short one."};
     float v[2 * DIM];
     sutra_embed_windowed(e, texts, 2, &w, v, 2 * DIM);
@@ -380,7 +380,7 @@ int main(void) {
     snprintf(dir, sizeof dir, "/tmp/sutra_cli_test_XXXXXX");
     TU_CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = tu_default_model();
     cfg.threads = 2;
     char err[512];

@@ -56,7 +56,7 @@ static void *run_job(void *arg) {
 static sutra_embedder *open_on(sutra_device dev, const char *model, int threads, sutra_cpu_isa isa,
                                sutra_attention att, int max_len, sutra_status *status) {
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = model;
     cfg.device = dev;
     cfg.threads = threads;

@@ -73,7 +73,7 @@ static int make_model(const char *src, const char *dir) {
 
 static sutra_embedder *open_model(const char *dir, int dimensions) {
     sutra_config c;
-    sutra_config_default(&c);
+    sutra_config_init(&c);
     c.model = dir;
     c.device = SUTRA_DEVICE_CPU;
     c.threads = 2;
@@ -145,7 +145,7 @@ static void check(const char *src, const char *dir, const sutra_st_file *rf) {
     }
     /* the width a model gives is the last module's: a wider dimensions setting is refused */
     sutra_config c;
-    sutra_config_default(&c);
+    sutra_config_init(&c);
     c.model = dir;
     c.device = SUTRA_DEVICE_CPU;
     c.dimensions = 129;

@@ -68,7 +68,7 @@ int main(void) {
     }
 
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = tu_default_model();
     cfg.threads = 2;
     sutra_embedder *e = make(&cfg);

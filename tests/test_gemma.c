@@ -66,7 +66,7 @@ static void run_fixture(const char *name, const int *lengths, size_t n_lengths, 
     }
     if (!rc && extra) {
         sutra_config c;
-        sutra_config_default(&c);
+        sutra_config_init(&c);
         c.model = dir;
 #ifdef SUTRA_TEST_ON_GPU
         c.device = SUTRA_DEVICE_CUDA;

@@ -160,7 +160,7 @@ static void test_cache(void) {
 
     /* the model embeds as its folder does */
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = "test-org/minilm";
     cfg.models_dir = "/nonexistent";
     cfg.hub = o;

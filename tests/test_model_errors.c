@@ -65,7 +65,7 @@ static void cleanup(const char *dir) {
 /* Creates an embedder on dir; expects status want and a message containing needle. */
 static void expect(const char *what, const char *dir, sutra_status want, const char *needle) {
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = dir;
     cfg.threads = 1;
     char err[1024] = "";

@@ -94,7 +94,7 @@ int main(void) {
         tu_fixture_check_encoder(dir, rf, "mpnet", lengths, sizeof lengths / sizeof lengths[0], 512, 1e-4);
         TU_CHECK(tu_fixture_check_texts(src, dir, rf, "sentence", NULL, 768, 1e-4) >= 5, "reference texts");
         sutra_config c;
-        sutra_config_default(&c);
+        sutra_config_init(&c);
         c.model = dir;
 #ifdef SUTRA_TEST_ON_GPU
         c.device = SUTRA_DEVICE_CUDA;

@@ -234,7 +234,7 @@ static void load_texts(const char *fixture) {
  * them (prompt + text + <|endoftext|>) and the vectors sentence-transformers gives. */
 static void check_api(const char *name, const char *dir, const sutra_st_file *rf) {
     sutra_config c;
-    sutra_config_default(&c);
+    sutra_config_init(&c);
     c.model = dir;
 #ifdef SUTRA_TEST_ON_GPU
     c.device = SUTRA_DEVICE_CUDA; /* gpu_dtype AUTO: bf16 for this family */

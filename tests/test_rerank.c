@@ -111,7 +111,7 @@ static int fixture_texts(const fixture *f, const char **t, int cap) {
 
 static sutra_embedder *open_model(const fixture *f, int max_len) {
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = f->dir;
     cfg.device = DEVICE;
     cfg.max_sequence_length = max_len;
@@ -257,7 +257,7 @@ static void check_splade(void) {
         size_t off[9];
         int32_t *ids = malloc(cap * sizeof *ids);
         float *w = malloc(cap * sizeof *w);
-        sutra_outputs o = {.sparse_offsets = off, .sparse_ids = ids, .sparse_weights = w, .sparse_cap = cap};
+        sutra_outputs o = {.struct_size = sizeof o, .sparse_offsets = off, .sparse_ids = ids, .sparse_weights = w, .sparse_cap = cap};
         sutra_status st = sutra_embed_outputs(e, t, (size_t)n, &o);
         TU_CHECK(st == SUTRA_OK, "splade: %s", sutra_embedder_last_error(e));
         for (int i = 0; st == SUTRA_OK && i < n; i++)
@@ -268,7 +268,7 @@ static void check_splade(void) {
                  "splade: a small buffer is refused with the count needed (%zu)", o.sparse_count);
         float mv[8];
         size_t moff[9];
-        sutra_outputs bad = {.mv_offsets = moff, .mv = mv, .mv_cap = 8};
+        sutra_outputs bad = {.struct_size = sizeof bad, .mv_offsets = moff, .mv = mv, .mv_cap = 8};
         TU_CHECK(sutra_embed_outputs(e, t, 1, &bad) == SUTRA_ERR_UNSUPPORTED &&
                      strstr(sutra_embedder_last_error(e), "multi-vectors"),
                  "splade: multi-vectors refused by name: %s", sutra_embedder_last_error(e));
@@ -313,7 +313,7 @@ static void check_bge_m3(void) {
     FILE *fp = fopen(pt, "wb");
     if (fp) fclose(fp);
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = f.dir;
     cfg.device = SUTRA_DEVICE_CPU;
     sutra_embedder *e = NULL;
@@ -341,7 +341,7 @@ static void check_bge_m3(void) {
         const size_t scap = 4096, mcap = (size_t)4096 * D;
         int32_t *ids = malloc(scap * sizeof *ids);
         float *w = malloc(scap * sizeof *w), *mv = malloc(mcap * sizeof *mv), *dense = malloc((size_t)n * C * sizeof *dense);
-        sutra_outputs o = {.dense = dense, .dense_cap = (size_t)n * C, .sparse_offsets = soff, .sparse_ids = ids,
+        sutra_outputs o = {.struct_size = sizeof o, .dense = dense, .dense_cap = (size_t)n * C, .sparse_offsets = soff, .sparse_ids = ids,
                            .sparse_weights = w, .sparse_cap = scap, .mv_offsets = moff, .mv = mv, .mv_cap = mcap};
         sutra_status st = sutra_embed_outputs(e, t, (size_t)n, &o);
         TU_CHECK(st == SUTRA_OK, "bge-m3: %s", sutra_embedder_last_error(e));
@@ -375,7 +375,7 @@ static void check_bge_m3(void) {
         size_t soff2[9], moff2[9];
         int32_t *ids2 = malloc(scap * sizeof *ids2);
         float *w2 = malloc(scap * sizeof *w2), *mv2 = malloc(mcap * sizeof *mv2), *raw = malloc((size_t)n * C * sizeof *raw);
-        sutra_outputs o2 = {.dense = raw, .dense_cap = (size_t)n * C, .dense_raw = 1, .sparse_offsets = soff2,
+        sutra_outputs o2 = {.struct_size = sizeof o2, .dense = raw, .dense_cap = (size_t)n * C, .dense_raw = 1, .sparse_offsets = soff2,
                             .sparse_ids = ids2, .sparse_weights = w2, .sparse_cap = scap, .mv_offsets = moff2, .mv = mv2,
                             .mv_cap = mcap};
         st = sutra_embed_outputs_tokens(e, (const int32_t *const *)tid, tn, (size_t)n, &o2);

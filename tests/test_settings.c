@@ -30,7 +30,7 @@ static sutra_embedder *make(const sutra_config *cfg) {
 }
 
 static void base_config(sutra_config *cfg) {
-    sutra_config_default(cfg);
+    sutra_config_init(cfg);
     cfg->model = tu_default_model();
     cfg->device = SUTRA_DEVICE_CPU;
     cfg->threads = 2;

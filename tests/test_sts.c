@@ -61,7 +61,7 @@ int main(void) {
     TU_CHECK(n == 1379, "read %d pairs, want 1379", n);
 
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = tu_default_model();
     char err[512];
     sutra_embedder *e = NULL;

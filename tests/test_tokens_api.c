@@ -36,7 +36,7 @@ static char *long_text(int words) {
 
 int main(void) {
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = tu_default_model();
     cfg.threads = 2;
     char err[512];
@@ -65,7 +65,7 @@ int main(void) {
             TU_CHECK(starts[k] >= 0 && ends[k] > starts[k] && (size_t)ends[k] <= tl,
                      "text %zu token %zu: span [%d, %d) outside the text", i, k, starts[k], ends[k]);
         /* without special tokens: the same ids minus the first and the last */
-        sutra_tokenize_options o = {.no_special = 1};
+        sutra_tokenize_options o = {.struct_size = sizeof o, .no_special = 1};
         size_t nc = 0;
         int32_t c[512];
         TU_CHECK(sutra_tokenize_ex(e, texts[i], (size_t)-1, &o, c, NULL, NULL, 512, &nc, err, sizeof err) == SUTRA_OK &&
@@ -100,7 +100,8 @@ int main(void) {
         char *t = long_text(600);
         size_t cap = 4096, n_full = 0, n_right = 0, n_left = 0;
         int32_t *full = malloc(cap * 4), *right = malloc(cap * 4), *left = malloc(cap * 4);
-        sutra_tokenize_options none = {.no_truncate = 1}, lt = {.truncate_left = 1};
+        sutra_tokenize_options none = {.struct_size = sizeof none, .no_truncate = 1},
+                               lt = {.struct_size = sizeof lt, .truncate_left = 1};
         TU_CHECK(sutra_tokenize_ex(e, t, (size_t)-1, &none, full, NULL, NULL, cap, &n_full, err, sizeof err) == SUTRA_OK,
                  "no_truncate: %s", err);
         TU_CHECK(n_full > (size_t)max_tokens, "600 words are %zu tokens, over the limit %d", n_full, max_tokens);
@@ -122,7 +123,7 @@ int main(void) {
 
     /* a prompt: its tokens come first and carry no span; spans stay relative to the text */
     {
-        sutra_tokenize_options o = {.prompt = "query: "};
+        sutra_tokenize_options o = {.struct_size = sizeof o, .prompt = "query: "};
         int32_t a[64], s[64], en[64], plain[64];
         size_t n = 0, np = 0;
         sutra_tokenize_ex(e, "a guitar", (size_t)-1, &o, a, s, en, 64, &n, err, sizeof err);

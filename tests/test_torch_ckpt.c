@@ -158,7 +158,7 @@ static int tiny_folder(char *dir, int with_weights) {
 /* The texts' vectors from the model in dir (NTEXTS x dim floats, the caller frees), NULL on failure. */
 static float *embed_all(const char *dir, int *dim) {
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = dir;
     cfg.device = SUTRA_DEVICE_CPU;
     cfg.threads = 2;
@@ -239,7 +239,7 @@ static void check_tiny(void) {
     snprintf(path, sizeof path, "%s/pytorch_model.bin", bin_dir);
     tu_copy_file(fx("bad/os_system.pt"), path);
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = bin_dir;
     cfg.device = SUTRA_DEVICE_CPU;
     sutra_embedder *e = NULL;
@@ -556,7 +556,7 @@ typedef struct m3_out {
 static int m3_run(const char *dir, m3_out *o) {
     memset(o, 0, sizeof *o);
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = dir;
     cfg.device = SUTRA_DEVICE_CPU;
     cfg.threads = 2;
@@ -575,7 +575,7 @@ static int m3_run(const char *dir, m3_out *o) {
     o->ids = malloc(cap * sizeof *o->ids);
     o->w = malloc(cap * sizeof *o->w);
     o->mv = malloc(cap * (size_t)(o->mv_dim ? o->mv_dim : 1) * sizeof *o->mv);
-    sutra_outputs out = {.dense = o->dense, .dense_cap = NTEXTS * (size_t)o->dim, .sparse_offsets = o->soff,
+    sutra_outputs out = {.struct_size = sizeof out, .dense = o->dense, .dense_cap = NTEXTS * (size_t)o->dim, .sparse_offsets = o->soff,
                          .sparse_ids = o->ids, .sparse_weights = o->w, .sparse_cap = cap, .mv_offsets = o->moff,
                          .mv = o->mv, .mv_cap = cap * (size_t)o->mv_dim};
     const sutra_status st = sutra_embed_outputs(e, TEXTS, NTEXTS, &out);
@@ -652,7 +652,7 @@ static void check_bge_m3(void) {
     snprintf(to, sizeof to, "%s/colbert_linear.pt", dir);
     tu_copy_file(fx("bad/builtins_eval.pt"), to);
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = dir;
     cfg.device = SUTRA_DEVICE_CPU;
     sutra_embedder *e = NULL;

@@ -178,7 +178,8 @@ static void test_params(sutra_embedder *e) {
         {64, -1, 0, "negative"},     {64, 8, 7, "aggregate"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        sutra_window w = {bad[i].size, bad[i].overlap, (sutra_aggregate)bad[i].agg};
+        sutra_window w = {.struct_size = sizeof w, .size = bad[i].size, .overlap = bad[i].overlap,
+                         .aggregate = (sutra_aggregate)bad[i].agg};
         sutra_status st = sutra_embed_windowed(e, t, 1, &w, v, DIM);
         const char *msg = sutra_embedder_last_error(e);
         TU_CHECK(st == SUTRA_ERR_INVALID_ARGUMENT && strstr(msg, bad[i].says),
@@ -191,7 +192,7 @@ static void test_params(sutra_embedder *e) {
     }
     printf("invalid windows: e.g. '%s'\n", sutra_embedder_last_error(e));
     sutra_window w;
-    sutra_window_default(e, &w);
+    sutra_window_init(e, &w);
     TU_CHECK(w.size == 256 && w.overlap == 64 && w.aggregate == SUTRA_AGGREGATE_MEAN, "defaults %d/%d/%d", w.size,
              w.overlap, (int)w.aggregate);
     TU_CHECK(sutra_embed_windowed(e, t, 1, NULL, v, DIM - 1) == SUTRA_ERR_BUFFER_TOO_SMALL, "small out");
@@ -224,7 +225,7 @@ static void test_one_window(sutra_embedder *e, ref *r) {
         float a[DIM], b[DIM];
         const char *t[] = {docs[i]};
         sutra_window w;
-        sutra_window_default(e, &w);
+        sutra_window_init(e, &w);
         for (int agg = 0; agg < 3; agg++) {
             w.aggregate = (sutra_aggregate)agg;
             TU_CHECK(sutra_embed_windowed(e, t, 1, &w, a, DIM) == SUTRA_OK, "windowed: %s",
@@ -269,7 +270,7 @@ static void test_windows(sutra_embedder *e, ref *r) {
                 want[i] = (float)(agg == 1 ? v : v / tw);
             }
             l2(want, DIM);
-            sutra_window w = {size, ov, (sutra_aggregate)agg};
+            sutra_window w = {.struct_size = sizeof w, .size = size, .overlap = ov, .aggregate = (sutra_aggregate)agg};
             const char *t[] = {doc};
             sutra_stats st0, st1;
             sutra_embedder_stats(e, &st0);
@@ -306,7 +307,7 @@ static void test_order(const sutra_config *base) {
         docs[i] = i % 3 == 0 ? make_doc(100 + i, 150 + 120 * i) : i % 3 == 1 ? make_doc(200 + i, 3 + i) : strdup("");
     int budgets[] = {0, 256, 900};
     float *single = malloc(N * DIM * sizeof *single), *rows = malloc(N * DIM * sizeof *rows);
-    sutra_window w = {128, 32, SUTRA_AGGREGATE_WEIGHTED};
+    sutra_window w = {.struct_size = sizeof w, .size = 128, .overlap = 32, .aggregate = SUTRA_AGGREGATE_WEIGHTED};
     double worst = 0;
     unsigned seed = 99;
     for (int bi = 0; bi < 3; bi++) {
@@ -474,7 +475,7 @@ static void test_late(const sutra_config *base, ref *r) {
         for (int t = 0; t < n; t++) chunk_of[t] = t / 30;
         int nc_want = (n + 29) / 30;
         pool_ref(tok_state, chunk_of, n, nc_want, want, counts);
-        sutra_window w = {size, ov, SUTRA_AGGREGATE_MEAN};
+        sutra_window w = {.struct_size = sizeof w, .size = size, .overlap = ov, .aggregate = SUTRA_AGGREGATE_MEAN};
         size_t nc = 0;
         sutra_status st = sutra_embed_late_chunks(e, doc, (size_t)-1, NULL, 0, 30, &w, got, (size_t)n * DIM, NULL, 0,
                                                   &nc);
@@ -543,7 +544,7 @@ static void test_prompt(const sutra_config *base, ref *r) {
     TU_CHECK(!st && chunks[0].start == (size_t)df.starts[1], "first chunk starts at byte %zu, want %d (in the text)",
              chunks[0].start, df.starts[1]);
     /* windows with a prompt: each carries [CLS] query : ... [SEP]; a window of 4 has no room */
-    sutra_window w = {4, 0, SUTRA_AGGREGATE_MEAN};
+    sutra_window w = {.struct_size = sizeof w, .size = 4, .overlap = 0, .aggregate = SUTRA_AGGREGATE_MEAN};
     TU_CHECK(sutra_embed_windowed(e, t, 1, &w, a, DIM) == SUTRA_ERR_INVALID_ARGUMENT &&
                  strstr(sutra_embedder_last_error(e), "prompt"),
              "window without room beside the prompt: %s", sutra_embedder_last_error(e));
@@ -559,7 +560,7 @@ static void test_prompt(const sutra_config *base, ref *r) {
 
 int main(void) {
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = tu_default_model();
     cfg.threads = 2;
     ref r;

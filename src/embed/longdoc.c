@@ -11,12 +11,14 @@
 #include "embed/window.h"
 #include "embedder.h"
 #include "tokenizer/template.h"
+#include "util/struct_size.h"
 
-void sutra_window_default(const sutra_embedder *e, sutra_window *w) {
-    if (!w) return;
-    w->size = e ? e->max_tokens : 512;
-    w->overlap = w->size / 4;
-    w->aggregate = SUTRA_AGGREGATE_MEAN;
+void sutra_window_init_sized(const sutra_embedder *e, sutra_window *w, size_t struct_size) {
+    if (!w || struct_size < SUTRA_WINDOW_V1_SIZE) return;
+    const int size = e ? e->max_tokens : 512;
+    const sutra_window d = {.struct_size = struct_size, .size = size, .overlap = size / 4,
+                            .aggregate = SUTRA_AGGREGATE_MEAN};
+    sutra_struct_write(w, struct_size, &d, sizeof d);
 }
 
 /* One document tokenised in full, seen as template + prompt + content, with its windows. */
@@ -34,12 +36,14 @@ static void long_doc_free(long_doc *d) {
 
 /* Checks window parameters before any text is read (the prompt's tokens are checked per text). */
 static sutra_status window_check(sutra_embedder *e, const sutra_window *window, sutra_window *w) {
-    if (window) *w = *window;
-    else sutra_window_default(e, w);
-    sutra_window_plan plan;
+    sutra_window_init(e, w);
     char err[512];
-    sutra_status st =
-        sutra_window_plan_make(&plan, w, e->max_tokens, (size_t)sutra_tokenizer_num_special(e->tok), err, sizeof err);
+    sutra_status st = window ? sutra_struct_read(w, sizeof *w, window, SUTRA_WINDOW_V1_SIZE, "sutra_window", err, sizeof err)
+                             : SUTRA_OK;
+    sutra_window_plan plan;
+    if (!st)
+        st = sutra_window_plan_make(&plan, w, e->max_tokens, (size_t)sutra_tokenizer_num_special(e->tok), err,
+                                    sizeof err);
     return st ? sutra_set_error(e, st, "%s", err) : SUTRA_OK;
 }
 

@@ -9,6 +9,7 @@
 
 #include "embedder.h"
 #include "tokenizer/tokenizer.h"
+#include "util/struct_size.h"
 
 /* Qwen3-Reranker's prompt: its chat template around "<Instruct>: ...\n<Query>: ...\n<Document>: ..."
  * and its default task, as the model card gives them. */
@@ -361,12 +362,36 @@ static sutra_status run_outputs(sutra_embedder *e, sutra_pending *items, size_t 
     return st;
 }
 
+void sutra_outputs_init_sized(sutra_outputs *out, size_t struct_size) {
+    if (!out || struct_size < SUTRA_OUTPUTS_V1_SIZE) return;
+    const sutra_outputs d = {.struct_size = struct_size};
+    sutra_struct_write(out, struct_size, &d, sizeof d);
+}
+
+/* The caller's outputs (a struct that grows) read into *own, which the call then works on. */
+static sutra_status outputs_read(sutra_embedder *e, const sutra_outputs *caller, sutra_outputs *own) {
+    sutra_outputs_init(own);
+    char err[256];
+    sutra_status st = sutra_struct_read(own, sizeof *own, caller, SUTRA_OUTPUTS_V1_SIZE, "sutra_outputs", err, sizeof err);
+    return st ? sutra_set_error(e, st, "%s", err) : SUTRA_OK;
+}
+
+/* The counts of own back into the caller's struct (fields of its first version, so within its
+ * size), then st. */
+static sutra_status outputs_end(sutra_outputs *caller, const sutra_outputs *own, sutra_status st) {
+    caller->sparse_count = own->sparse_count;
+    caller->mv_rows = own->mv_rows;
+    return st;
+}
+
 sutra_status sutra_embed_outputs(sutra_embedder *e, const char *const *texts, size_t n, sutra_outputs *out) {
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (!out || (n && !texts)) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "texts and outputs are required");
-    sutra_status st = check_outputs(e, n, out);
-    if (st || n == 0) return st;
+    sutra_outputs o;
+    sutra_status st = outputs_read(e, out, &o);
+    if (st) return st;
+    if ((st = check_outputs(e, n, &o)) || n == 0) return outputs_end(out, &o, st);
     for (size_t i = 0; i < n; i++)
         if (!texts[i]) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "text %zu is NULL", i);
     sutra_pending *items = calloc(n, sizeof *items);
@@ -375,9 +400,9 @@ sutra_status sutra_embed_outputs(sutra_embedder *e, const char *const *texts, si
         items[i].index = i;
         st = sutra_encode_text(e, texts[i], (size_t)-1, i, (size_t)e->max_tokens, 0, &items[i].enc);
     }
-    if (!st) st = run_outputs(e, items, n, out);
+    if (!st) st = run_outputs(e, items, n, &o);
     free_items(items, n);
-    return st;
+    return outputs_end(out, &o, st);
 }
 
 sutra_status sutra_embed_outputs_tokens(sutra_embedder *e, const int32_t *const *ids, const size_t *n_ids, size_t n,
@@ -385,10 +410,12 @@ sutra_status sutra_embed_outputs_tokens(sutra_embedder *e, const int32_t *const 
     if (!e) return SUTRA_ERR_INVALID_ARGUMENT;
     e->last_error[0] = '\0';
     if (!out || (n && (!ids || !n_ids))) return sutra_set_error(e, SUTRA_ERR_INVALID_ARGUMENT, "ids, n_ids and outputs are required");
-    sutra_status st = check_outputs(e, n, out);
-    if (st || n == 0) return st;
+    sutra_outputs o;
+    sutra_status st = outputs_read(e, out, &o);
+    if (st) return st;
+    if ((st = check_outputs(e, n, &o)) || n == 0) return outputs_end(out, &o, st);
     sutra_pending *items = items_from_tokens(e, ids, NULL, n_ids, n, &st);
-    if (items) st = run_outputs(e, items, n, out);
+    if (items) st = run_outputs(e, items, n, &o);
     free_items(items, n);
-    return st;
+    return outputs_end(out, &o, st);
 }

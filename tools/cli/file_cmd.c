@@ -472,7 +472,8 @@ static int embed_docs_outputs(fctx *f, doc *d, size_t n) {
     /* the library's bounds: vocab_size entries a text (SPLADE) or one a token; one row a token */
     const size_t per_sparse = !strcmp(mi.sparse_kind, "splade") ? (size_t)mi.vocab_size : (size_t)mi.max_tokens;
     size_t soff[CHUNK_DOCS + 1], moff[CHUNK_DOCS + 1];
-    sutra_outputs o = {0};
+    sutra_outputs o;
+    sutra_outputs_init(&o);
     if (kinds & SUTRA_OUTPUT_DENSE) o.dense_cap = n * (size_t)f->dim, o.dense = malloc(o.dense_cap * sizeof(float));
     if (kinds & SUTRA_OUTPUT_SPARSE) {
         o.sparse_cap = n * per_sparse, o.sparse_offsets = soff;
@@ -607,7 +608,7 @@ static void free_docs(doc *d, size_t n) {
 
 int file_embed(sutra_embedder *emb, const file_opts *o) {
     fctx f = {.o = o, .emb = emb, .dim = sutra_embedder_dim(emb), .in_size = -1};
-    sutra_window_default(emb, &f.win);
+    sutra_window_init(emb, &f.win);
     if (o->window.size >= 0) f.win.size = o->window.size;
     if (o->window.overlap >= 0) f.win.overlap = o->window.overlap;
     else if (o->window.size >= 0) f.win.overlap = f.win.size / 4;

@@ -14,7 +14,7 @@ typedef struct file_opts {
     const char *text_field; /* jsonl: the field holding the text ("text") */
     const char *id_field;   /* jsonl: the field holding the id; NULL: "id" when present, else the line number */
     int windowed;           /* embed long texts in windows (window) instead of truncating them */
-    sutra_window window;    /* size -1, overlap -1: the embedder's defaults (sutra_window_default) */
+    sutra_window window;    /* size -1, overlap -1: the embedder's defaults (sutra_window_init) */
     int chunk_tokens;       /* > 0: late chunking, one vector per chunk of this many tokens */
     int resume;             /* skip ids the output already holds, and append */
     int on_error_fail;      /* a bad line stops the run (else it is reported and skipped) */

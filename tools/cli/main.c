@@ -269,7 +269,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     sutra_progress_state prog = {.tty = isatty(2)};
     cfg.hub.progress = sutra_engine_progress; /* a model by hub id may download */
@@ -318,7 +318,7 @@ int main(int argc, char **argv) {
     static const int kind_bits[] = {SUTRA_OUTPUT_DENSE, SUTRA_OUTPUT_SPARSE, SUTRA_OUTPUT_MULTIVECTOR, -1};
     int output_kind = SUTRA_OUTPUT_DENSE;
     rerank_opts ro = {0};
-    file_opts fo = {.input = "-", .output = "-", .text_field = "text", .window = {-1, -1, SUTRA_AGGREGATE_MEAN}};
+    file_opts fo = {.input = "-", .output = "-", .text_field = "text", .window = {.size = -1, .overlap = -1}};
     int file_mode = 0;
     optind = 2;
     int o;

@@ -122,7 +122,7 @@ int cli_models(int argc, char **argv) {
     }
     const char *sub = argv[1];
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     sutra_progress_state prog = {.tty = isatty(2)};
     cfg.hub.progress = sutra_engine_progress;
     cfg.hub.progress_data = &prog;

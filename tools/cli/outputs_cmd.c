@@ -70,7 +70,8 @@ int cli_embed_outputs(sutra_embedder *emb, int kinds, char **texts, size_t n, in
     const int dim = sutra_embedder_dim(emb), D = mi.multivector_dim;
     /* bounds the library documents: vocab_size entries a text (SPLADE) or one a token (bge-m3) */
     const size_t per_text_sparse = !strcmp(mi.sparse_kind, "splade") ? (size_t)mi.vocab_size : (size_t)mi.max_tokens;
-    sutra_outputs o = {0};
+    sutra_outputs o;
+    sutra_outputs_init(&o);
     size_t *soff = malloc((n + 1) * sizeof *soff), *moff = malloc((n + 1) * sizeof *moff);
     if (kinds & SUTRA_OUTPUT_DENSE) o.dense = malloc(n * (size_t)dim * sizeof(float)), o.dense_cap = n * (size_t)dim;
     if (kinds & SUTRA_OUTPUT_SPARSE) {

@@ -109,7 +109,8 @@ static void run_jobs(srv_sched *s, srv_job *first, srv_job *end) {
     float *out = outputs ? NULL : malloc(n * width * sizeof *out);
     double *waits = malloc((size_t)n_jobs * sizeof *waits);
     /* a round's outputs: at most vocab_size entries a text (SPLADE), one a token (bge-m3), one row a token */
-    sutra_outputs o = {0};
+    sutra_outputs o;
+    sutra_outputs_init(&o);
     if (outputs) {
         o.sparse_cap = kind == SRV_JOB_SPARSE ? (s->sparse_per_text ? n * s->sparse_per_text : tokens) : 0;
         o.mv_cap = kind == SRV_JOB_MULTIVECTOR ? tokens * (size_t)s->mv_dim : 0;

@@ -513,7 +513,8 @@ static enum MHD_Result handle_post(req_ctx *r) {
         return send_error(r, &err);
     srv_request *q = &r->req;
     const char *field = r->route == SRV_ROUTE_OPENAI ? "input" : "inputs";
-    sutra_tokenize_options opt = {0};
+    sutra_tokenize_options opt;
+    sutra_tokenize_options_init(&opt);
     if (q->prompt_name && !(opt.prompt = sutra_embedder_find_prompt(s->emb, q->prompt_name)))
         return fail(r, 400, "invalid_value", "prompt_name", "the model has no prompt named '%s'", q->prompt_name);
     if (!(r->ids = calloc(q->n, sizeof *r->ids)) || !(r->n_ids = calloc(q->n, sizeof *r->n_ids)))
@@ -942,7 +943,7 @@ int sutra_serve_main(int argc, char **argv) {
                       .http_threads = 4, .max_connections = 1000, .max_conns_per_addr = 256,
                       .max_request_tokens = 1L << 20};
     sutra_config cfg;
-    sutra_config_default(&cfg);
+    sutra_config_init(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     enum { O_HOST = 256, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT, O_HTTP, O_PROMPT,
            O_QUIET, O_MAXCONN, O_MAXCONN_ADDR, O_MAXREQTOK };
