@@ -283,8 +283,9 @@ SUTRA_API size_t sutra_models_dir(char *buf, size_t cap);
 /* Resolves a model as sutra_config.model does (a directory, a name in models_dir (NULL: the
  * default), or a hub id: the cached snapshot, else a download unless offline) and writes the local
  * directory to path (cap bytes). */
-SUTRA_EXPERIMENTAL sutra_status sutra_model_resolve(const char *model, const char *models_dir, const sutra_hub_options *hub,
-                                           char *path, size_t cap, char *err, size_t errcap);
+SUTRA_EXPERIMENTAL sutra_status sutra_model_resolve(const char *model, const char *models_dir,
+                                                    const sutra_hub_options *hub, char *path, size_t cap, char *err,
+                                                    size_t errcap);
 
 /* Downloads hub id "org/name[@revision]" into the hub cache, asking the hub for the revision's
  * current commit even when a snapshot is cached (what is already there is not fetched again), and
@@ -294,8 +295,8 @@ SUTRA_EXPERIMENTAL sutra_status sutra_model_resolve(const char *model, const cha
  * Each file lands in blobs/ only once its size and, for large (LFS) files, its sha256 match what
  * the hub announced, and appears in snapshots/ only then. SUTRA_ERR_UNSUPPORTED when the library
  * was built without libcurl, or offline. */
-SUTRA_EXPERIMENTAL sutra_status sutra_hub_pull(const char *id, const sutra_hub_options *hub, char *path, size_t cap, char *err,
-                                      size_t errcap);
+SUTRA_EXPERIMENTAL sutra_status sutra_hub_pull(const char *id, const sutra_hub_options *hub, char *path, size_t cap,
+                                               char *err, size_t errcap);
 
 /* A model found on this machine (sutra_models_list). */
 typedef struct sutra_model_entry {
@@ -311,7 +312,7 @@ typedef struct sutra_model_entry {
  * that refs/ names (or the only one, when none does) that holds a config.json: *out (free()) and
  * *n. Whether Sutra can run each is for sutra_embedder_create to say. */
 SUTRA_EXPERIMENTAL sutra_status sutra_models_list(const char *models_dir, const sutra_hub_options *hub,
-                                         sutra_model_entry **out, size_t *n, char *err, size_t errcap);
+                                                  sutra_model_entry **out, size_t *n, char *err, size_t errcap);
 
 /* What a model is, read from its files without loading it (the weights' headers only): for
  * `sutra models` and other catalogues. */
@@ -330,9 +331,9 @@ typedef struct sutra_model_summary {
 /* Resolves model as sutra_config.model does (without downloading) and describes it. device and
  * gpu_index choose the machine's device the attention kernels are named for (AUTO: a GPU when the
  * build has CUDA and one is present). */
-SUTRA_EXPERIMENTAL sutra_status sutra_model_describe(const char *model, const char *models_dir, const sutra_hub_options *hub,
-                                            sutra_device device, int gpu_index, sutra_model_summary *out, char *err,
-                                            size_t errcap);
+SUTRA_EXPERIMENTAL sutra_status sutra_model_describe(const char *model, const char *models_dir,
+                                                     const sutra_hub_options *hub, sutra_device device, int gpu_index,
+                                                     sutra_model_summary *out, char *err, size_t errcap);
 
 /* Deletes hub id "org/name" (every revision) from the hub cache: SUTRA_ERR_IO if it is not there. */
 SUTRA_EXPERIMENTAL sutra_status sutra_hub_remove(const char *id, const sutra_hub_options *hub, char *err, size_t errcap);
