@@ -12,7 +12,8 @@
   missing   unknown repository and unknown revision: 404 errors that say so
   together  two pulls of one model at once: both succeed, each blob is downloaded once
   layouts   a sentence-transformers folder with its transformer in 0_Transformer/ embeds as the
-            flat one does (from a directory and by hub id); a renamed repository is followed
+            flat one does (from a directory and by hub id); a renamed repository is followed; a
+            repository with PyTorch weights only is pulled (its .bin files, not its shards folder)
   offline   a model not in the cache with --offline: an error that says offline
   list/rm   `sutra models list` shows cached models; `sutra models rm` deletes one
 
@@ -128,7 +129,15 @@ def make_models(root):
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}])
     dump(os.path.join(old, "1_Pooling", "config.json"), pooling)
-    return flat, old
+
+    # PyTorch weights only (tests/fixtures/torch_ckpt/tiny-xlmr: pytorch_model.bin, a Dense module's
+    # pytorch_model.bin, and .bin shards in sharded/, a folder no module names), the XLM-R tokenizer
+    binrepo = os.path.join(root, "bin")
+    fx = os.path.join(HERE, "..", "fixtures")
+    shutil.copytree(os.path.join(fx, "torch_ckpt", "tiny-xlmr"), binrepo)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model"):
+        shutil.copy(os.path.join(fx, "longctx", "xlmr", f), binrepo)
+    return flat, old, binrepo
 
 
 class Mock:
@@ -234,7 +243,7 @@ def check_layout(cache, repo, sha, flat):
     return snap
 
 
-def case_pull(c, flat, old):
+def case_pull(c, flat, old, binrepo):
     case = c.fresh()
     p = c.run(case, "models", "pull", "test-org/tiny")
     sha = c.mock.sha["test-org/tiny"]
@@ -257,7 +266,7 @@ def case_pull(c, flat, old):
     return "refs + snapshot links + blobs; offline / cached / by-commit vectors identical to the folder's"
 
 
-def case_interop(c, flat, old):
+def case_interop(c, flat, old, binrepo):
     try:
         import huggingface_hub  # noqa: F401
     except ImportError:
@@ -304,7 +313,7 @@ def weights_digest(flat):
     return sha256(os.path.join(flat, "model.safetensors"))
 
 
-def case_resume(c, flat, old):
+def case_resume(c, flat, old, binrepo):
     digest = weights_digest(flat)
     size = os.path.getsize(os.path.join(flat, "model.safetensors"))
     # a transfer cut off mid-file, resumed in the same pull
@@ -330,7 +339,7 @@ def case_resume(c, flat, old):
     return f"cut at 100000 of {size} bytes: resumed with Range; a leftover .incomplete of 50000 bytes: resumed"
 
 
-def case_checksum(c, flat, old):
+def case_checksum(c, flat, old, binrepo):
     digest = weights_digest(flat)
     case = c.fresh()
     c.mock.control({"corrupt": [digest]})
@@ -351,7 +360,7 @@ def case_checksum(c, flat, old):
     return "sha256 mismatch refused: no blob, no .incomplete, no snapshot link, no ref"
 
 
-def case_gated(c, flat, old):
+def case_gated(c, flat, old, binrepo):
     case = c.fresh()
     p = c.run(case, "models", "pull", "test-org/gated", ok=False)
     expect("token" in p.stderr and "HF_TOKEN" in p.stderr, f"no token advice: {p.stderr}")
@@ -368,7 +377,7 @@ def case_gated(c, flat, old):
     return "no token: advice; wrong token: refused; HF_TOKEN and the token file: downloaded"
 
 
-def case_missing(c, flat, old):
+def case_missing(c, flat, old, binrepo):
     case = c.fresh()
     p = c.run(case, "models", "pull", "test-org/nothing", ok=False)
     expect("not found" in p.stderr and "RepoNotFound" in p.stderr, f"unknown repo: {p.stderr}")
@@ -382,7 +391,7 @@ def case_missing(c, flat, old):
     return "404 RepoNotFound / RevisionNotFound reported; malformed ids refused before any request"
 
 
-def case_together(c, flat, old):
+def case_together(c, flat, old, binrepo):
     digest = weights_digest(flat)
     case = c.fresh()
     c.mock.control({"reset_log": True, "delay": 0.05})
@@ -402,7 +411,7 @@ def case_together(c, flat, old):
     return "two pulls at once: both succeed, the weights downloaded once (the other waited on the lock)"
 
 
-def case_layouts(c, flat, old):
+def case_layouts(c, flat, old, binrepo):
     case = c.fresh()
     want = c.embed(case, flat)
     expect(c.embed(case, old) == want, "the 0_Transformer/ folder embeds differently from the flat one")
@@ -410,10 +419,19 @@ def case_layouts(c, flat, old):
     expect(c.embed(case, "test-org/tiny-old", "--offline") == want, "the 0_Transformer/ repo embeds differently")
     c.run(case, "models", "pull", "old-org/tiny")  # renamed: a relative redirect to test-org/tiny
     expect(c.embed(case, "old-org/tiny", "--offline") == want, "the renamed repository embeds differently")
-    return "0_Transformer/ layout (folder and hub id) and a renamed repository: vectors identical"
+    # PyTorch weights only: the .bin files of the model and its Dense module, not sharded/ or the
+    # sentencepiece model (tokenizer.json is beside it)
+    want = c.embed(case, binrepo)
+    snap = c.run(case, "models", "pull", "test-org/tiny-bin").stdout.strip()
+    got = sorted(os.path.relpath(os.path.join(r, n), snap) for r, _, ns in os.walk(snap) for n in ns)
+    expect("pytorch_model.bin" in got and "2_Dense/pytorch_model.bin" in got, f"bin repo: {got}")
+    expect(not any(g.startswith("sharded/") or g.endswith(".model") for g in got), f"bin repo took extras: {got}")
+    expect(c.embed(case, "test-org/tiny-bin", "--offline") == want, "the .bin-only repo embeds differently")
+    return ("0_Transformer/ layout (folder and hub id), a renamed repository, a .bin-only repository: "
+            "vectors identical")
 
 
-def case_offline(c, flat, old):
+def case_offline(c, flat, old, binrepo):
     case = c.fresh()
     p = c.run(case, "embed", "--model", "test-org/tiny", "--offline", "x", ok=False)
     expect("offline" in p.stderr, f"offline miss: {p.stderr}")
@@ -424,7 +442,7 @@ def case_offline(c, flat, old):
     return "--offline / HF_HUB_OFFLINE=1 with the model not cached: refused, saying so"
 
 
-def case_list_rm(c, flat, old):
+def case_list_rm(c, flat, old, binrepo):
     case = c.fresh()
     c.run(case, "models", "pull", "test-org/tiny")
     shutil.copytree(flat, os.path.join(case, "models", "local-tiny"))
@@ -467,16 +485,16 @@ def main():
     failed = 0
     mock = None
     try:
-        flat, old = make_models(os.path.join(tmp, "src"))
+        flat, old, binrepo = make_models(os.path.join(tmp, "src"))
         mock = Mock([f"test-org/tiny={flat}", f"test-org/tiny-old={old}", f"test-org/gated={flat},gated",
-                     f"test-org/tiny2={flat},renamed-from=old-org/tiny"])
+                     f"test-org/tiny2={flat},renamed-from=old-org/tiny", f"test-org/tiny-bin={binrepo}"])
         c = Ctx(sutra, tmp, mock)
         for name, fn in CASES:
             if only and name not in only:
                 continue
             t0 = time.time()
             try:
-                msg = fn(c, flat, old)
+                msg = fn(c, flat, old, binrepo)
                 print(f"ok   {name:9s} {time.time() - t0:5.1f}s  {msg}", flush=True)
             except AssertionError as e:
                 failed += 1
