@@ -16,6 +16,7 @@
             repository with PyTorch weights only is pulled (its .bin files, not its shards folder)
   offline   a model not in the cache with --offline: an error that says offline
   list/rm   `sutra models list` shows cached models; `sutra models rm` deletes one
+  serve     `sutra serve --model org/name` downloads it and serves it under that name
 
 Usage: test_hub.py --sutra build/sutra [--only NAME,...]. Needs huggingface_hub (the test venv,
 scripts/install-pydeps.sh); without it the interop case is skipped and the rest run.
@@ -34,7 +35,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "server"))
-from server_util import venv_python, write_safetensors  # noqa: E402
+from server_util import Server, post_json, venv_python, write_safetensors  # noqa: E402
 
 TOKEN = "hf_mock_token"
 TEXTS = ["The cat sat on the mat.", "Hubs hold models; caches keep them.", "Ein Mann spielt Gitarre."]
@@ -463,9 +464,28 @@ def case_list_rm(c, flat, old, binrepo):
     return "list (models dir + hub cache, with metadata) and rm"
 
 
+def case_serve(c, flat, old, binrepo):
+    """`sutra serve --model org/name`: downloads, then serves under that name the vectors
+    `sutra embed` gives."""
+    case = c.fresh()
+    want = [json.loads(l) for l in c.embed(case, flat).splitlines()]
+    env = c.env(case)
+    with Server(c.sutra, ["--model", "test-org/tiny", "--threads", "1"], env=env) as srv:
+        r = post_json(srv.port, "/v1/embeddings", {"model": "test-org/tiny", "input": TEXTS})
+        expect(r.status == 200, f"/v1/embeddings: {r.status} {r.text()[:300]}")
+        body = r.json()
+        got = [d["embedding"] for d in sorted(body["data"], key=lambda d: d["index"])]
+        expect(body["model"] == "test-org/tiny", f"served under {body['model']}")
+    worst = max(abs(a - b) for u, v in zip(got, want) for a, b in zip(u, v))
+    expect(worst < 1e-6, f"served vectors differ from `sutra embed` by {worst}")
+    expect(os.path.islink(os.path.join(case, "cache", "models--test-org--tiny", "snapshots",
+                                       c.mock.sha["test-org/tiny"], "model.safetensors")), "serve did not use the cache")
+    return f"serve --model test-org/tiny: downloaded into the cache, served as test-org/tiny, max diff {worst:.1e}"
+
+
 CASES = [("pull", case_pull), ("interop", case_interop), ("resume", case_resume), ("checksum", case_checksum),
          ("gated", case_gated), ("missing", case_missing), ("together", case_together), ("layouts", case_layouts),
-         ("offline", case_offline), ("list_rm", case_list_rm)]
+         ("offline", case_offline), ("list_rm", case_list_rm), ("serve", case_serve)]
 
 
 def main():
