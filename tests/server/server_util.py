@@ -406,8 +406,9 @@ def raw_request_bytes(method, path, body=b"", headers=None, port=None):
 
 # -- error shape ------------------------------------------------------------------------------
 def error_problem(reply, status, codes=None):
-    """None when reply is `status` with an OpenAI-shaped JSON error body whose code is one of
-    codes (a string or a list; None: any); else a sentence saying what is wrong."""
+    """None when reply is `status` with a JSON error body (the OpenAI shape, or TEI's on TEI
+    routes) whose code is one of codes (a string or a list; None: any); else a sentence saying
+    what is wrong."""
     statuses = status if isinstance(status, (list, tuple)) else [status]
     if reply.status not in statuses:
         return f"status {reply.status}, expected {status}; body {reply.text()[:200]!r}"
@@ -421,6 +422,9 @@ def error_problem(reply, status, codes=None):
     except Exception as e:  # noqa: BLE001
         return f"error body is not JSON ({e}): {reply.body[:200]!r}"
     err = j.get("error") if isinstance(j, dict) else None
+    if isinstance(err, str) and isinstance(j.get("error_type"), str):
+        # text-embeddings-inference's shape, on its routes: {"error", "error_type", "code"}
+        err = {"message": err, "type": j["error_type"], "param": None, "code": j.get("code")}
     if not isinstance(err, dict):
         return f"error body has no \"error\" object: {reply.text()[:200]!r}"
     for k in ("message", "type", "param", "code"):

@@ -553,6 +553,23 @@ class Suite:
         for i, v in enumerate(j):
             self.diff(f"/embed dimensions=128 input {i}", v, self.ref128[i])
 
+    def t_error_shapes(self, s):
+        """TEI routes answer errors as text-embeddings-inference does ({"error": str, "error_type":
+        str}); the OpenAI routes in OpenAI's shape ({"error": {"message", "type", "param", "code"}})."""
+        tei = [("/embed", {"inputs": ""}, "Empty"), ("/embed", {"inputs": 5}, "Validation"),
+               ("/tokenize", {"inputs": []}, "Empty"), ("/embed", {"inputs": "x", "dimensions": 99999}, "Validation")]
+        for path, body, kind in tei:
+            st, j = self.curl(s, path, body)
+            check(400 <= st < 500 and isinstance(j, dict) and isinstance(j.get("error"), str) and j["error"]
+                  and j.get("error_type") == kind, f"{path} {body}: {st} {j} (expected TEI's shape, {kind})")
+        r = su.post_json(s.port, "/embed", b'{"inputs": "\xff"}')
+        j = r.json()
+        check(r.status == 400 and j.get("error_type") == "Tokenizer", f"/embed invalid UTF-8: {r.status} {j}")
+        for path, body in (("/v1/embeddings", {"input": ""}), ("/v1/embeddings", {"input": 5})):
+            st, j = self.curl(s, path, body)
+            check(400 <= st < 500 and isinstance(j.get("error"), dict) and "type" in j["error"]
+                  and "code" in j["error"], f"{path} {body}: {st} {j} (expected the OpenAI shape)")
+
     def t_tei_long(self, s):
         # the full token count, from /tokenize (never truncated)
         st, tok = self.curl(s, "/tokenize", {"inputs": LONG_TEXT})
@@ -1254,6 +1271,7 @@ def run_all(suite, args):
     suite.run("main: TEI /embed with curl (normalize, dimensions)", suite.t_tei_embed, s)
     suite.run("main: TEI /embed long input (422, truncate, Left, prompt_name)", suite.t_tei_long, s)
     suite.run("main: TEI /tokenize with curl", suite.t_tokenize, s)
+    suite.run("main: errors in TEI's shape on TEI routes, OpenAI's on OpenAI routes", suite.t_error_shapes, s)
     suite.run("main: /health, /info, start line", suite.t_health_info, s)
     suite.run("main: /metrics format and counters", suite.t_metrics, s)
     suite.run("main: per-request log lines, escaped", suite.t_request_log, s)

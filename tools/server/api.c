@@ -491,3 +491,29 @@ void srv_error_json(srv_buf *b, const srv_error *err) {
     else srv_buf_puts(b, "null");
     srv_buf_printf(b, ",\"code\":\"%s\"}}", err->code ? err->code : "error");
 }
+
+int srv_route_is_tei(srv_route route) {
+    return route == SRV_ROUTE_EMBED || route == SRV_ROUTE_TOKENIZE || route == SRV_ROUTE_RERANK ||
+           route == SRV_ROUTE_SPARSE || route == SRV_ROUTE_EMBED_ALL || route == SRV_ROUTE_HEALTH ||
+           route == SRV_ROUTE_INFO;
+}
+
+void srv_error_json_for(srv_buf *b, const srv_error *err, srv_route route) {
+    if (!srv_route_is_tei(route)) {
+        srv_error_json(b, err);
+        return;
+    }
+    const char *code = err->code ? err->code : "error";
+    const char *kind = err->status == 401                                          ? "Unauthorized"
+                       : err->status == 429                                        ? "Overloaded"
+                       : err->status == 503                                        ? "Unhealthy"
+                       : err->status >= 500                                        ? "Backend"
+                       : !strcmp(code, "invalid_utf8") || !strcmp(code, "tokenizer") ? "Tokenizer"
+                       : !strcmp(code, "empty_input")                              ? "Empty"
+                                                                                   : "Validation";
+    srv_buf_puts(b, "{\"error\":");
+    srv_buf_json_string(b, err->message, strlen(err->message));
+    srv_buf_printf(b, ",\"error_type\":\"%s\",\"code\":", kind);
+    srv_buf_json_string(b, code, strlen(code));
+    srv_buf_puts(b, "}");
+}

@@ -104,4 +104,13 @@ void srv_buf_base64_floats(srv_buf *b, const float *v, size_t n);
 /* The error reply body in the OpenAI shape. */
 void srv_error_json(srv_buf *b, const srv_error *err);
 
+/* 1 for the routes text-embeddings-inference defines (/embed, /embed_sparse, /embed_all, /rerank,
+ * /tokenize, /health, /info): their clients read errors in TEI's shape. */
+int srv_route_is_tei(srv_route route);
+
+/* The error reply body as route's clients expect it: TEI's {"error": message, "error_type": kind}
+ * (kinds Validation, Tokenizer, Empty, Overloaded, Unhealthy, Backend, Unauthorized; Sutra's code
+ * beside them as "code") on TEI routes, else the OpenAI shape. */
+void srv_error_json_for(srv_buf *b, const srv_error *err, srv_route route);
+
 #endif /* SUTRA_SERVER_API_H */

@@ -206,7 +206,7 @@ static enum MHD_Result send_json(req_ctx *r, int status, srv_buf *b) {
 
 static enum MHD_Result send_error(req_ctx *r, const srv_error *err) {
     srv_buf b = {0};
-    srv_error_json(&b, err);
+    srv_error_json_for(&b, err, r->route);
     return send_json(r, err->status, &b);
 }
 
@@ -222,7 +222,7 @@ static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, cons
     vsnprintf(err.message, sizeof err.message, fmt, ap);
     va_end(ap);
     srv_buf body = {0}, msg = {0};
-    srv_error_json(&body, &err);
+    srv_error_json_for(&body, &err, r->route);
     srv_buf_printf(&msg, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                          "Connection: close\r\n\r\n%s",
                    status, status == 408 ? "Request Timeout" : "Error", body.len, body.data ? body.data : "");
