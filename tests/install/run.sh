@@ -48,7 +48,7 @@ soname=$(objdump -p "$libdir/libsutra.so.$version" | awk '$1 == "SONAME" {print 
 # resolved by the preprocessor; SUTRA_EXPERIMENTAL is SUTRA_API)
 "$cc" -E -P -DSUTRA_API=SUTRA_EXPORTED_MARK "$header" | tr '\n' ' ' | grep -o 'SUTRA_EXPORTED_MARK[^;(]*(' |
   sed -E 's/\($//; s/.*[ *]//' | sort > "$tmp/declared"
-nm -D --defined-only "$libdir/libsutra.so" | awk '{print $NF}' | sort > "$tmp/exported"
+nm -D --defined-only "$libdir/libsutra.so" | awk '{print $NF}' | sed 's/@.*//' | sort > "$tmp/exported"
 [ "$(wc -l < "$tmp/declared")" -gt 20 ] || fail "found only $(wc -l < "$tmp/declared") SUTRA_API declarations in sutra.h"
 if ! diff "$tmp/declared" "$tmp/exported" > "$tmp/symbols.diff"; then
   echo "'<' declared with SUTRA_API but not exported, '>' exported but not declared:" >&2
