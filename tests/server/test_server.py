@@ -586,7 +586,8 @@ class Suite:
             r = su.Reply(st, [("Content-Type", "application/json")], json.dumps(j).encode())
             p = su.error_problem(r, 422, "input_too_long")
             check(p is None, p)
-            msg = j["error"]["message"]
+            check(j.get("error_type") == "Validation", f"/embed 422 not in TEI's shape: {j}")
+            msg = j["error"]
             check(re.search(r"\b1\b", msg), f"422 message does not name input 1: {msg!r}")
             check(re.search(rf"\b({n}|{n - 2})\b", msg), f"422 message does not give the token count {n}: {msg!r}")
         r = su.post_json(s.port, "/v1/embeddings", {"input": LONG_TEXT})
@@ -986,6 +987,30 @@ class Suite:
         self.note(f"slow body: 408 after {secs:.2f} s (--request-timeout-ms {timeout_ms}); "
                   f"a normal request beside it took {took:.2f} s")
 
+    def t_stalled_body(self, s, timeout_ms):
+        """A request whose head promises a body that never comes: 408 by the timer (not a silent
+        close when libmicrohttpd's idle timeout fires), in the route's error shape."""
+        for path, tei in (("/v1/embeddings", False), ("/embed", True)):
+            rc = su.RawConn(s.port, timeout=30)
+            t0 = time.monotonic()
+            try:
+                rc.send(su.raw_request_bytes("POST", path, None,
+                                             {"Content-Type": "application/json", "Content-Length": "200"}, s.port))
+                try:
+                    r = rc.read_response(timeout_ms / 1000 * 5 + 5)
+                except su.ConnectionClosed:
+                    r = None
+            finally:
+                rc.close()
+            secs = time.monotonic() - t0
+            check(r is not None, f"{path}: closed after {secs:.2f} s with no reply to a body that never came")
+            p = su.error_problem(r, 408, "request_timeout")
+            check(p is None, f"{path} stalled body: {p}")
+            check(isinstance(r.json().get("error"), str) == tei, f"{path}: error shape {r.json()}")
+            check(timeout_ms / 1000 * 0.8 <= secs <= timeout_ms / 1000 * 2 + 1,
+                  f"{path}: 408 after {secs:.2f} s with --request-timeout-ms {timeout_ms}")
+        self.note(f"stalled body (no byte of it): 408 after {secs:.2f} s (--request-timeout-ms {timeout_ms})")
+
     def t_slow_headers(self, s, timeout_ms):
         """Headers that never end: the server must not hold the connection forever (408 or close)."""
         rc = su.RawConn(s.port, timeout=30)
@@ -1300,6 +1325,7 @@ def run_all(suite, args):
     suite.run("limits: body over --max-body-bytes by Content-Length -> 413", suite.t_huge_body, s, False, limit)
     suite.run("limits: chunked body over --max-body-bytes -> 413", suite.t_huge_body, s, True, limit)
     suite.run("limits: slow body -> 408 (others served meanwhile)", suite.t_slow_body, s, tmo)
+    suite.run("limits: stalled body (none of it sent) -> 408 by the timer", suite.t_stalled_body, s, tmo)
     suite.run("limits: never-ending headers -> connection closed", suite.t_slow_headers, s, tmo)
     suite.run("limits: still serving correctly at the end", suite.t_still_serving, s)
     suite.stop(s)

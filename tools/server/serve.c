@@ -69,13 +69,23 @@ typedef struct server {
     atomic_int stop_watchdog;
 } server;
 
-/* One open connection: its socket, and since when it has been without a request in progress. */
+/* One open connection: its socket, since when it has been without a request in progress, and
+ * whether its request's body is still due (since when, and on which route: a body that stops
+ * arriving is answered 408 by the watchdog, in the route's error shape). answered: the 408 was
+ * written, by the watchdog or by abort_with(), whichever came first (the other writes nothing). */
 typedef struct conn_rec {
     int fd;
     double idle_since;
     int in_request;
+    int awaiting_body;
+    double body_since;
+    srv_route route;
+    atomic_int answered;
+    int timed_out; /* the watchdog answered 408 */
     struct conn_rec *prev, *next;
 } conn_rec;
+
+static conn_rec *conn_of(struct MHD_Connection *c);
 
 enum { REQ_RECEIVING = 0, REQ_WAITING, REQ_DONE };
 
@@ -221,6 +231,11 @@ static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, cons
     va_start(ap, fmt);
     vsnprintf(err.message, sizeof err.message, fmt, ap);
     va_end(ap);
+    conn_rec *rec = conn_of(r->conn);
+    if (rec && atomic_exchange(&rec->answered, 1)) { /* the watchdog's 408 went out first */
+        r->status = status;
+        return MHD_NO;
+    }
     srv_buf body = {0}, msg = {0};
     srv_error_json_for(&body, &err, r->route);
     srv_buf_printf(&msg, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
@@ -610,6 +625,26 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
+static conn_rec *conn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A request's body is due from now (awaiting 1, at its head) or complete (0). */
+static void mark_body(server *s, struct MHD_Connection *c, int awaiting, srv_route route) {
+    conn_rec *rec = conn_of(c);
+    if (!rec) return;
+    pthread_mutex_lock(&s->conns_mu);
+    rec->awaiting_body = awaiting;
+    if (awaiting) {
+        rec->body_since = srv_now();
+        rec->route = route;
+        atomic_store(&rec->answered, 0);
+        rec->timed_out = 0;
+    }
+    pthread_mutex_unlock(&s->conns_mu);
+}
+
 static void mark_request(server *s, struct MHD_Connection *c, int in_request) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     conn_rec *rec = ci ? ci->socket_context : NULL;
@@ -617,7 +652,29 @@ static void mark_request(server *s, struct MHD_Connection *c, int in_request) {
     pthread_mutex_lock(&s->conns_mu);
     rec->in_request = in_request;
     rec->idle_since = srv_now();
+    if (!in_request) rec->awaiting_body = 0;
     pthread_mutex_unlock(&s->conns_mu);
+}
+
+/* The 408 of a body that did not arrive in time, written to the socket (without blocking). */
+static void write_408(server *s, int fd, srv_route route) {
+    srv_error err = {.status = 408, .code = "request_timeout"};
+    snprintf(err.message, sizeof err.message, "the body did not arrive within %ld ms", s->o.request_timeout_ms);
+    srv_buf body = {0}, msg = {0};
+    srv_error_json_for(&body, &err, route);
+    srv_buf_printf(&msg, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n%s",
+                   body.len, body.data ? body.data : "");
+    if (!msg.oom) {
+        size_t off = 0;
+        while (off < msg.len) {
+            ssize_t k = send(fd, msg.data + off, msg.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (k <= 0) break;
+            off += (size_t)k;
+        }
+    }
+    srv_buf_free(&body);
+    srv_buf_free(&msg);
 }
 
 /* libmicrohttpd's timeout counts idleness, so a client that trickles a request head byte by byte
@@ -632,11 +689,20 @@ static void *watchdog_main(void *arg) {
         usleep(100000);
         double now = srv_now();
         pthread_mutex_lock(&s->conns_mu);
-        for (conn_rec *r = s->conns; r; r = r->next)
+        for (conn_rec *r = s->conns; r; r = r->next) {
             if (!r->in_request && now - r->idle_since > limit) {
                 shutdown(r->fd, SHUT_RDWR);
                 r->idle_since = INFINITY;
+            } else if (r->in_request && r->awaiting_body && now - r->body_since > limit &&
+                       !atomic_exchange(&r->answered, 1)) {
+                /* a body that stopped arriving (libmicrohttpd would only close the connection once
+                 * it has been idle for its own timeout, silently): 408, then the end of the stream */
+                write_408(s, r->fd, r->route);
+                r->timed_out = 1;
+                r->awaiting_body = 0;
+                shutdown(r->fd, SHUT_RDWR);
             }
+        }
         pthread_mutex_unlock(&s->conns_mu);
     }
     return NULL;
@@ -768,6 +834,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->route = find_route(url);
         *con_cls = r;
         mark_request(s, c, 1);
+        mark_body(s, c, 1, r->route);
         atomic_fetch_add(&s->open_requests, 1);
         srv_metrics_inflight(&s->metrics, 1);
         enum MHD_Result ret;
@@ -775,6 +842,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (r->status) { /* answered from the headers: drop the body */
+        if (*upload_size) mark_body(s, c, 0, r->route); /* no 408 after that reply */
         *upload_size = 0;
         return MHD_YES;
     }
@@ -800,6 +868,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    /* the body is complete (or there was none) */
+    if (atomic_load(&r->state) == REQ_RECEIVING) mark_body(s, c, 0, r->route);
     if (r->has_pending) return send_error(r, &r->pending);
     switch (atomic_load(&r->state)) {
     case REQ_RECEIVING:
@@ -821,7 +891,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     req_ctx *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
-    /* a request without a queued reply: closed early, or answered by abort_with() */
+    const conn_rec *rec = conn_of(c);
+    if (!r->status && rec && rec->timed_out) r->status = 408; /* answered by the watchdog */
+    /* a request without a queued reply: closed early, or answered by abort_with() or the watchdog */
     account(r, r->status ? NULL : "closed");
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status && r->status != 408 && !s->o.quiet)
         fprintf(stderr, "sutra serve: %s %s: the %d reply was not delivered (connection ended)\n", r->method, r->path,
@@ -1067,7 +1139,9 @@ int sutra_serve_main(int argc, char **argv) {
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-    unsigned timeout_s = (unsigned)((s->o.request_timeout_ms + 999) / 1000);
+    /* libmicrohttpd's idle timeout, a little after the watchdog's (which answers a stalled body
+     * with 408 and closes an idle connection at --request-timeout-ms): only a backstop */
+    unsigned timeout_s = (unsigned)((s->o.request_timeout_ms + 999) / 1000) + 2;
     /* the library shares the total among its threads: at least one connection each */
     unsigned conn_limit = (unsigned)(s->o.max_connections > s->o.http_threads ? s->o.max_connections : s->o.http_threads);
     /* the logger first: options before it would log through the library's own */
