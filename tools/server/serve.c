@@ -892,7 +892,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!r) return;
     *con_cls = NULL;
     const conn_rec *rec = conn_of(c);
+    pthread_mutex_lock(&s->conns_mu);
     if (!r->status && rec && rec->timed_out) r->status = 408; /* answered by the watchdog */
+    pthread_mutex_unlock(&s->conns_mu);
     /* a request without a queued reply: closed early, or answered by abort_with() or the watchdog */
     account(r, r->status ? NULL : "closed");
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status && r->status != 408 && !s->o.quiet)
