@@ -1086,6 +1086,80 @@ class Suite:
         r = su.post_json(s.port, "/tokenize", {"inputs": TEXTS[0]})
         check(r.status == 200, f"/tokenize under the cap: {r}")
 
+    def t_fair(self, s, budget):
+        """A large request beside a stream of small ones: the large one is cut into budget-sized
+        pieces that take turns, so each small request waits about one round; the large one's
+        vectors still come back whole and in order."""
+        n_big = 40 if QUICK else 400
+        big = [TEXTS[i % len(TEXTS)] for i in range(n_big)]
+        m0, _ = su.get_metrics(s.port)
+        box = {}
+
+        def run_big():
+            t0 = time.monotonic()
+            box["r"] = su.post_json(s.port, "/embed", {"inputs": big}, timeout=600)
+            box["t"] = time.monotonic() - t0
+
+        th = threading.Thread(target=run_big)
+        th.start()
+        time.sleep(0.2)
+        small = []
+        while th.is_alive() and len(small) < 200:
+            t0 = time.monotonic()
+            r = su.post_json(s.port, "/embed", {"inputs": TEXTS[3]})
+            small.append(time.monotonic() - t0)
+            check(r.status == 200, f"small request beside a large one: {r}")
+            self.diff("small request beside a large one", r.json()[0], self.ref[3])
+        th.join(600)
+        r = box["r"]
+        check(r.status == 200, f"large request: {r}")
+        vs = r.json()
+        check(len(vs) == n_big, f"large request: {len(vs)} vectors for {n_big} inputs")
+        for i in range(0, n_big, 7):
+            self.diff(f"large request input {i} (pieces reassembled in order)", vs[i], self.ref[i % len(TEXTS)])
+        m1, _ = su.get_metrics(s.port)
+        rounds = m1.value("sutra_batch_tokens_count") - m0.value("sutra_batch_tokens_count")
+        check(rounds >= 4 and len(small) >= 3, f"{rounds} rounds, {len(small)} small requests: no interleaving seen")
+        round_s = box["t"] / rounds
+        small.sort()
+        worst = small[-1]
+        check(worst <= 4 * round_s + 0.25 and worst < box["t"] / 2,
+              f"a small request waited {worst:.3f} s beside a large one of {box['t']:.2f} s "
+              f"({rounds} rounds of {budget} tokens, {round_s * 1e3:.1f} ms a round)")
+        self.note(f"fair: large request {box['t']:.2f} s in {rounds} rounds ({round_s * 1e3:.1f} ms each); "
+                  f"{len(small)} small ones beside it, median {small[len(small) // 2] * 1e3:.1f} ms, "
+                  f"worst {worst * 1e3:.1f} ms")
+
+    def t_departed(self, s):
+        """A client that sends a large request and leaves: the rest of its work is dropped (counted
+        in sutra_requests_dropped_total), and the server is free for others at once."""
+        n_big = 60 if QUICK else 600
+        big = [TEXTS[i % len(TEXTS)] for i in range(n_big)]
+        m0, _ = su.get_metrics(s.port)
+        body = json.dumps({"inputs": big}).encode()
+        rc = su.RawConn(s.port, timeout=30)
+        rc.send(su.raw_request_bytes("POST", "/embed", body, {"Content-Type": "application/json"}, s.port))
+        time.sleep(0.3)
+        rc.close()
+        deadline = time.monotonic() + 30
+        dropped = 0
+        while time.monotonic() < deadline:
+            m, _ = su.get_metrics(s.port)
+            dropped = m.value("sutra_requests_dropped_total") - m0.value("sutra_requests_dropped_total")
+            if dropped:
+                break
+            time.sleep(0.05)
+        check(dropped == 1, f"sutra_requests_dropped_total rose by {dropped}, expected 1")
+        t0 = time.monotonic()
+        r = su.post_json(s.port, "/embed", {"inputs": TEXTS[2]})
+        took = time.monotonic() - t0
+        check(r.status == 200, f"a request after the departed one: {r}")
+        self.diff("a request after a departed one", r.json()[0], self.ref[2])
+        m1, _ = su.get_metrics(s.port)
+        ran = m1.value("sutra_inputs_total") - m0.value("sutra_inputs_total")
+        check(ran < n_big, f"{ran} inputs ran: the departed request's {n_big} were not cut short")
+        self.note(f"departed: dropped after {ran - 1:.0f} of {n_big} inputs; the next request took {took * 1e3:.1f} ms")
+
     def t_overload(self, s, cap):
         n_req = 8
         texts = [[f"overload {k} {i} " + " ".join(WORDS[(k * 13 + i * 5 + j) % len(WORDS)] for j in range(100 if QUICK else 200))
@@ -1337,6 +1411,15 @@ def run_all(suite, args):
               suite.t_conn_flood, s, 16, 64)
     suite.run("conns: --max-request-tokens on /tokenize, /embed, /v1/embeddings -> 413", suite.t_token_cap, s, 300)
     suite.run("conns: still serving correctly", suite.t_still_serving, s)
+    suite.stop(s)
+
+    # fair scheduling
+    budget = 256
+    s = suite.server("fair", ["--max-batch-tokens", str(budget)])
+    suite.run("fair: a large request cut into pieces, small ones beside it wait about a round",
+              suite.t_fair, s, budget)
+    suite.run("fair: a client that leaves has the rest of its work dropped (counted)", suite.t_departed, s)
+    suite.run("fair: still serving correctly", suite.t_still_serving, s)
     suite.stop(s)
 
     # overload

@@ -63,6 +63,12 @@ void srv_metrics_inflight(srv_metrics *m, int64_t delta) {
     pthread_mutex_unlock(&m->mu);
 }
 
+void srv_metrics_dropped(srv_metrics *m, uint64_t n) {
+    pthread_mutex_lock(&m->mu);
+    m->dropped += n;
+    pthread_mutex_unlock(&m->mu);
+}
+
 int64_t srv_metrics_inflight_now(srv_metrics *m) {
     pthread_mutex_lock(&m->mu);
     int64_t v = m->inflight;
@@ -129,10 +135,12 @@ void srv_metrics_render(srv_metrics *m, srv_buf *b) {
                    "# HELP sutra_forward_batches_total Forward passes, by attention path.\n"
                    "# TYPE sutra_forward_batches_total counter\n"
                    "sutra_forward_batches_total{path=\"standard\"} %llu\n"
-                   "sutra_forward_batches_total{path=\"flash\"} %llu\n",
+                   "sutra_forward_batches_total{path=\"flash\"} %llu\n"
+                   "# HELP sutra_requests_dropped_total Requests dropped unfinished: their client had gone.\n"
+                   "# TYPE sutra_requests_dropped_total counter\nsutra_requests_dropped_total %llu\n",
                    (long long)m->queue_inputs, (long long)m->inflight, (unsigned long long)m->tokens,
                    (unsigned long long)m->inputs, (unsigned long long)m->batches_standard,
-                   (unsigned long long)m->batches_flash);
+                   (unsigned long long)m->batches_flash, (unsigned long long)m->dropped);
     srv_buf_puts(b, "# HELP sutra_batch_inputs Inputs per scheduling round (requests merged).\n"
                     "# TYPE sutra_batch_inputs histogram\n");
     render_hist(b, "sutra_batch_inputs", "", &m->batch_inputs);

@@ -29,6 +29,7 @@ typedef struct srv_metrics {
     uint64_t errors[SRV_ROUTE_COUNT];
     uint64_t tokens, inputs;
     uint64_t batches_standard, batches_flash, rounds;
+    uint64_t dropped; /* requests whose client left before their work was done: not finished */
     int64_t queue_inputs, inflight;
     srv_hist duration[SRV_ROUTE_COUNT]; /* seconds */
     srv_hist queue_wait;                /* seconds */
@@ -43,6 +44,8 @@ void srv_metrics_inflight(srv_metrics *m, int64_t delta);
 /* One scheduling round: its inputs and tokens, and how long each of its requests waited. */
 void srv_metrics_round(srv_metrics *m, uint64_t inputs, uint64_t tokens, const double *waits, int n_waits,
                        uint64_t batches_standard, uint64_t batches_flash);
+/* Requests dropped because their clients had gone. */
+void srv_metrics_dropped(srv_metrics *m, uint64_t n);
 int64_t srv_metrics_inflight_now(srv_metrics *m);
 /* Appends the Prometheus text exposition (format 0.0.4) to b. */
 void srv_metrics_render(srv_metrics *m, srv_buf *b);

@@ -4,11 +4,19 @@
 #include "scheduler.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+
+/* A round's share of one job: its sequences [begin, end). */
+typedef struct piece {
+    srv_job *job;
+    size_t begin, end;
+} piece;
 
 struct srv_sched {
     sutra_embedder *emb;
@@ -25,6 +33,10 @@ struct srv_sched {
     size_t queued_inputs, queued_tokens;
     int stopping, started;
     int running; /* a round is being run */
+    piece *pieces; /* the round's, reused */
+    size_t pieces_cap;
+    srv_job **cands; /* the queue in the order a round considers it, reused */
+    size_t cands_cap;
 };
 
 double srv_now(void) {
@@ -40,6 +52,9 @@ srv_submit srv_sched_submit(srv_sched *s, srv_job *job) {
     else if (s->queued_inputs && s->queued_inputs + job->n > s->max_queued) r = SRV_SUBMIT_OVERLOADED;
     if (r == SRV_SUBMIT_OK) {
         job->t_queued = srv_now();
+        job->next_seq = job->done_seq = 0;
+        job->dropped = 0;
+        job->status = SUTRA_OK;
         job->next = NULL;
         if (s->tail) s->tail->next = job;
         else s->head = job;
@@ -95,19 +110,56 @@ static sutra_status take_outputs(srv_sched *s, srv_job *j, const sutra_outputs *
     return SUTRA_OK;
 }
 
-/* Runs jobs [first, end) of a detached list (one kind) with one library call; on failure, when
- * there is more than one job, runs them one by one so that only a failing job fails. */
-static void run_jobs(srv_sched *s, srv_job *first, srv_job *end) {
+static int splittable(srv_job_kind k) { return k == SRV_JOB_EMBED || k == SRV_JOB_RERANK || k == SRV_JOB_RERANK_RAW; }
+
+static size_t seq_tokens(const srv_job *j, size_t a, size_t b) {
+    size_t t = 0;
+    for (size_t i = a; i < b; i++) t += j->n_ids[i];
+    return t;
+}
+
+/* 1 if the client of j has closed its connection (end of stream, or an error on it). A request
+ * pipelined behind j is data, not an end, and keeps it. */
+static int client_gone(const srv_job *j) {
+    if (j->fd < 0) return 0;
+    struct pollfd p = {.fd = j->fd, .events = POLLIN | POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0) return 0;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)) return 1;
+    char c;
+    return (p.revents & POLLIN) && recv(j->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* Removes j from the queue (under the lock). */
+static void unlink_job(srv_sched *s, srv_job *j) {
+    srv_job *prev = NULL;
+    for (srv_job *q = s->head; q && q != j; q = q->next) prev = q;
+    if (prev) prev->next = j->next;
+    else if (s->head == j) s->head = j->next;
+    else return; /* not queued */
+    if (s->tail == j) s->tail = prev;
+    j->next = NULL;
+}
+
+/* Takes j's sequences not yet handed out off the queue's counts (under the lock). */
+static void unqueue_rest(srv_sched *s, srv_job *j) {
+    const size_t inputs = j->n - j->next_seq, tokens = seq_tokens(j, j->next_seq, j->n);
+    s->queued_inputs -= inputs;
+    s->queued_tokens -= tokens;
+    srv_metrics_queue(s->metrics, -(int64_t)inputs);
+    j->next_seq = j->n;
+}
+
+/* One library call over pieces [0, np) (one kind); each piece's results into its job. */
+static sutra_status run_pieces(srv_sched *s, const piece *pc, size_t np, char *msg, size_t msgcap) {
     size_t n = 0, tokens = 0;
-    int n_jobs = 0;
-    for (srv_job *j = first; j != end; j = j->next) n += j->n, tokens += j->tokens, n_jobs++;
-    const srv_job_kind kind = first->kind;
-    const int outputs = kind == SRV_JOB_SPARSE || kind == SRV_JOB_MULTIVECTOR;
+    for (size_t p = 0; p < np; p++) n += pc[p].end - pc[p].begin, tokens += seq_tokens(pc[p].job, pc[p].begin, pc[p].end);
+    const srv_job_kind kind = pc[0].job->kind;
+    const int outputs = !splittable(kind);
     const size_t width = kind == SRV_JOB_EMBED ? s->hidden : 1;
     const int32_t **ids = malloc(n * sizeof *ids), **types = calloc(n, sizeof *types);
     size_t *lens = malloc(n * sizeof *lens);
     float *out = outputs ? NULL : malloc(n * width * sizeof *out);
-    double *waits = malloc((size_t)n_jobs * sizeof *waits);
+    double *waits = malloc(np * sizeof *waits);
     /* a round's outputs: at most vocab_size entries a text (SPLADE), one a token (bge-m3), one row a token */
     sutra_outputs o;
     sutra_outputs_init(&o);
@@ -125,52 +177,107 @@ static void run_jobs(srv_sched *s, srv_job *first, srv_job *end) {
                                                                       : o.mv_offsets && o.mv)
                                                                : out != NULL);
     sutra_status st = SUTRA_ERR_OUT_OF_MEMORY;
-    char msg[512] = "out of memory";
+    snprintf(msg, msgcap, "out of memory");
     sutra_stats before, after;
     sutra_embedder_stats(s->emb, &before);
     if (have) {
         size_t k = 0;
-        int w = 0;
-        double t = srv_now();
-        for (srv_job *j = first; j != end; j = j->next) {
-            for (size_t i = 0; i < j->n; i++, k++)
+        const double t = srv_now();
+        for (size_t p = 0; p < np; p++) {
+            const srv_job *j = pc[p].job;
+            for (size_t i = pc[p].begin; i < pc[p].end; i++, k++)
                 ids[k] = j->ids[i], lens[k] = j->n_ids[i], types[k] = j->types ? j->types[i] : NULL;
-            waits[w++] = t - j->t_queued;
+            waits[p] = t - j->t_queued;
         }
-        st = run_round(s, first, end, n, ids, types, lens, out, &o);
-        if (st) snprintf(msg, sizeof msg, "%s", sutra_embedder_last_error(s->emb));
+        st = run_round(s, pc[0].job, NULL, n, ids, types, lens, out, &o);
+        if (st) snprintf(msg, msgcap, "%s", sutra_embedder_last_error(s->emb));
     }
     sutra_embedder_stats(s->emb, &after);
-    if (st == SUTRA_OK) {
-        srv_metrics_round(s->metrics, n, tokens, waits, n_jobs, after.batches_standard - before.batches_standard,
+    if (st == SUTRA_OK)
+        srv_metrics_round(s->metrics, n, tokens, waits, (int)np, after.batches_standard - before.batches_standard,
                           after.batches_flash - before.batches_flash);
+    size_t row = 0;
+    for (size_t p = 0; !st && p < np; p++) {
+        srv_job *j = pc[p].job;
+        if (outputs) {
+            if ((st = take_outputs(s, j, &o, row))) snprintf(msg, msgcap, "out of memory");
+        } else {
+            memcpy(j->out + pc[p].begin * width, out + row * width, (pc[p].end - pc[p].begin) * width * sizeof *out);
+        }
+        row += pc[p].end - pc[p].begin;
     }
     free(ids);
     free(types);
     free(lens);
     free(waits);
-    if (st && n_jobs > 1) {
-        free(out);
-        free(o.sparse_offsets), free(o.sparse_ids), free(o.sparse_weights), free(o.mv_offsets), free(o.mv);
-        for (srv_job *j = first, *next; j != end; j = next) {
-            next = j->next;
-            run_jobs(s, j, next);
-        }
-        return;
-    }
-    size_t row = 0;
-    for (srv_job *j = first, *next; j != end; j = next) {
-        next = j->next; /* done() may free the job */
-        sutra_status js = st;
-        if (!js && outputs) js = take_outputs(s, j, &o, row);
-        else if (!js) memcpy(j->out, out + row * width, j->n * width * sizeof *out);
-        j->status = js;
-        if (js) snprintf(j->error, sizeof j->error, "%s: %.440s", sutra_status_str(js), st ? msg : "out of memory");
-        row += j->n;
-        j->done(j);
-    }
     free(out);
     free(o.sparse_offsets), free(o.sparse_ids), free(o.sparse_weights), free(o.mv_offsets), free(o.mv);
+    return st;
+}
+
+/* Picks the next round's pieces (under the lock) into s->pieces: jobs not yet started first, in
+ * arrival order, then the rest of jobs already cut, in turn; all of the first one's kind, while
+ * the budget lasts. A job handed out whole leaves the queue, one handed out in part goes to its
+ * back. Returns the number of pieces. */
+static size_t pick_round(srv_sched *s) {
+    size_t nc = 0;
+    for (srv_job *j = s->head; j; j = j->next) nc++;
+    if (nc > s->cands_cap) {
+        srv_job **grown = realloc(s->cands, nc * sizeof *grown);
+        if (!grown) return 0;
+        s->cands = grown, s->cands_cap = nc;
+    }
+    nc = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (srv_job *j = s->head; j; j = j->next)
+            if ((j->next_seq == 0) == (pass == 0)) s->cands[nc++] = j;
+    size_t np = 0, budget = s->max_tokens;
+    const srv_job_kind kind = s->cands[0]->kind;
+    for (size_t c = 0; c < nc && budget; c++) {
+        srv_job *j = s->cands[c];
+        if (j->kind != kind) continue;
+        size_t b = j->next_seq, e = b, t = 0;
+        if (splittable(kind)) {
+            /* the first piece of a round always gets a sequence (none is over the budget) */
+            while (e < j->n && ((np == 0 && e == b) || t + j->n_ids[e] <= budget)) t += j->n_ids[e++];
+        } else if (np == 0 || j->tokens <= budget) {
+            e = j->n;
+            t = seq_tokens(j, b, e);
+        }
+        if (e == b) continue; /* nothing of it fits: perhaps a smaller one behind it does */
+        if (np == s->pieces_cap) {
+            size_t cap = s->pieces_cap ? 2 * s->pieces_cap : 64;
+            piece *grown = realloc(s->pieces, cap * sizeof *grown);
+            if (!grown) break;
+            s->pieces = grown, s->pieces_cap = cap;
+        }
+        s->pieces[np++] = (piece){.job = j, .begin = b, .end = e};
+        j->next_seq = e;
+        s->queued_inputs -= e - b;
+        s->queued_tokens -= t;
+        srv_metrics_queue(s->metrics, -(int64_t)(e - b));
+        budget = t >= budget ? 0 : budget - t;
+        unlink_job(s, j);
+        if (e < j->n) { /* the rest waits its turn behind the others */
+            if (s->tail) s->tail->next = j;
+            else s->head = j;
+            s->tail = j;
+        }
+    }
+    return np;
+}
+
+/* Drops the queued jobs whose clients have gone (under the lock), into the list *gone. */
+static void drop_departed(srv_sched *s, srv_job **gone) {
+    for (srv_job *j = s->head, *next; j; j = next) {
+        next = j->next;
+        if (!client_gone(j)) continue;
+        unqueue_rest(s, j);
+        unlink_job(s, j);
+        j->dropped = 1;
+        j->next = *gone;
+        *gone = j;
+    }
 }
 
 static void *sched_main(void *arg) {
@@ -191,22 +298,48 @@ static void *sched_main(void *arg) {
             ts.tv_nsec = (long)((wake - (double)ts.tv_sec) * 1e9);
             if (pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT) break;
         }
-        /* Take jobs in arrival order while they fit the budget; the first always goes. */
-        srv_job *first = s->head, *end = s->head;
-        size_t tokens = 0, inputs = 0;
-        while (end && (end == first || (end->kind == first->kind && tokens + end->tokens <= s->max_tokens))) {
-            tokens += end->tokens;
-            inputs += end->n;
-            end = end->next;
-        }
-        s->head = end;
-        if (!end) s->tail = NULL;
-        s->queued_inputs -= inputs;
-        s->queued_tokens -= tokens;
+        srv_job *gone = NULL;
+        drop_departed(s, &gone);
+        const size_t np = s->head ? pick_round(s) : 0;
         s->running = 1;
-        srv_metrics_queue(s->metrics, -(int64_t)inputs);
         pthread_mutex_unlock(&s->mu);
-        run_jobs(s, first, end);
+        size_t dropped = 0;
+        for (srv_job *j = gone, *next; j; j = next) {
+            next = j->next;
+            j->status = SUTRA_ERR_INVALID_ARGUMENT;
+            snprintf(j->error, sizeof j->error, "the client closed its connection");
+            j->done(j);
+            dropped++;
+        }
+        if (dropped) srv_metrics_dropped(s->metrics, dropped);
+        /* one call for the round; if it fails, each piece alone, so that only a failing job fails */
+        char msg[512];
+        sutra_status st = np ? run_pieces(s, s->pieces, np, msg, sizeof msg) : SUTRA_OK;
+        for (size_t p = 0; p < np; p++) {
+            srv_job *j = s->pieces[p].job;
+            sutra_status ps = st;
+            char pmsg[512];
+            snprintf(pmsg, sizeof pmsg, "%s", msg);
+            if (st && np > 1) ps = run_pieces(s, &s->pieces[p], 1, pmsg, sizeof pmsg);
+            pthread_mutex_lock(&s->mu);
+            int finished;
+            if (ps) {
+                if (!j->status) {
+                    j->status = ps;
+                    snprintf(j->error, sizeof j->error, "%s: %.440s", sutra_status_str(ps), pmsg);
+                }
+                if (j->next_seq < j->n) { /* its other sequences are not run */
+                    unqueue_rest(s, j);
+                    unlink_job(s, j);
+                }
+            } else {
+                j->done_seq += s->pieces[p].end - s->pieces[p].begin;
+            }
+            finished = j->next_seq == j->n && (j->status || j->done_seq == j->n);
+            /* a failed job still in flight elsewhere cannot be: a job has one piece a round */
+            pthread_mutex_unlock(&s->mu);
+            if (finished) j->done(j);
+        }
         pthread_mutex_lock(&s->mu);
         s->running = 0;
     }
@@ -263,6 +396,8 @@ void srv_sched_stop(srv_sched *s) {
 void srv_sched_free(srv_sched *s) {
     if (!s) return;
     srv_sched_stop(s);
+    free(s->pieces);
+    free(s->cands);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);

@@ -1,12 +1,19 @@
 /*
  * scheduler.h - dynamic batching: one thread owns the embedder and runs the token sequences of
- * many requests together.
+ * many requests together, fairly.
  *
  * Rules: HTTP threads submit jobs (already tokenised and validated) and never touch the
- * embedder's forward path; the scheduler takes jobs in arrival order, runs each round (jobs of one
- * kind) with one call of the library (sutra_embed_tokens, sutra_rerank_tokens or
- * sutra_embed_outputs_tokens), writes each job's results into the job, and calls the job's done()
- * from its thread. The queue is bounded: submit refuses instead of growing it.
+ * embedder's forward path; the scheduler runs rounds of at most max_batch_tokens tokens, each
+ * with one call of the library (sutra_embed_tokens, sutra_rerank_tokens or
+ * sutra_embed_outputs_tokens) over jobs of one kind. A round takes sequences from the queued jobs
+ * in queue order; an embedding or rerank job larger than what is left of the budget gives the
+ * sequences that fit and goes to the back of the queue with the rest, so a large request is cut
+ * into budget-sized pieces that take turns with everyone else's, and a short request waits about
+ * one round, whatever is queued. (Sparse and multi-vector jobs run whole.) Each job's results are
+ * written into it and its done() called from the scheduler's thread when its last sequence has
+ * run. Before each round, queued jobs whose client has closed its connection (fd) are dropped:
+ * done() with `dropped` set, counted in the metrics. The queue is bounded: submit refuses instead
+ * of growing it.
  */
 #ifndef SUTRA_SERVER_SCHEDULER_H
 #define SUTRA_SERVER_SCHEDULER_H
@@ -44,8 +51,12 @@ struct srv_job {
     char error[512];
     void (*done)(srv_job *job); /* called once, from the scheduler's thread */
     void *user;
+    int fd;                 /* the client's socket, watched for its departure; -1: not watched */
+    int dropped;            /* set before done(): the client left, the work was not finished */
     /* the scheduler's own */
     double t_queued;
+    size_t next_seq;        /* sequences [0, next_seq) have been handed to rounds */
+    size_t done_seq;        /* ... and have run */
     srv_job *next;
 };
 
@@ -57,7 +68,8 @@ typedef enum srv_submit {
     SRV_SUBMIT_STOPPING = 2,   /* the scheduler is stopping (503) */
 } srv_submit;
 
-/* Starts the scheduler thread. max_batch_tokens: tokens per round (a larger job runs alone);
+/* Starts the scheduler thread. max_batch_tokens: tokens per round (at least the longest
+ * sequence's; a sparse or multi-vector job larger than it runs alone);
  * max_wait_us: how long a round waits for more jobs after its first one arrived. */
 int srv_sched_start(srv_sched **out, sutra_embedder *emb, size_t max_batch_tokens, long max_wait_us,
                     size_t max_queued_inputs, srv_metrics *metrics);

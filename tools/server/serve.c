@@ -374,6 +374,9 @@ static enum MHD_Result reply_outputs(req_ctx *r) {
 }
 
 static enum MHD_Result reply(req_ctx *r) {
+    /* the client had gone: its work was dropped; logged and counted as 499 (nginx's "client closed
+     * request"), sent to nobody */
+    if (r->job.dropped) return fail(r, 499, "client_closed", NULL, "the client closed its connection");
     if (r->job.status) return fail(r, 500, "internal_error", NULL, "%s", r->job.error);
     if (r->route == SRV_ROUTE_RERANK || r->route == SRV_ROUTE_V1_RERANK) return reply_rerank(r);
     if (r->route == SRV_ROUTE_SPARSE || r->route == SRV_ROUTE_EMBED_ALL) return reply_outputs(r);
@@ -477,6 +480,9 @@ static void job_done(srv_job *job) {
 /* Queues r->job; the reply comes when the scheduler is done with it. */
 static enum MHD_Result submit(req_ctx *r) {
     server *s = r->srv;
+    /* the scheduler watches the socket: a client that leaves has the rest of its work dropped */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->job.fd = ci ? ci->connect_fd : -1;
     /* Suspend before queueing: done() may run (and resume) before submit returns. */
     atomic_store(&r->state, REQ_WAITING);
     MHD_suspend_connection(r->conn);
@@ -897,7 +903,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     pthread_mutex_unlock(&s->conns_mu);
     /* a request without a queued reply: closed early, or answered by abort_with() or the watchdog */
     account(r, r->status ? NULL : "closed");
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status && r->status != 408 && !s->o.quiet)
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status && r->status != 408 && r->status != 499 &&
+        !s->o.quiet)
         fprintf(stderr, "sutra serve: %s %s: the %d reply was not delivered (connection ended)\n", r->method, r->path,
                 r->status);
     mark_request(s, c, 0);
