@@ -1090,7 +1090,7 @@ class Suite:
         """A large request beside a stream of small ones: the large one is cut into budget-sized
         pieces that take turns, so each small request waits about one round; the large one's
         vectors still come back whole and in order."""
-        n_big = 40 if QUICK else 400
+        n_big = 120 if QUICK else 400
         big = [TEXTS[i % len(TEXTS)] for i in range(n_big)]
         m0, _ = su.get_metrics(s.port)
         box = {}
@@ -1133,7 +1133,7 @@ class Suite:
     def t_departed(self, s):
         """A client that sends a large request and leaves: the rest of its work is dropped (counted
         in sutra_requests_dropped_total), and the server is free for others at once."""
-        n_big = 60 if QUICK else 600
+        n_big = 200 if QUICK else 600
         big = [TEXTS[i % len(TEXTS)] for i in range(n_big)]
         m0, _ = su.get_metrics(s.port)
         body = json.dumps({"inputs": big}).encode()
