@@ -2,10 +2,8 @@
  * describe.c - sutra_model_describe: what a model is, from its files, without loading it (the
  * configs, the weights' headers, the prompt names), for catalogues such as `sutra models list`.
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "arch/family.h"
 #include "embedder.h"
@@ -13,34 +11,6 @@
 #include "model/checkpoint.h"
 #include "model/config.h"
 #include "util/common.h"
-
-/* Bytes of the regular files under path, symlinks followed (a hub snapshot links into blobs/). */
-static uint64_t tree_bytes(const char *path, int depth) {
-    struct stat sb;
-    if (stat(path, &sb)) return 0;
-    if (S_ISREG(sb.st_mode)) return (uint64_t)sb.st_size;
-    if (!S_ISDIR(sb.st_mode) || depth > 8) return 0;
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    uint64_t sum = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char p[4096];
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && sutra_path_join(p, sizeof p, path, de->d_name))
-            sum += tree_bytes(p, depth + 1);
-    }
-    closedir(d);
-    return sum;
-}
-
-static const char *pooling_word(sutra_pooling p) {
-    switch (p) {
-    case SUTRA_POOLING_CLS: return "cls";
-    case SUTRA_POOLING_MAX: return "max";
-    case SUTRA_POOLING_LAST: return "last";
-    default: return "mean";
-    }
-}
 
 sutra_status sutra_model_describe(const char *model, const char *models_dir, const sutra_hub_options *hub,
                                   sutra_device device, int gpu_index, sutra_model_summary *out, char *err,
@@ -79,7 +49,7 @@ sutra_status sutra_model_describe(const char *model, const char *models_dir, con
         sutra_prompts_free(&pr);
     }
     snprintf(out->architecture, sizeof out->architecture, "%s", m.model_type);
-    snprintf(out->pooling, sizeof out->pooling, "%s", pooling_word(m.pooling));
+    snprintf(out->pooling, sizeof out->pooling, "%s", sutra_pooling_word(m.pooling));
     out->hidden_size = m.shape.C;
     out->vector_size = m.n_dense ? m.dense[m.n_dense - 1].out : m.shape.C;
     out->layers = m.shape.L;
@@ -87,7 +57,7 @@ sutra_status sutra_model_describe(const char *model, const char *models_dir, con
     out->head_dim = m.shape.D;
     out->max_tokens = m.st_max_seq_length ? m.st_max_seq_length : m.max_position_embeddings;
     out->normalize = m.normalize;
-    out->bytes = tree_bytes(path, 0);
+    out->bytes = sutra_hub_tree_bytes(path);
     sutra_device_attention_here(device, gpu_index, out->attention_kernels, sizeof out->attention_kernels);
     return SUTRA_OK;
 }

@@ -70,6 +70,9 @@ sutra_status sutra_set_error(sutra_embedder *e, sutra_status st, const char *fmt
 /* Creates e->be and e->enc for e->mcfg on the configured device (device.c), and makes the
  * attention decision for it. Needs max_tokens, batch_tokens and threads set. */
 sutra_status sutra_device_open(sutra_embedder *e, char *err, size_t errcap);
+/* A pooling's name as sutra_model_info spells it: "mean", "cls", "max", "last". */
+const char *sutra_pooling_word(sutra_pooling p);
+
 /* The attention paths a model would have on this machine's device (AUTO: a GPU if there is one),
  * without opening a backend: "cpu: standard flash" or "cuda: standard flash(d=...) ...". */
 void sutra_device_attention_here(sutra_device device, int gpu_index, char *out, size_t cap);

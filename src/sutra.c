@@ -514,7 +514,7 @@ sutra_status sutra_embed_tokens(sutra_embedder *e, const int32_t *const *ids, co
     return st;
 }
 
-static const char *pooling_name(sutra_pooling p) {
+const char *sutra_pooling_word(sutra_pooling p) {
     switch (p) {
     case SUTRA_POOLING_CLS: return "cls";
     case SUTRA_POOLING_MAX: return "max";
@@ -545,7 +545,7 @@ sutra_status sutra_embedder_info_sized(const sutra_embedder *e, sutra_model_info
         .max_position_embeddings = m->max_position_embeddings,
         .max_tokens = e->max_tokens,
         .dim = e->dim,
-        .pooling = pooling_name(e->pooling),
+        .pooling = sutra_pooling_word(e->pooling),
         .normalize = e->normalize,
         .weights_dtype = sutra_encoder_weights_dtype(e->enc),
         .tokenizer = sutra_tokenizer_kind(e->tok),

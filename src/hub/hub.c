@@ -249,7 +249,7 @@ static sutra_model_entry *entry_add(entries *e) {
     return m;
 }
 
-/* Bytes of the regular files under path (symlinks followed one by one, directories not). */
+/* sutra_hub_tree_bytes, depth folders down */
 static uint64_t tree_bytes(const char *path, int depth) {
     struct stat sb;
     if (stat(path, &sb)) return 0;
@@ -267,6 +267,8 @@ static uint64_t tree_bytes(const char *path, int depth) {
     closedir(d);
     return sum;
 }
+
+uint64_t sutra_hub_tree_bytes(const char *path) { return tree_bytes(path, 0); }
 
 static int has_model_config(const char *dir) {
     char rel[1024], p[4096];

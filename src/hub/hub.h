@@ -80,6 +80,10 @@ size_t sutra_hub_select(char *const *files, size_t n, const char *modules_json, 
  * quotes. 0 if what is left is empty, too long, or not a safe file name ([A-Za-z0-9._-]). */
 int sutra_hub_etag(const char *header, char *out, size_t cap);
 
+/* Bytes of the regular files under path (symlinks followed one by one: a snapshot counts its
+ * blobs; names starting with '.' skipped; eight folders deep at most). */
+uint64_t sutra_hub_tree_bytes(const char *path);
+
 /* 1 if name is a relative path as sutra_hub_parse_revision accepts. */
 int sutra_hub_relpath_ok(const char *name);
 
