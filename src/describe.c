@@ -19,16 +19,13 @@ sutra_status sutra_model_describe(const char *model, const char *models_dir, con
     memset(out, 0, sizeof *out);
     sutra_hub_options offline = hub ? *hub : (sutra_hub_options){0};
     offline.offline = SUTRA_SWITCH_ON; /* describing never downloads */
-    char path[4096], rel[1024], tf[4096];
+    char path[4096], tf[4096];
     sutra_status st = sutra_model_resolve(model, models_dir, &offline, path, sizeof path, err, errcap);
     if (st) return st;
-    if (!sutra_st_transformer_dir(path, rel, sizeof rel))
-        return sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s/modules.json: unreadable", path);
-    if (*rel ? !sutra_path_join(tf, sizeof tf, path, rel) : snprintf(tf, sizeof tf, "%s", path) >= (int)sizeof tf)
-        return sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: path too long", path);
     sutra_model_config m;
-    memset(&m, 0, sizeof m);
     if ((st = sutra_model_config_load(path, &m, err, errcap))) return st;
+    if (!sutra_model_transformer_path(path, &m, tf, sizeof tf))
+        return sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: path too long", path);
     sutra_st_file *w = NULL;
     if ((st = sutra_checkpoint_open(tf, &w, err, errcap))) return st;
     size_t biggest = 0;
@@ -58,6 +55,7 @@ sutra_status sutra_model_describe(const char *model, const char *models_dir, con
     out->max_tokens = m.st_max_seq_length ? m.st_max_seq_length : m.max_position_embeddings;
     out->normalize = m.normalize;
     out->bytes = sutra_hub_tree_bytes(path);
+    snprintf(out->path, sizeof out->path, "%s", path);
     sutra_device_attention_here(device, gpu_index, out->attention_kernels, sizeof out->attention_kernels);
     return SUTRA_OK;
 }

@@ -178,14 +178,9 @@ sutra_status sutra_embedder_create(const sutra_config *caller_config, sutra_embe
     const char *base = sutra_dir_exists(config->model) ? strrchr(e->path, '/') : NULL;
     snprintf(e->name, sizeof e->name, "%.255s",
              config->name ? config->name : base ? base + 1 : sutra_dir_exists(config->model) ? e->path : config->model);
-    char rel[1024];
-    if (!sutra_st_transformer_dir(e->path, rel, sizeof rel))
-        FAIL(sutra_errf(SUTRA_ERR_FORMAT, err, errcap, "%s/modules.json: unreadable, or its Transformer module's path "
-                        "is not a folder there", e->path));
-    if (*rel ? !sutra_path_join(e->tf_path, sizeof e->tf_path, e->path, rel)
-             : snprintf(e->tf_path, sizeof e->tf_path, "%s", e->path) >= (int)sizeof e->tf_path)
-        FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: path too long", e->path));
     if ((st = sutra_model_config_load(e->path, &e->mcfg, err, errcap))) FAIL(st);
+    if (!sutra_model_transformer_path(e->path, &e->mcfg, e->tf_path, sizeof e->tf_path))
+        FAIL(sutra_errf(SUTRA_ERR_IO, err, errcap, "%s: path too long", e->path));
     if ((st = sutra_prompts_load(e->path, &e->prompts, err, errcap))) FAIL(st);
     if (config->prompt || config->prompt_name) {
         if ((st = sutra_embedder_set_prompt(e, config->prompt_name, config->prompt)))

@@ -163,11 +163,13 @@ sutra_status sutra_model_config_parse(const char *json, size_t len, const char *
 }
 
 sutra_status sutra_model_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap) {
-    char path[4096], rel[1024], file[1100] = "config.json";
+    /* config.json is the transformer's: e.g. 0_Transformer/config.json in older layouts (which
+     * modules.json names; sutra_st_config_load records it as cfg->transformer_dir) */
+    char path[4096], rel[sizeof cfg->transformer_dir], file[sizeof rel + 16] = "config.json";
     if (!sutra_st_transformer_dir(dir, rel, sizeof rel))
         return sutra_errf(SUTRA_ERR_FORMAT, err, errcap,
                           "%s/modules.json: unreadable, or its Transformer module's path is not a folder there", dir);
-    if (*rel) snprintf(file, sizeof file, "%s/config.json", rel); /* e.g. 0_Transformer/config.json */
+    if (*rel) snprintf(file, sizeof file, "%s/config.json", rel);
     if (!sutra_path_join(path, sizeof path, dir, file))
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "model path too long");
     char *text;

@@ -347,9 +347,8 @@ sutra_status sutra_heads_load(const char *dir, const sutra_model_config *mc, con
     *out = NULL;
     cJSON *cfg = NULL;
     /* config.json is the transformer's: in a subfolder (0_Transformer/) in older layouts */
-    char rel[1024], tf[4096];
-    const char *cdir = dir;
-    if (sutra_st_transformer_dir(dir, rel, sizeof rel) && *rel && sutra_path_join(tf, sizeof tf, dir, rel)) cdir = tf;
+    char tf[4096];
+    const char *cdir = sutra_model_transformer_path(dir, mc, tf, sizeof tf) ? tf : dir;
     sutra_status st = sutra_json_load(cdir, "config.json", &cfg, err, errcap);
     if (st) return st;
     st = heads_from(cfg, dir, mc, weights, tok, out, err, errcap);

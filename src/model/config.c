@@ -169,6 +169,7 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
     }
     cfg->has_st_config = 1;
     int pooled = 0, normalized = 0; /* the order sentence-transformers runs them in */
+    int transformers = 0;
     const cJSON *m;
     cJSON_ArrayForEach(m, mods) {
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(m, "type");
@@ -192,6 +193,8 @@ static sutra_status load_st_modules(const char *dir, sutra_model_config *cfg, ch
             /* the encoder itself: config.json and the weights beside it (MLMTransformer: with its
              * masked-LM head, which SpladePooling reads) */
             cfg->splade |= !strcmp(cls, "MLMTransformer") ? 2 : 0;
+            if (!transformers++ && module_path_ok(mpath)) /* the first one's folder, as sutra_st_transformer_dir */
+                snprintf(cfg->transformer_dir, sizeof cfg->transformer_dir, "%s", mpath->valuestring);
         } else if (!strcmp(cls, "SpladePooling")) {
             if (!(cfg->splade & 2) || pooled) {
                 st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: SpladePooling needs an MLMTransformer before it and no other pooling", path);
@@ -287,6 +290,11 @@ int sutra_st_transformer_dir(const char *dir, char *rel, size_t cap) {
     return ok;
 }
 
+int sutra_model_transformer_path(const char *dir, const sutra_model_config *cfg, char *out, size_t cap) {
+    if (!cfg->transformer_dir[0]) return snprintf(out, cap, "%s", dir) < (int)cap;
+    return sutra_path_join(out, cap, dir, cfg->transformer_dir);
+}
+
 sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char *err, size_t errcap) {
     cfg->pooling = SUTRA_POOLING_MEAN;
     cfg->normalize = 0;
@@ -294,14 +302,14 @@ sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char
     cfg->has_st_config = 0;
     cfg->n_dense = 0;
     cfg->splade = cfg->splade_sum = cfg->splade_log1p_act = 0;
+    cfg->transformer_dir[0] = '\0';
     sutra_status st = load_st_modules(dir, cfg, EC);
     if (!st && cfg->splade == 2) st = sutra_errf(SUTRA_ERR_UNSUPPORTED, EC, "%s: an MLMTransformer without SpladePooling", dir);
     if (st) return st;
-    char path[4096], rel[1024], sbname[1100] = "sentence_bert_config.json";
+    char path[4096], sbname[1100] = "sentence_bert_config.json";
     /* older layouts keep it in the transformer's folder */
-    if (sutra_path_join(path, sizeof path, dir, sbname) && !sutra_file_exists(path) &&
-        sutra_st_transformer_dir(dir, rel, sizeof rel) && *rel) {
-        snprintf(sbname, sizeof sbname, "%s/sentence_bert_config.json", rel);
+    if (sutra_path_join(path, sizeof path, dir, sbname) && !sutra_file_exists(path) && cfg->transformer_dir[0]) {
+        snprintf(sbname, sizeof sbname, "%s/sentence_bert_config.json", cfg->transformer_dir);
         sutra_path_join(path, sizeof path, dir, sbname);
     }
     if (sutra_file_exists(path)) {

@@ -52,6 +52,9 @@ typedef struct sutra_model_config {
     int splade;
     int splade_sum;       /* pooling_strategy "sum" */
     int splade_log1p_act; /* activation_function "log1p_relu": log1p(log1p(relu(x))) */
+    /* the Transformer module's folder relative to the model's: "" (the model's own), or a
+     * subfolder such as "0_Transformer" in older layouts */
+    char transformer_dir[256];
 } sutra_model_config;
 
 /* Prompts from config_sentence_transformers.json ("prompts": {name: text}, default_prompt_name). */
@@ -86,5 +89,9 @@ sutra_status sutra_st_config_load(const char *dir, sutra_model_config *cfg, char
  * 0_Transformer/ with its own config.json, weights, tokenizer and sentence_bert_config.json.
  * Returns 0 when modules.json cannot be read or the path is not a folder inside dir. */
 int sutra_st_transformer_dir(const char *dir, char *rel, size_t cap);
+
+/* The transformer's folder of the model in dir as a path, from cfg->transformer_dir: dir itself or
+ * a subfolder. 0 if it does not fit in cap. */
+int sutra_model_transformer_path(const char *dir, const sutra_model_config *cfg, char *out, size_t cap);
 
 #endif /* SUTRA_MODEL_CONFIG_H */
