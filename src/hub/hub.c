@@ -167,12 +167,16 @@ static int shards_present(const char *dir, const char *index) {
     return ok;
 }
 
-int sutra_hub_snapshot_complete(const char *dir) {
-    char rel[1024], tf[4096];
+/* The transformer's folder of the model in dir (modules.json's Transformer module), into tf. */
+static int transformer_path(const char *dir, char *tf, size_t cap) {
+    char rel[1024];
     if (!sutra_st_transformer_dir(dir, rel, sizeof rel)) return 0;
-    if (!(*rel ? sutra_path_join(tf, sizeof tf, dir, rel) : snprintf(tf, sizeof tf, "%s", dir) < (int)sizeof tf))
-        return 0;
-    if (!exists_in(tf, "config.json")) return 0;
+    return *rel ? sutra_path_join(tf, cap, dir, rel) : snprintf(tf, cap, "%s", dir) < (int)cap;
+}
+
+int sutra_hub_snapshot_complete(const char *dir) {
+    char tf[4096];
+    if (!transformer_path(dir, tf, sizeof tf) || !exists_in(tf, "config.json")) return 0;
     if (!exists_in(tf, "tokenizer.json") && !exists_in(tf, "vocab.txt")) return 0;
     if (!exists_in(tf, "model.safetensors") && !shards_present(tf, "model.safetensors.index.json") &&
         !exists_in(tf, "pytorch_model.bin") && !shards_present(tf, "pytorch_model.bin.index.json"))
@@ -271,10 +275,19 @@ static uint64_t tree_bytes(const char *path, int depth) {
 uint64_t sutra_hub_tree_bytes(const char *path) { return tree_bytes(path, 0); }
 
 static int has_model_config(const char *dir) {
-    char rel[1024], p[4096];
-    if (!sutra_st_transformer_dir(dir, rel, sizeof rel)) return 0;
-    if (*rel) return sutra_path_join(p, sizeof p, dir, rel) && exists_in(p, "config.json");
-    return exists_in(dir, "config.json");
+    char tf[4096];
+    return transformer_path(dir, tf, sizeof tf) && exists_in(tf, "config.json");
+}
+
+/* A models-directory entry: id, its folder, its size. 0 when out of memory. */
+static int add_local(entries *e, const char *id, const char *path) {
+    sutra_model_entry *m = entry_add(e);
+    if (!m) return 0;
+    snprintf(m->id, sizeof m->id, "%s", id);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    snprintf(m->source, sizeof m->source, "models-dir");
+    m->bytes = tree_bytes(path, 0);
+    return 1;
 }
 
 static int list_models_dir(const char *root, entries *e) {
@@ -287,12 +300,7 @@ static int list_models_dir(const char *root, entries *e) {
         char p[4096];
         if (!sutra_path_join(p, sizeof p, root, de->d_name) || !sutra_dir_exists(p)) continue;
         if (has_model_config(p)) {
-            sutra_model_entry *m = entry_add(e);
-            if (!(ok = m != NULL)) break;
-            snprintf(m->id, sizeof m->id, "%s", de->d_name);
-            snprintf(m->path, sizeof m->path, "%s", p);
-            snprintf(m->source, sizeof m->source, "models-dir");
-            m->bytes = tree_bytes(p, 0);
+            ok = add_local(e, de->d_name, p);
             continue;
         }
         /* org/name, one level down */
@@ -303,12 +311,9 @@ static int list_models_dir(const char *root, entries *e) {
             if (de2->d_name[0] == '.' || !sutra_path_join(q, sizeof q, p, de2->d_name) || !sutra_dir_exists(q) ||
                 !has_model_config(q))
                 continue;
-            sutra_model_entry *m = entry_add(e);
-            if (!(ok = m != NULL)) break;
-            snprintf(m->id, sizeof m->id, "%.250s/%.250s", de->d_name, de2->d_name);
-            snprintf(m->path, sizeof m->path, "%s", q);
-            snprintf(m->source, sizeof m->source, "models-dir");
-            m->bytes = tree_bytes(q, 0);
+            char id[512];
+            snprintf(id, sizeof id, "%.250s/%.250s", de->d_name, de2->d_name);
+            ok = add_local(e, id, q);
         }
         if (d2) closedir(d2);
     }
@@ -385,11 +390,7 @@ static int list_cache(const char *cache, entries *e) {
             DIR *s = opendir(p);
             struct dirent *se;
             while (s && ok && (se = readdir(s)))
-                if (sutra_hub_is_commit(se->d_name)) {
-                    char rev[64];
-                    snprintf(rev, sizeof rev, "%.40s", se->d_name);
-                    ok = add_snapshot(e, repo_dir, repo, rev, se->d_name, bytes);
-                }
+                if (sutra_hub_is_commit(se->d_name)) ok = add_snapshot(e, repo_dir, repo, se->d_name, se->d_name, bytes);
             if (s) closedir(s);
         }
     }
