@@ -63,6 +63,13 @@ static void resp_reset(resp *r) {
     r->overflow = 0;
 }
 
+/* An empty answer that keeps at most max body bytes (error pages, API answers). */
+static void resp_init(resp *r, size_t max) {
+    memset(r, 0, sizeof *r);
+    resp_reset(r);
+    r->max = max;
+}
+
 static void copy_value(char *dst, size_t cap, const char *v, size_t n) {
     while (n && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) n--;
     if (n >= cap) n = cap - 1;
@@ -208,13 +215,12 @@ static sutra_status curl_failed(CURLcode rc, const char *errbuf, const char *url
     return sutra_errf(SUTRA_ERR_IO, EC, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 }
 
-/* GET of a small answer into r->body. */
+/* GET of a small answer into r->body (at most r->max bytes). */
 static sutra_status get_small(const sutra_hub_cfg *c, const char *url, resp *r, char *err, size_t errcap) {
     struct curl_slist *hdrs;
     CURL *h = handle(c, url, r, &hdrs);
     if (!h) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, EC, "curl: cannot make a handle");
     char ebuf[CURL_ERROR_SIZE] = "";
-    r->max = MAX_API_BODY;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
@@ -249,9 +255,7 @@ static sutra_status head_file(const sutra_hub_cfg *c, const sutra_hub_id *id, co
         return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, EC, "%s: URL too long", file);
     for (int hop = 0; hop < 6; hop++) {
         resp r;
-        memset(&r, 0, sizeof r);
-        resp_reset(&r);
-        r.max = 1 << 16;
+        resp_init(&r, 1 << 16);
         struct curl_slist *hdrs;
         CURL *h = handle(c, url, &r, &hdrs);
         if (!h) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, EC, "curl: cannot make a handle");
@@ -391,9 +395,7 @@ static sutra_status download(const sutra_hub_cfg *c, const sutra_hub_id *id, con
         FILE *f = fopen(part, "ab");
         if (!f) return sutra_errf(SUTRA_ERR_IO, EC, "%s: %s", part, strerror(errno));
         resp r;
-        memset(&r, 0, sizeof r);
-        resp_reset(&r);
-        r.max = 1 << 16;
+        resp_init(&r, 1 << 16);
         struct curl_slist *hdrs;
         CURL *h = handle(c, m->url, &r, &hdrs);
         if (!h) {
@@ -551,8 +553,7 @@ sutra_status sutra_hub_fetch(const sutra_hub_cfg *c, const sutra_hub_id *id, cha
     char url[4096];
     snprintf(url, sizeof url, "%s/api/models/", c->endpoint);
     resp r;
-    memset(&r, 0, sizeof r);
-    resp_reset(&r);
+    resp_init(&r, MAX_API_BODY);
     sutra_status st = SUTRA_OK;
     if (!url_append(url, sizeof url, id->repo, 1) || !url_append(url, sizeof url, "/revision/", 1) ||
         !url_append(url, sizeof url, id->rev, 0))
