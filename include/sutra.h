@@ -326,6 +326,7 @@ typedef struct sutra_model_summary {
     int hidden_size, vector_size, layers, heads, head_dim, max_tokens, normalize;
     uint64_t parameters;        /* elements of every tensor of the checkpoint */
     uint64_t bytes;             /* the model folder's files on disk */
+    char path[4096];            /* the model folder the name resolved to */
 } sutra_model_summary;
 
 /* Resolves model as sutra_config.model does (without downloading) and describes it. device and

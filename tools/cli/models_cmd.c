@@ -180,13 +180,10 @@ int cli_models(int argc, char **argv) {
         return 0;
     }
     sutra_model_summary s;
-    if ((st = sutra_model_resolve(id, cfg.models_dir, &(sutra_hub_options){.cache_dir = cfg.hub.cache_dir,
-                                                                             .offline = SUTRA_SWITCH_ON},
-                                  path, sizeof path, err, sizeof err)) ||
-        (st = sutra_model_describe(id, cfg.models_dir, &cfg.hub, cfg.device, cfg.gpu_index, &s, err, sizeof err))) {
+    if ((st = sutra_model_describe(id, cfg.models_dir, &cfg.hub, cfg.device, cfg.gpu_index, &s, err, sizeof err))) {
         fprintf(stderr, "sutra models info: %s: %s\n", sutra_status_str(st), err);
         return 1;
     }
-    print_json(id, strstr(path, "/snapshots/") ? "hf-cache" : "local", path, "", &s);
+    print_json(id, strstr(s.path, "/snapshots/") ? "hf-cache" : "local", s.path, "", &s);
     return 0;
 }
