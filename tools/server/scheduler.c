@@ -45,6 +45,14 @@ double srv_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Puts j at the back of the queue (under the lock). */
+static void enqueue(srv_sched *s, srv_job *j) {
+    j->next = NULL;
+    if (s->tail) s->tail->next = j;
+    else s->head = j;
+    s->tail = j;
+}
+
 srv_submit srv_sched_submit(srv_sched *s, srv_job *job) {
     pthread_mutex_lock(&s->mu);
     srv_submit r = SRV_SUBMIT_OK;
@@ -55,10 +63,7 @@ srv_submit srv_sched_submit(srv_sched *s, srv_job *job) {
         job->next_seq = job->done_seq = 0;
         job->dropped = 0;
         job->status = SUTRA_OK;
-        job->next = NULL;
-        if (s->tail) s->tail->next = job;
-        else s->head = job;
-        s->tail = job;
+        enqueue(s, job);
         s->queued_inputs += job->n;
         s->queued_tokens += job->tokens;
         srv_metrics_queue(s->metrics, (int64_t)job->n); /* under the lock: the gauge moves with the queue */
@@ -77,18 +82,17 @@ void srv_job_free_results(srv_job *job) {
     job->values = NULL;
 }
 
-/* One round's library call over the n sequences of jobs [first, end). */
-static sutra_status run_round(srv_sched *s, srv_job *first, srv_job *end, size_t n, const int32_t **ids,
-                              const int32_t **types, size_t *lens, float *out, sutra_outputs *o) {
-    switch (first->kind) {
+/* One round's library call over n sequences of jobs of one kind. */
+static sutra_status run_round(srv_sched *s, srv_job_kind kind, size_t n, const int32_t **ids, const int32_t **types,
+                              size_t *lens, float *out, sutra_outputs *o) {
+    switch (kind) {
     case SRV_JOB_EMBED: return sutra_embed_tokens(s->emb, ids, lens, n, 1, out, n * s->hidden);
     case SRV_JOB_RERANK:
     case SRV_JOB_RERANK_RAW:
-        return sutra_rerank_tokens(s->emb, ids, types, lens, n, first->kind == SRV_JOB_RERANK_RAW, out, n);
+        return sutra_rerank_tokens(s->emb, ids, types, lens, n, kind == SRV_JOB_RERANK_RAW, out, n);
     case SRV_JOB_SPARSE:
     case SRV_JOB_MULTIVECTOR: break;
     }
-    (void)end;
     return sutra_embed_outputs_tokens(s->emb, ids, lens, n, o);
 }
 
@@ -189,7 +193,7 @@ static sutra_status run_pieces(srv_sched *s, const piece *pc, size_t np, char *m
                 ids[k] = j->ids[i], lens[k] = j->n_ids[i], types[k] = j->types ? j->types[i] : NULL;
             waits[p] = t - j->t_queued;
         }
-        st = run_round(s, pc[0].job, NULL, n, ids, types, lens, out, &o);
+        st = run_round(s, kind, n, ids, types, lens, out, &o);
         if (st) snprintf(msg, msgcap, "%s", sutra_embedder_last_error(s->emb));
     }
     sutra_embedder_stats(s->emb, &after);
@@ -258,11 +262,7 @@ static size_t pick_round(srv_sched *s) {
         srv_metrics_queue(s->metrics, -(int64_t)(e - b));
         budget = t >= budget ? 0 : budget - t;
         unlink_job(s, j);
-        if (e < j->n) { /* the rest waits its turn behind the others */
-            if (s->tail) s->tail->next = j;
-            else s->head = j;
-            s->tail = j;
-        }
+        if (e < j->n) enqueue(s, j); /* the rest waits its turn behind the others */
     }
     return np;
 }

@@ -220,9 +220,29 @@ static enum MHD_Result send_error(req_ctx *r, const srv_error *err) {
     return send_json(r, err->status, &b);
 }
 
-/* libmicrohttpd queues replies only before or after a body, so a request that runs out of time
- * while its body is still arriving gets its 408 written to the socket here, and the connection
- * is then closed (the caller returns MHD_NO). */
+/* An error reply written straight to the socket, "Connection: close" (libmicrohttpd queues
+ * replies only before or after a body); send_flags beside MSG_NOSIGNAL. 0 if it could not be
+ * made (out of memory). */
+static int write_error(int fd, const srv_error *err, srv_route route, int send_flags) {
+    srv_buf body = {0}, msg = {0};
+    srv_error_json_for(&body, err, route);
+    srv_buf_printf(&msg, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n%s",
+                   err->status, err->status == 408 ? "Request Timeout" : "Error", body.len,
+                   body.data ? body.data : "");
+    const int made = !msg.oom;
+    for (size_t off = 0; made && off < msg.len;) {
+        ssize_t k = send(fd, msg.data + off, msg.len - off, MSG_NOSIGNAL | send_flags);
+        if (k <= 0) break;
+        off += (size_t)k;
+    }
+    srv_buf_free(&body);
+    srv_buf_free(&msg);
+    return made;
+}
+
+/* A request that runs out of time while its body is still arriving gets its 408 written to the
+ * socket here, and the connection is then closed (the caller returns MHD_NO). */
 static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, const char *fmt, ...) {
@@ -236,23 +256,8 @@ static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, cons
         r->status = status;
         return MHD_NO;
     }
-    srv_buf body = {0}, msg = {0};
-    srv_error_json_for(&body, &err, r->route);
-    srv_buf_printf(&msg, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                         "Connection: close\r\n\r\n%s",
-                   status, status == 408 ? "Request Timeout" : "Error", body.len, body.data ? body.data : "");
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci && !msg.oom) {
-        size_t off = 0;
-        while (off < msg.len) {
-            ssize_t k = send(ci->connect_fd, msg.data + off, msg.len - off, MSG_NOSIGNAL);
-            if (k <= 0) break;
-            off += (size_t)k;
-        }
-        shutdown(ci->connect_fd, SHUT_WR);
-    }
-    srv_buf_free(&body);
-    srv_buf_free(&msg);
+    if (ci && write_error(ci->connect_fd, &err, r->route, 0)) shutdown(ci->connect_fd, SHUT_WR);
     r->status = status;
     return MHD_NO;
 }
@@ -652,35 +657,13 @@ static void mark_body(server *s, struct MHD_Connection *c, int awaiting, srv_rou
 }
 
 static void mark_request(server *s, struct MHD_Connection *c, int in_request) {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    conn_rec *rec = ci ? ci->socket_context : NULL;
+    conn_rec *rec = conn_of(c);
     if (!rec) return;
     pthread_mutex_lock(&s->conns_mu);
     rec->in_request = in_request;
     rec->idle_since = srv_now();
     if (!in_request) rec->awaiting_body = 0;
     pthread_mutex_unlock(&s->conns_mu);
-}
-
-/* The 408 of a body that did not arrive in time, written to the socket (without blocking). */
-static void write_408(server *s, int fd, srv_route route) {
-    srv_error err = {.status = 408, .code = "request_timeout"};
-    snprintf(err.message, sizeof err.message, "the body did not arrive within %ld ms", s->o.request_timeout_ms);
-    srv_buf body = {0}, msg = {0};
-    srv_error_json_for(&body, &err, route);
-    srv_buf_printf(&msg, "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                         "Connection: close\r\n\r\n%s",
-                   body.len, body.data ? body.data : "");
-    if (!msg.oom) {
-        size_t off = 0;
-        while (off < msg.len) {
-            ssize_t k = send(fd, msg.data + off, msg.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (k <= 0) break;
-            off += (size_t)k;
-        }
-    }
-    srv_buf_free(&body);
-    srv_buf_free(&msg);
 }
 
 /* libmicrohttpd's timeout counts idleness, so a client that trickles a request head byte by byte
@@ -703,7 +686,10 @@ static void *watchdog_main(void *arg) {
                        !atomic_exchange(&r->answered, 1)) {
                 /* a body that stopped arriving (libmicrohttpd would only close the connection once
                  * it has been idle for its own timeout, silently): 408, then the end of the stream */
-                write_408(s, r->fd, r->route);
+                srv_error err = {.status = 408, .code = "request_timeout"};
+                snprintf(err.message, sizeof err.message, "the body did not arrive within %ld ms",
+                         s->o.request_timeout_ms);
+                write_error(r->fd, &err, r->route, MSG_DONTWAIT);
                 r->timed_out = 1;
                 r->awaiting_body = 0;
                 shutdown(r->fd, SHUT_RDWR);
@@ -1041,7 +1027,8 @@ int sutra_serve_main(int argc, char **argv) {
         {"quiet", no_argument, 0, O_QUIET},
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-request-tokens", required_argument, 0, O_MAXREQTOK},
-        {"max-connections-per-address", required_argument, 0, O_MAXCONN_ADDR},            {"help", no_argument, 0, 'h'},
+        {"max-connections-per-address", required_argument, 0, O_MAXCONN_ADDR},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     struct option opts[64];
