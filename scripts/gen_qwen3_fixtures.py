@@ -203,6 +203,22 @@ def splitmix64_np(x):
     return z
 
 
+def init_range(name, shape):
+    """(centre, half-width) of the seeded uniform values of a tensor of an encoder's checkpoint, by
+    its name and shape: norm weights around 1, other vectors small, embeddings wider, matrices
+    scaled by their input width. The rule of the rerank and torch.save fixtures."""
+    low = name.lower()
+    if len(shape) == 1 and "norm" in low and name.endswith("weight"):
+        return 1.0, 0.5
+    if len(shape) == 1:
+        return 0.0, 0.1
+    if "embed" in low and "position" in low:
+        return 0.0, 0.5
+    if "embed" in low:
+        return 0.0, 1.0
+    return 0.0, math.sqrt(3.0 / shape[1])
+
+
 def seeded(name, shape, centre, half, seed):
     n = int(np.prod(shape))
     key = np.uint64(splitmix64_scalar(fnv1a64(name) ^ seed))

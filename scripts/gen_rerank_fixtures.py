@@ -69,17 +69,7 @@ def recipe_from(model, skip=()):
             continue
         seen.add(key)
         shape = list(t.shape)
-        low = name.lower()
-        if len(shape) == 1 and ("norm" in low) and name.endswith("weight"):
-            out.append((name, shape, 1.0, 0.5))
-        elif len(shape) == 1:
-            out.append((name, shape, 0.0, 0.1))
-        elif "embed" in low and "position" in low:
-            out.append((name, shape, 0.0, 0.5))
-        elif "embed" in low:
-            out.append((name, shape, 0.0, 1.0))
-        else:
-            out.append((name, shape, 0.0, math.sqrt(3.0 / shape[1])))
+        out.append((name, shape, *g.init_range(name, shape)))
     return out
 
 

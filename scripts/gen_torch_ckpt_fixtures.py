@@ -50,21 +50,12 @@ SEED = 20261215
 
 
 def recipe(state, seed):
-    """(name, shape, centre, half-width) of every tensor, the rules gen_rerank_fixtures.py uses."""
+    """(name, shape, centre, half-width) of every tensor (gen_qwen3_fixtures.init_range)."""
     out = []
     for name, t in state.items():
         assert t.is_floating_point(), name
-        shape, low = list(t.shape), name.lower()
-        if len(shape) == 1 and "norm" in low and name.endswith("weight"):
-            out.append((name, shape, 1.0, 0.5))
-        elif len(shape) == 1:
-            out.append((name, shape, 0.0, 0.1))
-        elif "embed" in low and "position" in low:
-            out.append((name, shape, 0.0, 0.5))
-        elif "embed" in low:
-            out.append((name, shape, 0.0, 1.0))
-        else:
-            out.append((name, shape, 0.0, math.sqrt(3.0 / shape[1])))
+        shape = list(t.shape)
+        out.append((name, shape, *g.init_range(name, shape)))
     return out
 
 
