@@ -81,3 +81,10 @@ install(CODE "
   string(REPLACE \"@SUTRA_INSTALL_PREFIX@\" \"\${CMAKE_INSTALL_PREFIX}\" pc \"\${pc}\")
   file(WRITE \"${CMAKE_CURRENT_BINARY_DIR}/sutra.pc\" \"\${pc}\")")
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/sutra.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+# The Python package (pyproject.toml: scikit-build-core builds this project with SKBUILD set and
+# installs only the component "python"): libsutra.so inside the package folder, where
+# python/sutra/_ffi.py opens it. One file, not the SONAME links a wheel cannot hold.
+if(SKBUILD)
+  install(FILES $<TARGET_FILE:sutra_shared> DESTINATION sutra RENAME libsutra.so COMPONENT python)
+endif()

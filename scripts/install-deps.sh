@@ -6,6 +6,8 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libopenblas-openmp-dev libutf8proc-dev libcjson-dev libmicrohttpd-dev libzip-dev
       libcurl4-openssl-dev libssl-dev
       curl wrk unzip python3)
+# the Rust crate's tests (bindings/rust) need cargo: Debian's, unless a Rust toolchain is there already
+command -v cargo > /dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo" ] || pkgs+=(cargo)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
