@@ -30,6 +30,9 @@
 #   cli      the public API end to end through build/sutra: `sutra info --device cuda`, then the
 #            same texts embedded with --device cuda (auto and forced paths) and --device cpu on a
 #            random-initialised MiniLM-shaped model made on the spot (numpy), compared by cosine
+#   python   the Python package with the CUDA libsutra.so: bench/python_peer.py, 100,000 texts through
+#            sutra.Embedder.encode beside sentence-transformers (PY_PEER_N, PY_PEER_REPS; the STS
+#            sentences from .carry/sts-test.csv, else ../shared/data)
 #   serve    `sutra serve --device cuda` on a random-initialised MiniLM-shaped model: its vectors
 #            against `sutra embed --device cpu` (cosine), then bench/server_bench.sh (wrk at
 #            concurrency 1, 16, 64, short and long inputs; wrk comes prebuilt from the pack)
@@ -391,6 +394,24 @@ make_random_minilm() { # a MiniLM-shaped model with random weights and the real 
             --hidden 384 --heads 12 --ffn 1536 --positions 512 >>"$LOG" 2>&1
 }
 
+# The Python package on the GPU: the CUDA libsutra.so (from the pack, else the build here) beside
+# python/sutra, then bench/python_peer.py (100,000 texts, Sutra beside sentence-transformers).
+stage_python() {
+    use_prebuilt || { say "python: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
+    local lib="$PREBUILT/lib/libsutra.so"
+    [ -f "$lib" ] || lib="$FULL_BUILD/libsutra.so"
+    [ -f "$lib" ] || { say "python: no libsutra.so with CUDA (run the pack stage, or build here)"; return 1; }
+    cp -L "$lib" "$ROOT/python/sutra/libsutra.so" || return 1
+    local sts="${PY_PEER_STS:-$CARRY/sts-test.csv}"
+    [ -f "$sts" ] || sts="$ROOT/../shared/data/sts-test.csv"
+    say "python: bench/python_peer.py ($sts)"
+    PYTHONPATH="$ROOT/python" OUT="$OUTDIR" python3 "$ROOT/bench/python_peer.py" \
+        --tokenizer "${SUTRA_MODELS_DIR:-$HOME/.cache/sutra/models}/all-MiniLM-L6-v2" --sts "$sts" \
+        --n "${PY_PEER_N:-100000}" --reps "${PY_PEER_REPS:-3}" >"$OUTDIR/python_peer.txt" 2>"$OUTDIR/python_peer.err" ||
+        { say "python: python_peer FAILED"; tail -20 "$OUTDIR/python_peer.err"; return 1; }
+    cat "$OUTDIR/python_peer.txt"
+}
+
 stage_cli() {
     use_prebuilt || { say "cli: cannot unpack $CARRY/prebuilt.tar.xz"; return 1; }
     local bin model="$RANDOM_MINILM" rc=0 mode
@@ -522,7 +543,7 @@ stage_pack() {
         -DSUTRA_GEMM_BENCH=$gemm_bench \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
         cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx \
-            test_cuda_qwen3 test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_cuda_rerank test_concurrency attn_bench encoder_bench sutra_cli $extra >>"$LOG" 2>&1 ||
+            test_cuda_qwen3 test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_cuda_rerank test_concurrency attn_bench encoder_bench sutra_cli sutra_shared $extra >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
@@ -531,6 +552,9 @@ stage_pack() {
         "$build/tests/cuda/test_cuda_rerank" "$build/tests/test_concurrency" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
     [ -n "$extra" ] && cp "$build/bench/cuda/gemm_bench" "$pre/bin/"
+    # libsutra.so with CUDA, for the Python package (python/sutra opens the copy beside it: the
+    # python stage puts it there)
+    cp -L "$build/libsutra.so" "$pre/lib/libsutra.so" && strip --strip-unneeded "$pre/lib/libsutra.so"
     if [ -n "${BASE_COMMIT:-}" ]; then # encoder_bench of an earlier tree, for ab (built once per commit)
         local wt="$ROOT/build-carry-base-src" bb="$ROOT/build-carry-base" rev
         rev="$(git -C "$ROOT" rev-parse "$BASE_COMMIT")" || { say "pack: no commit $BASE_COMMIT"; return 1; }
@@ -579,8 +603,8 @@ STAGES=("$@")
 status=0
 for s in "${STAGES[@]}"; do
     case "$s" in
-    build | test | bench | peer | summary | decoder | backend | encoder | encpeer | encsummary | cli | serve | gemm | ab | optimes | pack) ;;
-    *) echo "unknown stage '$s' (build test bench peer summary decoder backend encoder encpeer encsummary cli serve gemm ab optimes pack)"; exit 2 ;;
+    build | test | bench | peer | summary | decoder | backend | encoder | encpeer | encsummary | cli | python | serve | gemm | ab | optimes | pack) ;;
+    *) echo "unknown stage '$s' (build test bench peer summary decoder backend encoder encpeer encsummary cli python serve gemm ab optimes pack)"; exit 2 ;;
     esac
     if ! "stage_$s"; then
         status=1
