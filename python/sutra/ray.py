@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dimensions", type=int, default=None)
     ap.add_argument("--max-length", type=int, default=None)
     ap.add_argument("--prompt-name", default=None)
+    ap.add_argument("--models-dir", default=None, help="where model names are looked up, on every node")
+    ap.add_argument("--hub-cache", default=None, help="the Hugging Face hub cache on every node (a shared one, say)")
     args = ap.parse_args(argv)
 
     import ray  # noqa: PLC0415
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"the input has no id column {args.id_field!r} (it has: {', '.join(ds.schema().names)}); "
                          "give --id-field")
     kwargs = {k: v for k, v in (("dimensions", args.dimensions), ("max_length", args.max_length),
-                                ("prompt_name", args.prompt_name)) if v is not None}
+                                ("prompt_name", args.prompt_name), ("models_dir", args.models_dir),
+                                ("hub_cache", args.hub_cache)) if v is not None}
     out = embed_dataset(ds, args.model, text_column=args.text_field, id_column=args.id_field,
                         keep_text=args.keep_text, num_gpus=gpus, cpus_per_worker=args.cpus_per_worker,
                         workers=args.workers, batch_size=args.batch_size, **kwargs)
