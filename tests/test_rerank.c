@@ -31,12 +31,14 @@
 #define DEVICE SUTRA_DEVICE_CUDA
 #define SCORE_TOL 2e-2
 #define SPARSE_TOL 2e-2
+#define ALONE_TOL 2e-2 /* fp16: a batch of another shape may take other product kernels */
 #define COS_MIN 0.999
 #else
 #define NAME "test_rerank"
 #define DEVICE SUTRA_DEVICE_CPU
 #define SCORE_TOL 1e-4
 #define SPARSE_TOL 1e-4
+#define ALONE_TOL 1e-4
 #define COS_MIN 0.99999
 #endif
 
@@ -150,7 +152,8 @@ static void check_scorer(const char *name, const char *const *files, size_t n_fi
         if (!yes_no) st = sutra_rerank(e, query, texts, (size_t)n, 1, logits, 16);
         size_t m = 0;
         snprintf(key, sizeof key, pass ? "scores.len%d" : "scores.full", short_limit);
-        const float *want = ref_f32(f.rf, key, &m);
+        const float *want = ref_f32(f.rf, key, &m), *want_scores = want;
+        const size_t n_want = m;
         double worst = 0;
         for (int i = 0; want && st == SUTRA_OK && i < n && (size_t)i < m; i++)
             worst = fmax(worst, fabs(scores[i] - want[i]));
@@ -169,8 +172,9 @@ static void check_scorer(const char *name, const char *const *files, size_t n_fi
             snprintf(key, sizeof key, pass ? "ids.len%d.%d" : "ids.full.%d", pass ? short_limit : i, i);
             size_t nid = 0;
             TU_CHECK(ref_i32(f.rf, key, &nid) != NULL, "%s: %s", name, key);
-            TU_CHECK(sutra_rerank(e, query, texts + i, 1, 0, &one, 1) == SUTRA_OK && fabs(one - scores[i]) <= 1e-4,
-                     "%s %s: document %d alone scores as in the batch (%g, %g)", name, tag, i, one, scores[i]);
+            TU_CHECK(sutra_rerank(e, query, texts + i, 1, 0, &one, 1) == SUTRA_OK && fabs(one - scores[i]) <= ALONE_TOL,
+                     "%s %s: document %d alone scores as in the batch (%g, %g; reference %g)", name, tag, i, one,
+                     scores[i], want_scores && (size_t)i < n_want ? want_scores[i] : -1.0);
         }
         /* the token-level pair: HF's ids, and the same scores through sutra_rerank_tokens */
         int32_t *pid[16], *pty[16];

@@ -30,7 +30,7 @@ int sutra_net_each_weight(sutra_net *net, int (*fn)(void *ctx, const void **slot
     visit v = {fn, ctx, 0};
     one(&v, &net->tok_emb, (size_t)s->vocab * C);
     one(&v, &net->pos_emb, (size_t)s->positions * C);
-    one(&v, &net->type_emb, C);
+    one(&v, &net->type_emb, (size_t)(s->type_rows > 1 ? s->type_rows : 1) * C); /* every segment's row */
     norm(&v, &net->emb_norm, C);
     one(&v, &net->rel_bias, (size_t)(s->rel_span ? 2 * s->rel_span - 1 : 0) * (size_t)s->H);
     for (int l = 0; l < s->L; l++) {

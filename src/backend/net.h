@@ -105,7 +105,7 @@ typedef struct sutra_net {
     const sutra_net_shape *shape;
     const void *tok_emb;  /* (vocab, C) */
     const void *pos_emb;  /* (positions, C) or NULL */
-    const void *type_emb; /* (C): the token-type table's row 0, or NULL */
+    const void *type_emb; /* (type_rows, C): the token-type table (pairs read row 1 too), or NULL */
     sutra_norm emb_norm;
     const void *rel_bias; /* (2 rel_span - 1, H), row s - t + rel_span - 1: added to every layer's scores, or NULL */
     sutra_layer *layers;  /* L */
