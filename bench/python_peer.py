@@ -110,6 +110,7 @@ def main():
                 s_vecs = vecs if s_vecs is None else s_vecs
                 rows.append(dict(model=name, engine="sutra", dtype=info["compute_dtype"],
                                  batch=f"{budget or 8192} tok", seconds=s_time, texts_per_s=args.n / s_time))
+                print("row", json.dumps(rows[-1]), flush=True)
                 emb.close()
             ref = SentenceTransformer(d, device="cuda")
             check = ref.encode(texts[:2000], batch_size=256, convert_to_numpy=True)
@@ -122,9 +123,11 @@ def main():
                     t, _ = timed(lambda: ref.encode(texts, batch_size=bs, convert_to_numpy=True), args.reps)
                     rows.append(dict(model=name, engine="sentence-transformers", dtype=dtype, batch=str(bs), seconds=t,
                                      texts_per_s=args.n / t))
+                    print("row", json.dumps(rows[-1]), flush=True)
             del ref
             torch.cuda.empty_cache()
             rows.append(dict(model=name, engine="check", min_cosine=float(cos.min()), mean_cosine=float(cos.mean())))
+            print("row", json.dumps(rows[-1]), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     result = dict(gpu=gpu, date=time.strftime("%Y-%m-%d"), n=args.n, reps=args.reps, torch=torch.__version__,

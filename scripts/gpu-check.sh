@@ -543,13 +543,13 @@ stage_pack() {
         -DSUTRA_GEMM_BENCH=$gemm_bench \
         "-DCMAKE_CUDA_FLAGS=-gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=sm_80" >>"$LOG" 2>&1 &&
         cmake --build "$build" -j "$JOBS" --target test_flash_attn test_cuda_ops test_cuda_model test_cuda_longctx \
-            test_cuda_qwen3 test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_cuda_rerank test_concurrency attn_bench encoder_bench sutra_cli sutra_shared $extra >>"$LOG" 2>&1 ||
+            test_cuda_qwen3 test_cuda_distilbert test_cuda_gemma test_cuda_mpnet test_cuda_nomic test_cuda_rerank test_concurrency attn_bench encoder_bench sutra_cli sutra_shared make_fixture_dir $extra >>"$LOG" 2>&1 ||
         { say "pack: build FAILED (tail of gpu-check.log follows)"; tail -40 "$LOG"; return 1; }
     rm -rf "$pre" && mkdir -p "$pre/bin" "$pre/lib" "$CARRY/models"
     cp "$build/tests/cuda/test_flash_attn" "$build/tests/cuda/test_cuda_ops" "$build/tests/cuda/test_cuda_model" \
         "$build/tests/cuda/test_cuda_longctx" "$build/tests/cuda/test_cuda_qwen3" "$build/tests/cuda/test_cuda_distilbert" \
         "$build/tests/cuda/test_cuda_gemma" "$build/tests/cuda/test_cuda_mpnet" "$build/tests/cuda/test_cuda_nomic" \
-        "$build/tests/cuda/test_cuda_rerank" "$build/tests/test_concurrency" \
+        "$build/tests/cuda/test_cuda_rerank" "$build/tests/test_concurrency" "$build/tests/make_fixture_dir" \
         "$build/bench/cuda/attn_bench" "$build/bench/cuda/encoder_bench" "$build/sutra" "$pre/bin/"
     [ -n "$extra" ] && cp "$build/bench/cuda/gemm_bench" "$pre/bin/"
     # libsutra.so with CUDA, for the Python package (python/sutra opens the copy beside it: the
