@@ -77,6 +77,15 @@ class Failure(AssertionError):
     pass
 
 
+def rss_kib(pid):
+    """A process's resident memory (VmRSS, KiB)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 def check(cond, msg):
     if not cond:
         raise Failure(msg)
@@ -1160,6 +1169,72 @@ class Suite:
         check(ran < n_big, f"{ran} inputs ran: the departed request's {n_big} were not cut short")
         self.note(f"departed: dropped after {ran - 1:.0f} of {n_big} inputs; the next request took {took * 1e3:.1f} ms")
 
+    def t_unread_replies(self, s, budget):
+        """40 clients that send /tokenize requests with large replies (about 9 MB each, more than
+        the 4 MB a socket's kernel buffer takes off the server's hands; 360 MB in all) and never
+        read them: the replies held stay within --max-reply-bytes (the requests beyond it get 503
+        with Retry-After), so does the server's memory, and once they leave the memory is released
+        and others are served again."""
+        n_clients = 40
+        check(su.http_request(s.port, "GET", "/info").json()["max_reply_bytes"] == budget, "/info max_reply_bytes")
+        text = " ".join(WORDS[i % len(WORDS)] for i in range(150000))
+        body = json.dumps({"inputs": text}).encode()
+        rss0 = rss_kib(s.proc.pid)
+        m0, _ = su.get_metrics(s.port)
+        socks = []
+        try:
+            for _ in range(n_clients):
+                c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                # a small receive buffer: the kernel cannot take the reply off the server's hands
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                c.settimeout(10)
+                c.connect(("127.0.0.1", s.port))
+                c.sendall(su.raw_request_bytes("POST", "/tokenize", body, {"Content-Type": "application/json"},
+                                               s.port))
+                socks.append(c)
+            # every request answered (queued), 200 or 503, none read
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                m, _ = su.get_metrics(s.port)
+                done = sum(m.value("sutra_requests_total", route="/tokenize", code=code)
+                           - m0.value("sutra_requests_total", route="/tokenize", code=code)
+                           for code in ("200", "503"))
+                if done >= n_clients:
+                    break
+                time.sleep(0.1)
+            check(done == n_clients, f"{done} of {n_clients} requests answered")
+            ok = m.value("sutra_requests_total", route="/tokenize", code="200") - \
+                m0.value("sutra_requests_total", route="/tokenize", code="200")
+            held = m.value("sutra_reply_bytes")
+            refused = m.value("sutra_requests_refused_reply_budget_total") - \
+                m0.value("sutra_requests_refused_reply_budget_total")
+            grown = (rss_kib(s.proc.pid) - rss0) / 1024
+            reply_mb = 10  # one reply, rounded up
+            check(0 < ok < n_clients and refused == n_clients - ok, f"{ok} answered 200, {refused} refused 503")
+            check(held <= budget + reply_mb * 2**20, f"{held / 2**20:.1f} MiB of replies held, budget {budget / 2**20:.0f}")
+            # the budget and the one reply over it, the 40 bodies (received at once, each freed once its
+            # reply is queued), and slack; the replies alone would take about 400 MB unbounded
+            body_mb = len(body) / 2**20
+            # (not under the sanitizers, whose quarantine keeps freed memory resident on purpose)
+            check(QUICK or grown < budget / 2**20 + reply_mb + n_clients * body_mb + 16, f"RSS grew {grown:.1f} MiB")
+            r = su.post_json(s.port, "/embed", {"inputs": TEXTS[0]})
+            check(r.status == 503 and r.headers.get("retry-after") == "1" and "max-reply-bytes" in r.text(),
+                  f"a request while the budget is held: {r}")
+        finally:
+            for c in socks:
+                c.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            m, _ = su.get_metrics(s.port)
+            if m.value("sutra_reply_bytes") < 64 * 1024:
+                break
+            time.sleep(0.1)
+        check(m.value("sutra_reply_bytes") < 64 * 1024, f"{m.value('sutra_reply_bytes')} reply bytes still held")
+        r = su.post_json(s.port, "/embed", {"inputs": TEXTS[0]})
+        check(r.status == 200, f"served again once the readers left: {r}")
+        self.note(f"unread replies: {ok} of {n_clients} answered, {refused} refused, {held / 2**20:.1f} MiB held, "
+                  f"RSS +{grown:.1f} MiB")
+
     def t_overload(self, s, cap):
         n_req = 8
         texts = [[f"overload {k} {i} " + " ".join(WORDS[(k * 13 + i * 5 + j) % len(WORDS)] for j in range(100 if QUICK else 200))
@@ -1420,6 +1495,14 @@ def run_all(suite, args):
               suite.t_fair, s, budget)
     suite.run("fair: a client that leaves has the rest of its work dropped (counted)", suite.t_departed, s)
     suite.run("fair: still serving correctly", suite.t_still_serving, s)
+    suite.stop(s)
+
+    # reply memory
+    budget = 8 << 20
+    s = suite.server("replies", ["--max-reply-bytes", str(budget)])
+    suite.run("replies: 40 clients that never read their /tokenize replies stay within --max-reply-bytes",
+              suite.t_unread_replies, s, budget)
+    suite.run("replies: still serving correctly", suite.t_still_serving, s)
     suite.stop(s)
 
     # overload

@@ -69,6 +69,21 @@ void srv_metrics_dropped(srv_metrics *m, uint64_t n) {
     pthread_mutex_unlock(&m->mu);
 }
 
+int srv_metrics_reply_hold(srv_metrics *m, int64_t bytes, int64_t budget) {
+    pthread_mutex_lock(&m->mu);
+    const int ok = m->reply_bytes <= 0 || m->reply_bytes + bytes <= budget;
+    if (ok) m->reply_bytes += bytes;
+    else m->reply_refused++;
+    pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
+void srv_metrics_reply_adjust(srv_metrics *m, int64_t delta) {
+    pthread_mutex_lock(&m->mu);
+    m->reply_bytes += delta;
+    pthread_mutex_unlock(&m->mu);
+}
+
 int64_t srv_metrics_inflight_now(srv_metrics *m) {
     pthread_mutex_lock(&m->mu);
     int64_t v = m->inflight;
@@ -137,10 +152,16 @@ void srv_metrics_render(srv_metrics *m, srv_buf *b) {
                    "sutra_forward_batches_total{path=\"standard\"} %llu\n"
                    "sutra_forward_batches_total{path=\"flash\"} %llu\n"
                    "# HELP sutra_requests_dropped_total Requests dropped unfinished: their client had gone.\n"
-                   "# TYPE sutra_requests_dropped_total counter\nsutra_requests_dropped_total %llu\n",
+                   "# TYPE sutra_requests_dropped_total counter\nsutra_requests_dropped_total %llu\n"
+                   "# HELP sutra_reply_bytes Reply memory held: replies not yet written out, and reserved for "
+                   "requests at work.\n# TYPE sutra_reply_bytes gauge\nsutra_reply_bytes %lld\n"
+                   "# HELP sutra_requests_refused_reply_budget_total Requests answered 503: the reply memory was at "
+                   "--max-reply-bytes.\n# TYPE sutra_requests_refused_reply_budget_total counter\n"
+                   "sutra_requests_refused_reply_budget_total %llu\n",
                    (long long)m->queue_inputs, (long long)m->inflight, (unsigned long long)m->tokens,
                    (unsigned long long)m->inputs, (unsigned long long)m->batches_standard,
-                   (unsigned long long)m->batches_flash, (unsigned long long)m->dropped);
+                   (unsigned long long)m->batches_flash, (unsigned long long)m->dropped,
+                   (long long)m->reply_bytes, (unsigned long long)m->reply_refused);
     srv_buf_puts(b, "# HELP sutra_batch_inputs Inputs per scheduling round (requests merged).\n"
                     "# TYPE sutra_batch_inputs histogram\n");
     render_hist(b, "sutra_batch_inputs", "", &m->batch_inputs);

@@ -30,6 +30,8 @@ typedef struct srv_metrics {
     uint64_t tokens, inputs;
     uint64_t batches_standard, batches_flash, rounds;
     uint64_t dropped; /* requests whose client left before their work was done: not finished */
+    int64_t reply_bytes;     /* replies held: queued and not yet written out, and reserved for work admitted */
+    uint64_t reply_refused;  /* requests refused (503) because reply_bytes was at the budget */
     int64_t queue_inputs, inflight;
     srv_hist duration[SRV_ROUTE_COUNT]; /* seconds */
     srv_hist queue_wait;                /* seconds */
@@ -47,6 +49,12 @@ void srv_metrics_round(srv_metrics *m, uint64_t inputs, uint64_t tokens, const d
 /* Requests dropped because their clients had gone. */
 void srv_metrics_dropped(srv_metrics *m, uint64_t n);
 int64_t srv_metrics_inflight_now(srv_metrics *m);
+/* The reply-byte budget: holds bytes more of reply memory if that keeps the total within budget,
+ * or if nothing is held (so one reply larger than the budget is still served, alone); 1 if held,
+ * else 0 and the refusal counted. */
+int srv_metrics_reply_hold(srv_metrics *m, int64_t bytes, int64_t budget);
+/* Adds delta (negative: releases) to the reply bytes held, unconditionally. */
+void srv_metrics_reply_adjust(srv_metrics *m, int64_t delta);
 /* Appends the Prometheus text exposition (format 0.0.4) to b. */
 void srv_metrics_render(srv_metrics *m, srv_buf *b);
 

@@ -49,6 +49,7 @@ typedef struct srv_opts {
     long max_request_tokens;   /* tokens of one request, all its inputs together (every route) */
     long max_connections;      /* open connections at once, all clients together */
     long max_conns_per_addr;   /* open connections at once from one client address */
+    long max_reply_bytes;      /* reply memory held at once: replies not yet written out, and reserved */
 } srv_opts;
 
 typedef struct server {
@@ -113,6 +114,7 @@ typedef struct req_ctx {
     float *out;
     srv_job job;
     srv_submit refused;  /* why the scheduler did not take the job (OK: it did) */
+    int64_t held;        /* reply bytes reserved for this request's reply (--max-reply-bytes) */
 } req_ctx;
 
 /* ---- replies ---------------------------------------------------------------------------------- */
@@ -173,6 +175,57 @@ static void account(req_ctx *r, const char *note) {
             r->tokens, dt * 1e3);
 }
 
+/* Frees what r holds of its request (body, parsed inputs, token ids, results), once its reply is
+ * queued (it needs none of it then, however long the client takes to read the reply) or when it
+ * ends; safe to call twice. */
+static void free_request_data(req_ctx *r) {
+    for (size_t i = 0; r->ids && i < r->req.n; i++)
+        if (r->req.inputs[i].text) free(r->ids[i]); /* token inputs borrow the request's ids */
+    for (size_t i = 0; r->types && i < r->req.n; i++) free(r->types[i]);
+    free(r->ids);
+    free(r->types);
+    r->ids = NULL;
+    r->types = NULL;
+    srv_job_free_results(&r->job);
+    free(r->n_ids);
+    free(r->out);
+    r->n_ids = NULL;
+    r->out = NULL;
+    srv_request_free(&r->req); /* zeroes it: the log line was written when the reply was queued */
+    srv_buf_free(&r->body);
+}
+
+static enum MHD_Result fail(req_ctx *r, int status, const char *code, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* A reply's memory, counted against --max-reply-bytes from when the reply is queued until
+ * libmicrohttpd is done with it (written out, or its connection gone). */
+typedef struct reply_mem {
+    server *srv;
+    int64_t len;
+    char *data;
+} reply_mem;
+
+static void reply_mem_free(void *cls) {
+    reply_mem *m = cls;
+    srv_metrics_reply_adjust(&m->srv->metrics, -m->len);
+    free(m->data);
+    free(m);
+}
+
+/* Reserves bytes of reply memory for r's reply; 0 when the budget is spent (the caller answers 503). */
+static int hold_reply(req_ctx *r, int64_t bytes) {
+    if (!srv_metrics_reply_hold(&r->srv->metrics, bytes, r->srv->o.max_reply_bytes)) return 0;
+    r->held += bytes;
+    return 1;
+}
+
+static enum MHD_Result refuse_reply_budget(req_ctx *r) {
+    return fail(r, 503, "server_busy", NULL,
+                "the server holds %ld bytes of replies that clients have not read yet (--max-reply-bytes); retry later",
+                r->srv->o.max_reply_bytes);
+}
+
 static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *content_type) {
     if (b->oom) {
         srv_buf_free(b);
@@ -186,11 +239,18 @@ static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *
     char *data = b->data ? b->data : strdup("");
     b->data = NULL;
     srv_buf_free(b);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    reply_mem *mem = malloc(sizeof *mem);
+    struct MHD_Response *resp =
+        mem ? MHD_create_response_from_buffer_with_free_callback_cls(len, data, reply_mem_free, mem) : NULL;
     if (!resp) {
+        free(mem);
         free(data);
         return MHD_NO;
     }
+    /* the reservation, if any, becomes the reply's own size, released when the reply is freed */
+    *mem = (reply_mem){.srv = r->srv, .len = (int64_t)len, .data = data};
+    srv_metrics_reply_adjust(&r->srv->metrics, (int64_t)len - r->held);
+    r->held = 0;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
@@ -206,7 +266,11 @@ static enum MHD_Result send_buf(req_ctx *r, int status, srv_buf *b, const char *
     r->status = status;
     /* Accounted now, not when the reply has been written out, so that a client holding its reply
      * finds it in /metrics and in the log. */
-    if (ret == MHD_YES) account(r, NULL);
+    if (ret == MHD_YES) {
+        account(r, NULL);
+        /* a client slow to read holds its reply (counted in --max-reply-bytes), not its request */
+        if (atomic_load(&r->state) != REQ_WAITING) free_request_data(r);
+    }
     return ret;
 }
 
@@ -262,8 +326,6 @@ static enum MHD_Result abort_with(req_ctx *r, int status, const char *code, cons
     return MHD_NO;
 }
 
-static enum MHD_Result fail(req_ctx *r, int status, const char *code, const char *param, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
 static enum MHD_Result fail(req_ctx *r, int status, const char *code, const char *param, const char *fmt, ...) {
     srv_error err = {.status = status, .code = code, .param = param};
     va_list ap;
@@ -439,28 +501,52 @@ static int tokenize_input(req_ctx *r, size_t i, const sutra_tokenize_options *op
     return 500;
 }
 
+/* The spans of /tokenize's inputs, kept from tokenising to writing. */
+static void free_spans(int32_t **starts, int32_t **ends, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (starts) free(starts[i]);
+        if (ends) free(ends[i]);
+    }
+    free(starts);
+    free(ends);
+}
+
 static enum MHD_Result handle_tokenize(req_ctx *r, const sutra_tokenize_options *opt) {
     server *s = r->srv;
-    srv_buf b = {0};
-    srv_buf_puts(&b, "[");
+    const size_t n = r->req.n;
+    int32_t **starts = calloc(n, sizeof *starts), **ends = calloc(n, sizeof *ends);
+    if (!starts || !ends) {
+        free_spans(starts, ends, 0);
+        return fail(r, 500, "internal_error", NULL, "out of memory");
+    }
     enum MHD_Result ret = MHD_YES;
-    for (size_t i = 0; i < r->req.n; i++) {
-        int32_t *starts = NULL, *ends = NULL;
-        if (tokenize_input(r, i, opt, &starts, &ends, &ret) || over_token_cap(r, i, &ret)) {
-            free(starts);
-            free(ends);
-            srv_buf_free(&b);
+    /* every input tokenised first, so that the reply is counted against --max-reply-bytes before it
+     * is built (about 64 bytes a token beside its text; the reply's real size replaces it) */
+    int64_t estimate = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (tokenize_input(r, i, opt, &starts[i], &ends[i], &ret) || over_token_cap(r, i, &ret)) {
+            free_spans(starts, ends, n);
             return ret;
         }
+        estimate += 2 + 64 * (int64_t)r->n_ids[i] + (int64_t)r->req.inputs[i].len;
+    }
+    if (!hold_reply(r, estimate)) {
+        free_spans(starts, ends, n);
+        return refuse_reply_budget(r);
+    }
+    srv_buf b = {0};
+    srv_buf_puts(&b, "[");
+    for (size_t i = 0; i < n; i++) {
         const srv_input *in = &r->req.inputs[i];
+        const int32_t *st = starts[i], *en = ends[i];
         srv_buf_puts(&b, i ? ",[" : "[");
         for (size_t k = 0; k < r->n_ids[i]; k++) {
             int32_t id = r->ids[i][k];
-            int special = starts[k] < 0;
+            int special = st[k] < 0;
             srv_buf_printf(&b, "%s{\"id\":%d,\"text\":", k ? "," : "", (int)id);
-            if (!special && ends[k] >= starts[k] && (size_t)ends[k] <= in->len) {
-                srv_buf_json_string(&b, in->text + starts[k], (size_t)(ends[k] - starts[k]));
-                srv_buf_printf(&b, ",\"special\":false,\"start\":%d,\"stop\":%d}", (int)starts[k], (int)ends[k]);
+            if (!special && en[k] >= st[k] && (size_t)en[k] <= in->len) {
+                srv_buf_json_string(&b, in->text + st[k], (size_t)(en[k] - st[k]));
+                srv_buf_printf(&b, ",\"special\":false,\"start\":%d,\"stop\":%d}", (int)st[k], (int)en[k]);
             } else {
                 const char *t = sutra_embedder_token(s->emb, id);
                 if (!t) t = "";
@@ -469,9 +555,8 @@ static enum MHD_Result handle_tokenize(req_ctx *r, const sutra_tokenize_options 
             }
         }
         srv_buf_puts(&b, "]");
-        free(starts);
-        free(ends);
     }
+    free_spans(starts, ends, n);
     srv_buf_puts(&b, "]");
     return send_json(r, 200, &b);
 }
@@ -480,6 +565,22 @@ static void job_done(srv_job *job) {
     req_ctx *r = job->user;
     atomic_store(&r->state, REQ_DONE);
     MHD_resume_connection(r->conn);
+}
+
+/* What r's reply will take, held from admission to the reply (which then counts its real size):
+ * a float printed in JSON is at most 16 bytes; a sparse entry about 32 (SPLADE's may be many per
+ * token); a ColBERT row one float per width per token. */
+static int64_t reply_estimate(const req_ctx *r, srv_job_kind kind) {
+    const server *s = r->srv;
+    const int64_t n = (int64_t)r->req.n, tokens = (int64_t)r->tokens;
+    switch (kind) {
+    case SRV_JOB_RERANK:
+    case SRV_JOB_RERANK_RAW: return 256 + 64 * n;
+    case SRV_JOB_SPARSE: return 256 + 64 * n + 32 * tokens * (strcmp(s->info.sparse_kind, "splade") ? 1 : 16);
+    case SRV_JOB_MULTIVECTOR:
+        return 256 + n * ((int64_t)s->hidden * 16 + 64) + tokens * ((int64_t)s->info.multivector_dim * 16 + 32);
+    default: return 256 + n * ((int64_t)r->dims * 16 + 64);
+    }
 }
 
 /* Queues r->job; the reply comes when the scheduler is done with it. */
@@ -525,6 +626,7 @@ static enum MHD_Result submit_rerank(req_ctx *r) {
         enum MHD_Result ret;
         if (over_token_cap(r, i, &ret)) return ret;
     }
+    if (!hold_reply(r, reply_estimate(r, SRV_JOB_RERANK))) return refuse_reply_budget(r);
     const int raw = r->route == SRV_ROUTE_RERANK && q->raw_scores;
     r->job = (srv_job){.kind = raw ? SRV_JOB_RERANK_RAW : SRV_JOB_RERANK, .n = q->n, .ids = (const int32_t **)r->ids,
                        .types = (const int32_t **)r->types, .n_ids = r->n_ids, .tokens = r->tokens, .out = r->out,
@@ -597,6 +699,7 @@ static enum MHD_Result handle_post(req_ctx *r) {
     const srv_job_kind kind = need == SUTRA_OUTPUT_SPARSE        ? SRV_JOB_SPARSE
                               : need == SUTRA_OUTPUT_MULTIVECTOR ? SRV_JOB_MULTIVECTOR
                                                                  : SRV_JOB_EMBED;
+    if (!hold_reply(r, reply_estimate(r, kind))) return refuse_reply_budget(r);
     if (kind == SRV_JOB_EMBED && !(r->out = malloc(q->n * (size_t)s->hidden * sizeof *r->out)))
         return fail(r, 500, "internal_error", NULL, "out of memory");
     r->job = (srv_job){.kind = kind, .n = q->n, .ids = (const int32_t **)r->ids, .n_ids = r->n_ids,
@@ -889,22 +992,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     pthread_mutex_unlock(&s->conns_mu);
     /* a request without a queued reply: closed early, or answered by abort_with() or the watchdog */
     account(r, r->status ? NULL : "closed");
+    if (r->held) srv_metrics_reply_adjust(&s->metrics, -r->held); /* reserved, never replied */
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status && r->status != 408 && r->status != 499 &&
         !s->o.quiet)
         fprintf(stderr, "sutra serve: %s %s: the %d reply was not delivered (connection ended)\n", r->method, r->path,
                 r->status);
     mark_request(s, c, 0);
     atomic_fetch_sub(&s->open_requests, 1);
-    for (size_t i = 0; r->ids && i < r->req.n; i++)
-        if (r->req.inputs[i].text) free(r->ids[i]); /* token inputs borrow the request's ids */
-    for (size_t i = 0; r->types && i < r->req.n; i++) free(r->types[i]);
-    free(r->ids);
-    free(r->types);
-    srv_job_free_results(&r->job);
-    free(r->n_ids);
-    free(r->out);
-    srv_request_free(&r->req);
-    srv_buf_free(&r->body);
+    free_request_data(r);
     free(r);
 }
 
@@ -944,6 +1039,8 @@ static void usage(FILE *f) {
             "      --http-threads N       threads reading and answering requests (default 4)\n"
             "      --max-request-tokens N tokens of one request, all inputs together, on every route (/tokenize\n"
             "                             too); more get 413 (default 1048576)\n"
+            "      --max-reply-bytes N    reply memory held at once: replies clients have not read yet and work\n"
+            "                             admitted (default 268435456); requests beyond it get 503\n"
             "      --max-connections N    open connections at once, all clients together (default 1000); more\n"
             "                             are closed as they arrive\n"
             "      --max-connections-per-address N\n"
@@ -989,8 +1086,9 @@ static void build_info(server *s) {
     srv_buf_json_string(b, s->info.compute_dtype, strlen(s->info.compute_dtype));
     srv_buf_puts(b, ",\"backend_settings\":");
     srv_buf_json_string(b, s->info.backend_settings, strlen(s->info.backend_settings));
-    srv_buf_printf(b, ",\"max_connections\":%ld,\"max_connections_per_address\":%ld,\"max_request_tokens\":%ld",
-                   s->o.max_connections, s->o.max_conns_per_addr, s->o.max_request_tokens);
+    srv_buf_printf(b, ",\"max_connections\":%ld,\"max_connections_per_address\":%ld,\"max_request_tokens\":%ld,"
+                      "\"max_reply_bytes\":%ld",
+                   s->o.max_connections, s->o.max_conns_per_addr, s->o.max_request_tokens, s->o.max_reply_bytes);
     srv_buf_printf(b, ",\"cpu_isa\":\"%s\",\"approximate_gelu\":%s", s->info.cpu_isa,
                    s->info.approximate_gelu ? "true" : "false");
     srv_buf_printf(b, ",\"pooling\":\"%s\",\"normalize\":%s,\"prompt\":", s->info.pooling,
@@ -1008,12 +1106,12 @@ int sutra_serve_main(int argc, char **argv) {
     s->o = (srv_opts){.host = "127.0.0.1", .port = 8080, .max_batch_tokens = 8192, .max_wait_us = 0,
                       .max_body = 2u << 20, .max_inputs = 2048, .max_queued = 16384, .request_timeout_ms = 30000,
                       .http_threads = 4, .max_connections = 1000, .max_conns_per_addr = 256,
-                      .max_request_tokens = 1L << 20};
+                      .max_request_tokens = 1L << 20, .max_reply_bytes = 256L << 20};
     sutra_config cfg;
     sutra_config_init(&cfg);
     cfg.model = "all-MiniLM-L6-v2";
     enum { O_HOST = 256, O_MBT, O_WAIT, O_KEY, O_BODY, O_INPUTS, O_QUEUED, O_TRUNC, O_TIMEOUT, O_HTTP, O_PROMPT,
-           O_QUIET, O_MAXCONN, O_MAXCONN_ADDR, O_MAXREQTOK };
+           O_QUIET, O_MAXCONN, O_MAXCONN_ADDR, O_MAXREQTOK, O_MAXREPLY };
     static const struct option own[] = {
         {"model", required_argument, 0, 'm'},          {"host", required_argument, 0, O_HOST},
         {"port", required_argument, 0, 'p'},
@@ -1027,6 +1125,7 @@ int sutra_serve_main(int argc, char **argv) {
         {"quiet", no_argument, 0, O_QUIET},
         {"max-connections", required_argument, 0, O_MAXCONN},
         {"max-request-tokens", required_argument, 0, O_MAXREQTOK},
+        {"max-reply-bytes", required_argument, 0, O_MAXREPLY},
         {"max-connections-per-address", required_argument, 0, O_MAXCONN_ADDR},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
@@ -1065,6 +1164,7 @@ int sutra_serve_main(int argc, char **argv) {
         case O_PROMPT: cfg.prompt_name = optarg; break;
         case O_QUIET: s->o.quiet = 1; break;
         case O_MAXREQTOK: s->o.max_request_tokens = parse_num(optarg, "--max-request-tokens", 1, 1L << 30); break;
+        case O_MAXREPLY: s->o.max_reply_bytes = parse_num(optarg, "--max-reply-bytes", 1L << 16, 1L << 40); break;
         case O_MAXCONN: s->o.max_connections = parse_num(optarg, "--max-connections", 1, 1000000); break;
         case O_MAXCONN_ADDR:
             s->o.max_conns_per_addr = parse_num(optarg, "--max-connections-per-address", 1, 1000000);
