@@ -314,13 +314,18 @@ class Embedder:
         """Embeds texts: a float32 array (n, dim), row i for texts[i] (a single str: (1, dim)).
         Texts over the token limit are truncated; `embed_windowed` keeps all of a long text.
         `prompt_name` / `prompt` choose this call's prompt instead of the embedder's."""
+        return self._rows(texts, prompt_name, prompt, lambda h, arr, n, out: self._lib.sutra_embed_batch(
+            h, arr, n, _fptr(out), out.size))
+
+    def _rows(self, texts: str | Iterable[str], prompt_name: str | None, prompt: str | None, call) -> np.ndarray:
+        """One float32 row per text from call(handle, texts, n, out), under this call's prompt."""
         items, _ = _as_list(texts)
         out = np.empty((len(items), self.dim), dtype=np.float32)
         if not items:
             return out
         arr, _keep = _text_array(items)
         with self._Prompt(self, prompt_name, prompt):
-            self._check(self._lib.sutra_embed_batch(self._h(), arr, len(items), _fptr(out), out.size))
+            self._check(call(self._h(), arr, len(items), out))
         return out
 
     def encode(self, sentences: str | Iterable[str], prompt_name: str | None = None, prompt: str | None = None,
@@ -413,15 +418,14 @@ class Embedder:
         token limit) sharing `overlap` text tokens (default size / 4), and its row is the
         aggregate ("mean", "max", "weighted" by tokens) of its windows' vectors. A text that fits
         one window gets exactly embed()'s vector."""
-        items, _ = _as_list(texts)
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        if not items:
-            return out
-        arr, _keep = _text_array(items)
-        with self._Prompt(self, prompt_name, prompt):
+        if aggregate not in _ffi.AGGREGATE:
+            raise ValueError(f"aggregate {aggregate!r}: expected mean, max or weighted")
+
+        def call(h, arr, n, out):
             w = self._window(size, overlap, aggregate)
-            self._check(self._lib.sutra_embed_windowed(self._h(), arr, len(items), byref(w), _fptr(out), out.size))
-        return out
+            return self._lib.sutra_embed_windowed(h, arr, n, byref(w), _fptr(out), out.size)
+
+        return self._rows(texts, prompt_name, prompt, call)
 
     def late_chunks(self, text: str, *, chunk_starts: Sequence[int] | None = None, chunk_tokens: int | None = None,
                     size: int | None = None, overlap: int | None = None, prompt_name: str | None = None,

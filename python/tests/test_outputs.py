@@ -24,10 +24,15 @@ def splade(tmp_path_factory):
                          "sentence_bert_config.json", "1_SpladePooling/config.json"])
 
 
+def reference_of(name: str) -> tuple[dict, dict]:
+    """A rerank fixture's reference.json and reference.safetensors."""
+    src = os.path.join(SOURCE, "tests/fixtures/rerank", name)
+    with open(os.path.join(src, "reference.json"), encoding="utf-8") as f:
+        return json.load(f), read_safetensors(os.path.join(src, "reference.safetensors"))
+
+
 def test_rerank(cross_encoder):
-    src = os.path.join(SOURCE, "tests/fixtures/rerank/minilm-ce")
-    meta = json.load(open(os.path.join(src, "reference.json"), encoding="utf-8"))
-    ref = read_safetensors(os.path.join(src, "reference.safetensors"))
+    meta, ref = reference_of("minilm-ce")
     m = sutra.Embedder(cross_encoder)
     assert "rerank" in m.outputs
     scores = m.rerank(meta["query"], meta["documents"])
@@ -43,9 +48,7 @@ def test_rerank(cross_encoder):
 
 
 def test_sparse(splade):
-    src = os.path.join(SOURCE, "tests/fixtures/rerank/splade")
-    meta = json.load(open(os.path.join(src, "reference.json"), encoding="utf-8"))
-    ref = read_safetensors(os.path.join(src, "reference.safetensors"))
+    meta, ref = reference_of("splade")
     m = sutra.Embedder(splade)
     assert "sparse" in m.outputs
     got = m.sparse(meta["texts"])
