@@ -219,10 +219,20 @@ static sutra_status run_pieces(srv_sched *s, const piece *pc, size_t np, char *m
     return st;
 }
 
-/* Picks the next round's pieces (under the lock) into s->pieces: jobs not yet started first, in
- * arrival order, then the rest of jobs already cut, in turn; all of the first one's kind, while
- * the budget lasts. A job handed out whole leaves the queue, one handed out in part goes to its
- * back. Returns the number of pieces. */
+/* Least-served first: by the tokens a job has had so far, then by its place in the queue. */
+static int by_served(const void *a, const void *b) {
+    const srv_job *x = *(srv_job *const *)a, *y = *(srv_job *const *)b;
+    if (x->served != y->served) return x->served < y->served ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Picks the next round's pieces (under the lock) into s->pieces, while the budget lasts and all
+ * of the first one's kind: the jobs that have had the fewest tokens so far first, in queue order
+ * among equals. A request not yet started (none served) so goes ahead of the rest of a large one
+ * and waits about a round, whatever is queued; pieces of several large ones take turns; a large
+ * one has what short ones leave, so it waits only while short ones alone fill the rounds. A job
+ * handed out whole leaves the queue, one handed out in part goes to its back. Returns the number
+ * of pieces. */
 static size_t pick_round(srv_sched *s) {
     size_t nc = 0;
     for (srv_job *j = s->head; j; j = j->next) nc++;
@@ -232,9 +242,11 @@ static size_t pick_round(srv_sched *s) {
         s->cands = grown, s->cands_cap = nc;
     }
     nc = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (srv_job *j = s->head; j; j = j->next)
-            if ((j->next_seq == 0) == (pass == 0)) s->cands[nc++] = j;
+    for (srv_job *j = s->head; j; j = j->next) {
+        j->order = nc;
+        s->cands[nc++] = j;
+    }
+    qsort(s->cands, nc, sizeof *s->cands, by_served);
     size_t np = 0, budget = s->max_tokens;
     const srv_job_kind kind = s->cands[0]->kind;
     for (size_t c = 0; c < nc && budget; c++) {
@@ -257,6 +269,7 @@ static size_t pick_round(srv_sched *s) {
         }
         s->pieces[np++] = (piece){.job = j, .begin = b, .end = e};
         j->next_seq = e;
+        j->served += t;
         s->queued_inputs -= e - b;
         s->queued_tokens -= t;
         srv_metrics_queue(s->metrics, -(int64_t)(e - b));
