@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,20 +220,14 @@ static sutra_status run_pieces(srv_sched *s, const piece *pc, size_t np, char *m
     return st;
 }
 
-/* Least-served first: by the tokens a job has had so far, then by its place in the queue. */
-static int by_served(const void *a, const void *b) {
-    const srv_job *x = *(srv_job *const *)a, *y = *(srv_job *const *)b;
-    if (x->served != y->served) return x->served < y->served ? -1 : 1;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-/* Picks the next round's pieces (under the lock) into s->pieces, while the budget lasts and all
- * of the first one's kind: the jobs that have had the fewest tokens so far first, in queue order
- * among equals. A request not yet started (none served) so goes ahead of the rest of a large one
- * and waits about a round, whatever is queued; pieces of several large ones take turns; a large
- * one has what short ones leave, so it waits only while short ones alone fill the rounds. A job
- * handed out whole leaves the queue, one handed out in part goes to its back. Returns the number
- * of pieces. */
+/* Picks the next round's pieces (under the lock) into s->pieces, all of the first queued job's
+ * kind, in two passes over the queue (a rotating one: new jobs join at the back, and so does a job
+ * after each round that took part of it): first each job in turn gets up to a quantum of the
+ * budget (an eighth; at least one sequence while the budget allows), then what is left of the
+ * budget goes to the jobs in turn. So a short request waits about a round whatever is queued, the
+ * pieces of large ones take turns with everyone else's, and none waits longer than one pass of the
+ * queue at a quantum a job, however many new requests arrive. Sparse and multi-vector jobs go
+ * whole (one larger than the budget alone). Returns the number of pieces (one per job). */
 static size_t pick_round(srv_sched *s) {
     size_t nc = 0;
     for (srv_job *j = s->head; j; j = j->next) nc++;
@@ -241,41 +236,48 @@ static size_t pick_round(srv_sched *s) {
         if (!grown) return 0;
         s->cands = grown, s->cands_cap = nc;
     }
+    if (nc > s->pieces_cap) {
+        piece *grown = realloc(s->pieces, nc * sizeof *grown);
+        if (!grown) return 0;
+        s->pieces = grown, s->pieces_cap = nc;
+    }
     nc = 0;
     for (srv_job *j = s->head; j; j = j->next) {
-        j->order = nc;
+        j->piece = SIZE_MAX;
         s->cands[nc++] = j;
     }
-    qsort(s->cands, nc, sizeof *s->cands, by_served);
     size_t np = 0, budget = s->max_tokens;
+    const size_t quantum = s->max_tokens / 8 ? s->max_tokens / 8 : 1;
     const srv_job_kind kind = s->cands[0]->kind;
-    for (size_t c = 0; c < nc && budget; c++) {
-        srv_job *j = s->cands[c];
-        if (j->kind != kind) continue;
-        size_t b = j->next_seq, e = b, t = 0;
-        if (splittable(kind)) {
-            /* the first piece of a round always gets a sequence (none is over the budget) */
-            while (e < j->n && ((np == 0 && e == b) || t + j->n_ids[e] <= budget)) t += j->n_ids[e++];
-        } else if (np == 0 || j->tokens <= budget) {
-            e = j->n;
-            t = seq_tokens(j, b, e);
+    for (int pass = 0; pass < 2 && budget; pass++)
+        for (size_t c = 0; c < nc && budget; c++) {
+            srv_job *j = s->cands[c];
+            if (j->kind != kind || j->next_seq >= j->n) continue;
+            size_t b = j->next_seq, e = b, t = 0;
+            if (splittable(kind)) {
+                const size_t cap = pass == 0 && quantum < budget ? quantum : budget;
+                while (e < j->n && ((e == b && j->n_ids[e] <= budget) || t + j->n_ids[e] <= cap)) t += j->n_ids[e++];
+            } else if (pass == 0 && (np == 0 || j->tokens <= budget)) {
+                e = j->n;
+                t = seq_tokens(j, b, e);
+            }
+            if (e == b) continue; /* nothing of it fits: perhaps a smaller one behind it does */
+            if (j->piece == SIZE_MAX) {
+                j->piece = np;
+                s->pieces[np++] = (piece){.job = j, .begin = b, .end = e};
+            } else {
+                s->pieces[j->piece].end = e; /* the second pass goes on where the first stopped */
+            }
+            j->next_seq = e;
+            s->queued_inputs -= e - b;
+            s->queued_tokens -= t;
+            srv_metrics_queue(s->metrics, -(int64_t)(e - b));
+            budget = t >= budget ? 0 : budget - t;
         }
-        if (e == b) continue; /* nothing of it fits: perhaps a smaller one behind it does */
-        if (np == s->pieces_cap) {
-            size_t cap = s->pieces_cap ? 2 * s->pieces_cap : 64;
-            piece *grown = realloc(s->pieces, cap * sizeof *grown);
-            if (!grown) break;
-            s->pieces = grown, s->pieces_cap = cap;
-        }
-        s->pieces[np++] = (piece){.job = j, .begin = b, .end = e};
-        j->next_seq = e;
-        j->served += t;
-        s->queued_inputs -= e - b;
-        s->queued_tokens -= t;
-        srv_metrics_queue(s->metrics, -(int64_t)(e - b));
-        budget = t >= budget ? 0 : budget - t;
+    for (size_t k = 0; k < np; k++) { /* the jobs served go to the back; those finished leave */
+        srv_job *j = s->pieces[k].job;
         unlink_job(s, j);
-        if (e < j->n) enqueue(s, j); /* the rest waits its turn behind the others */
+        if (j->next_seq < j->n) enqueue(s, j);
     }
     return np;
 }

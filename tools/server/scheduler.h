@@ -57,8 +57,7 @@ struct srv_job {
     double t_queued;
     size_t next_seq;        /* sequences [0, next_seq) have been handed to rounds */
     size_t done_seq;        /* ... and have run */
-    size_t served;          /* tokens handed to rounds so far */
-    size_t order;           /* its place in the queue when a round is picked (ties of served) */
+    size_t piece;           /* its piece in the round being picked (SIZE_MAX: none yet) */
     srv_job *next;
 };
 
