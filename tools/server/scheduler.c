@@ -36,8 +36,6 @@ struct srv_sched {
     int running; /* a round is being run */
     piece *pieces; /* the round's, reused */
     size_t pieces_cap;
-    srv_job **cands; /* the queue in the order a round considers it, reused */
-    size_t cands_cap;
 };
 
 double srv_now(void) {
@@ -229,29 +227,19 @@ static sutra_status run_pieces(srv_sched *s, const piece *pc, size_t np, char *m
  * queue at a quantum a job, however many new requests arrive. Sparse and multi-vector jobs go
  * whole (one larger than the budget alone). Returns the number of pieces (one per job). */
 static size_t pick_round(srv_sched *s) {
-    size_t nc = 0;
-    for (srv_job *j = s->head; j; j = j->next) nc++;
-    if (nc > s->cands_cap) {
-        srv_job **grown = realloc(s->cands, nc * sizeof *grown);
+    size_t nj = 0; /* at most one piece a job */
+    for (srv_job *j = s->head; j; j = j->next, nj++) j->piece = SIZE_MAX;
+    if (nj > s->pieces_cap) {
+        piece *grown = realloc(s->pieces, nj * sizeof *grown);
         if (!grown) return 0;
-        s->cands = grown, s->cands_cap = nc;
-    }
-    if (nc > s->pieces_cap) {
-        piece *grown = realloc(s->pieces, nc * sizeof *grown);
-        if (!grown) return 0;
-        s->pieces = grown, s->pieces_cap = nc;
-    }
-    nc = 0;
-    for (srv_job *j = s->head; j; j = j->next) {
-        j->piece = SIZE_MAX;
-        s->cands[nc++] = j;
+        s->pieces = grown, s->pieces_cap = nj;
     }
     size_t np = 0, budget = s->max_tokens;
     const size_t quantum = s->max_tokens / 8 ? s->max_tokens / 8 : 1;
-    const srv_job_kind kind = s->cands[0]->kind;
+    const srv_job_kind kind = s->head->kind;
+    /* the queue stays as it is during both passes: the jobs served move once both are done */
     for (int pass = 0; pass < 2 && budget; pass++)
-        for (size_t c = 0; c < nc && budget; c++) {
-            srv_job *j = s->cands[c];
+        for (srv_job *j = s->head; j && budget; j = j->next) {
             if (j->kind != kind || j->next_seq >= j->n) continue;
             size_t b = j->next_seq, e = b, t = 0;
             if (splittable(kind)) {
@@ -412,7 +400,6 @@ void srv_sched_free(srv_sched *s) {
     if (!s) return;
     srv_sched_stop(s);
     free(s->pieces);
-    free(s->cands);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
