@@ -557,7 +557,6 @@ class Embedder:
         info = self.info()
         o = _ffi.Outputs()
         self._lib.sutra_outputs_init_sized(byref(o), ctypes.sizeof(o))
-        keep = []
         dense_out = None
         if dense:
             dense_out = np.empty((n, self.dim), dtype=np.float32)
@@ -566,30 +565,19 @@ class Embedder:
         if sparse:
             sp_off = (c_size_t * (n + 1))()
             o.sparse_offsets = sp_off
-            cap = n * self.max_tokens if info["sparse_kind"] == "bge-m3" else n * min(info["vocab_size"], 4096)
-            sp_ids = np.empty(cap, dtype=np.int32)
-            sp_w = np.empty(cap, dtype=np.float32)
-            keep += [sp_ids, sp_w]
-            o.sparse_ids = sp_ids.ctypes.data_as(ctypes.POINTER(c_int32))
-            o.sparse_weights = _fptr(sp_w)
-            o.sparse_cap = cap
+            sp_ids, sp_w = _sparse_buffers(o, n * self.max_tokens if info["sparse_kind"] == "bge-m3"
+                                           else n * min(info["vocab_size"], 4096))
         if multivector:
             mv_off = (c_size_t * (n + 1))()
             o.mv_offsets = mv_off
             width = info["multivector_dim"]
             mv = np.empty(n * max(self.max_tokens - 1, 1) * width, dtype=np.float32)
-            keep.append(mv)
             o.mv, o.mv_cap = _fptr(mv), mv.size
         with self._lock:
             st = self._lib.sutra_embed_outputs(self._h(), arr, n, byref(o))
             if st == _ffi.ERR_BUFFER_TOO_SMALL and sparse and o.sparse_count > o.sparse_cap:
-                cap = o.sparse_count  # SPLADE: a text may have up to vocab_size entries
-                sp_ids = np.empty(cap, dtype=np.int32)
-                sp_w = np.empty(cap, dtype=np.float32)
-                keep += [sp_ids, sp_w]
-                o.sparse_ids = sp_ids.ctypes.data_as(ctypes.POINTER(c_int32))
-                o.sparse_weights = _fptr(sp_w)
-                o.sparse_cap = cap
+                # SPLADE: a text may have up to vocab_size entries
+                sp_ids, sp_w = _sparse_buffers(o, o.sparse_count)
                 st = self._lib.sutra_embed_outputs(self._h(), arr, n, byref(o))
             self._check(st)
         result: dict[str, Any] = {}
@@ -623,6 +611,17 @@ class Embedder:
         items, _ = _as_list(texts)
         return self._outputs_call(items, bool(self._outputs & _ffi.OUTPUT_SPARSE),
                                   bool(self._outputs & _ffi.OUTPUT_MULTIVECTOR), True)
+
+
+def _sparse_buffers(o: _ffi.Outputs, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and weights arrays of cap entries, set as o's sparse buffers (the caller keeps them
+    alive while the library writes them)."""
+    ids = np.empty(cap, dtype=np.int32)
+    weights = np.empty(cap, dtype=np.float32)
+    o.sparse_ids = ids.ctypes.data_as(ctypes.POINTER(c_int32))
+    o.sparse_weights = _fptr(weights)
+    o.sparse_cap = cap
+    return ids, weights
 
 
 def _char_to_byte(text: str) -> list[int]:
