@@ -41,16 +41,16 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 /* Median ms per call of one path; NAN if the call fails. */
-static double time_path(const sutra_attn_params *p, sutra_attn_path path, int threads, void *ws, size_t wsb,
+static double time_path(const sutra_attn_params *p, sutra_attn_path path, sutra_pool *pool, void *ws, size_t wsb,
                         double seconds, sutra_cpu_isa isa) {
     enum { MAX_REPS = 1000 };
     static double ms[MAX_REPS];
-    if (sutra_cpu_attention(p, path, threads, ws, wsb, isa) != SUTRA_OK) return NAN;
+    if (sutra_cpu_attention(p, path, pool, ws, wsb, isa) != SUTRA_OK) return NAN;
     int n = 0;
     const double start = now_s();
     while (n < MAX_REPS && (n < 5 || now_s() - start < seconds)) {
         const double t0 = now_s();
-        sutra_cpu_attention(p, path, threads, ws, wsb, isa);
+        sutra_cpu_attention(p, path, pool, ws, wsb, isa);
         ms[n++] = (now_s() - t0) * 1e3;
     }
     qsort(ms, (size_t)n, sizeof ms[0], cmp_double);
@@ -99,6 +99,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     const int64_t HD = (int64_t)H * D;
+    sutra_pool *pool;
+    char err[256];
+    if (sutra_pool_create(threads, &pool, err, sizeof err)) {
+        fprintf(stderr, "attn_cpu_bench: %s\n", err);
+        return 1;
+    }
     printf("attention, %d sequence(s) of N tokens, H=%d D=%d, window %d, %d threads, flash kernels %s\n", B, H, D,
            window, threads, sutra_cpu_isa_name(isa));
     printf("%6s | %10s %8s %12s | %10s %8s %12s | %7s\n", "N", "std ms", "GFLOP/s", "std ws", "flash ms",
@@ -133,7 +139,7 @@ int main(int argc, char **argv) {
             if (wsb[path] > ((size_t)2 << 30)) continue;
             void *ws = malloc(wsb[path]);
             if (!ws) continue;
-            ms[path] = time_path(&p, (sutra_attn_path)path, threads, ws, wsb[path], seconds, isa);
+            ms[path] = time_path(&p, (sutra_attn_path)path, pool, ws, wsb[path], seconds, isa);
             free(ws);
         }
         printf("%6d | %10.3f %8.1f %12zu | %10.3f %8.1f %12zu | %7.2f\n", N, ms[0], flops / ms[0] * 1e-6, wsb[0],
@@ -143,5 +149,6 @@ int main(int argc, char **argv) {
         free(out);
         free(cu);
     }
+    sutra_pool_destroy(pool);
     return 0;
 }

@@ -75,6 +75,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int dim = sutra_embedder_dim(e);
+    sutra_model_info info;
+    if (sutra_embedder_info(e, &info) == SUTRA_OK) threads = info.threads; /* the count chosen where 0 asked for the default */
     float *out = malloc((size_t)count * dim * sizeof(float));
     long tokens = 0;
     for (int i = 0; i < count; i++) {

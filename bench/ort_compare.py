@@ -82,14 +82,18 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--count", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--sutra-threads", type=int, help="Sutra's threads when not --threads (0: its default)")
+    ap.add_argument("--ort-threads", type=int, help="ONNX Runtime's intra-op threads when not --threads (0: its default)")
     ap.add_argument("--json")
     a = ap.parse_args()
+    st = a.threads if a.sutra_threads is None else a.sutra_threads
+    ot = a.threads if a.ort_threads is None else a.ort_threads
 
     import onnxruntime as ort
     from tokenizers import Tokenizer
     path = build_onnx()
     so = ort.SessionOptions()
-    so.intra_op_num_threads = a.threads
+    so.intra_op_num_threads = ot
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
@@ -136,7 +140,7 @@ def main():
     sj = os.path.join(OUT, "sutra_bench.json")
     os.makedirs(OUT, exist_ok=True)
     exe = os.path.join(ROOT, "build", "bench", "embed_bench")
-    subprocess.run([exe, "--threads", str(a.threads), "--count", str(a.count), "--repeats", str(a.repeats),
+    subprocess.run([exe, "--threads", str(st), "--count", str(a.count), "--repeats", str(a.repeats),
                     "--batch", "1", "--batch", "32", "--long-tokens", "512", "--json", sj], check=True,
                    stdout=subprocess.DEVNULL)
     with open(sj) as f:
@@ -144,10 +148,10 @@ def main():
     srow = {r["batch"]: r["sentences_per_s"] for r in s["rows"] if "batch" in r}
     slong = [r["ms"] for r in s["rows"] if "long_tokens" in r][0]
 
-    print(f"\nall-MiniLM-L6-v2, {a.threads} threads, {len(texts)} STS-B sentences ({ntok} tokens), "
+    print(f"\nall-MiniLM-L6-v2, threads ORT {ot or 'default'} / Sutra {st or 'default'}, {len(texts)} STS-B sentences ({ntok} tokens), "
           f"median of {a.repeats}; ORT {ort.__version__}")
     print(f"{'case':<26}{'ONNX Runtime':>16}{'Sutra':>16}{'Sutra / ORT':>14}")
-    res = {"threads": a.threads, "sentences": len(texts), "tokens": ntok, "onnxruntime": ort.__version__}
+    res = {"threads": a.threads, "ort_threads": ot, "sutra_threads": st, "sutra_threads_chosen": s["threads"], "sentences": len(texts), "tokens": ntok, "onnxruntime": ort.__version__}
     for B in (1, 32):
         r = srow[B] / rows[B]
         print(f"{'batch ' + str(B) + ' (sentences/s)':<26}{rows[B]:>16.1f}{srow[B]:>16.1f}{r:>13.2f}x")

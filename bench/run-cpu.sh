@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU benchmarks, in one run, on this machine: writes bench/results/cpu-<date>.{txt,json} and
 # prints the tables docs/BENCHMARKS.md quotes.
-#   bash bench/run-cpu.sh [all|throughput|ort|longctx]
+#   bash bench/run-cpu.sh [all|throughput|ort|longctx|contention]
 # Needs a Release build in build/ (make build). The ORT comparison needs onnxruntime, onnx,
 # torch, transformers and tokenizers from PyPI; the long-context table makes a random-initialised
 # bert-base model (8192 positions) under bench/out/ with numpy.
@@ -26,7 +26,7 @@ fi
 
 if [ "$stage" = all ] || [ "$stage" = ort ]; then
   say "== Sutra vs ONNX Runtime, same run ($date)"
-  python3 bench/ort_compare.py --threads $threads --count 512 --repeats 5 --json "$out/cpu-ort-$date.json" \
+  "${PYTHON:-python3}" bench/ort_compare.py --threads $threads --count 512 --repeats 5 --json "$out/cpu-ort-$date.json" \
     2>/dev/null | tee -a "$log"
 fi
 
@@ -69,5 +69,83 @@ print("|---|---|---|---|")
 for n, d in sorted(by.items()):
     s, f = med(d["standard"], "ms"), med(d["flash"], "ms")
     print(f"| {n} tokens | {s:.0f} | {f:.0f} | {s / f:.2f}x |")
+PY
+fi
+
+# contention: the ort rows (ONNX Runtime, then Sutra, same sentences and threads) on an idle
+# machine, beside one and two busy-loop processes, and inside a cgroup whose CPU quota is one CPU
+# (cgroup v2 cpu.max or v1 cpu.cfs_quota_us; skipped, and said, where none can be made). In the
+# cgroup the rows run twice: both at 2 threads, then both at their own defaults (ONNX Runtime's:
+# the host's cores; Sutra's: what the quota allows). Conditions alternate ROUNDS times (default 1).
+if [ "$stage" = contention ]; then
+  py="${PYTHON:-python3}"
+  json="$out/cpu-contention-$date${TAG:-}.jsonl"
+  : > "$json"
+  say "== Sutra vs ONNX Runtime under CPU contention on $cpu ($date)"
+  pids=()
+  busy() { for _ in $(seq "$1"); do sh -c 'while :; do :; done' & pids+=($!); done; }
+  calm() { [ ${#pids[@]} -eq 0 ] || kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; pids=(); }
+  cg=""
+  make_cgroup() { # prints the directory of a fresh cgroup holding one CPU's quota, or nothing
+    local d
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+      d=/sys/fs/cgroup/sutra-bench-$$
+      grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || echo +cpu > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+      mkdir "$d" 2>/dev/null && echo "100000 100000" > "$d/cpu.max" 2>/dev/null && echo "$d" && return
+    elif [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+      d=/sys/fs/cgroup/cpu/sutra-bench-$$
+      mkdir "$d" 2>/dev/null && echo 100000 > "$d/cpu.cfs_period_us" && echo 100000 > "$d/cpu.cfs_quota_us" 2>/dev/null &&
+        echo "$d" && return
+    fi
+    [ -n "${d:-}" ] && rmdir "$d" 2>/dev/null
+    true
+  }
+  trap 'calm; [ -n "$cg" ] && rmdir "$cg" 2>/dev/null' EXIT
+  cg=$(make_cgroup)
+  case_run() { # label, then ort_compare's options; runs in the cgroup when the label starts with cgroup
+    local label=$1 j=bench/out/contention-case.json; shift
+    if [[ $label == cgroup* ]]; then
+      sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$py" bench/ort_compare.py "$@" --json "$j"
+    else
+      "$py" bench/ort_compare.py "$@" --json "$j"
+    fi 2>/dev/null | tail -n 4 | tee -a "$log"
+    "$py" -c 'import json,sys; r=json.load(open(sys.argv[1])); r["condition"]=sys.argv[2]; print(json.dumps(r))' "$j" "$label" >> "$json"
+  }
+  for round in $(seq "${ROUNDS:-1}"); do
+    say "-- idle"; case_run idle --threads $threads --count 512 --repeats 5
+    say "-- beside one busy-loop process"; busy 1; case_run busy1 --threads $threads --count 512 --repeats 5; calm
+    say "-- beside two busy-loop processes"; busy 2; case_run busy2 --threads $threads --count 512 --repeats 5; calm
+    if [ -n "$cg" ]; then
+      say "-- in a cgroup with one CPU's quota, $threads threads each"; case_run cgroup1 --threads $threads --count 512 --repeats 5
+      say "-- in a cgroup with one CPU's quota, each at its default threads"
+      case_run cgroup1-default --threads $threads --sutra-threads 0 --ort-threads 0 --count 512 --repeats 5
+    else
+      say "-- no cgroup could be made here (needs a writable cgroup v2 cpu controller or v1 cpu hierarchy): rows skipped"
+    fi
+  done
+  "$py" - "$json" <<'PY' | tee -a "$log"
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+order, by = [], {}
+for r in rows:
+    if r["condition"] not in by: order.append(r["condition"])
+    by.setdefault(r["condition"], []).append(r)
+med = lambda rs, f: statistics.median(f(r) for r in rs)
+idle = by.get("idle")
+print("\n| Condition | threads (ORT / Sutra) | batch 1 ORT / Sutra (sent/s) | batch 32 ORT / Sutra (sent/s) | 512 tokens ORT / Sutra (ms) | Sutra / ORT (b1, b32, 512) | Sutra slowdown vs idle (b1, b32, 512) |")
+print("|---|---|---|---|---|---|---|")
+for c in order:
+    rs = by[c]
+    o1, s1 = med(rs, lambda r: r["batch1"]["ort_sentences_per_s"]), med(rs, lambda r: r["batch1"]["sutra_sentences_per_s"])
+    o32, s32 = med(rs, lambda r: r["batch32"]["ort_sentences_per_s"]), med(rs, lambda r: r["batch32"]["sutra_sentences_per_s"])
+    ol, sl = med(rs, lambda r: r["long512"]["ort_ms"]), med(rs, lambda r: r["long512"]["sutra_ms"])
+    th = f'{rs[0]["ort_threads"] or "default"} / {rs[0]["sutra_threads_chosen"]}'
+    slow = "-"
+    if idle:
+        i1, i32, il = (med(idle, lambda r: r["batch1"]["sutra_sentences_per_s"]), med(idle, lambda r: r["batch32"]["sutra_sentences_per_s"]),
+                       med(idle, lambda r: r["long512"]["sutra_ms"]))
+        slow = f"{i1 / s1:.2f}x, {i32 / s32:.2f}x, {sl / il:.2f}x"
+    print(f"| {c} | {th} | {o1:.0f} / {s1:.0f} | {o32:.0f} / {s32:.0f} | {ol:.1f} / {sl:.1f} | "
+          f"{s1 / o1:.2f}x, {s32 / o32:.2f}x, {ol / sl:.2f}x | {slow} |")
 PY
 fi

@@ -203,7 +203,9 @@ typedef struct sutra_config {
      * (sentence_bert_config.json's max_seq_length, else max_position_embeddings). Longer
      * inputs are truncated to it. Values above the model's position table are an error. */
     int max_sequence_length;
-    /* CPU threads for matrix products and attention. 0 = the number of online cores. */
+    /* CPU threads for matrix products and attention. 0 = what the process may really use: the
+     * CPUs of its affinity mask, lowered to its cgroup's CPU quota rounded up (threads_source in
+     * sutra_model_info says which). */
     int threads;
     sutra_pooling pooling;
     sutra_normalize normalize;
@@ -502,6 +504,10 @@ typedef struct sutra_model_info {
     const char *sparse_kind;
     int multivector_dim;
     const char *score_activation;
+    /* Where `threads` comes from: "set in the config", or what the default followed, e.g. "CPU
+     * affinity: 8 of 8 online CPUs, no cgroup CPU quota" or "cgroup CPU quota 1.50 CPU (...),
+     * rounded up; affinity allows 64". */
+    const char *threads_source;
 } sutra_model_info;
 
 /* Fills info_size bytes of *info (see "structs that grow"). */

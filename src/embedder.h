@@ -41,6 +41,7 @@ struct sutra_embedder {
     char outputs_text[64];
     char *rerank_instruction; /* NULL: the model's default */
     int threads;
+    char threads_source[640]; /* sutra_model_info.threads_source */
     sutra_pooling pooling;
     int normalize;
     float *pooled;    /* (batch_tokens, hidden) scratch: at most one row per token */

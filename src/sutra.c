@@ -21,6 +21,7 @@
 #include "hub/hub.h"
 #include "model/checkpoint.h"
 #include "tokenizer/template.h"
+#include "util/cpus.h"
 #include "util/struct_size.h"
 
 #define DEFAULT_BATCH_TOKENS 8192
@@ -128,11 +129,6 @@ sutra_status sutra_hub_pull(const char *model, const sutra_hub_options *hub, cha
     return sutra_hub_fetch(&hc, &id, path ? path : local, path ? cap : sizeof local, err, errcap);
 }
 
-static int online_cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 sutra_status sutra_embedder_create(const sutra_config *caller_config, sutra_embedder **out, char *err, size_t errcap) {
     if (out) *out = NULL;
     if (!caller_config || !out)
@@ -217,7 +213,12 @@ sutra_status sutra_embedder_create(const sutra_config *caller_config, sutra_embe
     e->dim = config->dimensions ? config->dimensions : e->full_dim;
     e->pooling = config->pooling != SUTRA_POOLING_MODEL ? config->pooling : m->pooling;
     e->normalize = config->normalize == SUTRA_NORMALIZE_MODEL ? m->normalize : config->normalize == SUTRA_NORMALIZE_ON;
-    e->threads = config->threads ? config->threads : online_cores();
+    if (config->threads) {
+        e->threads = config->threads;
+        snprintf(e->threads_source, sizeof e->threads_source, "set in the config");
+    } else {
+        e->threads = sutra_cpu_budget("", e->threads_source, sizeof e->threads_source);
+    }
     e->batch_tokens = config->max_batch_tokens ? config->max_batch_tokens : DEFAULT_BATCH_TOKENS;
     if (e->batch_tokens < e->max_tokens) e->batch_tokens = e->max_tokens;
     if (config->approximate_gelu && e->mcfg.shape.act == SUTRA_ACT_GELU) e->mcfg.shape.act = SUTRA_ACT_GELU_TANH;
@@ -546,6 +547,7 @@ sutra_status sutra_embedder_info_sized(const sutra_embedder *e, sutra_model_info
         .tokenizer = sutra_tokenizer_kind(e->tok),
         .cpu_features = e->cpu_features,
         .threads = e->threads,
+        .threads_source = e->threads_source,
         .device = e->on_gpu ? "cuda" : "cpu",
         .gpu_name = e->gpu_name,
         .gpu_cc_major = e->gpu_cc_major,

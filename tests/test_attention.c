@@ -112,6 +112,10 @@ static void reference(double *ref, const sutra_attn_params *p, int step) {
 
 /* ---- one case ----------------------------------------------------------------------------- */
 
+/* The pools the cases run on, by thread count (1-3; 3 is more than this machine's cores, so that
+ * items are taken by threads the OS has set aside). */
+static sutra_pool *pools[4];
+
 typedef struct err_stats {
     double max_abs, rel_l2;
     int unwritten, clobbered; /* NaN left inside the rows / poison overwritten outside them */
@@ -224,7 +228,7 @@ static void run_case(const attn_case *tc) {
             void *ws = malloc(wsb ? wsb : 1);
             poison(out[path], (size_t)T * os);
             p.out = out[path];
-            sutra_status st = sutra_cpu_attention(&p, (sutra_attn_path)path, tc->threads, ws, wsb, isa);
+            sutra_status st = sutra_cpu_attention(&p, (sutra_attn_path)path, pools[tc->threads], ws, wsb, isa);
             free(ws);
             const char *pname = path == SUTRA_ATTN_FLASH ? "flash" : "standard";
             const char *iname = sutra_cpu_isa_name(isa);
@@ -291,7 +295,7 @@ static void run_flash_generic(int D, int n) {
         const size_t wsb = sutra_cpu_flash_workspace(D, 2);
         void *ws = malloc(wsb);
         poison(out, (size_t)n * HD);
-        sutra_status st = sutra_cpu_flash_attention(&p, 2, ws, wsb, isa);
+        sutra_status st = sutra_cpu_flash_attention(&p, pools[2], ws, wsb, isa);
         free(ws);
         TU_CHECK(st == SUTRA_OK, "flash D=%d %s: status %d", D, iname, (int)st);
         err_stats e = compare(out, ref, n, HD, HD);
@@ -389,7 +393,7 @@ static void test_invalid(void) {
         bad[8].p.k_stride = D - 1;
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             poison(out, T * HD);
-            sutra_status st = sutra_cpu_attention(&bad[i].p, (sutra_attn_path)path, 2, ws, bad[i].wsb, best);
+            sutra_status st = sutra_cpu_attention(&bad[i].p, (sutra_attn_path)path, pools[2], ws, bad[i].wsb, best);
             int touched = 0;
             for (int j = 0; j < T * HD; j++) touched += !is_poison(out + j);
             TU_CHECK(st == SUTRA_ERR_INVALID_ARGUMENT, "%s path, %s: status %d, want %d", path ? "flash" : "standard",
@@ -399,7 +403,7 @@ static void test_invalid(void) {
         }
         /* And the same workspace with the valid params works (the failures above were the params'). */
         poison(out, T * HD);
-        TU_CHECK(sutra_cpu_attention(&base, (sutra_attn_path)path, 2, ws, wsb, best) == SUTRA_OK, "%s path: valid call failed",
+        TU_CHECK(sutra_cpu_attention(&base, (sutra_attn_path)path, pools[2], ws, wsb, best) == SUTRA_OK, "%s path: valid call failed",
                  path ? "flash" : "standard");
         free(ws);
     }
@@ -408,13 +412,13 @@ static void test_invalid(void) {
     void *ws = malloc(wsb);
     sutra_attn_params p = base;
     p.head_dim = 0;
-    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb, best) == SUTRA_ERR_INVALID_ARGUMENT, "flash: head_dim 0 accepted");
+    TU_CHECK(sutra_cpu_flash_attention(&p, pools[1], ws, wsb, best) == SUTRA_ERR_INVALID_ARGUMENT, "flash: head_dim 0 accepted");
     p.head_dim = SUTRA_CPU_FLASH_MAX_HEAD_DIM + 1;
-    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb, best) == SUTRA_ERR_UNSUPPORTED, "flash: head_dim 257 not refused");
+    TU_CHECK(sutra_cpu_flash_attention(&p, pools[1], ws, wsb, best) == SUTRA_ERR_UNSUPPORTED, "flash: head_dim 257 not refused");
     p = base;
     p.cu_seqlens = decreasing;
-    TU_CHECK(sutra_cpu_flash_attention(&p, 1, ws, wsb, best) == SUTRA_ERR_INVALID_ARGUMENT, "flash: bad cu_seqlens accepted");
-    TU_CHECK(sutra_cpu_flash_attention(&base, 1, ws, wsb - 1, best) == SUTRA_ERR_INVALID_ARGUMENT,
+    TU_CHECK(sutra_cpu_flash_attention(&p, pools[1], ws, wsb, best) == SUTRA_ERR_INVALID_ARGUMENT, "flash: bad cu_seqlens accepted");
+    TU_CHECK(sutra_cpu_flash_attention(&base, pools[1], ws, wsb - 1, best) == SUTRA_ERR_INVALID_ARGUMENT,
              "flash: short workspace accepted");
     TU_CHECK(sutra_cpu_flash_workspace(0, 1) == 0 && sutra_cpu_flash_workspace(64, 0) == 0,
              "flash workspace: invalid sizes not 0");
@@ -427,6 +431,13 @@ static void test_invalid(void) {
 
 int main(void) {
     rng_state = 20240611;
+    for (int n = 1; n <= 3; n++) {
+        char err[256];
+        if (sutra_pool_create(n, &pools[n], err, sizeof err)) {
+            printf("pool of %d threads: %s\n", n, err);
+            return 1;
+        }
+    }
     printf("widest instruction set: %s\n", sutra_cpu_isa_name(sutra_cpu_isa_best()));
     test_exp2();
     test_invalid();
@@ -506,5 +517,6 @@ int main(void) {
 
     printf("worst relative L2 error %.2e (tolerance 1e-5); worst max-abs error %.0f%% of its tolerance\n",
            worst_rel_l2, 100.0 * worst_abs_ratio);
+    for (int n = 1; n <= 3; n++) sutra_pool_destroy(pools[n]);
     return tu_finish("test_attention");
 }

@@ -22,7 +22,7 @@ static double uniform(void) {
     return (double)((rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-static void run_isa(sutra_cpu_isa isa) {
+static void run_isa(sutra_cpu_isa isa, sutra_pool *pool) {
     printf("instruction set: %s\n", sutra_cpu_isa_name(isa));
     const int shapes[][3] = {{1, 16, 8}, {7, 33, 5}, {8, 384, 384}, {9, 1152, 384}, {14, 1536, 384},
                              {48, 384, 1536}, {3, 100, 77}, {17, 48, 31}};
@@ -38,7 +38,7 @@ static void run_isa(sutra_cpu_isa isa) {
         TU_CHECK(p != NULL, "pack");
         for (int act = 0; act < 2 && p; act++) {
             for (int i = 0; i < T * N; i++) out[i] = NAN;
-            sutra_gemm_small(out, x, p, act ? b : NULL, T, N, K, act ? SUTRA_ACT_GELU : SUTRA_ACT_NONE, 2, isa);
+            sutra_gemm_small(out, x, p, act ? b : NULL, T, N, K, act ? SUTRA_ACT_GELU : SUTRA_ACT_NONE, pool, isa);
             for (int t = 0; t < T; t++)
                 for (int n = 0; n < N; n++) {
                     double r = act ? b[n] : 0;
@@ -73,10 +73,10 @@ static void run_isa(sutra_cpu_isa isa) {
         const int64_t ld[3] = {ldq, N, N};
         for (int s = 0; s < 3; s++) {
             float *ps = pa + s * sutra_gemm_packed_floats(N, K);
-            sutra_gemm_pack_into(ps, w + (size_t)s * N * K, N, K, 2);
+            sutra_gemm_pack_into(ps, w + (size_t)s * N * K, N, K, pool);
             seg[s] = (sutra_gemm_seg){.out = dst[s], .ldo = ld[s], .packed = ps, .bias = s == 1 ? NULL : b + s * N, .N = N};
         }
-        sutra_gemm_rows(seg, 3, x, T, K, 2, isa);
+        sutra_gemm_rows(seg, 3, x, T, K, pool, isa);
         for (int s = 0; s < 3; s++)
             for (int t = 0; t < T; t++)
                 for (int n = 0; n < N; n++) {
@@ -99,10 +99,21 @@ static void run_isa(sutra_cpu_isa isa) {
 }
 
 int main(void) {
-    /* every instruction set this CPU runs, each in turn */
-    for (int want = SUTRA_CPU_ISA_SCALAR; want <= SUTRA_CPU_ISA_AVX512; want++) {
-        sutra_cpu_isa isa;
-        if (sutra_cpu_isa_resolve((sutra_cpu_isa)want, &isa) == SUTRA_OK) run_isa(isa);
+    /* every instruction set this CPU runs, each in turn, on one thread and on three (more threads
+     * than this machine's cores, so that items are taken by threads the OS has set aside) */
+    for (int threads = 1; threads <= 3; threads += 2) {
+        sutra_pool *pool;
+        char err[256];
+        if (sutra_pool_create(threads, &pool, err, sizeof err)) {
+            TU_CHECK(0, "pool of %d: %s", threads, err);
+            continue;
+        }
+        printf("%d thread(s)\n", threads);
+        for (int want = SUTRA_CPU_ISA_SCALAR; want <= SUTRA_CPU_ISA_AVX512; want++) {
+            sutra_cpu_isa isa;
+            if (sutra_cpu_isa_resolve((sutra_cpu_isa)want, &isa) == SUTRA_OK) run_isa(isa, pool);
+        }
+        sutra_pool_destroy(pool);
     }
     return tu_finish("test_gemm_small");
 }

@@ -61,7 +61,7 @@ fn main() {
                           "last_path", "last_batch_max_len"]),
         ("sutra_model_info", &["name", "path", "architecture", "hidden_size", "vector_size", "num_layers",
                                "max_tokens", "dim", "pooling", "normalize", "device", "attention",
-                               "flash_threshold", "score_activation"]),
+                               "flash_threshold", "score_activation", "threads_source"]),
     ];
     let mut c = String::from("#include <stddef.h>\n#include <stdio.h>\n#include \"sutra.h\"\nint main(void) {\n");
     for (st, fs) in fields {

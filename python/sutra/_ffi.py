@@ -127,6 +127,7 @@ class ModelInfo(ctypes.Structure):
         ("sparse_kind", c_char_p),
         ("multivector_dim", c_int),
         ("score_activation", c_char_p),
+        ("threads_source", c_char_p),
     ]
 
 

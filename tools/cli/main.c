@@ -252,6 +252,9 @@ static void print_info(sutra_embedder *emb) {
            m.approximate_gelu ? "true" : "false", m.profile ? "true" : "false");
     printf("  \"cpu_features\": \"%s\",\n  \"cpu_isa\": \"%s\",\n  \"threads\": %d,\n", m.cpu_features, m.cpu_isa,
            m.threads);
+    printf("  \"threads_source\": ");
+    cli_json_str(m.threads_source);
+    printf(",\n");
     printf("  \"models_dir\": \"%s\"\n}\n", m.models_dir);
 }
 

@@ -28,7 +28,7 @@ static void usage(FILE *f) {
     sutra_engine_usage(f);
 }
 
-static void json_str(const char *s) {
+void cli_json_str(const char *s) {
     putchar('"');
     for (; *s; s++) {
         const unsigned char ch = (unsigned char)*s;
@@ -42,28 +42,28 @@ static void json_str(const char *s) {
 static void print_json(const char *id, const char *source, const char *path, const char *commit,
                        const sutra_model_summary *s) {
     printf("{\"id\": ");
-    json_str(id);
+    cli_json_str(id);
     printf(", \"source\": ");
-    json_str(source);
+    cli_json_str(source);
     printf(", \"path\": ");
-    json_str(path);
+    cli_json_str(path);
     if (*commit) {
         printf(", \"commit\": ");
-        json_str(commit);
+        cli_json_str(commit);
     }
     printf(", \"architecture\": ");
-    json_str(s->architecture);
+    cli_json_str(s->architecture);
     printf(", \"parameters\": %llu, \"hidden_size\": %d, \"dimensions\": %d, \"layers\": %d, \"heads\": %d, "
            "\"head_dim\": %d, \"max_tokens\": %d, \"pooling\": ",
            (unsigned long long)s->parameters, s->hidden_size, s->vector_size, s->layers, s->heads, s->head_dim,
            s->max_tokens);
-    json_str(s->pooling);
+    cli_json_str(s->pooling);
     printf(", \"normalize\": %s, \"prompts\": ", s->normalize ? "true" : "false");
-    json_str(s->prompts);
+    cli_json_str(s->prompts);
     printf(", \"weights_dtype\": ");
-    json_str(s->weights_dtype);
+    cli_json_str(s->weights_dtype);
     printf(", \"bytes\": %llu, \"attention_kernels\": ", (unsigned long long)s->bytes);
-    json_str(s->attention_kernels);
+    cli_json_str(s->attention_kernels);
     printf("}\n");
 }
 

@@ -11,4 +11,7 @@
 /* argv[0] is "models"; returns the exit status. */
 int cli_models(int argc, char **argv);
 
+/* s as a JSON string on stdout, quotes included (the CLI's JSON printers share it). */
+void cli_json_str(const char *s);
+
 #endif

@@ -1091,6 +1091,8 @@ static void build_info(server *s) {
                    s->o.max_connections, s->o.max_conns_per_addr, s->o.max_request_tokens, s->o.max_reply_bytes);
     srv_buf_printf(b, ",\"cpu_isa\":\"%s\",\"approximate_gelu\":%s", s->info.cpu_isa,
                    s->info.approximate_gelu ? "true" : "false");
+    srv_buf_printf(b, ",\"threads\":%d,\"threads_source\":", s->info.threads);
+    srv_buf_json_string(b, s->info.threads_source, strlen(s->info.threads_source));
     srv_buf_printf(b, ",\"pooling\":\"%s\",\"normalize\":%s,\"prompt\":", s->info.pooling,
                    s->info.normalize ? "true" : "false");
     const char *p = sutra_embedder_prompt(s->emb);

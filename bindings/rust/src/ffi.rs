@@ -133,6 +133,7 @@ pub struct sutra_model_info {
     pub sparse_kind: *const c_char,
     pub multivector_dim: c_int,
     pub score_activation: *const c_char,
+    pub threads_source: *const c_char,
 }
 
 extern "C" {

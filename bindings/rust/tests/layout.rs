@@ -39,5 +39,5 @@ fn structs_match_the_header() {
     check!(sutra_stats: texts, tokens, batches, batches_standard, batches_flash, truncated, last_path,
            last_batch_max_len);
     check!(sutra_model_info: name, path, architecture, hidden_size, vector_size, num_layers, max_tokens, dim, pooling,
-           normalize, device, attention, flash_threshold, score_activation);
+           normalize, device, attention, flash_threshold, score_activation, threads_source);
 }

@@ -3,16 +3,16 @@
  *
  * The standard path computes, per (sequence, head), S = scale * Q K^T as one (n x n) matrix with
  * OpenBLAS, a masked row softmax (window, causal), then O = P V with OpenBLAS. A query head reads
- * the key/value head of its group (grouped-query attention) in place. (sequence, head) pairs are spread
- * over OpenMP threads (OpenBLAS runs single-threaded inside them; cpu_backend.c says how one
- * thread is handled); each thread owns one max_seqlen^2 slice of the workspace, so the path's
+ * the key/value head of its group (grouped-query attention) in place. (sequence, head) pairs are
+ * the items of the backend's pool (OpenBLAS single-threaded inside them: sutra_pool_run_blas);
+ * each thread owns one max_seqlen^2 slice of the workspace, so the path's
  * memory grows with the square of the longest sequence: the engine only picks it below the
  * flash threshold. The flash path lives in attention_flash.c.
  */
 #include "backend/cpu/attention.h"
 
 #include <cblas.h>
-#include <omp.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "backend/cpu/attention_flash.h"
@@ -69,23 +69,29 @@ static void standard_one(const sutra_attn_params *p, int b, int h, float *S, sut
                 (int)p->o_stride);
 }
 
-sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, int threads, void *workspace,
+typedef struct standard_job {
+    const sutra_attn_params *p;
+    float *ws;
+    size_t slice;
+    sutra_cpu_isa isa;
+} standard_job;
+
+static void standard_item(void *arg, int bh, int worker) {
+    const standard_job *j = arg;
+    standard_one(j->p, bh / j->p->heads, bh % j->p->heads, j->ws + (size_t)worker * j->slice, j->isa);
+}
+
+sutra_status sutra_cpu_attention(const sutra_attn_params *p, sutra_attn_path path, sutra_pool *pool, void *workspace,
                                  size_t workspace_bytes, sutra_cpu_isa isa) {
-    if (!params_valid(p) || threads <= 0) return SUTRA_ERR_INVALID_ARGUMENT;
+    if (!params_valid(p) || !pool) return SUTRA_ERR_INVALID_ARGUMENT;
+    const int threads = sutra_pool_threads(pool);
     if ((p->rel_span > 0) != (p->rel_bias != NULL) || (p->rel_span && p->max_seqlen > p->rel_span))
         return SUTRA_ERR_INVALID_ARGUMENT; /* a table, and one that reaches every offset */
     if (workspace_bytes < sutra_cpu_attention_workspace(path, p->max_seqlen, p->head_dim, threads) || !workspace)
         return SUTRA_ERR_INVALID_ARGUMENT;
-    if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, threads, workspace, workspace_bytes, isa);
-
-    const int B = p->batch, H = p->heads;
-    const size_t slice = (size_t)p->max_seqlen * p->max_seqlen;
-#pragma omp parallel num_threads(threads)
-    {
-        omp_set_num_threads(1); /* OpenBLAS's OpenMP build: one thread per call (see blas_product) */
-        float *S = (float *)workspace + (size_t)omp_get_thread_num() * slice;
-#pragma omp for schedule(dynamic)
-        for (int bh = 0; bh < B * H; bh++) standard_one(p, bh / H, bh % H, S, isa);
-    }
+    if (path == SUTRA_ATTN_FLASH) return sutra_cpu_flash_attention(p, pool, workspace, workspace_bytes, isa);
+    if ((int64_t)p->batch * p->heads > INT_MAX) return SUTRA_ERR_INVALID_ARGUMENT;
+    standard_job j = {p, workspace, (size_t)p->max_seqlen * p->max_seqlen, isa};
+    sutra_pool_run_blas(pool, p->batch * p->heads, standard_item, &j);
     return SUTRA_OK;
 }

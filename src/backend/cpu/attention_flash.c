@@ -29,7 +29,7 @@
 
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -506,17 +506,56 @@ size_t sutra_cpu_flash_workspace(int head_dim, int threads) {
     return (size_t)threads * fl_tile_bytes(head_dim) + FL_ALIGN;
 }
 
-sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, void *ws, size_t ws_bytes,
+/* Where a worker is in the item sequence: the item -> (sequence, head, block) map walks this
+ * cursor forward and needs no table of prefix sums (no allocation). The pool hands out items
+ * from one counter in increasing order, so a worker crosses the B sequences once in all,
+ * O(B + items); were an item ever before the cursor, it would restart from sequence 0: slower,
+ * still right. Workers past FL_CURSORS restart at every item. */
+#define FL_CURSORS 256
+
+typedef struct fl_cursor {
+    int b;
+    int64_t base; /* first item of sequence b */
+} fl_cursor;
+
+typedef struct fl_job {
+    const sutra_attn_params *p;
+    const fl_kernels *kn;
+    char *base;
+    size_t slice;
+    fl_cursor cur[FL_CURSORS];
+} fl_job;
+
+static void fl_run_item(void *arg, int it, int worker) {
+    fl_job *j = arg;
+    const sutra_attn_params *p = j->p;
+    const int32_t *cu = p->cu_seqlens;
+    const int H = p->heads;
+    fl_cursor own = {0, 0}, *c = worker < FL_CURSORS ? &j->cur[worker] : &own;
+    if (it < c->base) *c = (fl_cursor){0, 0};
+    int64_t nblk;
+    for (;;) {
+        nblk = ((int64_t)cu[c->b + 1] - cu[c->b] + FL_BQ - 1) / FL_BQ;
+        if (it < c->base + (int64_t)H * nblk) break;
+        c->base += (int64_t)H * nblk;
+        c->b++;
+    }
+    const int64_t r = it - c->base;
+    fl_tile t = fl_tile_carve(j->base + (size_t)worker * j->slice, p->head_dim);
+    fl_item(p, j->kn, &t, cu[c->b], cu[c->b + 1] - cu[c->b], (int)(r / nblk), (int)(r % nblk) * FL_BQ);
+}
+
+sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, sutra_pool *pool, void *ws, size_t ws_bytes,
                                        sutra_cpu_isa isa) {
-    if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens || !ws) return SUTRA_ERR_INVALID_ARGUMENT;
-    if (p->head_dim < 1 || p->heads < 1 || p->batch < 0 || threads < 1) return SUTRA_ERR_INVALID_ARGUMENT;
+    if (!p || !p->q || !p->k || !p->v || !p->out || !p->cu_seqlens || !ws || !pool) return SUTRA_ERR_INVALID_ARGUMENT;
+    if (p->head_dim < 1 || p->heads < 1 || p->batch < 0) return SUTRA_ERR_INVALID_ARGUMENT;
     if (p->head_dim > SUTRA_CPU_FLASH_MAX_HEAD_DIM || (p->rel_span > 0) != (p->rel_bias != NULL)) return SUTRA_ERR_UNSUPPORTED;
     const int kvh = p->kv_heads ? p->kv_heads : p->heads;
     if (kvh < 1 || p->heads % kvh || (p->rel_span && p->max_seqlen > p->rel_span)) return SUTRA_ERR_INVALID_ARGUMENT;
     const int64_t HD = (int64_t)p->heads * p->head_dim, KVD = (int64_t)kvh * p->head_dim;
     if (p->q_stride < HD || p->k_stride < KVD || p->v_stride < KVD || p->o_stride < HD)
         return SUTRA_ERR_INVALID_ARGUMENT;
-    const size_t need = sutra_cpu_flash_workspace(p->head_dim, threads);
+    const size_t need = sutra_cpu_flash_workspace(p->head_dim, sutra_pool_threads(pool));
     if (need == 0 || ws_bytes < need) return SUTRA_ERR_INVALID_ARGUMENT;
     const int32_t *cu = p->cu_seqlens;
     if (cu[0] != 0) return SUTRA_ERR_INVALID_ARGUMENT;
@@ -526,41 +565,12 @@ sutra_status sutra_cpu_flash_attention(const sutra_attn_params *p, int threads, 
     for (int b = 0; b < p->batch; b++) {
         if (cu[b + 1] < cu[b]) return SUTRA_ERR_INVALID_ARGUMENT;
         items += (int64_t)p->heads * (((int64_t)cu[b + 1] - cu[b] + FL_BQ - 1) / FL_BQ);
+        if (items > INT_MAX) return SUTRA_ERR_INVALID_ARGUMENT;
     }
-
     const fl_kernels kn = fl_kernels_for(isa, p->head_dim);
-    char *base = (char *)(((uintptr_t)ws + FL_ALIGN - 1) & ~(uintptr_t)(FL_ALIGN - 1));
-    const size_t slice = fl_tile_bytes(p->head_dim);
-    const int H = p->heads;
-
-#pragma omp parallel num_threads(threads)
-    {
-        fl_tile t = fl_tile_carve(base + (size_t)omp_get_thread_num() * slice, p->head_dim);
-        /* The item -> (b, h, block) map walks a per-thread cursor forward over the sequences and
-         * needs no table of prefix sums (no allocation). A dynamic schedule hands each thread
-         * increasing indices (libgomp and LLVM's runtime take them from one shared counter), so a
-         * thread crosses the B sequences once in all, O(B + items); were an index ever smaller,
-         * the cursor would restart from sequence 0: slower, still right. */
-        int cb = 0;
-        int64_t cbase = 0; /* first item of sequence cb */
-#pragma omp for schedule(dynamic)
-        for (int64_t it = 0; it < items; it++) {
-            if (it < cbase) {
-                cb = 0;
-                cbase = 0;
-            }
-            int64_t nblk;
-            for (;;) {
-                nblk = ((int64_t)cu[cb + 1] - cu[cb] + FL_BQ - 1) / FL_BQ;
-                if (it < cbase + (int64_t)H * nblk) break;
-                cbase += (int64_t)H * nblk;
-                cb++;
-            }
-            const int64_t r = it - cbase;
-            const int h = (int)(r / nblk);
-            const int blk = (int)(r % nblk);
-            fl_item(p, &kn, &t, cu[cb], cu[cb + 1] - cu[cb], h, blk * FL_BQ);
-        }
-    }
+    fl_job *j = &(fl_job){.p = p, .kn = &kn};
+    j->base = (char *)(((uintptr_t)ws + FL_ALIGN - 1) & ~(uintptr_t)(FL_ALIGN - 1));
+    j->slice = fl_tile_bytes(p->head_dim);
+    sutra_pool_run(pool, (int)items, fl_run_item, j);
     return SUTRA_OK;
 }

@@ -1,20 +1,21 @@
 /*
- * cpu_backend.c - the CPU backend: OpenBLAS for matrix products, OpenMP for everything else.
+ * cpu_backend.c - the CPU backend: OpenBLAS and packed kernels for matrix products, the backend's
+ * own thread pool (pool.h) for every parallel loop.
  *
  * Rules: activations are fp32 and live in one arena sized by reserve(); ops never allocate,
  * except the buffers made once at first use (packed weights for few-row products, the per-head
  * weight rows of the grouped layout). Every op runs with the backend's thread count and
  * instruction set, both passed down, nothing process-wide: OpenBLAS is called from this backend's
- * own parallel regions, one block of a product per thread (blas_product), so that OpenBLAS's own
- * process-wide thread count plays no part (blas_single_threaded says the one exception) and
- * backends of different settings run side by side.
- * Row-parallel loops split T across threads in contiguous chunks.
+ * own pool, one block of a product per item (blas_product), so that OpenBLAS's own process-wide
+ * thread count plays no part (blas_single_threaded says the one exception) and backends of
+ * different settings run side by side.
+ * Row-parallel loops cut T into contiguous ranges, about four per thread (sutra_pool_items),
+ * taken by whichever thread is free.
  */
 #include "backend/cpu/cpu_backend.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "backend/cpu/cpu_isa.h"
 #include "backend/cpu/elementwise.h"
 #include "backend/cpu/gemm_small.h"
+#include "backend/cpu/pool.h"
 #include "backend/optimes.h"
 #include "util/common.h"
 
@@ -77,6 +79,7 @@ typedef struct packed_slot {
 
 typedef struct cpu_ctx {
     int threads;
+    sutra_pool *pool;
     sutra_cpu_isa isa;
     packed_slot *packed; /* PACK_SLOTS entries, made at first use */
     char *arena;
@@ -116,6 +119,34 @@ static void op_end(cpu_ctx *c, double t0, const char *fmt, ...) {
 
 static const char *act_name(sutra_act act) {
     return act == SUTRA_ACT_GELU ? " gelu" : act == SUTRA_ACT_GELU_TANH ? " gelu-tanh" : act == SUTRA_ACT_SILU ? " silu" : "";
+}
+
+/* ---- row-parallel loops ------------------------------------------------------------------- */
+
+/* ROW_MIN: rows per item at least. The row ops cost about a microsecond per row of 384 floats, so
+ * a batch of one short sentence runs on the caller alone and a batch of 32 in about eight items. */
+#define ROW_MIN 32
+
+typedef void (*rows_fn)(const void *ctx, int t0, int t1);
+
+typedef struct rows_job {
+    rows_fn fn;
+    const void *ctx;
+    int n, items;
+} rows_job;
+
+static void rows_item(void *arg, int item, int worker) {
+    (void)worker;
+    const rows_job *j = arg;
+    int lo, hi;
+    sutra_pool_range(j->n, j->items, item, &lo, &hi);
+    j->fn(j->ctx, lo, hi);
+}
+
+/* fn(ctx, t0, t1) over [0, n) in ranges of at least min_rows rows. */
+static void rows_parallel(const cpu_ctx *c, int n, int min_rows, rows_fn fn, const void *ctx) {
+    rows_job j = {fn, ctx, n, sutra_pool_items(c->pool, n, min_rows)};
+    sutra_pool_run(c->pool, j.items, rows_item, &j);
 }
 
 /* ---- ops -------------------------------------------------------------------------------- */
@@ -161,29 +192,42 @@ static void norm_row(const cpu_ctx *c, float *out, const float *x, const float *
         for (int i = 0; i < C; i++) out[i] += ((const float *)n->b)[i];
 }
 
+typedef struct embed_job {
+    const cpu_ctx *c;
+    float *out;
+    const int32_t *ids, *pos, *types;
+    const float *tok, *pos_tab, *type_tab;
+    const sutra_norm *norm;
+    int C, normed;
+} embed_job;
+
+static void embed_rows(const void *ctx, int t0, int t1) {
+    const embed_job *j = ctx;
+    const int C = j->C;
+    for (int t = t0; t < t1; t++) {
+        float *o = j->out + (size_t)t * C;
+        const float *e = j->tok + (size_t)j->ids[t] * C;
+        for (int i = 0; i < C; i++) o[i] = e[i];
+        if (j->pos_tab) {
+            const float *p = j->pos_tab + (size_t)j->pos[t] * C;
+            for (int i = 0; i < C; i++) o[i] += p[i];
+        }
+        if (j->type_tab) {
+            const float *y = j->type_tab + (size_t)(j->types ? j->types[t] : 0) * C;
+            for (int i = 0; i < C; i++) o[i] += y[i];
+        }
+        if (j->normed) norm_row(j->c, o, o, NULL, j->norm, C);
+    }
+}
+
 static void cpu_embed(sutra_backend *be, void *out_, const int32_t *ids, const int32_t *pos, const int32_t *types,
                       const void *tok_, const void *pos_tab_, const void *type_tab_, const sutra_norm *norm, int T,
                       int C) {
     cpu_ctx *c = be->ctx;
     const double t0 = op_start(c);
-    float *out = out_;
-    const float *tok = tok_, *pos_tab = pos_tab_, *type_tab = type_tab_;
     const int normed = norm && norm->w;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) {
-        float *o = out + (size_t)t * C;
-        const float *e = tok + (size_t)ids[t] * C;
-        for (int i = 0; i < C; i++) o[i] = e[i];
-        if (pos_tab) {
-            const float *p = pos_tab + (size_t)pos[t] * C;
-            for (int i = 0; i < C; i++) o[i] += p[i];
-        }
-        if (type_tab) {
-            const float *y = type_tab + (size_t)(types ? types[t] : 0) * C;
-            for (int i = 0; i < C; i++) o[i] += y[i];
-        }
-        if (normed) norm_row(c, o, o, NULL, norm, C);
-    }
+    const embed_job j = {c, out_, ids, pos, types, tok_, pos_tab_, type_tab_, norm, C, normed};
+    rows_parallel(c, T, ROW_MIN, embed_rows, &j);
     op_end(c, t0, "%s", normed ? (norm->kind == SUTRA_NORM_RMS ? "embed+RMS" : "embed+LN") : "embed");
 }
 
@@ -204,16 +248,35 @@ static const float *packed_weights(cpu_ctx *c, const float *w, int N, int K) {
     return NULL;
 }
 
-/* out (T, N; rows ldo apart) = act(x (T,K) @ w (N,K)^T + bias (N)) through OpenBLAS, split over
- * the backend's threads in one parallel region, each thread calling OpenBLAS on its block and
- * finishing the block's bias and activation while it is warm. OpenBLAS's OpenMP build runs one
- * thread per call inside an active region or where omp_get_max_threads() is 1, which each thread
- * of the region sets for itself first; that also covers a one-thread region, which is inactive and
- * would otherwise inherit the calling thread's count (and OpenBLAS would raise its process-wide
- * count to it). A pthreads build is made single-threaded at create (blas_single_threaded).
- * The blocks are pt row ranges times pn column ranges, pt * pn the thread count, chosen so that
- * what the threads pack in all, pt times the weights and pn times the input, is least; column
- * ranges are whole vectors of 16 floats. */
+typedef struct blas_job {
+    const cpu_ctx *c;
+    float *out;
+    int64_t ldo;
+    const float *x, *w, *bias;
+    int T, N, K, pt, rows, cols;
+    sutra_act act;
+} blas_job;
+
+static void blas_block(void *arg, int item, int worker) {
+    (void)worker;
+    const blas_job *b = arg;
+    const int i = item % b->pt, j = item / b->pt, T = b->T, N = b->N, K = b->K;
+    const int t0 = i * b->rows, t1 = T - t0 < b->rows ? T : t0 + b->rows;
+    const int n0 = j * b->cols, n1 = N - n0 < b->cols ? N : n0 + b->cols;
+    if (t0 >= t1 || n0 >= n1) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t1 - t0, n1 - n0, K, 1.0f, b->x + (size_t)t0 * K, K,
+                b->w + (size_t)n0 * K, K, 0.0f, b->out + (size_t)t0 * b->ldo + n0, (int)b->ldo);
+    for (int t = t0; (b->bias || b->act != SUTRA_ACT_NONE) && t < t1; t++)
+        sutra_bias_act_row(b->out + (size_t)t * b->ldo + n0, b->bias ? b->bias + n0 : NULL, n1 - n0, b->act, b->c->isa);
+}
+
+/* out (T, N; rows ldo apart) = act(x (T,K) @ w (N,K)^T + bias (N)) through OpenBLAS, in blocks run
+ * by the backend's pool, each block's OpenBLAS call followed by its bias and activation while it
+ * is warm. The blocks are pt row ranges times pn column ranges, pt * pn the thread count, chosen
+ * so that what the blocks pack in all, pt times the weights and pn times the input, is least;
+ * column ranges are whole vectors of 16 floats. Blocks are taken by whichever thread is free, so a
+ * descheduled thread's block is taken by another if it has not begun. sutra_pool_run_blas keeps
+ * OpenBLAS single-threaded inside the blocks. */
 static void blas_product(const cpu_ctx *c, float *out, int64_t ldo, const float *x, const float *w,
                          const float *bias, int T, int N, int K, sutra_act act) {
     const int p = c->threads;
@@ -221,22 +284,8 @@ static void blas_product(const cpu_ctx *c, float *out, int64_t ldo, const float 
     for (int d = 1; d <= p; d++) /* pt = p / d row ranges, d column ranges: pt N + d T floats packed per K */
         if (p % d == 0 && (double)(p / d) * N + (double)d * T < (double)(p / pn) * N + (double)pn * T) pn = d;
     const int pt = p / pn, rows = (T + pt - 1) / pt, cols = ((N + pn - 1) / pn + 15) / 16 * 16;
-#pragma omp parallel num_threads(p)
-    {
-        omp_set_num_threads(1); /* this region's own setting: OpenBLAS's OpenMP build reads it */
-        const int i = omp_get_thread_num() % pt, j = omp_get_thread_num() / pt;
-        const int t0 = i * rows, t1 = T - t0 < rows ? T : t0 + rows, n0 = j * cols, n1 = N - n0 < cols ? N : n0 + cols;
-        if (omp_get_num_threads() == p && t0 < t1 && n0 < n1) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t1 - t0, n1 - n0, K, 1.0f, x + (size_t)t0 * K, K,
-                        w + (size_t)n0 * K, K, 0.0f, out + (size_t)t0 * ldo + n0, (int)ldo);
-            for (int t = t0; (bias || act != SUTRA_ACT_NONE) && t < t1; t++)
-                sutra_bias_act_row(out + (size_t)t * ldo + n0, bias ? bias + n0 : NULL, n1 - n0, act, c->isa);
-        } else if (omp_get_num_threads() != p && omp_get_thread_num() == 0) { /* fewer threads than asked: all here */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, N, K, 1.0f, x, K, w, K, 0.0f, out, (int)ldo);
-            for (int t = 0; (bias || act != SUTRA_ACT_NONE) && t < T; t++)
-                sutra_bias_act_row(out + (size_t)t * ldo, bias, N, act, c->isa);
-        }
-    }
+    blas_job b = {c, out, ldo, x, w, bias, T, N, K, pt, rows, cols, act};
+    sutra_pool_run_blas(c->pool, pt * pn, blas_block, &b);
 }
 
 static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const void *w, const void *bias_,
@@ -247,14 +296,37 @@ static void cpu_matmul(sutra_backend *be, void *out_, const void *inp, const voi
     const float *bias = bias_;
     const float *panels = T <= SUTRA_GEMM_SMALL_MAX_T || c->blas_slow ? packed_weights(c, w, N, K) : NULL;
     if (panels && T <= SUTRA_GEMM_SMALL_MAX_T) {
-        sutra_gemm_small(out, inp, panels, bias, T, N, K, act, c->threads, c->isa);
+        sutra_gemm_small(out, inp, panels, bias, T, N, K, act, c->pool, c->isa);
     } else if (panels) {
         const sutra_gemm_seg seg = {.out = out, .ldo = N, .packed = panels, .bias = bias, .N = N, .act = act};
-        sutra_gemm_rows(&seg, 1, inp, T, K, c->threads, c->isa);
+        sutra_gemm_rows(&seg, 1, inp, T, K, c->pool, c->isa);
     } else {
         blas_product(c, out, N, inp, w, bias, T, N, K, act);
     }
     op_end(c, t0, "matmul N %d K %d%s", N, K, act_name(act));
+}
+
+typedef struct add_norm_job {
+    const cpu_ctx *c;
+    float *sum, *out;
+    const float *a, *b;
+    const sutra_norm *norm;
+    int C, normed;
+} add_norm_job;
+
+static void add_norm_rows(const void *ctx, int t0, int t1) {
+    const add_norm_job *j = ctx;
+    const int C = j->C;
+    for (int t = t0; t < t1; t++) {
+        const float *at = j->a + (size_t)t * C, *bt = j->b ? j->b + (size_t)t * C : NULL;
+        if (j->sum) { /* the norm reads the stored sum */
+            float *s = j->sum + (size_t)t * C;
+            for (int i = 0; i < C; i++) s[i] = at[i] + (bt ? bt[i] : 0.0f);
+            at = s;
+            bt = NULL;
+        }
+        if (j->normed) norm_row(j->c, j->out + (size_t)t * C, at, bt, j->norm, C);
+    }
 }
 
 static void cpu_add_norm(sutra_backend *be, void *sum_, void *out_, const void *a_, const void *b_,
@@ -262,19 +334,10 @@ static void cpu_add_norm(sutra_backend *be, void *sum_, void *out_, const void *
     cpu_ctx *c = be->ctx;
     const double t0 = op_start(c);
     float *sum = sum_, *out = out_;
-    const float *a = a_, *b = b_;
+    const float *b = b_;
     const int normed = out && norm && norm->w;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) {
-        const float *at = a + (size_t)t * C, *bt = b ? b + (size_t)t * C : NULL;
-        if (sum) { /* the norm reads the stored sum */
-            float *s = sum + (size_t)t * C;
-            for (int i = 0; i < C; i++) s[i] = at[i] + (bt ? bt[i] : 0.0f);
-            at = s;
-            bt = NULL;
-        }
-        if (normed) norm_row(c, out + (size_t)t * C, at, bt, norm, C);
-    }
+    const add_norm_job j = {c, sum, out, a_, b, norm, C, normed};
+    rows_parallel(c, T, ROW_MIN, add_norm_rows, &j);
     const int rms = normed && norm->kind == SUTRA_NORM_RMS;
     op_end(c, t0, "%s", sum ? (normed ? (rms ? "residual+RMS" : "residual+LN") : "residual")
                             : b ? (rms ? "add+RMS" : "add+LN") : rms ? "RMS" : "LN");
@@ -282,44 +345,55 @@ static void cpu_add_norm(sutra_backend *be, void *sum_, void *out_, const void *
 
 /* Per-head norms (query/key norms): each of the T rows holds `heads` heads of D values from its
  * start, rows stride floats apart. */
+typedef struct head_norm_job {
+    const cpu_ctx *c;
+    float *x;
+    int64_t stride;
+    int heads, D;
+    const sutra_norm *norm;
+} head_norm_job;
+
+static void head_norm_rows(const void *ctx, int t0, int t1) {
+    const head_norm_job *j = ctx;
+    for (int t = t0; t < t1; t++)
+        for (int h = 0; h < j->heads; h++) {
+            float *v = j->x + (size_t)t * j->stride + (size_t)h * j->D;
+            norm_row(j->c, v, v, NULL, j->norm, j->D);
+        }
+}
+
 static void cpu_head_norm(sutra_backend *be, void *x_, int64_t stride, int T, int heads, int D, const sutra_norm *norm) {
     cpu_ctx *c = be->ctx;
     const double t0 = op_start(c);
-    float *x = x_;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++)
-        for (int h = 0; h < heads; h++) {
-            float *v = x + (size_t)t * stride + (size_t)h * D;
-            norm_row(c, v, v, NULL, norm, D);
-        }
+    const head_norm_job j = {c, x_, stride, heads, D, norm};
+    rows_parallel(c, T, ROW_MIN, head_norm_rows, &j);
     op_end(c, t0, "head %s", norm->kind == SUTRA_NORM_RMS ? "RMS" : "LN");
 }
 
 /* Rotary embedding as HF computes it in fp32: inv_freq_i = 1 / theta^(2i/D) rounded to float,
  * angle = float(pos) * inv_freq_i rounded to float, then cos/sin of that float. Matching those
  * roundings matters: at position 8192 one ulp of inv_freq moves the angle by ~2e-4 rad. */
-static void cpu_rope(sutra_backend *be, void *x_, int64_t stride, const int32_t *pos, int T, int heads, int D,
-                     float theta) {
-    cpu_ctx *c = be->ctx;
-    const double t0 = op_start(c);
-    float *x = x_;
-    const int half = D / 2;
+typedef struct rope_job {
+    float *x;
+    int64_t stride;
+    const int32_t *pos;
+    int heads, D;
     float inv[512];
-    for (int i = 0; i < half && i < 512; i++) {
-        float e = (float)(2 * i) / (float)D;
-        inv[i] = 1.0f / (float)pow((double)theta, (double)e);
-    }
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) {
+} rope_job;
+
+static void rope_rows(const void *ctx, int t0, int t1) {
+    const rope_job *j = ctx;
+    const int half = j->D / 2;
+    for (int t = t0; t < t1; t++) {
         float cs[512], sn[512];
         for (int i = 0; i < half; i++) {
-            float a = (float)pos[t] * inv[i];
+            float a = (float)j->pos[t] * j->inv[i];
             cs[i] = (float)cos((double)a);
             sn[i] = (float)sin((double)a);
         }
-        float *row = x + (size_t)t * stride;
-        for (int h = 0; h < heads; h++) {
-            float *v = row + (size_t)h * D;
+        float *row = j->x + (size_t)t * j->stride;
+        for (int h = 0; h < j->heads; h++) {
+            float *v = row + (size_t)h * j->D;
             for (int i = 0; i < half; i++) {
                 float x1 = v[i], x2 = v[i + half];
                 v[i] = x1 * cs[i] - x2 * sn[i];
@@ -327,16 +401,41 @@ static void cpu_rope(sutra_backend *be, void *x_, int64_t stride, const int32_t 
             }
         }
     }
+}
+
+static void cpu_rope(sutra_backend *be, void *x_, int64_t stride, const int32_t *pos, int T, int heads, int D,
+                     float theta) {
+    cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
+    rope_job j = {x_, stride, pos, heads, D, {0}};
+    const int half = D / 2;
+    for (int i = 0; i < half && i < 512; i++) {
+        float e = (float)(2 * i) / (float)D;
+        j.inv[i] = 1.0f / (float)pow((double)theta, (double)e);
+    }
+    rows_parallel(c, T, ROW_MIN / 4, rope_rows, &j); /* a row's sines and cosines: heavier than a norm */
     op_end(c, t0, "rope");
+}
+
+typedef struct glu_job {
+    float *out;
+    const float *inp;
+    int F;
+    sutra_act act;
+    sutra_cpu_isa isa;
+} glu_job;
+
+static void glu_rows(const void *ctx, int t0, int t1) {
+    const glu_job *j = ctx;
+    for (int t = t0; t < t1; t++)
+        sutra_glu_row(j->out + (size_t)t * j->F, j->inp + (size_t)t * 2 * j->F, j->F, j->act, j->isa);
 }
 
 static void cpu_glu(sutra_backend *be, void *out_, const void *inp_, int T, int F, sutra_act act) {
     cpu_ctx *c = be->ctx;
     const double t0 = op_start(c);
-    float *out = out_;
-    const float *inp = inp_;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int t = 0; t < T; t++) sutra_glu_row(out + (size_t)t * F, inp + (size_t)t * 2 * F, F, act, c->isa);
+    const glu_job j = {out_, inp_, F, act, c->isa};
+    rows_parallel(c, T, ROW_MIN / 4, glu_rows, &j); /* F is several times C */
     op_end(c, t0, "glu");
 }
 
@@ -372,32 +471,38 @@ static void cpu_project_heads(sutra_backend *be, void *q, int64_t ldq, void *k, 
             blas_product(c, dst[s], ld[s], x, w + row0[s] * C, b, T, n[s], C, SUTRA_ACT_NONE);
             continue;
         }
-        sutra_gemm_pack_into(c->heads_pack + s * per, w + row0[s] * C, n[s], C, c->threads);
+        sutra_gemm_pack_into(c->heads_pack + s * per, w + row0[s] * C, n[s], C, c->pool);
         seg[s] = (sutra_gemm_seg){.out = dst[s], .ldo = ld[s], .packed = c->heads_pack + s * per, .bias = b, .N = n[s]};
     }
-    if (c->heads_pack) sutra_gemm_rows(seg, 3, x, T, C, c->threads, c->isa);
+    if (c->heads_pack) sutra_gemm_rows(seg, 3, x, T, C, c->pool, c->isa);
     op_end(c, t0, "project heads");
 }
 
 static sutra_status cpu_attention(sutra_backend *be, const sutra_attn_params *p, sutra_attn_path path) {
     cpu_ctx *c = be->ctx;
     const double t0 = op_start(c);
-    sutra_status st = sutra_cpu_attention(p, path, c->threads, c->attn_ws[path], c->attn_ws_bytes[path], c->isa);
+    sutra_status st = sutra_cpu_attention(p, path, c->pool, c->attn_ws[path], c->attn_ws_bytes[path], c->isa);
     if (p) op_end(c, t0, "attention %s d %d", path == SUTRA_ATTN_FLASH ? "flash" : "standard", p->head_dim);
     return st;
 }
 
-static sutra_status cpu_pool(sutra_backend *be, float *out, const void *inp_, const int32_t *cu,
-                             const int32_t *host_cu, int B, int C, sutra_pooling mode) {
-    (void)host_cu;
-    cpu_ctx *c = be->ctx;
-    const double t0 = op_start(c);
-    const float *inp = inp_;
-#pragma omp parallel for num_threads(c->threads) schedule(static)
-    for (int b = 0; b < B; b++) {
-        float *o = out + (size_t)b * C;
+typedef struct pool_job {
+    float *out;
+    const float *inp;
+    const int32_t *cu;
+    int C;
+    sutra_pooling mode;
+} pool_job;
+
+static void pool_rows(const void *ctx, int b0, int b1) {
+    const pool_job *j = ctx;
+    const float *inp = j->inp;
+    const int32_t *cu = j->cu;
+    const int C = j->C;
+    for (int b = b0; b < b1; b++) {
+        float *o = j->out + (size_t)b * C;
         int s0 = cu[b], s1 = cu[b + 1], n = s1 - s0;
-        switch (mode) {
+        switch (j->mode) {
         case SUTRA_POOLING_CLS:
             memcpy(o, inp + (size_t)s0 * C, (size_t)C * sizeof(float));
             break;
@@ -418,6 +523,15 @@ static sutra_status cpu_pool(sutra_backend *be, float *out, const void *inp_, co
             break;
         }
     }
+}
+
+static sutra_status cpu_pool(sutra_backend *be, float *out, const void *inp_, const int32_t *cu,
+                             const int32_t *host_cu, int B, int C, sutra_pooling mode) {
+    (void)host_cu;
+    cpu_ctx *c = be->ctx;
+    const double t0 = op_start(c);
+    const pool_job j = {out, inp_, cu, C, mode};
+    rows_parallel(c, B, 4, pool_rows, &j);
     op_end(c, t0, "pool");
     return SUTRA_OK;
 }
@@ -515,6 +629,7 @@ static void cpu_destroy(sutra_backend *be) {
         free(c->attn_ws[1]);
         free(c->heads_pack);
         free(c->prof);
+        sutra_pool_destroy(c->pool);
         free(c);
     }
     free(be);
@@ -534,9 +649,9 @@ void sutra_cpu_backend_describe(const sutra_backend *be, char *buf, size_t cap) 
 }
 
 /* OpenBLAS keeps one thread count per process. Its OpenMP build takes the count from the calling
- * OpenMP task instead, which Sutra's regions set to 1 (blas_product), so nothing process-wide is
- * touched. An OpenBLAS built with pthreads cannot see those regions and would start its own threads
- * under each of ours: for it the count is set to 1 once, at create, under a lock so that no two of
+ * thread's OpenMP setting instead, which is 1 on every thread of the pool while it calls OpenBLAS
+ * (sutra_pool_run_blas), so nothing process-wide is touched. An OpenBLAS built with pthreads cannot
+ * see that and would start its own threads under each of ours: for it the count is set to 1 once, at create, under a lock so that no two of
  * Sutra's backends change it at once. It then stays 1, which is what every call of Sutra's wants (a
  * program that uses that build's own threading beside Sutra sets its count back with
  * openblas_set_num_threads). A serial build needs nothing. */
@@ -580,6 +695,13 @@ sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backen
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: out of memory");
     }
     c->threads = opt->threads;
+    st = sutra_pool_create(opt->threads, &c->pool, err, errcap);
+    if (st) {
+        free(c->prof);
+        free(c);
+        free(be);
+        return st;
+    }
     c->isa = isa;
     c->blas_slow = blas_is_slow(isa);
     blas_single_threaded();

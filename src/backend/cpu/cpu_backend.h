@@ -9,15 +9,14 @@
 #include "backend/backend.h"
 
 typedef struct sutra_cpu_options {
-    int threads;       /* OpenMP and OpenBLAS threads of every op (> 0) */
+    int threads;       /* the threads of every op (> 0): the caller's and threads - 1 of the backend's pool */
     sutra_cpu_isa isa; /* the instruction set of Sutra's own kernels (AUTO: the widest the CPU has) */
     int profile;       /* 1: time every op (op_times) */
 } sutra_cpu_options;
 
 /* A CPU backend. SUTRA_ERR_UNSUPPORTED when the CPU lacks the asked instruction set,
- * SUTRA_ERR_INVALID_ARGUMENT for threads < 1; the reason is in err. Threads are set per op for
- * the calling thread only (OpenMP's per-thread setting), so backends of different thread counts
- * may run at once in one process. */
+ * SUTRA_ERR_INVALID_ARGUMENT for threads < 1; the reason is in err. Each backend has its own pool
+ * of threads (pool.h), so backends of different thread counts may run at once in one process. */
 sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backend **out, char *err, size_t errcap);
 
 /* The instruction set the backend's kernels run (resolved, never AUTO). */

@@ -22,20 +22,36 @@ size_t sutra_gemm_packed_floats(int N, int K) {
     return (size_t)((N + SUTRA_GEMM_PANEL - 1) / SUTRA_GEMM_PANEL) * SUTRA_GEMM_PANEL * (size_t)K;
 }
 
-void sutra_gemm_pack_into(float *p, const float *w, int N, int K, int threads) {
+typedef struct pack_job {
+    float *p;
+    const float *w;
+    int N, K;
+} pack_job;
+
+static void pack_panel(void *arg, int pi, int worker) {
+    (void)worker;
+    const pack_job *j = arg;
+    const int K = j->K;
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < SUTRA_GEMM_PANEL; c++) {
+            int col = pi * SUTRA_GEMM_PANEL + c;
+            j->p[((size_t)pi * K + k) * SUTRA_GEMM_PANEL + c] = col < j->N ? j->w[(size_t)col * K + k] : 0.0f;
+        }
+}
+
+void sutra_gemm_pack_into(float *p, const float *w, int N, int K, sutra_pool *pool) {
+    pack_job j = {p, w, N, K};
     const int P = (N + SUTRA_GEMM_PANEL - 1) / SUTRA_GEMM_PANEL;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int pi = 0; pi < P; pi++)
-        for (int k = 0; k < K; k++)
-            for (int j = 0; j < SUTRA_GEMM_PANEL; j++) {
-                int col = pi * SUTRA_GEMM_PANEL + j;
-                p[((size_t)pi * K + k) * SUTRA_GEMM_PANEL + j] = col < N ? w[(size_t)col * K + k] : 0.0f;
-            }
+    if (pool) {
+        sutra_pool_run(pool, P, pack_panel, &j);
+        return;
+    }
+    for (int pi = 0; pi < P; pi++) pack_panel(&j, pi, 0);
 }
 
 float *sutra_gemm_pack(const float *w, int N, int K) {
     float *p = sutra_alloc64(sutra_gemm_packed_floats(N, K) * sizeof(float));
-    if (p) sutra_gemm_pack_into(p, w, N, K, 1);
+    if (p) sutra_gemm_pack_into(p, w, N, K, NULL);
     return p;
 }
 
@@ -187,11 +203,24 @@ static int blocks_of(sutra_cpu_isa isa, int N) {
     return (P + step - 1) / step;
 }
 
+typedef struct small_job {
+    float *out;
+    const float *inp, *packed, *bias;
+    int T, N, K;
+    sutra_act act;
+    sutra_cpu_isa isa;
+} small_job;
+
+static void small_block(void *arg, int b, int worker) {
+    (void)worker;
+    const small_job *j = arg;
+    block(j->isa, j->out, j->N, j->inp, j->packed, j->bias, 0, j->T, j->N, j->K, j->act, b);
+}
+
 void sutra_gemm_small(float *out, const float *inp, const float *packed, const float *bias, int T, int N, int K,
-                      sutra_act act, int threads, sutra_cpu_isa isa) {
-    const int blocks = blocks_of(isa, N);
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int b = 0; b < blocks; b++) block(isa, out, N, inp, packed, bias, 0, T, N, K, act, b);
+                      sutra_act act, sutra_pool *pool, sutra_cpu_isa isa) {
+    small_job j = {out, inp, packed, bias, T, N, K, act, isa};
+    sutra_pool_run(pool, blocks_of(isa, N), small_block, &j);
 }
 
 /* Rows per work item of sutra_gemm_rows: 48 is a whole number of AVX-512 (8) and AVX2 (6) row
@@ -200,15 +229,27 @@ void sutra_gemm_small(float *out, const float *inp, const float *packed, const f
  * key and value) also sit in L2, so x is read from memory once per call. */
 #define ROWS_ITEM 48
 
-void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, int threads,
-                     sutra_cpu_isa isa) {
-    const int items = (T + ROWS_ITEM - 1) / ROWS_ITEM;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int it = 0; it < items; it++) {
-        const int t_lo = it * ROWS_ITEM, t_hi = T - t_lo < ROWS_ITEM ? T : t_lo + ROWS_ITEM;
-        for (int s = 0; s < nseg; s++)
-            for (int b = 0, nb = blocks_of(isa, seg[s].N); b < nb; b++)
-                block(isa, seg[s].out, seg[s].ldo, inp, seg[s].packed, seg[s].bias, t_lo, t_hi, seg[s].N, K,
-                      seg[s].act, b);
+typedef struct rows_job {
+    const sutra_gemm_seg *seg;
+    int nseg;
+    const float *inp;
+    int T, K;
+    sutra_cpu_isa isa;
+} rows_job;
+
+static void rows_block(void *arg, int it, int worker) {
+    (void)worker;
+    const rows_job *j = arg;
+    const int t_lo = it * ROWS_ITEM, t_hi = j->T - t_lo < ROWS_ITEM ? j->T : t_lo + ROWS_ITEM;
+    for (int s = 0; s < j->nseg; s++) {
+        const sutra_gemm_seg *g = &j->seg[s];
+        for (int b = 0, nb = blocks_of(j->isa, g->N); b < nb; b++)
+            block(j->isa, g->out, g->ldo, j->inp, g->packed, g->bias, t_lo, t_hi, g->N, j->K, g->act, b);
     }
+}
+
+void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, sutra_pool *pool,
+                     sutra_cpu_isa isa) {
+    rows_job j = {seg, nseg, inp, T, K, isa};
+    sutra_pool_run(pool, (T + ROWS_ITEM - 1) / ROWS_ITEM, rows_block, &j);
 }

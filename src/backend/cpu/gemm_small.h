@@ -22,6 +22,7 @@
 #define SUTRA_GEMM_SMALL_H
 
 #include "backend/backend.h"
+#include "backend/cpu/pool.h"
 
 #define SUTRA_GEMM_SMALL_MAX_T 48
 #define SUTRA_GEMM_PANEL 16 /* columns per panel: one AVX-512 vector */
@@ -31,14 +32,14 @@
 float *sutra_gemm_pack(const float *w, int N, int K);
 
 /* The same into p, which holds sutra_gemm_packed_floats(N, K) floats and is 64-byte aligned;
- * threads split the panels. */
+ * the pool's threads split the panels. */
 size_t sutra_gemm_packed_floats(int N, int K);
-void sutra_gemm_pack_into(float *p, const float *w, int N, int K, int threads);
+void sutra_gemm_pack_into(float *p, const float *w, int N, int K, sutra_pool *pool);
 
 /* out (T, N) = act(inp (T, K) @ w^T + bias) with w packed by sutra_gemm_pack; bias may be NULL.
- * Threads split the panels; isa is a resolved set (cpu_isa.h). */
+ * The pool's threads take blocks of panels; isa is a resolved set (cpu_isa.h). */
 void sutra_gemm_small(float *out, const float *inp, const float *packed, const float *bias, int T, int N, int K,
-                      sutra_act act, int threads, sutra_cpu_isa isa);
+                      sutra_act act, sutra_pool *pool, sutra_cpu_isa isa);
 
 /* One output of sutra_gemm_rows: out (T, N), rows ldo floats apart, = act(inp @ w^T + bias) for
  * w packed by sutra_gemm_pack(_into); bias may be NULL; act 0 (NONE) unless set. */
@@ -51,9 +52,10 @@ typedef struct sutra_gemm_seg {
     sutra_act act;
 } sutra_gemm_seg;
 
-/* Every segment's product over the same input inp (T, K), for any T. Threads split the rows, and
- * each block of rows passes under every panel of every segment before the next block is read. */
-void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, int threads,
+/* Every segment's product over the same input inp (T, K), for any T. The pool's threads take blocks
+ * of rows, and each block of rows passes under every panel of every segment before the next block
+ * is read. */
+void sutra_gemm_rows(const sutra_gemm_seg *seg, int nseg, const float *inp, int T, int K, sutra_pool *pool,
                      sutra_cpu_isa isa);
 
 #endif /* SUTRA_GEMM_SMALL_H */

@@ -1,0 +1,227 @@
+/*
+ * pool.c - see pool.h. Written for this project: the shared counter, the futexes and the spin
+ * budgets below are its own.
+ *
+ * The job. A run publishes (fn, arg, items) and then the ticket: generation g in the high 32 bits,
+ * the next item in the low 32. A thread takes item i of generation g by moving the ticket from
+ * (g, i) to (g, i + 1) with a compare-and-swap, having read the job after the ticket, so an item
+ * is only ever taken with its own generation's job: before the job's fields are written again, the
+ * ticket is set to (g + 1, CLOSED), which fails the swap of any thread still holding the old
+ * ticket, and the fields are stored with release and loaded with acquire, so a thread that saw a
+ * newer field would see the CLOSED ticket too. The run returns once `done` reaches `items`: a
+ * thread that was descheduled before it took an item holds nothing up.
+ *
+ * Waiting. Workers wait for the generation word to change and the caller for `done`: both spin
+ * with the pause instruction for a bounded time (SPIN_NS), then sleep on a futex. Whoever changes
+ * the word wakes sleepers only when there are any (`sleepers`, `waiting`), so a forward whose
+ * loops follow each other closely makes no system calls. The two sides' store-then-load (the
+ * waiter announces itself, then rereads the word; the waker changes the word, then reads the
+ * announcement) are sequentially consistent, so one of them always sees the other.
+ *
+ * SPIN_NS: measured on the 2-core machine, all-MiniLM-L6-v2 (docs/BENCHMARKS.md, the contention
+ * rows): the loops of one forward are microseconds apart and a worker that sleeps between them
+ * costs a wake-up of 10-50 us, so a worker spins a while; but a thread that spins while the one
+ * it waits for is descheduled burns the time slice that thread needs. */
+#include "backend/cpu/pool.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <omp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/common.h"
+
+#ifndef SPIN_NS
+#define SPIN_NS 10000
+#endif
+#define CLOSED 0xFFFFFFFFu
+
+typedef struct pool_worker {
+    sutra_pool *pool;
+    int id;
+    pthread_t tid;
+} pool_worker;
+
+struct sutra_pool {
+    int threads;
+    pool_worker *workers; /* threads - 1 of them */
+    int started;          /* how many were started */
+    uint32_t gen;         /* the caller's: the last generation published */
+    _Alignas(64) _Atomic uint64_t ticket;
+    _Atomic(sutra_pool_fn) fn;
+    _Atomic(void *) arg;
+    _Atomic int items;
+    _Alignas(64) _Atomic uint32_t gen_word; /* futex: workers wait for it to change */
+    _Atomic int sleepers;
+    _Atomic int stop;
+    _Alignas(64) _Atomic uint32_t done; /* futex: the caller waits for it to reach items */
+    _Atomic int waiting;
+};
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t expected) {
+    /* returns at once if *word != expected; EINTR and spurious wake-ups are the caller's loop's */
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *word, int n) {
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
+/* Spins until (*word == value) == until_equal or SPIN_NS pass; 1 if that came. */
+static int spin(_Atomic uint32_t *word, uint32_t value, int until_equal) {
+    int64_t deadline = 0;
+    for (unsigned n = 0;; n++) {
+        if ((atomic_load_explicit(word, memory_order_acquire) == value) == until_equal) return 1;
+        cpu_relax();
+        if ((n & 63) == 63) {
+            const int64_t t = now_ns();
+            if (!deadline) deadline = t + SPIN_NS;
+            else if (t >= deadline) return 0;
+        }
+    }
+}
+
+/* Takes and runs items of generation g until there are none left. */
+static void take_items(sutra_pool *p, uint32_t g, int worker) {
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&p->ticket, memory_order_acquire);
+        if ((uint32_t)(t >> 32) != g) return;
+        const sutra_pool_fn fn = atomic_load_explicit(&p->fn, memory_order_acquire);
+        void *arg = atomic_load_explicit(&p->arg, memory_order_acquire);
+        const int items = atomic_load_explicit(&p->items, memory_order_acquire);
+        const uint32_t i = (uint32_t)t;
+        if (i >= (uint32_t)items) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        fn(arg, (int)i, worker);
+        if (atomic_fetch_add(&p->done, 1) + 1 == (uint32_t)items && atomic_load(&p->waiting))
+            futex_wake(&p->done, 1);
+    }
+}
+
+static void *worker_main(void *w_) {
+    pool_worker *w = w_;
+    sutra_pool *p = w->pool;
+    /* OpenBLAS's OpenMP build sizes its team from the calling thread's count: one thread per call */
+    omp_set_num_threads(1);
+    uint32_t seen = 0; /* the word's first value: a run or the stop made before this thread began is a change */
+    for (;;) {
+        if (!spin(&p->gen_word, seen, 0)) {
+            atomic_fetch_add(&p->sleepers, 1);
+            while (atomic_load(&p->gen_word) == seen) futex_wait(&p->gen_word, seen);
+            atomic_fetch_sub(&p->sleepers, 1);
+        }
+        if (atomic_load(&p->stop)) return NULL;
+        seen = atomic_load(&p->gen_word);
+        take_items(p, seen, w->id);
+    }
+}
+
+/* Moves the generation word on and wakes the workers that sleep on it. */
+static void signal_workers(sutra_pool *p, uint32_t g) {
+    atomic_store(&p->gen_word, g);
+    if (atomic_load(&p->sleepers) > 0) futex_wake(&p->gen_word, INT_MAX);
+}
+
+sutra_status sutra_pool_create(int threads, sutra_pool **out, char *err, size_t errcap) {
+    *out = NULL;
+    if (threads < 1) return sutra_errf(SUTRA_ERR_INVALID_ARGUMENT, err, errcap, "cpu pool: threads must be at least 1");
+    sutra_pool *p = sutra_alloc64(sizeof *p);
+    if (!p) return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu pool: out of memory");
+    memset(p, 0, sizeof *p);
+    p->threads = threads;
+    atomic_init(&p->ticket, (uint64_t)CLOSED);
+    if (threads > 1 && !(p->workers = calloc((size_t)threads - 1, sizeof *p->workers))) {
+        free(p);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu pool: out of memory");
+    }
+    /* The workers take no signals: they are the caller's program's to handle, on its own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (int i = 0; i < threads - 1; i++) {
+        p->workers[i] = (pool_worker){.pool = p, .id = i + 1};
+        if ((rc = pthread_create(&p->workers[i].tid, NULL, worker_main, &p->workers[i])) != 0) break;
+        p->started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) {
+        const int failed = p->started + 2; /* the caller is thread 1 */
+        sutra_pool_destroy(p);
+        return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu pool: cannot start thread %d of %d: %s", failed,
+                          threads, strerror(rc));
+    }
+    *out = p;
+    return SUTRA_OK;
+}
+
+void sutra_pool_destroy(sutra_pool *p) {
+    if (!p) return;
+    atomic_store(&p->stop, 1);
+    signal_workers(p, p->gen + 1);
+    for (int i = 0; i < p->started; i++) pthread_join(p->workers[i].tid, NULL);
+    free(p->workers);
+    free(p);
+}
+
+int sutra_pool_threads(const sutra_pool *p) { return p->threads; }
+
+int sutra_pool_items(const sutra_pool *p, int n, int min_units) {
+    if (n <= 0) return 0;
+    if (min_units < 1) min_units = 1;
+    int items = 4 * p->threads;
+    if (items > n / min_units) items = n / min_units;
+    return items < 1 ? 1 : items;
+}
+
+void sutra_pool_run(sutra_pool *p, int items, sutra_pool_fn fn, void *arg) {
+    if (items <= 0) return;
+    if (p->threads == 1 || items == 1) {
+        for (int i = 0; i < items; i++) fn(arg, i, 0);
+        return;
+    }
+    const uint32_t g = ++p->gen;
+    atomic_store(&p->ticket, (uint64_t)g << 32 | CLOSED); /* any older ticket a worker holds now fails */
+    atomic_store_explicit(&p->fn, fn, memory_order_release);
+    atomic_store_explicit(&p->arg, arg, memory_order_release);
+    atomic_store_explicit(&p->items, items, memory_order_release);
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->ticket, (uint64_t)g << 32, memory_order_release);
+    signal_workers(p, g);
+    take_items(p, g, 0);
+    if (spin(&p->done, (uint32_t)items, 1)) return;
+    atomic_store(&p->waiting, 1);
+    for (uint32_t d; (d = atomic_load(&p->done)) != (uint32_t)items;) futex_wait(&p->done, d);
+    atomic_store(&p->waiting, 0);
+}
+
+void sutra_pool_run_blas(sutra_pool *p, int items, sutra_pool_fn fn, void *arg) {
+    const int saved = omp_get_max_threads();
+    if (saved != 1) omp_set_num_threads(1);
+    sutra_pool_run(p, items, fn, arg);
+    if (saved != 1) omp_set_num_threads(saved);
+}
