@@ -1,12 +1,15 @@
 /*
  * embed_bench.c - CPU throughput of a model through the public API, on STS Benchmark sentences.
  *
- *   embed_bench [--model M] [--threads N] [--batch B ...] [--repeats R] [--long-tokens N] [--json FILE]
+ *   embed_bench [--model M] [--threads N] [--batch B ...] [--repeats R] [--long-tokens N] [--gap-us G]
+ *               [--json FILE]
  *
  * For each batch size B: the first `count` sentences of the STS-B test split (both columns, in
  * file order) are embedded in calls of B texts; one repeat times the whole set; the table shows
  * the median over repeats of sentences/s and tokens/s (special tokens included) and the median
- * latency of one call. --long-tokens also times one input of exactly that many tokens.
+ * latency of one call. --long-tokens also times one input of exactly that many tokens. --gap-us
+ * sleeps G microseconds before every call, as a server between requests (the sleeps are not in
+ * the rates or latencies).
  * A warm-up pass runs first. Timings are wall-clock (CLOCK_MONOTONIC).
  */
 #include <stdio.h>
@@ -35,7 +38,7 @@ static double median(double *v, int n) {
 
 int main(int argc, char **argv) {
     const char *model = "all-MiniLM-L6-v2", *json_path = NULL;
-    int threads = 2, repeats = 5, count = 1024, long_tokens = 0, nb = 0, batches[8];
+    int threads = 2, repeats = 5, count = 1024, long_tokens = 0, nb = 0, batches[8], gap_us = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -44,9 +47,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--count") && i + 1 < argc) count = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--long-tokens") && i + 1 < argc) long_tokens = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
+        else if (!strcmp(argv[i], "--gap-us") && i + 1 < argc) gap_us = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: %s [--model M] [--threads N] [--batch B]... [--repeats R] [--count N] "
-                            "[--long-tokens N] [--json FILE]\n", argv[0]);
+                            "[--long-tokens N] [--gap-us G] [--json FILE]\n", argv[0]);
             return 2;
         }
     }
@@ -97,9 +101,14 @@ int main(int argc, char **argv) {
         double *lat = malloc((size_t)repeats * calls * sizeof *lat);
         int nl = 0;
         for (int r = -1; r < repeats; r++) { /* r = -1 is the warm-up */
-            double t0 = now_s();
+            double t0 = now_s(), slept = 0;
             for (int i = 0; i < count; i += B) {
                 int m = count - i < B ? count - i : B;
+                if (gap_us > 0) {
+                    const double g0 = now_s();
+                    nanosleep(&(struct timespec){gap_us / 1000000, (long)(gap_us % 1000000) * 1000}, NULL);
+                    slept += now_s() - g0;
+                }
                 double c0 = now_s();
                 if (sutra_embed_batch(e, texts + i, (size_t)m, out + (size_t)i * dim, (size_t)m * dim)) {
                     fprintf(stderr, "embed_bench: %s\n", sutra_embedder_last_error(e));
@@ -107,7 +116,7 @@ int main(int argc, char **argv) {
                 }
                 if (r >= 0) lat[nl++] = now_s() - c0;
             }
-            if (r >= 0) rate[r] = count / (now_s() - t0);
+            if (r >= 0) rate[r] = count / (now_s() - t0 - slept);
         }
         double sps = median(rate, repeats), ms = median(lat, nl) * 1e3;
         printf("%8d %14.1f %14.0f %16.3f\n", B, sps, sps * tokens / count, ms);

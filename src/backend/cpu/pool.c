@@ -12,19 +12,25 @@
  * thread that was descheduled before it took an item holds nothing up.
  *
  * Waiting. Workers wait for the generation word to change and the caller for `done`: both spin
- * with the pause instruction for a bounded time (SPIN_NS), then sleep on a futex. Whoever changes
+ * with the pause instruction for a bounded time, then sleep on a futex (the caller SPIN_NS, a
+ * worker SPIN_NS or IDLE_SPIN_NS: worker_budget). Whoever changes
  * the word wakes sleepers only when there are any (`sleepers`, `waiting`), so a forward whose
  * loops follow each other closely makes no system calls. The two sides' store-then-load (the
  * waiter announces itself, then rereads the word; the waker changes the word, then reads the
  * announcement) are sequentially consistent, so one of them always sees the other.
  *
- * SPIN_NS: measured on the 2-core machine, all-MiniLM-L6-v2 (docs/BENCHMARKS.md, the contention
- * rows): the loops of one forward are microseconds apart and a worker that sleeps between them
- * costs a wake-up of 10-50 us, so a worker spins a while; but a thread that spins while the one
- * it waits for is descheduled burns the time slice that thread needs. */
+ * The budgets, measured on the 2-core machine, all-MiniLM-L6-v2, 2 threads, 512 STS-B sentences
+ * (docs/BENCHMARKS.md, the contention rows): the loops of one forward are microseconds apart and
+ * a worker that sleeps between them costs a wake-up, but a thread that spins while the one it
+ * waits for is descheduled burns the time slice that thread needs. Beside one busy-loop process,
+ * batch 1 ran 450-490 sentences/s with SPIN_NS 0, 5 and 10 us, 380-400 with 20 us, 350 with 50
+ * us and 280-320 with 200 us (OpenMP's own spinning: 190); idle, 0 us cost 14% at batch 1
+ * (600 against 700) and 5-200 us were alike. Hence 10 us while cores are contended, and 300 us
+ * (IDLE_SPIN_NS) while they are not, so that a server's next request finds the workers awake. */
 #include "backend/cpu/pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <omp.h>
@@ -32,8 +38,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,12 +51,25 @@
 #ifndef SPIN_NS
 #define SPIN_NS 10000
 #endif
+#ifndef IDLE_SPIN_NS
+#define IDLE_SPIN_NS 300000
+#endif
+#define CHECK_NS 1000000
+#define CALM_NS 200000000
+#ifndef CONTENDED_PERMILLE
+#define CONTENDED_PERMILLE 50
+#endif
 #define CLOSED 0xFFFFFFFFu
 
 typedef struct pool_worker {
     sutra_pool *pool;
     int id;
     pthread_t tid;
+    int schedstat;     /* /proc/thread-self/schedstat, or -1 */
+    int64_t checked;   /* when the statistics were last read (worker_budget); 0: never */
+    int64_t waited;    /* the thread's time waiting for a core then */
+    long preempted;    /* or its involuntary context switches, without the statistics */
+    int64_t calm_from; /* spins short until then */
 } pool_worker;
 
 struct sutra_pool {
@@ -90,15 +111,15 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Spins until (*word == value) == until_equal or SPIN_NS pass; 1 if that came. */
-static int spin(_Atomic uint32_t *word, uint32_t value, int until_equal) {
+/* Spins until (*word == value) == until_equal or budget_ns pass; 1 if that came. */
+static int spin(_Atomic uint32_t *word, uint32_t value, int until_equal, int64_t budget_ns) {
     int64_t deadline = 0;
     for (unsigned n = 0;; n++) {
         if ((atomic_load_explicit(word, memory_order_acquire) == value) == until_equal) return 1;
         cpu_relax();
         if ((n & 63) == 63) {
             const int64_t t = now_ns();
-            if (!deadline) deadline = t + SPIN_NS;
+            if (!deadline) deadline = t + budget_ns;
             else if (t >= deadline) return 0;
         }
     }
@@ -122,19 +143,60 @@ static void take_items(sutra_pool *p, uint32_t g, int worker) {
     }
 }
 
+/* The nanoseconds this thread has spent runnable but waiting for a core, from the kernel's
+ * per-thread scheduler statistics (its second number); -1 where they cannot be read. */
+static int64_t queue_wait_ns(int fd) {
+    char buf[96];
+    const ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    unsigned long long run, wait;
+    return sscanf(buf, "%llu %llu", &run, &wait) == 2 ? (int64_t)wait : -1;
+}
+
+/* How long a worker spins for the next run: IDLE_SPIN_NS while the machine has room (the next
+ * run, for instance the next request of a server, is worth waiting for awake), SPIN_NS for
+ * CALM_NS after this thread is seen waiting for a core more than CONTENDED_PERMILLE of the time
+ * (the OS is sharing the cores out: spinning takes them from the threads being waited for), or,
+ * where the kernel keeps no such statistics, being preempted at all. Read at most every
+ * CHECK_NS. */
+static int64_t worker_budget(pool_worker *w) {
+    const int64_t t = now_ns();
+    if (t - w->checked >= CHECK_NS) {
+        const int64_t waited = queue_wait_ns(w->schedstat);
+        if (waited >= 0) {
+            if (w->checked && (waited - w->waited) * 1000 > (t - w->checked) * CONTENDED_PERMILLE)
+                w->calm_from = t + CALM_NS;
+            w->waited = waited;
+        } else {
+            struct rusage u;
+            if (getrusage(RUSAGE_THREAD, &u) == 0) {
+                if (w->checked && u.ru_nivcsw != w->preempted) w->calm_from = t + CALM_NS;
+                w->preempted = u.ru_nivcsw;
+            }
+        }
+        w->checked = t;
+    }
+    return t < w->calm_from ? SPIN_NS : IDLE_SPIN_NS;
+}
+
 static void *worker_main(void *w_) {
     pool_worker *w = w_;
     sutra_pool *p = w->pool;
     /* OpenBLAS's OpenMP build sizes its team from the calling thread's count: one thread per call */
     omp_set_num_threads(1);
+    w->schedstat = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     uint32_t seen = 0; /* the word's first value: a run or the stop made before this thread began is a change */
     for (;;) {
-        if (!spin(&p->gen_word, seen, 0)) {
+        if (!spin(&p->gen_word, seen, 0, worker_budget(w))) {
             atomic_fetch_add(&p->sleepers, 1);
             while (atomic_load(&p->gen_word) == seen) futex_wait(&p->gen_word, seen);
             atomic_fetch_sub(&p->sleepers, 1);
         }
-        if (atomic_load(&p->stop)) return NULL;
+        if (atomic_load(&p->stop)) {
+            if (w->schedstat >= 0) close(w->schedstat);
+            return NULL;
+        }
         seen = atomic_load(&p->gen_word);
         take_items(p, seen, w->id);
     }
@@ -213,7 +275,7 @@ void sutra_pool_run(sutra_pool *p, int items, sutra_pool_fn fn, void *arg) {
     atomic_store_explicit(&p->ticket, (uint64_t)g << 32, memory_order_release);
     signal_workers(p, g);
     take_items(p, g, 0);
-    if (spin(&p->done, (uint32_t)items, 1)) return;
+    if (spin(&p->done, (uint32_t)items, 1, SPIN_NS)) return;
     atomic_store(&p->waiting, 1);
     for (uint32_t d; (d = atomic_load(&p->done)) != (uint32_t)items;) futex_wait(&p->done, d);
     atomic_store(&p->waiting, 0);
