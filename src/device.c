@@ -104,7 +104,8 @@ static sutra_status open_encoder(sutra_embedder *e, char *err, size_t errcap) {
 }
 
 static sutra_status open_cpu(sutra_embedder *e, char *err, size_t errcap) {
-    const sutra_cpu_options o = {.threads = e->threads, .isa = e->cfg.cpu_isa, .profile = e->cfg.profile};
+    const sutra_cpu_options o = {.threads = e->threads, .isa = e->cfg.cpu_isa, .profile = e->cfg.profile,
+                                 .cpu_quota = e->cpu_quota};
     sutra_status st = sutra_cpu_backend_create(&o, &e->be, err, errcap);
     if (st) return st;
     e->cpu_isa = sutra_cpu_isa_name(sutra_cpu_backend_isa(e->be));

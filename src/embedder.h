@@ -42,6 +42,7 @@ struct sutra_embedder {
     char *rerank_instruction; /* NULL: the model's default */
     int threads;
     char threads_source[640]; /* sutra_model_info.threads_source */
+    int cpu_quota;            /* 1: the process runs under a cgroup CPU quota (util/cpus.h) */
     sutra_pooling pooling;
     int normalize;
     float *pooled;    /* (batch_tokens, hidden) scratch: at most one row per token */

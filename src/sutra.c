@@ -213,12 +213,12 @@ sutra_status sutra_embedder_create(const sutra_config *caller_config, sutra_embe
     e->dim = config->dimensions ? config->dimensions : e->full_dim;
     e->pooling = config->pooling != SUTRA_POOLING_MODEL ? config->pooling : m->pooling;
     e->normalize = config->normalize == SUTRA_NORMALIZE_MODEL ? m->normalize : config->normalize == SUTRA_NORMALIZE_ON;
-    if (config->threads) {
-        e->threads = config->threads;
-        snprintf(e->threads_source, sizeof e->threads_source, "set in the config");
-    } else {
-        e->threads = sutra_cpu_budget("", e->threads_source, sizeof e->threads_source);
-    }
+    char why[sizeof e->threads_source];
+    double quota = 0;
+    const int budget = sutra_cpu_budget("", why, sizeof why, &quota);
+    e->cpu_quota = quota > 0;
+    e->threads = config->threads ? config->threads : budget;
+    snprintf(e->threads_source, sizeof e->threads_source, "%s", config->threads ? "set in the config" : why);
     e->batch_tokens = config->max_batch_tokens ? config->max_batch_tokens : DEFAULT_BATCH_TOKENS;
     if (e->batch_tokens < e->max_tokens) e->batch_tokens = e->max_tokens;
     if (config->approximate_gelu && e->mcfg.shape.act == SUTRA_ACT_GELU) e->mcfg.shape.act = SUTRA_ACT_GELU_TANH;

@@ -45,7 +45,9 @@ static int affinity(void) {
 static void expect(const char *what, int quota_threads, const char *why_has) {
     const int aff = affinity(), want = quota_threads > 0 && quota_threads < aff ? quota_threads : aff;
     char why[640];
-    const int got = sutra_cpu_budget(base, why, sizeof why);
+    double quota = -1;
+    const int got = sutra_cpu_budget(base, why, sizeof why, &quota);
+    TU_CHECK(quota >= 0 && (quota > 0) == (quota_threads > 0), "%s: quota %g", what, quota);
     printf("  %-44s %d thread(s): %s\n", what, got, why);
     TU_CHECK(got == want, "%s: %d threads, want %d (%s)", what, got, want, why);
     if (quota_threads > 0 && quota_threads < aff)

@@ -241,12 +241,13 @@ static int affinity_cpus(void) {
     return n > 0 ? (int)n : 1;
 }
 
-int sutra_cpu_budget(const char *root, char *why, size_t cap) {
+int sutra_cpu_budget(const char *root, char *why, size_t cap, double *quota_out) {
     const int cpus = affinity_cpus();
     const long online = sysconf(_SC_NPROCESSORS_ONLN);
     char detail[512] = "";
     double quota = cgroup_quota(root, 1, detail, sizeof detail);
     if (quota <= 0) quota = cgroup_quota(root, 0, detail, sizeof detail);
+    if (quota_out) *quota_out = quota > 0 ? quota : 0;
     const int q = quota > 0 ? (int)ceil(quota - 1e-9) : 0;
     if (q > 0 && q < cpus) {
         snprintf(why, cap, "cgroup CPU quota %.2f CPU (%s), rounded up; affinity allows %d", quota, detail, cpus);

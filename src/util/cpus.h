@@ -29,7 +29,8 @@ int sutra_cgroup_parse_cpu_max(const char *text, double *cpus);
  * 1 if both are well formed. */
 int sutra_cgroup_parse_cfs(const char *quota, const char *period, double *cpus);
 
-/* Threads by default (>= 1), and in why (cap bytes) where the number comes from. */
-int sutra_cpu_budget(const char *root, char *why, size_t cap);
+/* Threads by default (>= 1), and in why (cap bytes) where the number comes from; *quota (may be
+ * NULL) the cgroup CPU quota in CPUs, 0 for none. */
+int sutra_cpu_budget(const char *root, char *why, size_t cap, double *quota);
 
 #endif /* SUTRA_CPUS_H */

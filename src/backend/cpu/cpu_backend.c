@@ -702,6 +702,7 @@ sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backen
         free(be);
         return st;
     }
+    sutra_pool_short_spins(c->pool, opt->cpu_quota);
     c->isa = isa;
     c->blas_slow = blas_is_slow(isa);
     blas_single_threaded();

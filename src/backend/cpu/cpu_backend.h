@@ -12,6 +12,7 @@ typedef struct sutra_cpu_options {
     int threads;       /* the threads of every op (> 0): the caller's and threads - 1 of the backend's pool */
     sutra_cpu_isa isa; /* the instruction set of Sutra's own kernels (AUTO: the widest the CPU has) */
     int profile;       /* 1: time every op (op_times) */
+    int cpu_quota;     /* 1: the process runs under a cgroup CPU quota (its threads wait without long spins) */
 } sutra_cpu_options;
 
 /* A CPU backend. SUTRA_ERR_UNSUPPORTED when the CPU lacks the asked instruction set,

@@ -67,7 +67,8 @@ typedef struct pool_worker {
     pthread_t tid;
     int schedstat;     /* /proc/thread-self/schedstat, or -1 */
     int64_t checked;   /* when the statistics were last read (worker_budget); 0: never */
-    int64_t waited;    /* the thread's time waiting for a core then */
+    int64_t ran, waited; /* the thread's time running and waiting for a core then */
+    int64_t slept, slept_then; /* its time asleep on the futex in all, and then */
     long preempted;    /* or its involuntary context switches, without the statistics */
     int64_t calm_from; /* spins short until then */
 } pool_worker;
@@ -84,6 +85,7 @@ struct sutra_pool {
     _Alignas(64) _Atomic uint32_t gen_word; /* futex: workers wait for it to change */
     _Atomic int sleepers;
     _Atomic int stop;
+    _Atomic int short_spins;
     _Alignas(64) _Atomic uint32_t done; /* futex: the caller waits for it to reach items */
     _Atomic int waiting;
 };
@@ -143,31 +145,38 @@ static void take_items(sutra_pool *p, uint32_t g, int worker) {
     }
 }
 
-/* The nanoseconds this thread has spent runnable but waiting for a core, from the kernel's
- * per-thread scheduler statistics (its second number); -1 where they cannot be read. */
-static int64_t queue_wait_ns(int fd) {
+/* The nanoseconds this thread has run and has spent runnable but waiting for a core, from the
+ * kernel's per-thread scheduler statistics; 0 where they cannot be read. */
+static int sched_times(int fd, int64_t *run, int64_t *wait) {
     char buf[96];
     const ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
-    if (n <= 0) return -1;
+    if (n <= 0) return 0;
     buf[n] = '\0';
-    unsigned long long run, wait;
-    return sscanf(buf, "%llu %llu", &run, &wait) == 2 ? (int64_t)wait : -1;
+    unsigned long long r, w;
+    if (sscanf(buf, "%llu %llu", &r, &w) != 2) return 0;
+    *run = (int64_t)r, *wait = (int64_t)w;
+    return 1;
 }
 
 /* How long a worker spins for the next run: IDLE_SPIN_NS while the machine has room (the next
  * run, for instance the next request of a server, is worth waiting for awake), SPIN_NS for
- * CALM_NS after this thread is seen waiting for a core more than CONTENDED_PERMILLE of the time
- * (the OS is sharing the cores out: spinning takes them from the threads being waited for), or,
- * where the kernel keeps no such statistics, being preempted at all. Read at most every
- * CHECK_NS. */
+ * CALM_NS after this thread, over the time it was not asleep by its own choice, is seen waiting
+ * for a core more than CONTENDED_PERMILLE of it (the OS is sharing the cores out: spinning takes
+ * them from the threads being waited for) or neither running nor waiting for a tenth of it (its
+ * cgroup's CPU quota is spent and the group throttled: spinning spends the quota); where the
+ * kernel keeps no such statistics, after any preemption. Read at most every CHECK_NS. */
 static int64_t worker_budget(pool_worker *w) {
     const int64_t t = now_ns();
     if (t - w->checked >= CHECK_NS) {
-        const int64_t waited = queue_wait_ns(w->schedstat);
-        if (waited >= 0) {
-            if (w->checked && (waited - w->waited) * 1000 > (t - w->checked) * CONTENDED_PERMILLE)
-                w->calm_from = t + CALM_NS;
-            w->waited = waited;
+        int64_t run, wait;
+        if (sched_times(w->schedstat, &run, &wait)) {
+            const int64_t awake = t - w->checked - (w->slept - w->slept_then);
+            if (w->checked && awake >= CHECK_NS / 2) { /* too little awake time says nothing */
+                const int64_t queued = wait - w->waited, ran = run - w->ran;
+                if (queued * 1000 > awake * CONTENDED_PERMILLE || (ran + queued) * 10 < awake * 9)
+                    w->calm_from = t + CALM_NS;
+            }
+            w->ran = run, w->waited = wait, w->slept_then = w->slept;
         } else {
             struct rusage u;
             if (getrusage(RUSAGE_THREAD, &u) == 0) {
@@ -177,7 +186,8 @@ static int64_t worker_budget(pool_worker *w) {
         }
         w->checked = t;
     }
-    return t < w->calm_from ? SPIN_NS : IDLE_SPIN_NS;
+    return t < w->calm_from || atomic_load_explicit(&w->pool->short_spins, memory_order_relaxed) ? SPIN_NS
+                                                                                                  : IDLE_SPIN_NS;
 }
 
 static void *worker_main(void *w_) {
@@ -189,9 +199,11 @@ static void *worker_main(void *w_) {
     uint32_t seen = 0; /* the word's first value: a run or the stop made before this thread began is a change */
     for (;;) {
         if (!spin(&p->gen_word, seen, 0, worker_budget(w))) {
+            const int64_t s0 = now_ns();
             atomic_fetch_add(&p->sleepers, 1);
             while (atomic_load(&p->gen_word) == seen) futex_wait(&p->gen_word, seen);
             atomic_fetch_sub(&p->sleepers, 1);
+            w->slept += now_ns() - s0;
         }
         if (atomic_load(&p->stop)) {
             if (w->schedstat >= 0) close(w->schedstat);
@@ -251,6 +263,8 @@ void sutra_pool_destroy(sutra_pool *p) {
 }
 
 int sutra_pool_threads(const sutra_pool *p) { return p->threads; }
+
+void sutra_pool_short_spins(sutra_pool *p, int on) { atomic_store(&p->short_spins, on != 0); }
 
 int sutra_pool_items(const sutra_pool *p, int n, int min_units) {
     if (n <= 0) return 0;

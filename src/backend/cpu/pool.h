@@ -29,6 +29,10 @@ typedef void (*sutra_pool_fn)(void *arg, int item, int worker);
 sutra_status sutra_pool_create(int threads, sutra_pool **out, char *err, size_t errcap);
 void sutra_pool_destroy(sutra_pool *pool);
 int sutra_pool_threads(const sutra_pool *pool);
+
+/* on = 1: the workers never spin long for the next run (SPIN_NS, not IDLE_SPIN_NS: pool.c), for a
+ * process under a CPU quota, where spinning spends the quota the working threads need. */
+void sutra_pool_short_spins(sutra_pool *pool, int on);
 void sutra_pool_run(sutra_pool *pool, int items, sutra_pool_fn fn, void *arg);
 
 /* sutra_pool_run for items that call OpenBLAS. OpenBLAS's OpenMP build sizes its own team from
