@@ -12,8 +12,8 @@
  * thread that was descheduled before it took an item holds nothing up.
  *
  * Waiting. Workers wait for the generation word to change and the caller for `done`: both spin
- * with the pause instruction for a bounded time, then sleep on a futex (the caller SPIN_NS, a
- * worker SPIN_NS or IDLE_SPIN_NS: worker_budget). Whoever changes
+ * with the pause instruction for a bounded time, SPIN_NS or IDLE_SPIN_NS (pool_budget,
+ * worker_budget), then sleep on a futex. Whoever changes
  * the word wakes sleepers only when there are any (`sleepers`, `waiting`), so a forward whose
  * loops follow each other closely makes no system calls. The two sides' store-then-load (the
  * waiter announces itself, then rereads the word; the waker changes the word, then reads the
@@ -25,8 +25,10 @@
  * waits for is descheduled burns the time slice that thread needs. Beside one busy-loop process,
  * batch 1 ran 450-490 sentences/s with SPIN_NS 0, 5 and 10 us, 380-400 with 20 us, 350 with 50
  * us and 280-320 with 200 us (OpenMP's own spinning: 190); idle, 0 us cost 14% at batch 1
- * (600 against 700) and 5-200 us were alike. Hence 10 us while cores are contended, and 300 us
- * (IDLE_SPIN_NS) while they are not, so that a server's next request finds the workers awake. */
+ * (600 against 700) and 5-200 us were alike. Hence 10 us while cores are contended. While they
+ * are not, 2 ms (IDLE_SPIN_NS), so that the next call finds the workers awake: calls 1 ms apart
+ * (a server's requests) took 8% longer with 300 us, the workers asleep at each call's start
+ * (waking a thread on this VM costs about 0.1 ms), and as long as back to back with 2 ms. */
 #include "backend/cpu/pool.h"
 
 #include <errno.h>
@@ -52,7 +54,7 @@
 #define SPIN_NS 10000
 #endif
 #ifndef IDLE_SPIN_NS
-#define IDLE_SPIN_NS 300000
+#define IDLE_SPIN_NS 2000000
 #endif
 #define CHECK_NS 1000000
 #define CALM_NS 200000000
@@ -70,7 +72,6 @@ typedef struct pool_worker {
     int64_t ran, waited; /* the thread's time running and waiting for a core then */
     int64_t slept, slept_then; /* its time asleep on the futex in all, and then */
     long preempted;    /* or its involuntary context switches, without the statistics */
-    int64_t calm_from; /* spins short until then */
 } pool_worker;
 
 struct sutra_pool {
@@ -86,6 +87,7 @@ struct sutra_pool {
     _Atomic int sleepers;
     _Atomic int stop;
     _Atomic int short_spins;
+    _Atomic int64_t calm_from; /* every thread of the pool spins short until then (worker_budget) */
     _Alignas(64) _Atomic uint32_t done; /* futex: the caller waits for it to reach items */
     _Atomic int waiting;
 };
@@ -145,6 +147,14 @@ static void take_items(sutra_pool *p, uint32_t g, int worker) {
     }
 }
 
+/* The spin budget of the pool's threads at time t (see worker_budget). */
+static int64_t pool_budget(sutra_pool *p, int64_t t) {
+    return t < atomic_load_explicit(&p->calm_from, memory_order_relaxed) ||
+                   atomic_load_explicit(&p->short_spins, memory_order_relaxed)
+               ? SPIN_NS
+               : IDLE_SPIN_NS;
+}
+
 /* The nanoseconds this thread has run and has spent runnable but waiting for a core, from the
  * kernel's per-thread scheduler statistics; 0 where they cannot be read. */
 static int sched_times(int fd, int64_t *run, int64_t *wait) {
@@ -174,20 +184,20 @@ static int64_t worker_budget(pool_worker *w) {
             if (w->checked && awake >= CHECK_NS / 2) { /* too little awake time says nothing */
                 const int64_t queued = wait - w->waited, ran = run - w->ran;
                 if (queued * 1000 > awake * CONTENDED_PERMILLE || (ran + queued) * 10 < awake * 9)
-                    w->calm_from = t + CALM_NS;
+                    atomic_store_explicit(&w->pool->calm_from, t + CALM_NS, memory_order_relaxed);
             }
             w->ran = run, w->waited = wait, w->slept_then = w->slept;
         } else {
             struct rusage u;
             if (getrusage(RUSAGE_THREAD, &u) == 0) {
-                if (w->checked && u.ru_nivcsw != w->preempted) w->calm_from = t + CALM_NS;
+                if (w->checked && u.ru_nivcsw != w->preempted)
+                    atomic_store_explicit(&w->pool->calm_from, t + CALM_NS, memory_order_relaxed);
                 w->preempted = u.ru_nivcsw;
             }
         }
         w->checked = t;
     }
-    return t < w->calm_from || atomic_load_explicit(&w->pool->short_spins, memory_order_relaxed) ? SPIN_NS
-                                                                                                  : IDLE_SPIN_NS;
+    return pool_budget(w->pool, t);
 }
 
 static void *worker_main(void *w_) {
@@ -289,7 +299,7 @@ void sutra_pool_run(sutra_pool *p, int items, sutra_pool_fn fn, void *arg) {
     atomic_store_explicit(&p->ticket, (uint64_t)g << 32, memory_order_release);
     signal_workers(p, g);
     take_items(p, g, 0);
-    if (spin(&p->done, (uint32_t)items, 1, SPIN_NS)) return;
+    if (spin(&p->done, (uint32_t)items, 1, pool_budget(p, now_ns()))) return;
     atomic_store(&p->waiting, 1);
     for (uint32_t d; (d = atomic_load(&p->done)) != (uint32_t)items;) futex_wait(&p->done, d);
     atomic_store(&p->waiting, 0);
