@@ -78,8 +78,7 @@ typedef struct packed_slot {
 } packed_slot;
 
 typedef struct cpu_ctx {
-    int threads;
-    sutra_pool *pool;
+    sutra_pool *pool; /* its thread count is the backend's */
     sutra_cpu_isa isa;
     packed_slot *packed; /* PACK_SLOTS entries, made at first use */
     char *arena;
@@ -279,7 +278,7 @@ static void blas_block(void *arg, int item, int worker) {
  * OpenBLAS single-threaded inside the blocks. */
 static void blas_product(const cpu_ctx *c, float *out, int64_t ldo, const float *x, const float *w,
                          const float *bias, int T, int N, int K, sutra_act act) {
-    const int p = c->threads;
+    const int p = sutra_pool_threads(c->pool);
     int pn = 1;
     for (int d = 1; d <= p; d++) /* pt = p / d row ranges, d column ranges: pt N + d T floats packed per K */
         if (p % d == 0 && (double)(p / d) * N + (double)d * T < (double)(p / pn) * N + (double)pn * T) pn = d;
@@ -569,8 +568,9 @@ static void cpu_layout(const sutra_backend *be, const sutra_net_shape *shape, in
     (void)T;
     *out = (sutra_layout){0, 0, 0};
     if (max_seqlen < CPU_LONG_INPUT_TOKENS) return;
-    out->head_group = path == SUTRA_ATTN_FLASH ? (c->threads + CPU_FLASH_BLOCKS_PER_HEAD - 1) / CPU_FLASH_BLOCKS_PER_HEAD
-                                               : c->threads;
+    const int threads = sutra_pool_threads(c->pool);
+    out->head_group = path == SUTRA_ATTN_FLASH ? (threads + CPU_FLASH_BLOCKS_PER_HEAD - 1) / CPU_FLASH_BLOCKS_PER_HEAD
+                                               : threads;
     out->row_chunk = CPU_CHUNK;
     out->ffn_chunk = CPU_FFN_CHUNK;
 }
@@ -609,7 +609,7 @@ static sutra_status cpu_reserve(sutra_backend *be, size_t arena_bytes, int std_m
     c->head_dim = head_dim;
     for (int path = 0; path < 2; path++) {
         const int len = path == SUTRA_ATTN_STANDARD ? std_max_seqlen : 1; /* flash: independent of length */
-        size_t n = sutra_cpu_attention_workspace((sutra_attn_path)path, len, head_dim, c->threads);
+        size_t n = sutra_cpu_attention_workspace((sutra_attn_path)path, len, head_dim, sutra_pool_threads(c->pool));
         c->attn_ws_bytes[path] = n;
         if (n && !(c->attn_ws[path] = sutra_alloc64(n)))
             return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: cannot allocate %zu bytes of %s "
@@ -694,7 +694,6 @@ sutra_status sutra_cpu_backend_create(const sutra_cpu_options *opt, sutra_backen
         free(c);
         return sutra_errf(SUTRA_ERR_OUT_OF_MEMORY, err, errcap, "cpu backend: out of memory");
     }
-    c->threads = opt->threads;
     st = sutra_pool_create(opt->threads, &c->pool, err, errcap);
     if (st) {
         free(c->prof);

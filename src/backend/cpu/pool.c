@@ -31,7 +31,6 @@
  * (waking a thread on this VM costs about 0.1 ms), and as long as back to back with 2 ms. */
 #include "backend/cpu/pool.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
@@ -50,17 +49,11 @@
 
 #include "util/common.h"
 
-#ifndef SPIN_NS
 #define SPIN_NS 10000
-#endif
-#ifndef IDLE_SPIN_NS
 #define IDLE_SPIN_NS 2000000
-#endif
 #define CHECK_NS 1000000
 #define CALM_NS 200000000
-#ifndef CONTENDED_PERMILLE
 #define CONTENDED_PERMILLE 50
-#endif
 #define CLOSED 0xFFFFFFFFu
 
 typedef struct pool_worker {
